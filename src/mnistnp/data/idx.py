@@ -1,0 +1,107 @@
+"""Reading and writing IDX files (the MNIST format), raw or gzip, with strict validation."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DatasetError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+# IDX type code -> big-endian dtype. MNIST uses only 0x08 (unsigned bytes).
+_TYPES: dict[int, str] = {
+    0x08: "u1",
+    0x09: "i1",
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
+_CODES = {np.dtype(v).newbyteorder(">") if np.dtype(v).itemsize > 1 else np.dtype(v): k
+          for k, v in _TYPES.items()}
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped if they start with the gzip magic (the name does not matter)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path}: is a directory, not an IDX file") from None
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not raw.startswith(GZIP_MAGIC):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DatasetError(f"{path.name}: broken gzip stream ({e})") from None
+
+
+def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Parse IDX bytes into an array; ``name`` is used in error messages.
+
+    The payload must be exactly the product of the dimensions: no more, no less.
+    """
+    if len(data) < 4:
+        raise DatasetError(f"{name}: file too short for an IDX header ({len(data)} bytes)")
+    zero, code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0:
+        raise DatasetError(f"{name}: bad magic {data[:4].hex()} (not an IDX file)")
+    if code not in _TYPES:
+        raise DatasetError(f"{name}: unknown IDX type code 0x{code:02x}")
+    if ndim == 0:
+        raise DatasetError(f"{name}: IDX header declares 0 dimensions")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DatasetError(f"{name}: header cut short ({len(data)} of {header} bytes)")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = np.dtype(_TYPES[code])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    got = len(data) - header
+    if got != expected:
+        what = "truncated" if got < expected else "has trailing bytes"
+        raise DatasetError(
+            f"{name}: payload {what}: {got:,} bytes for shape {'x'.join(map(str, shape))} "
+            f"(expected {expected:,})"
+        )
+    arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+    return arr.astype(dtype.newbyteorder("="), copy=False)
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an IDX file, raw or gzip (detected by magic bytes), into a NumPy array."""
+    path = Path(path)
+    return parse_idx(read_bytes(path), path.name)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode ``array`` as IDX bytes (uncompressed)."""
+    dtype = array.dtype
+    key = dtype.newbyteorder(">") if dtype.itemsize > 1 else dtype
+    if key not in _CODES:
+        raise ValueError(f"IDX cannot hold dtype {dtype}")
+    if array.ndim == 0 or array.ndim > 255:
+        raise ValueError(f"IDX needs 1 to 255 dimensions, got {array.ndim}")
+    header = struct.pack(f">HBB{array.ndim}I", 0, _CODES[key], array.ndim, *array.shape)
+    return header + np.ascontiguousarray(array, dtype=key).tobytes()
+
+
+def write_idx(
+    path: str | os.PathLike[str], array: np.ndarray, compress: bool | None = None
+) -> None:
+    """Write ``array`` as an IDX file; gzip it if ``compress`` (default: the name ends in .gz)."""
+    path = Path(path)
+    data = idx_bytes(array)
+    if compress is None:
+        compress = path.suffix == ".gz"
+    if compress:
+        data = gzip.compress(data, mtime=0)
+    path.write_bytes(data)

@@ -1,0 +1,165 @@
+"""The dataset registry and ``load``: find a dataset's four IDX files, verify and check them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .data.idx import parse_idx, read_bytes
+from .errors import DatasetError
+
+TRAIN_IMAGES = "train-images-idx3-ubyte"
+TRAIN_LABELS = "train-labels-idx1-ubyte"
+TEST_IMAGES = "t10k-images-idx3-ubyte"
+TEST_LABELS = "t10k-labels-idx1-ubyte"
+FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What mnistnp knows of a named dataset: where it lies and what its files must hash to."""
+
+    name: str
+    # SHA-256 of each decompressed IDX file; checked on every load, so a corrupt file never trains.
+    sha256: dict[str, str] = field(default_factory=dict)
+    # Folders searched, in order, after data_dir and $MNISTNP_DATA (system installs).
+    system_dirs: tuple[str, ...] = ()
+    bundled: bool = False
+    num_classes: int = 10
+    class_names: tuple[str, ...] = tuple(str(d) for d in range(10))
+
+
+REGISTRY: dict[str, DatasetInfo] = {
+    "mnist": DatasetInfo(
+        name="mnist",
+        bundled=True,
+        # The official MNIST checksums (shared/data/mnist/SHA256SUMS.raw).
+        sha256={
+            TEST_IMAGES: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            TEST_LABELS: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+            TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            TRAIN_LABELS: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        },
+    ),
+    "fashion-mnist": DatasetInfo(
+        name="fashion-mnist",
+        # Hashes of the decompressed files of Debian's dataset-fashion-mnist 0.0~git20200523.
+        sha256={
+            TEST_IMAGES: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            TEST_LABELS: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            TRAIN_IMAGES: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            TRAIN_LABELS: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        },
+        system_dirs=("/usr/share/datasets/fashion-mnist",),
+        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    ),
+}
+
+
+def bundled_dir() -> Path:
+    """The folder inside the installed package that holds the bundled MNIST files."""
+    return Path(str(resources.files("mnistnp.data") / "mnist"))
+
+
+def _find_file(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _candidate_dirs(name: str | None, data_dir: str | os.PathLike[str] | None) -> list[Path]:
+    info = REGISTRY.get(name) if name else None
+    if data_dir is not None:
+        base = Path(data_dir)
+        return [base, base / name] if name else [base]
+    if info is None:
+        known = ", ".join(sorted(REGISTRY))
+        raise DatasetError(f"unknown dataset {name!r} (known: {known}; or give a data folder)")
+    if info.bundled:
+        return [bundled_dir()]
+    dirs = []
+    env = os.environ.get("MNISTNP_DATA")
+    if env:
+        dirs += [Path(env) / info.name, Path(env)]
+    return dirs + [Path(d) for d in info.system_dirs]
+
+
+def locate(name: str | None = "mnist", data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The folder that holds all four standard files of the dataset, or a DatasetError."""
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DatasetError(f"{data_dir}: no such data folder")
+    dirs = _candidate_dirs(name, data_dir)
+    for folder in dirs:
+        if all(_find_file(folder, stem) for stem in FILES):
+            return folder
+    for folder in dirs:  # name the first missing file of the most complete folder
+        present = [stem for stem in FILES if _find_file(folder, stem)]
+        if present:
+            missing = next(stem for stem in FILES if stem not in present)
+            raise DatasetError(f"{folder}: missing {missing}[.gz]")
+    hint = " (apt-get install dataset-fashion-mnist)" if name == "fashion-mnist" else ""
+    where = ", ".join(str(d) for d in dirs)
+    raise DatasetError(f"dataset {name or 'files'} not found in {where}{hint}")
+
+
+def _read_checked(path: Path, sha256: str | None) -> np.ndarray:
+    data = read_bytes(path)
+    if sha256 is not None:
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != sha256:
+            raise DatasetError(f"{path}: SHA-256 {digest[:12]}… does not match {sha256[:12]}…")
+    return parse_idx(data, path.name)
+
+
+def _check_split(images: np.ndarray, labels: np.ndarray, img_path: Path, lbl_path: Path,
+                 num_classes: int) -> None:
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DatasetError(f"{img_path.name}: expected 3-D unsigned-byte images, "
+                           f"got {images.ndim}-D {images.dtype}")
+    if labels.ndim != 1 or labels.dtype != np.uint8:
+        raise DatasetError(f"{lbl_path.name}: expected 1-D unsigned-byte labels, "
+                           f"got {labels.ndim}-D {labels.dtype}")
+    if len(labels) != len(images):
+        raise DatasetError(f"{lbl_path.name}: {len(labels):,} labels but {len(images):,} images")
+    if len(labels) and int(labels.max()) >= num_classes:
+        bad = int(np.argmax(labels >= num_classes))
+        raise DatasetError(f"{lbl_path.name}: label {labels[bad]} at index {bad:,} is out of "
+                           f"range 0-{num_classes - 1}")
+
+
+def load(
+    name: str | None = "mnist", data_dir: str | os.PathLike[str] | None = None
+) -> tuple[Split, Split]:
+    """Load a dataset as ``(x_train, y_train), (x_test, y_test)``, like Keras' ``load_data()``.
+
+    Images are uint8 arrays of shape (n_samples, height, width), labels uint8 of shape
+    (n_samples,). ``name`` picks a registered dataset ("mnist" is bundled, "fashion-mnist" is
+    looked for in ``data_dir``, ``$MNISTNP_DATA`` and Debian's folder). With ``data_dir``, any
+    folder holding the four standard files works; a registered name's checksums are then checked.
+    Every problem raises :class:`DatasetError` naming the file.
+    """
+    info = REGISTRY.get(name) if name else None
+    folder = locate(name, data_dir)
+    num_classes = info.num_classes if info else 256
+    paths = {stem: _find_file(folder, stem) for stem in FILES}
+    arrays = {}
+    for stem, path in paths.items():
+        assert path is not None  # locate() found all four
+        arrays[stem] = _read_checked(path, info.sha256.get(stem) if info else None)
+    for img, lbl in ((TRAIN_IMAGES, TRAIN_LABELS), (TEST_IMAGES, TEST_LABELS)):
+        _check_split(arrays[img], arrays[lbl], paths[img], paths[lbl], num_classes)  # type: ignore[arg-type]
+    train_shape, test_shape = arrays[TRAIN_IMAGES].shape[1:], arrays[TEST_IMAGES].shape[1:]
+    if train_shape != test_shape:
+        raise DatasetError(f"{paths[TEST_IMAGES]}: test images are "
+                           f"{'x'.join(map(str, test_shape))} but train images are "
+                           f"{'x'.join(map(str, train_shape))}")
+    return (arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS]), (arrays[TEST_IMAGES], arrays[TEST_LABELS])

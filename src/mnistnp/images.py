@@ -1,0 +1,167 @@
+"""Turning a user's PNG or JPEG into an MNIST-style digit: 28x28 uint8, light ink on black,
+the ink fitted into a 20x20 box and centred by its centre of mass."""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+import zlib
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .errors import ImageError
+
+SIZE = 28  # MNIST canvas side
+BOX = 20  # the ink's longer side after resizing, as in MNIST
+MAX_PIXELS = 50_000_000  # refused from the header, before any decoding
+INK_LEVEL = 32  # grey levels the darkest ink must stand out from the paper by; less is blank
+
+# Pillow reports corrupt or truncated data with any of these, depending on format and stage.
+_PILLOW_ERRORS = (
+    OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error,
+    zlib.error, MemoryError, Image.DecompressionBombError,
+)
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+_WIDE_GREY_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+_ORIENTATION = 0x0112  # EXIF tag: phones store rotation here instead of rotating pixels
+
+
+def load_digit(path: str | os.PathLike[str]) -> np.ndarray:
+    """The image file at ``path`` as an MNIST digit: ndarray of shape (28, 28), dtype uint8.
+
+    Raises ImageError, naming ``path``, if the file is missing, unreadable, not a PNG or JPEG,
+    truncated, or declares more than MAX_PIXELS pixels.
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                raise ImageError(f"{name}: empty file")
+            with _open(f, name) as img:
+                return prepare_digit(img, name)
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{name}: is a directory, not an image") from None
+    except PermissionError:
+        raise ImageError(f"{name}: permission denied") from None
+    except OSError as e:
+        raise ImageError(f"{name}: cannot read ({e.strerror or e})") from None
+
+
+def prepare_digit(img: Image.Image, name: str = "<image>") -> np.ndarray:
+    """An open Pillow image as an MNIST digit: ndarray of shape (28, 28), dtype uint8.
+
+    ``name`` starts every ImageError message (a file name or an upload's name). Call this on a
+    freshly opened image so the size is checked before the pixels are decoded.
+    """
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{name}: image is {width}x{height} pixels, more than the {MAX_PIXELS:,} allowed"
+        )
+    try:
+        img.load()
+        if img.getexif().get(_ORIENTATION, 1) != 1:
+            img = ImageOps.exif_transpose(img)
+        grey = _grey_on_white(img)
+    except _PILLOW_ERRORS as e:
+        raise ImageError(f"{name}: cannot decode image ({e})") from None
+    return _centre(_ink_crop(grey))
+
+
+def _open(f: BinaryIO, name: str) -> Image.Image:
+    """Image.open reading only the header, with Pillow's refusals turned into ImageError."""
+    try:
+        with warnings.catch_warnings():
+            # Our own MAX_PIXELS check follows and is stricter than Pillow's default warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(f, formats=("PNG", "JPEG"))
+    except Image.UnidentifiedImageError:
+        raise ImageError(f"{name}: not a PNG or JPEG image") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{name}: image is too large ({e})") from None
+    except _PILLOW_ERRORS as e:
+        raise ImageError(f"{name}: not a readable PNG or JPEG image ({e})") from None
+
+
+def _grey_on_white(img: Image.Image) -> np.ndarray:
+    """8-bit grey pixels, ndarray of shape (H, W), with any transparency composited onto white."""
+    alpha = None
+    if img.mode in _WIDE_GREY_MODES:
+        wide = np.clip(np.asarray(img), 0, 65535).astype(np.uint32)
+        # 8-bit v is stored as v * 257 in 16 bits, so dividing by 257 (rounded) undoes it exactly.
+        grey = Image.fromarray(((wide + 128) // 257).astype(np.uint8))
+        key = img.info.get("transparency")
+        if isinstance(key, int):
+            alpha = Image.fromarray(np.where(wide == key, 0, 255).astype(np.uint8))
+    elif img.mode in _ALPHA_MODES or "transparency" in img.info:
+        la = img.convert("LA")  # Pillow maps P, L and RGB transparency keys to alpha here
+        grey, alpha = la.getchannel("L"), la.getchannel("A")
+    else:
+        grey = img.convert("L")
+    if alpha is not None:
+        white = Image.new("L", grey.size, 255)
+        white.paste(grey, (0, 0), alpha)
+        grey = white
+    return np.asarray(grey)
+
+
+def _ink_crop(grey: np.ndarray) -> np.ndarray | None:
+    """The inked part of ``grey`` (shape (H, W)) as ink strength 0..255, float32 of shape (h, w),
+    with the background at 0 and the peak at 255; None if there is no ink.
+
+    Polarity rule: the background is the median of the outer ring (a few pixels wide), which a
+    digit rarely covers more than half of. A background brighter than mid-grey (127.5) means
+    dark ink on light paper, so the image is inverted; MNIST is light ink on black.
+    """
+    height, width = grey.shape
+    k = max(1, min(height, width) // 16)
+    ring = np.concatenate([
+        grey[:k].ravel(), grey[-k:].ravel(), grey[:, :k].ravel(), grey[:, -k:].ravel(),
+    ])
+    background = float(np.median(ring))
+    noise = float(np.percentile(np.abs(ring.astype(np.float32) - background), 99))
+    if background > 127.5:
+        grey, background = 255 - grey, 255.0 - background
+    if float(grey.max()) - background < INK_LEVEL:
+        return None
+    # The box takes every pixel standing out from the paper by more than its noise (measured on
+    # the ring), so clean images keep their faint anti-aliased edges and noisy ones grow no specks.
+    mask = grey > background + min(INK_LEVEL, 3 * noise)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = grey[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
+    # Subtracting the paper's level and stretching the peak to 255 lets grey paper and faint
+    # pencil look like MNIST, where every digit peaks at 254-255 on a 0 background.
+    ink = np.clip(crop - background, 0.0, None)
+    return ink * (255.0 / ink.max())
+
+
+def _centre(ink: np.ndarray | None) -> np.ndarray:
+    """Fit ``ink`` (shape (h, w)) in BOX x BOX keeping its aspect ratio and place it on a
+    SIZE x SIZE black canvas with its centre of mass at (14, 14); all zero if ``ink`` is None."""
+    canvas = np.zeros((SIZE, SIZE), np.uint8)
+    if ink is None:
+        return canvas
+    height, width = ink.shape
+    scale = BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = np.asarray(
+        Image.fromarray(np.round(ink).astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
+    )
+    mass = small.astype(np.float64)
+    total = mass.sum()
+    if total == 0:
+        return canvas
+    h, w = small.shape
+    cy = (mass.sum(axis=1) @ np.arange(h)) / total
+    cx = (mass.sum(axis=0) @ np.arange(w)) / total
+    # Shift so the centre of mass lands on index 14 (where MNIST's sits on average), clamped so
+    # the whole digit stays on the canvas; the box is at most 20 px, so nothing is ever cut.
+    top = min(max(round(SIZE / 2 - cy), 0), SIZE - h)
+    left = min(max(round(SIZE / 2 - cx), 0), SIZE - w)
+    canvas[top:top + h, left:left + w] = small
+    return canvas

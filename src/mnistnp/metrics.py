@@ -1,0 +1,26 @@
+"""Metrics on labels: accuracy, confusion matrix and per-class accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Fraction of predicted classes equal to the true ones; both of shape (n_samples,).
+
+    For logits or probabilities, pass ``np.argmax(scores, axis=1)`` as ``y_pred``.
+    """
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred))) if len(y_true) else 0.0
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts of shape (num_classes, num_classes): row = true class, column = predicted class."""
+    flat = np.asarray(y_true, np.int64) * num_classes + np.asarray(y_pred, np.int64)
+    return np.bincount(flat, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
+    """Recall of each class from a confusion matrix; NaN for a class with no samples."""
+    totals = cm.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.diag(cm) / totals

@@ -1,0 +1,158 @@
+"""Layers: Flatten (uint8 images in), Dense and ReLU. One protocol, described as data by ``spec``.
+
+Protocol: ``forward(x, training)`` keeps what ``backward`` needs and returns the output;
+``backward(grad_out)`` stores parameter gradients on the layer and returns the input gradient.
+Neither mutates its arguments. Shapes are (n_samples, ...) and no layer assumes 2-D input
+except Dense, which acts on (n_samples, in_features).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class Layer:
+    """Base layer: no parameters; subclasses override what they need."""
+
+    kind: ClassVar[str] = "Layer"
+    # Shapes of this layer's parameters, in the order the model lays them out in its flat buffer.
+    param_shapes: tuple[tuple[int, ...], ...] = ()
+    # False for the first layer with parameters: its input gradient is never used, so skip it.
+    needs_input_grad: bool = True
+
+    def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Take views into the model's flat parameter and gradient buffers."""
+
+    def init(self, rng: np.random.Generator) -> None:
+        """Fill the bound parameters with their initial values."""
+
+    def parameters(self) -> list[np.ndarray]:
+        """This layer's parameters (views into the model's buffer), in ``param_shapes`` order."""
+        return []
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def spec(self) -> dict[str, Any]:
+        """The layer as JSON-ready data, enough to rebuild it with ``layer_from_spec``."""
+        return {"type": self.kind}
+
+
+class Flatten(Layer):
+    """Turn a batch of images (n_samples, *shape) of any dtype into float rows, times ``scale``.
+
+    The model's first layer: with ``scale=1/255`` it takes the uint8 images as stored, so the
+    pixels stay uint8 until a batch is formed.
+    """
+
+    kind = "Flatten"
+
+    def __init__(self, scale: float = 1.0, dtype: np.dtype | str = "float32") -> None:
+        self.scale = float(scale)
+        self.dtype = np.dtype(dtype)
+        self._shape: tuple[int, ...] = ()
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._shape = x.shape
+        return np.multiply(x.reshape(len(x), -1), self.scale, dtype=self.dtype)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out.reshape(self._shape) * self.scale
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": self.kind, "scale": self.scale}
+
+
+class Dense(Layer):
+    """Fully connected: ``y = x @ W + b`` with W of shape (in_features, out_features).
+
+    Weights are He-initialised (normal, std sqrt(2 / in_features)), suited to ReLU; biases are 0.
+    """
+
+    kind = "Dense"
+
+    def __init__(self, in_features: int, out_features: int, init: str = "he") -> None:
+        if init not in INITIALIZERS:
+            raise ValueError(f"unknown init {init!r}; choose from {sorted(INITIALIZERS)}")
+        self.in_features, self.out_features, self.init_name = in_features, out_features, init
+        self.param_shapes = ((in_features, out_features), (out_features,))
+        self._x = np.empty((0, in_features))
+
+    def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        self.W, self.b = params
+        self.dW, self.db = grads
+
+    def parameters(self) -> list[np.ndarray]:
+        return [self.W, self.b]
+
+    def init(self, rng: np.random.Generator) -> None:
+        INITIALIZERS[self.init_name](self.W, rng)
+        self.b[...] = 0
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._x = x  # (N, in) kept for dW; not copied
+        y = x @ self.W  # (N, out)
+        y += self.b
+        return y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        np.matmul(self._x.T, grad_out, out=self.dW)
+        np.sum(grad_out, axis=0, out=self.db)
+        if not self.needs_input_grad:
+            return grad_out[:, :0]  # nobody reads it; skip the (N, in) product
+        return grad_out @ self.W.T
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": self.kind, "in": self.in_features, "out": self.out_features,
+                "init": self.init_name}
+
+
+class ReLU(Layer):
+    """max(x, 0); its backward multiplies by the stored mask (cheaper than ``np.where``)."""
+
+    kind = "ReLU"
+
+    def __init__(self) -> None:
+        self._mask = np.empty(0)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        y = np.maximum(x, 0)
+        if training:
+            self._mask = (y > 0).astype(x.dtype)  # 1.0 where the unit is active
+        return y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out * self._mask
+
+
+def he_normal(w: np.ndarray, rng: np.random.Generator) -> None:
+    """He et al. (2015): N(0, 2 / fan_in), fan_in being the first axis of (in, out) weights."""
+    w[...] = rng.standard_normal(w.shape) * math.sqrt(2.0 / w.shape[0])
+
+
+def glorot_uniform(w: np.ndarray, rng: np.random.Generator) -> None:
+    """Glorot and Bengio (2010): U(-a, a) with a = sqrt(6 / (fan_in + fan_out))."""
+    a = math.sqrt(6.0 / (w.shape[0] + w.shape[1]))
+    w[...] = rng.uniform(-a, a, w.shape)
+
+
+INITIALIZERS = {"he": he_normal, "glorot": glorot_uniform}
+LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in (Flatten, Dense, ReLU)}
+
+
+def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
+    """Rebuild a layer from ``Layer.spec()`` data; raises KeyError/ValueError/TypeError if bad."""
+    kind = spec["type"]
+    if kind == "Flatten":
+        return Flatten(float(spec["scale"]), dtype)
+    if kind == "Dense":
+        return Dense(int(spec["in"]), int(spec["out"]), str(spec.get("init", "he")))
+    if kind == "ReLU":
+        return ReLU()
+    raise ValueError(f"unknown layer type {kind!r}")

@@ -1,0 +1,117 @@
+"""Sequential models: layers in a list, parameters in one contiguous buffer; ``mlp`` builds one."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .layers import Dense, Flatten, Layer, ReLU, layer_from_spec
+from .losses import softmax
+
+
+class Sequential:
+    """Layers applied in order. All parameters live in one flat buffer ``params`` and all
+    gradients in one flat buffer ``grads`` of the same layout, each layer holding views into
+    them, so an optimizer (or an allreduce) updates the whole model in one call.
+
+    ``forward`` takes what the first layer takes (for ``mlp``: uint8 images of shape
+    (n_samples, 28, 28) or rows (n_samples, 784)) and returns logits (n_samples, n_classes).
+    """
+
+    def __init__(self, layers: Sequence[Layer], dtype: np.dtype | str = "float32") -> None:
+        self.layers = list(layers)
+        self.dtype = np.dtype(dtype)
+        # What the model file records beside the weights: seed, dataset, metrics, settings.
+        self.info: dict[str, Any] = {}
+        shapes = [s for layer in self.layers for s in layer.param_shapes]
+        sizes = [int(np.prod(s)) for s in shapes]
+        self.params = np.zeros(sum(sizes), dtype=self.dtype)
+        self.grads = np.zeros_like(self.params)
+        offset = 0
+        first = True
+        for layer in self.layers:
+            p_views, g_views = [], []
+            for shape in layer.param_shapes:
+                size = int(np.prod(shape))
+                p_views.append(self.params[offset:offset + size].reshape(shape))
+                g_views.append(self.grads[offset:offset + size].reshape(shape))
+                offset += size
+            if layer.param_shapes:
+                layer.bind(p_views, g_views)
+                layer.needs_input_grad = not first
+                first = False
+        # Backward stops at the first layer with parameters: nothing below needs a gradient.
+        self._backward_stop = next(
+            (i for i, layer in enumerate(self.layers) if layer.param_shapes), 0)
+
+    def init(self, rng: np.random.Generator) -> Sequential:
+        """Initialise every layer's parameters from ``rng``; returns self."""
+        for layer in self.layers:
+            layer.init(rng)
+        return self
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad_out: np.ndarray) -> None:
+        """Fill ``grads`` from the gradient of the loss w.r.t. the logits."""
+        for layer in reversed(self.layers[self._backward_stop:]):
+            grad_out = layer.backward(grad_out)
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), computed in batches."""
+        out = [softmax(self.forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+        return np.concatenate(out) if out else np.empty((0, self.num_classes), self.dtype)
+
+    def predict(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        """Predicted classes, shape (n_samples,): the argmax of the logits."""
+        out = [np.argmax(self.forward(x[i:i + batch_size]), axis=1)
+               for i in range(0, len(x), batch_size)]
+        return np.concatenate(out) if out else np.empty(0, np.intp)
+
+    @property
+    def num_classes(self) -> int:
+        return next(layer.out_features for layer in reversed(self.layers)
+                    if isinstance(layer, Dense))
+
+    @property
+    def param_arrays(self) -> list[np.ndarray]:
+        """Every parameter array (views into ``params``), in layer order."""
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def spec(self) -> dict[str, Any]:
+        """The architecture as JSON-ready data; ``Sequential.from_spec`` rebuilds it."""
+        return {"dtype": self.dtype.name, "layers": [layer.spec() for layer in self.layers]}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Sequential:
+        """Rebuild an (uninitialised, zero) model from ``spec()`` data."""
+        dtype = np.dtype(spec["dtype"])
+        return cls([layer_from_spec(s, dtype) for s in spec["layers"]], dtype)
+
+
+def mlp(
+    sizes: Sequence[int],
+    rng: np.random.Generator | None = None,
+    dtype: np.dtype | str = "float32",
+    input_scale: float = 1 / 255,
+) -> Sequential:
+    """A ReLU multilayer perceptron from its layer sizes, e.g. ``[784, 50, 50, 50, 10]``.
+
+    The first layer flattens images and scales pixels by ``input_scale``; the last Dense layer
+    is linear (its logits go to the softmax in the loss). Initialised from ``rng`` if given.
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"an MLP needs an input and an output size, got {list(sizes)}")
+    layers: list[Layer] = [Flatten(input_scale, dtype)]
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(Dense(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(ReLU())
+    model = Sequential(layers, dtype)
+    return model.init(rng) if rng is not None else model
