@@ -15,7 +15,11 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     """Counts of shape (num_classes, num_classes): row = true class, column = predicted class."""
-    flat = np.asarray(y_true, np.int64) * num_classes + np.asarray(y_pred, np.int64)
+    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
+    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
+        if y.size and (y.min() < 0 or y.max() >= num_classes):
+            raise ValueError(f"{name} holds classes outside 0..{num_classes - 1}")
+    flat = y_true * num_classes + y_pred
     return np.bincount(flat, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 

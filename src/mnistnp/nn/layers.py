@@ -1,4 +1,4 @@
-"""Layers: Flatten (uint8 images in), Dense and ReLU. One protocol, described as data by ``spec``.
+"""Layers: Flatten (uint8 images in), Dense, ReLU, Dropout; one protocol, described by ``spec``.
 
 Protocol: ``forward(x, training)`` keeps what ``backward`` needs and returns the output;
 ``backward(grad_out)`` stores parameter gradients on the layer and returns the input gradient.
@@ -60,7 +60,8 @@ class Flatten(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._shape = x.shape
-        return np.multiply(x.reshape(len(x), -1), self.scale, dtype=self.dtype)
+        rows = x.reshape(len(x), int(np.prod(x.shape[1:])))  # explicit: works for 0 samples
+        return np.multiply(rows, self.scale, dtype=self.dtype)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out.reshape(self._shape) * self.scale
@@ -123,12 +124,47 @@ class ReLU(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         y = np.maximum(x, 0)
-        if training:
-            self._mask = (y > 0).astype(x.dtype)  # 1.0 where the unit is active
+        # 1.0 where the unit is active; cleared outside training so no stale mask is reused
+        self._mask = (y > 0).astype(x.dtype) if training else np.empty(0)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out * self._mask
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each unit with probability ``p`` and scale the rest
+    by 1 / (1 - p), so the expected activation is unchanged and evaluation is the identity.
+
+    Its random stream is a child of the model's generator (set in ``init``), so the same seed
+    gives the same masks.
+    """
+
+    kind = "Dropout"
+
+    def __init__(self, p: float) -> None:
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = np.random.default_rng(0)
+        self._mask = np.empty(0)
+
+    def init(self, rng: np.random.Generator) -> None:
+        self.rng = rng.spawn(1)[0]
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if not training or self.p == 0:
+            self._mask = np.empty(0)
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
+        self._mask = np.multiply(keep, 1.0 / (1.0 - self.p), dtype=x.dtype)
+        return x * self._mask
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out * self._mask if self._mask.size else grad_out
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": self.kind, "p": self.p}
 
 
 def he_normal(w: np.ndarray, rng: np.random.Generator) -> None:
@@ -143,7 +179,7 @@ def glorot_uniform(w: np.ndarray, rng: np.random.Generator) -> None:
 
 
 INITIALIZERS = {"he": he_normal, "glorot": glorot_uniform}
-LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in (Flatten, Dense, ReLU)}
+LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in (Flatten, Dense, ReLU, Dropout)}
 
 
 def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
@@ -155,4 +191,6 @@ def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> 
         return Dense(int(spec["in"]), int(spec["out"]), str(spec.get("init", "he")))
     if kind == "ReLU":
         return ReLU()
+    if kind == "Dropout":
+        return Dropout(float(spec["p"]))
     raise ValueError(f"unknown layer type {kind!r}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .layers import Dense, Flatten, Layer, ReLU, layer_from_spec
+from .layers import Dense, Dropout, Flatten, Layer, ReLU, layer_from_spec
 from .losses import softmax
 
 
@@ -75,6 +75,11 @@ class Sequential:
         return np.concatenate(out) if out else np.empty(0, np.intp)
 
     @property
+    def input_size(self) -> int:
+        """Numbers per input sample: the first Dense layer's input width (784 for MNIST)."""
+        return next(layer.in_features for layer in self.layers if isinstance(layer, Dense))
+
+    @property
     def num_classes(self) -> int:
         return next(layer.out_features for layer in reversed(self.layers)
                     if isinstance(layer, Dense))
@@ -100,11 +105,13 @@ def mlp(
     rng: np.random.Generator | None = None,
     dtype: np.dtype | str = "float32",
     input_scale: float = 1 / 255,
+    dropout: float = 0.0,
 ) -> Sequential:
     """A ReLU multilayer perceptron from its layer sizes, e.g. ``[784, 50, 50, 50, 10]``.
 
     The first layer flattens images and scales pixels by ``input_scale``; the last Dense layer
-    is linear (its logits go to the softmax in the loss). Initialised from ``rng`` if given.
+    is linear (its logits go to the softmax in the loss). With ``dropout`` > 0, a Dropout layer
+    follows every hidden ReLU. Initialised from ``rng`` if given.
     """
     if len(sizes) < 2:
         raise ValueError(f"an MLP needs an input and an output size, got {list(sizes)}")
@@ -113,5 +120,7 @@ def mlp(
         layers.append(Dense(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(ReLU())
+            if dropout:
+                layers.append(Dropout(dropout))
     model = Sequential(layers, dtype)
     return model.init(rng) if rng is not None else model

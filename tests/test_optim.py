@@ -1,0 +1,221 @@
+"""Tests for mnistnp.optim: closed-form SGD, momentum, Nesterov and Adam steps at several
+learning rates; state round trips; learning-rate validation; the schedules."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from mnistnp.optim import SGD, Adam, AdamW, Cosine, Optimizer, Schedule, StepDecay
+
+LRS = [1e-3, 0.01, 0.1, 0.5]
+
+
+def problem(seed: int = 0, steps: int = 3) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Starting parameters and one gradient per step, float64 of shape (7,)."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(7), [rng.standard_normal(7) for _ in range(steps)]
+
+
+def run(opt: Optimizer, p0: np.ndarray, grads: list[np.ndarray]) -> np.ndarray:
+    p = p0.copy()
+    for g in grads:
+        opt.step(p, g)
+    return p
+
+
+@pytest.mark.parametrize("lr", LRS)
+def test_sgd_plain_step(lr: float) -> None:
+    p0, (g,) = problem(steps=1)
+    p = p0.copy()
+    SGD(lr).step(p, g)
+    np.testing.assert_allclose(p, p0 - lr * g, rtol=1e-12)
+
+
+@pytest.mark.parametrize("lr", LRS)
+def test_sgd_momentum_three_steps(lr: float) -> None:
+    m = 0.9
+    p0, (g1, g2, g3) = problem()
+    v1 = g1
+    v2 = m * g1 + g2
+    v3 = m * m * g1 + m * g2 + g3
+    expected = p0 - lr * (v1 + v2 + v3)
+    np.testing.assert_allclose(run(SGD(lr, momentum=m), p0, [g1, g2, g3]), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("lr", LRS)
+def test_sgd_nesterov_three_steps(lr: float) -> None:
+    # Nesterov (the Sutskever form PyTorch uses): v_t = m v_{t-1} + g_t; p -= lr (g_t + m v_t).
+    m = 0.8
+    p0, (g1, g2, g3) = problem(1)
+    v1 = g1
+    v2 = m * g1 + g2
+    v3 = m * m * g1 + m * g2 + g3
+    expected = p0 - lr * ((g1 + m * v1) + (g2 + m * v2) + (g3 + m * v3))
+    opt = SGD(lr, momentum=m, nesterov=True)
+    np.testing.assert_allclose(run(opt, p0, [g1, g2, g3]), expected, rtol=1e-12)
+
+
+def textbook_adam(p0: np.ndarray, grads: list[np.ndarray], lr: float, b1: float = 0.9,
+                  b2: float = 0.999, eps: float = 1e-8, l2: float = 0.0,
+                  decoupled: float = 0.0) -> np.ndarray:
+    """Kingma and Ba (2015), Algorithm 1, as printed; ``l2`` adds l2 * p to the gradient,
+    ``decoupled`` first shrinks p by lr * decoupled (Loshchilov and Hutter's AdamW)."""
+    p, m, v = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
+    for t, g0 in enumerate(grads, start=1):
+        g = g0 + l2 * p
+        p = p * (1 - lr * decoupled)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat = m / (1 - b1 ** t)
+        v_hat = v / (1 - b2 ** t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return p
+
+
+@pytest.mark.parametrize("lr", LRS)
+@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.5, 0.9)])
+def test_adam_three_steps_match_the_textbook(lr: float, betas: tuple[float, float]) -> None:
+    p0, grads = problem(2)
+    grads[1] *= 1e-3  # small gradients make eps matter
+    b1, b2 = betas
+    for eps in (1e-8, 1e-3):
+        expected = textbook_adam(p0, grads, lr, b1, b2, eps)
+        got = run(Adam(lr, beta1=b1, beta2=b2, eps=eps), p0, grads)
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("lr", LRS)
+def test_adam_first_step_is_lr_times_sign(lr: float) -> None:
+    # At t = 1, m_hat = g and v_hat = g^2, so the step is lr * g / (|g| + eps) ~ lr * sign(g).
+    p0, (g,) = problem(3, steps=1)
+    p = p0.copy()
+    Adam(lr, eps=1e-12).step(p, g)
+    np.testing.assert_allclose(p, p0 - lr * np.sign(g), rtol=1e-9)
+
+
+@pytest.mark.parametrize("lr", LRS)
+def test_sgd_weight_decay_is_l2(lr: float) -> None:
+    wd = 0.05
+    p0, (g1, g2) = problem(6, steps=2)
+    p1 = p0 - lr * (g1 + wd * p0)
+    p2 = p1 - lr * (g2 + wd * p1)
+    np.testing.assert_allclose(run(SGD(lr, weight_decay=wd), p0, [g1, g2]), p2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("lr", LRS)
+def test_adam_l2_and_adamw_decoupled_decay(lr: float) -> None:
+    wd = 0.05
+    p0, grads = problem(7)
+    np.testing.assert_allclose(run(Adam(lr, weight_decay=wd), p0, grads),
+                               textbook_adam(p0, grads, lr, l2=wd), rtol=1e-6)
+    np.testing.assert_allclose(run(AdamW(lr, weight_decay=wd), p0, grads),
+                               textbook_adam(p0, grads, lr, decoupled=wd), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+             lambda: Adam(0.1, weight_decay=0.1), lambda: AdamW(0.1)],
+    ids=["sgd", "nesterov-decay", "adam-decay", "adamw"])
+def test_step_never_writes_to_the_gradients(make: Callable[[], Optimizer]) -> None:
+    p0, grads = problem(8)
+    copies = [g.copy() for g in grads]
+    run(make(), p0, grads)
+    for g, c in zip(grads, copies):
+        np.testing.assert_array_equal(g, c)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: SGD(0.1, momentum=0.9), lambda: SGD(0.1, momentum=0.5, nesterov=True),
+             lambda: Adam(0.01)],
+    ids=["momentum", "nesterov", "adam"])
+def test_state_dict_round_trip_continues_identically(make: Callable[[], Optimizer]) -> None:
+    p0, grads = problem(4, steps=5)
+    uninterrupted = run(make(), p0, grads)
+
+    first = make()
+    p = run(first, p0, grads[:2])
+    state = first.state_dict()
+    assert state  # there is state to save
+    for g in grads[2:]:  # the saved state is a copy: later steps do not change it
+        first.step(p.copy(), g)
+    resumed = make()
+    resumed.load_state_dict(state)
+    p = run(resumed, p, grads[2:])
+
+    np.testing.assert_array_equal(p, uninterrupted)
+
+
+def test_fresh_optimizers_have_empty_state() -> None:
+    assert SGD(0.1).state_dict() == {}
+    assert SGD(0.1, momentum=0.9).state_dict() == {}
+    assert Adam().state_dict() == {}
+
+
+def test_adam_load_empty_state_restarts() -> None:
+    p0, grads = problem(5)
+    opt = Adam(0.1)
+    run(opt, p0, grads)
+    opt.load_state_dict({})
+    np.testing.assert_array_equal(run(opt, p0, grads), run(Adam(0.1), p0, grads))
+
+
+@pytest.mark.parametrize("lr", [0, -1, math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("cls", [SGD, Adam])
+def test_invalid_learning_rate_raises(cls: type[Optimizer], lr: float) -> None:
+    with pytest.raises(ValueError, match=re.escape(repr(lr))):
+        cls(lr)
+
+
+@pytest.mark.parametrize("kwargs", [{"momentum": 1.0}, {"momentum": -0.1},
+                                    {"momentum": 0.0, "nesterov": True}])
+def test_invalid_momentum_raises(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        SGD(0.1, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"beta1": 1.0}, {"beta2": -0.5}])
+def test_invalid_adam_betas_raise(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        Adam(0.1, **kwargs)
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lr", LRS)
+def test_cosine_schedule(lr: float) -> None:
+    total = 1000
+    sched = Cosine(lr, total)
+    assert sched(0) == pytest.approx(lr, rel=1e-12)
+    assert sched(total // 2) == pytest.approx(lr / 2, rel=1e-12)
+    assert sched(total // 4) == pytest.approx(lr * (1 + math.sqrt(0.5)) / 2, rel=1e-12)
+    assert 0 < sched(total - 1) < 1e-5 * lr
+    values = [sched(t) for t in range(total)]
+    assert all(a > b for a, b in itertools.pairwise(values))  # strictly decreasing
+
+
+@pytest.mark.parametrize("lr", LRS)
+def test_constant_schedule(lr: float) -> None:
+    sched = Schedule(lr, 100)
+    assert {sched(t) for t in (0, 1, 50, 99)} == {lr}
+
+
+def test_cosine_warmup_rises_linearly_then_decays() -> None:
+    lr, total, warmup = 0.1, 110, 10
+    sched = Cosine(lr, total, warmup)
+    np.testing.assert_allclose([sched(t) for t in range(warmup)],
+                               [lr * (t + 1) / warmup for t in range(warmup)], rtol=1e-12)
+    assert sched(warmup) == pytest.approx(lr)
+    assert sched(warmup + 50) == pytest.approx(lr / 2)  # halfway through the 100 decay steps
+
+
+def test_step_decay() -> None:
+    sched = StepDecay(0.1, 100, step_size=30, gamma=0.5)
+    assert [sched(t) for t in (0, 29, 30, 59, 60, 99)] == pytest.approx(
+        [0.1, 0.1, 0.05, 0.05, 0.025, 0.0125])
