@@ -163,3 +163,22 @@ def load(
                            f"{'x'.join(map(str, test_shape))} but train images are "
                            f"{'x'.join(map(str, train_shape))}")
     return (arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS]), (arrays[TEST_IMAGES], arrays[TEST_LABELS])
+
+
+def validation_split(
+    x: np.ndarray, y: np.ndarray, val_split: float
+) -> tuple[Split, Split | None]:
+    """Hold out the last part of a training set: ``val_split`` is a fraction (< 1) or a count.
+
+    Returns views (no copies): ``(x_train, y_train), (x_val, y_val)``, or None for the second
+    when ``val_split`` is 0. At least one sample is kept for training and, if asked for, one
+    for validation, so small sets still work.
+    """
+    n = len(x)
+    size = int(val_split) if val_split >= 1 else round(n * val_split)
+    if val_split > 0:
+        size = max(1, size)
+    size = min(size, n - 1)
+    if size <= 0:
+        return (x, y), None
+    return (x[:-size], y[:-size]), (x[-size:], y[-size:])

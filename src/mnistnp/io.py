@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 from .atomic import atomic_write
 from .errors import ModelFileError
 from .nn import Dense, Sequential
+from .npzfile import read_npz
 
 FORMAT_VERSION = 1
 META_KEY = "meta.json"
@@ -46,7 +46,7 @@ def load_model(path: str | os.PathLike[str]) -> Sequential:
     Raises ModelFileError naming the file for anything missing, inconsistent or non-finite.
     """
     path = Path(path)
-    arrays = _read_members(path)
+    arrays = read_npz(path)
     meta = _read_meta(path, arrays.pop(META_KEY, None))
     try:
         model = Sequential.from_spec(meta["model"])
@@ -72,21 +72,6 @@ def load_model(path: str | os.PathLike[str]) -> Sequential:
         target[...] = value
     model.info = dict(meta.get("info") or {})
     return model
-
-
-def _read_members(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such model file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, not a model file") from None
-    except ValueError as e:
-        # np.load raises ValueError for pickled (object) members and for non-NumPy files.
-        raise ModelFileError(f"{path}: not a valid mnistnp model file ({e})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise ModelFileError(f"{path}: cannot read model file ({e})") from None
 
 
 def _read_meta(path: Path, raw: np.ndarray | None) -> dict[str, Any]:

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import datasets
+from .callbacks import EarlyStopping, MetricsLog
+from .checkpoint import Checkpoint, save_checkpoint
 from .config import TrainConfig
+from .errors import ModelFileError
 from .metrics import accuracy
-from .nn import Sequential, mlp
-from .optim import OPTIMIZERS, SCHEDULES, SGD, Adam, Optimizer
-from .training import History, fit
+from .nn import Dropout, Sequential, mlp
+from .optim import (
+    OPTIMIZERS,
+    SGD,
+    Adam,
+    AdamW,
+    Cosine,
+    Optimizer,
+    ReduceOnPlateau,
+    Schedule,
+    StepDecay,
+)
+from .training import Callback, History, TrainState, fit
 
 Data = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -26,11 +39,14 @@ class TrainResult:
     history: History
     train_accuracy: float
     test_accuracy: float
+    val_accuracy: float | None = None  # None without a validation split
 
     @property
     def metrics(self) -> dict[str, Any]:
-        return {"train_accuracy": self.train_accuracy, "test_accuracy": self.test_accuracy,
-                "train_seconds": self.history.seconds, "iterations": self.history.iterations}
+        return {"train_accuracy": self.train_accuracy, "val_accuracy": self.val_accuracy,
+                "test_accuracy": self.test_accuracy, "train_seconds": self.history.seconds,
+                "iterations": self.history.iterations, "epochs": self.history.epochs,
+                "best_epoch": self.history.best_epoch}
 
 
 def load_data(config: TrainConfig) -> Data:
@@ -46,36 +62,106 @@ def num_classes(config: TrainConfig, *labels: np.ndarray) -> int:
 
 def make_optimizer(config: TrainConfig) -> Optimizer:
     if config.optimizer == "sgd":
-        return SGD(config.lr, momentum=config.momentum)
+        return SGD(config.lr, config.momentum, config.nesterov, config.weight_decay)
     if config.optimizer == "adam":
-        return Adam(config.lr)
+        return Adam(config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return AdamW(config.lr, weight_decay=config.weight_decay)
     raise ValueError(f"unknown optimizer {config.optimizer!r}; choose from {sorted(OPTIMIZERS)}")
+
+
+def make_schedule(config: TrainConfig, steps_per_epoch: int, total_steps: int) -> Schedule:
+    """The config's schedule, its epoch counts turned into iterations."""
+    if config.schedule == "cosine":
+        return Cosine(config.lr, total_steps, round(config.warmup_epochs * steps_per_epoch))
+    if config.schedule == "step":
+        return StepDecay(config.lr, total_steps, config.step_epochs * steps_per_epoch,
+                         config.gamma)
+    if config.schedule == "plateau":
+        return ReduceOnPlateau(config.lr, total_steps, config.gamma, config.plateau_patience)
+    return Schedule(config.lr, total_steps)
 
 
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int,
                 rng: np.random.Generator) -> Sequential:
     """An MLP: flattened input, the config's hidden widths, one output per class."""
     sizes = [int(np.prod(input_shape)), *config.hidden, num_classes]
-    return mlp(sizes, rng, config.dtype)
+    return mlp(sizes, rng, config.dtype, dropout=config.dropout)
 
 
 def train(config: TrainConfig, data: Data | None = None,
-          log: Callable[[str], None] | None = None, progress: bool | None = None) -> TrainResult:
-    """Train a model as ``config`` says and report train and test accuracy.
+          log: Callable[[str], None] | None = None, progress: bool | None = None,
+          metrics_path: str | None = None, callbacks: Sequence[Callback] = (),
+          resume: Checkpoint | None = None, checkpoint_path: str | None = None,
+          checkpoint_every: int = 0, should_stop: Callable[[], bool] | None = None,
+          ) -> TrainResult:
+    """Train a model as ``config`` says and report train, validation and test accuracy.
 
-    ``data`` defaults to the config's dataset; ``log`` receives the plain progress lines.
+    ``data`` defaults to the config's dataset. The validation split comes off the end of the
+    training set; the test set is only scored at the end, never used for a choice. ``log``
+    receives the plain progress lines; ``metrics_path`` gets one JSON line per epoch.
+
+    ``resume`` continues a checkpointed run (its config wins). With ``checkpoint_path``, a
+    checkpoint is written every ``checkpoint_every`` epochs and when ``should_stop`` (polled
+    after each batch) turns True, after which Interrupted is raised.
     """
+    if resume is not None:
+        config = resume.config
     config.validate()
-    (x_train, y_train), (x_test, y_test) = data if data is not None else load_data(config)
+    (x_all, y_all), (x_test, y_test) = data if data is not None else load_data(config)
+    (x_train, y_train), validation = datasets.validation_split(x_all, y_all, config.val_split)
     rng = np.random.default_rng(config.seed)
-    model = build_model(config, x_train.shape[1:], num_classes(config, y_train, y_test), rng)
-    optimizer = make_optimizer(config)
+    model = build_model(config, x_train.shape[1:], num_classes(config, y_all, y_test), rng)
     n = len(x_train)
     batch = n if config.batch_size is None else min(config.batch_size, n)
-    steps = config.iterations or config.epochs * -(-n // batch)
+    steps_per_epoch = -(-n // batch)
+    optimizer = make_optimizer(config)
+    schedule = make_schedule(config, steps_per_epoch,
+                             config.iterations or config.epochs * steps_per_epoch)
+    early = EarlyStopping(config.patience) if config.patience else None
+    if resume is not None:
+        restore(resume, model, optimizer, schedule, early)
+    extra: list[Callback] = [*callbacks, *([early] if early else [])]
+    if metrics_path:
+        extra.append(MetricsLog(metrics_path, append=resume is not None))
+
+    def on_checkpoint(state: TrainState) -> None:
+        if checkpoint_path:
+            save_checkpoint(checkpoint_path, snapshot(config, state, model, optimizer,
+                                                      schedule, early))
+
     history = fit(model, x_train, y_train, optimizer, rng=rng, epochs=config.epochs,
-                  iterations=config.iterations, batch_size=batch,
-                  schedule=SCHEDULES[config.schedule](config.lr, steps),
-                  log_every=config.log_every, log=log, progress=progress)
+                  iterations=config.iterations, batch_size=batch, schedule=schedule,
+                  validation=validation, clip_norm=config.clip_norm, callbacks=extra,
+                  log_every=config.log_every, log=log, progress=progress,
+                  state=resume.state if resume else None, should_stop=should_stop,
+                  on_checkpoint=on_checkpoint, checkpoint_every=checkpoint_every)
+    val_acc = accuracy(validation[1], model.predict(validation[0])) if validation else None
     return TrainResult(model, history, accuracy(y_train, model.predict(x_train)),
-                       accuracy(y_test, model.predict(x_test)))
+                       accuracy(y_test, model.predict(x_test)), val_acc)
+
+
+def snapshot(config: TrainConfig, state: TrainState, model: Sequential, optimizer: Optimizer,
+             schedule: Schedule, early: EarlyStopping | None) -> Checkpoint:
+    """Everything needed to resume, copied out of the live objects."""
+    return Checkpoint(
+        config, state, model.params.copy(), optimizer.state_dict(), schedule.state_dict(),
+        [dict(layer.rng.bit_generator.state) for layer in model.layers
+         if isinstance(layer, Dropout)],
+        early.state_dict() if early else {}, early.best_params if early else None)
+
+
+def restore(ckpt: Checkpoint, model: Sequential, optimizer: Optimizer, schedule: Schedule,
+            early: EarlyStopping | None) -> None:
+    """Put a checkpoint's state back into freshly built objects of the same config."""
+    if ckpt.params.shape != model.params.shape:
+        raise ModelFileError(f"checkpoint weights hold {ckpt.params.size:,} numbers but the "
+                             f"model has {model.params.size:,}")
+    model.params[...] = ckpt.params
+    optimizer.load_state_dict(ckpt.optimizer)
+    schedule.load_state_dict(ckpt.schedule)
+    dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
+    for layer, rng_state in zip(dropouts, ckpt.layer_rngs):
+        layer.rng.bit_generator.state = rng_state
+    if early is not None and ckpt.early_stopping:
+        early.load_state_dict(ckpt.early_stopping, ckpt.best_params)

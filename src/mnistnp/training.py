@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .errors import TrainingError
-from .nn import Sequential, softmax_cross_entropy
+from .nn import Sequential, log_softmax, softmax_cross_entropy
 from .optim import Optimizer, Schedule
 
 # Rows per forward/backward pass: a larger batch (the notebook's full batch of 60,000) is
@@ -20,30 +20,80 @@ from .optim import Optimizer, Schedule
 # set is ever made and the working set stays in cache-friendly sizes.
 MAX_CHUNK = 8192
 
+Batch = np.ndarray | slice
+
 
 @dataclass
 class History:
-    """The training record: the cost of every iteration and a summary of every epoch."""
+    """The training record: the cost of every iteration, and per epoch the mean train cost,
+    validation loss and accuracy (NaN without validation), learning rate, time and speed."""
 
     costs: list[float] = field(default_factory=list)  # one per iteration (batch mean)
-    epoch_loss: list[float] = field(default_factory=list)  # mean batch cost per epoch
-    epoch_end: list[int] = field(default_factory=list)  # iterations done when each epoch ended
+    epoch_loss: list[float] = field(default_factory=list)
+    epoch_val_loss: list[float] = field(default_factory=list)
+    epoch_val_accuracy: list[float] = field(default_factory=list)
+    epoch_lr: list[float] = field(default_factory=list)  # the rate of the epoch's last step
     epoch_seconds: list[float] = field(default_factory=list)
     epoch_samples_per_s: list[float] = field(default_factory=list)
+    epoch_end: list[int] = field(default_factory=list)  # iterations done when each epoch ended
+    best_epoch: int | None = None  # set when early stopping restored an earlier epoch
 
     @property
     def iterations(self) -> int:
         return len(self.costs)
 
     @property
+    def epochs(self) -> int:
+        return len(self.epoch_loss)
+
+    @property
     def seconds(self) -> float:
         return float(sum(self.epoch_seconds))
+
+    def record(self, epoch: int) -> dict[str, float | int | None]:
+        """Epoch ``epoch`` (1-based) as one metrics.jsonl object; NaN becomes null."""
+        i = epoch - 1
+
+        def num(values: list[float]) -> float | None:
+            return None if math.isnan(values[i]) else values[i]
+
+        return {"epoch": epoch, "loss": self.epoch_loss[i], "val_loss": num(self.epoch_val_loss),
+                "val_accuracy": num(self.epoch_val_accuracy), "lr": self.epoch_lr[i],
+                "seconds": self.epoch_seconds[i], "samples_per_s": self.epoch_samples_per_s[i]}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray | slice]:
+@dataclass
+class TrainState:
+    """Where a run stands: enough, with the weights and optimizer state, to resume it so that
+    it ends bit-identical to a run that was never interrupted."""
+
+    epoch: int = 0  # epochs finished
+    batch: int = 0  # batches finished in the epoch under way
+    # The batch-order generator's state when the epoch under way began (or the next begins).
+    epoch_rng: dict[str, Any] | None = None
+    history: History = field(default_factory=History)
+
+
+class Interrupted(Exception):
+    """Training stopped at a batch boundary because ``should_stop`` said so (a signal)."""
+
+    def __init__(self, state: TrainState) -> None:
+        super().__init__(f"interrupted at epoch {state.epoch + 1}, batch {state.batch}")
+        self.state = state
+
+
+class Callback(Protocol):
+    """Told of each finished epoch; ``on_epoch_end`` returns True to stop training."""
+
+    def on_epoch_end(self, history: History, model: Sequential) -> bool: ...
+
+    def on_train_end(self, history: History, model: Sequential) -> None: ...
+
+
+def batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[Batch]:
     """Index sets for one epoch: a fresh permutation cut into batches of ``batch_size``.
 
     A batch as large as the set is one slice in order (the full-batch gradient does not depend
@@ -57,15 +107,23 @@ def batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.nd
         yield order[start:start + batch_size]
 
 
-def _chunks(batch: np.ndarray | slice, n: int) -> list[np.ndarray | slice]:
+def _chunks(batch: Batch, n: int) -> list[Batch]:
     if isinstance(batch, slice):
         start, stop, _ = batch.indices(n)
         return [slice(i, min(i + MAX_CHUNK, stop)) for i in range(start, stop, MAX_CHUNK)]
     return [batch[i:i + MAX_CHUNK] for i in range(0, len(batch), MAX_CHUNK)]
 
 
-def train_step(model: Sequential, x: np.ndarray, y: np.ndarray,
-               batch: np.ndarray | slice, optimizer: Optimizer) -> float:
+def clip_global_norm_inplace(grads: np.ndarray, max_norm: float) -> float:
+    """Scale ``grads`` in place so its L2 norm is at most ``max_norm``; returns the norm before."""
+    norm = math.sqrt(float(np.dot(grads, grads)))
+    if norm > max_norm:
+        grads *= max_norm / norm
+    return norm
+
+
+def train_step(model: Sequential, x: np.ndarray, y: np.ndarray, batch: Batch,
+               optimizer: Optimizer, clip_norm: float | None = None) -> float:
     """One gradient-descent step on ``batch``; returns the batch's mean cost before the step."""
     chunks = _chunks(batch, len(x))
     size = sum(len(y[c]) for c in chunks)
@@ -78,8 +136,39 @@ def train_step(model: Sequential, x: np.ndarray, y: np.ndarray,
         loss += part
         if total is not None:
             total += model.grads
-    optimizer.step(model.params, model.grads if total is None else total)
+    grads = model.grads if total is None else total
+    if clip_norm is not None:
+        clip_global_norm_inplace(grads, clip_norm)
+    optimizer.step(model.params, grads)
     return loss
+
+
+def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy of ``model`` on images ``x`` and labels ``y``."""
+    total, correct = 0.0, 0
+    for i in range(0, len(x), MAX_CHUNK):
+        logits = model.forward(x[i:i + MAX_CHUNK])
+        labels = y[i:i + MAX_CHUNK]
+        total -= float(log_softmax(logits)[np.arange(len(labels)), labels].sum(dtype=np.float64))
+        correct += int(np.count_nonzero(np.argmax(logits, axis=1) == labels))
+    return total / len(x), correct / len(x)
+
+
+def _cost_line(history: History, window: int, full_batch: bool) -> str:
+    """A full-batch cost is exact, so show it as is; mini-batch costs are noisy, so average."""
+    if full_batch:
+        return f"iteration {history.iterations}: cost {history.costs[-1]:.4f}"
+    mean = np.mean(history.costs[-window:])
+    return f"iteration {history.iterations}: cost {mean:.4f} (mean of the last {window})"
+
+
+def _epoch_line(history: History, n_epochs: int) -> str:
+    line = f"epoch {history.epochs}/{n_epochs}: loss {history.epoch_loss[-1]:.4f}"
+    if not math.isnan(history.epoch_val_loss[-1]):
+        line += (f", val_loss {history.epoch_val_loss[-1]:.4f}, val_accuracy "
+                 f"{100 * history.epoch_val_accuracy[-1]:.2f}%")
+    return (line + f", lr {history.epoch_lr[-1]:.3g}, {history.epoch_seconds[-1]:.2f} s, "
+            f"{history.epoch_samples_per_s[-1]:,.0f} samples/s")
 
 
 def fit(
@@ -93,28 +182,44 @@ def fit(
     iterations: int | None = None,
     batch_size: int | None = 128,
     schedule: Schedule | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    clip_norm: float | None = None,
+    callbacks: Sequence[Callback] = (),
     log_every: int = 0,
     log: Callable[[str], None] | None = None,
     progress: bool | None = None,
+    state: TrainState | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_checkpoint: Callable[[TrainState], None] | None = None,
+    checkpoint_every: int = 0,
 ) -> History:
     """Train ``model`` on images ``x`` (n_samples, ...) and labels ``y`` (n_samples,).
 
     Runs ``iterations`` steps if given, else ``epochs`` passes. ``batch_size=None`` (or any size
-    >= n_samples) is full-batch gradient descent. Every ``log_every`` iterations (or, if 0, every
-    epoch) one plain line goes to ``log``. ``schedule`` sets the optimizer's learning rate
-    before every step (default: the optimizer's own, constant). ``progress=None`` shows a
-    tqdm bar on a terminal only.
-    Raises TrainingError if the cost becomes non-finite.
+    >= n_samples) is full-batch gradient descent. ``schedule`` sets the optimizer's learning
+    rate before every step. ``validation`` (images, labels) is scored after every epoch; it is
+    never trained on. ``clip_norm`` clips the gradient's global L2 norm. ``callbacks`` see each
+    epoch's end and may stop training. Every ``log_every`` iterations (or, if 0, every epoch)
+    one plain line goes to ``log``; ``progress=None`` shows a tqdm bar on a terminal only.
+
+    Resuming and interrupting: ``state`` (from a checkpoint) continues a run where it stood.
+    ``should_stop`` is polled after every batch; when it answers True, ``on_checkpoint`` gets
+    the state and Interrupted is raised. ``on_checkpoint`` is also called every
+    ``checkpoint_every`` epochs. Raises TrainingError if the cost or the weights become
+    non-finite.
     """
     n = len(x)
     batch_size = n if batch_size is None else min(batch_size, n)
     steps_per_epoch = math.ceil(n / batch_size)
     if iterations is None:
-        iterations = (epochs or 1) * steps_per_epoch
+        iterations = (1 if epochs is None else epochs) * steps_per_epoch
+    if iterations < 1:
+        raise ValueError(f"nothing to train: epochs={epochs!r}, iterations={iterations!r}")
     n_epochs = math.ceil(iterations / steps_per_epoch)
-    history = History()
-    bar = tqdm(total=iterations, disable=True if progress is False else None,
-               unit="it", leave=False, dynamic_ncols=True)
+    state = state or TrainState()
+    history = state.history
+    bar = tqdm(total=iterations, initial=history.iterations, unit="it", leave=False,
+               disable=True if progress is False else None, dynamic_ncols=True)
 
     def emit(line: str) -> None:
         if log is not None:
@@ -122,33 +227,77 @@ def fit(
                 log(line)
 
     try:
-        for epoch in range(1, n_epochs + 1):
-            start, first = time.perf_counter(), history.iterations
-            for batch in batches(n, batch_size, rng):
+        for epoch in range(state.epoch + 1, n_epochs + 1):
+            if state.epoch_rng is not None:
+                rng.bit_generator.state = state.epoch_rng
+            state.epoch_rng = dict(rng.bit_generator.state)
+            start, first = time.perf_counter(), history.epoch_end[-1] if history.epoch_end else 0
+            for b, batch in enumerate(batches(n, batch_size, rng)):
+                if b < state.batch:
+                    continue  # done before the run was interrupted
                 if history.iterations == iterations:
                     break
                 if schedule is not None:
                     optimizer.lr = schedule(history.iterations)
-                cost = train_step(model, x, y, batch, optimizer)
-                if not math.isfinite(cost):
-                    raise TrainingError(
-                        f"the cost became {cost} at epoch {epoch}, iteration "
-                        f"{history.iterations + 1}; try a lower learning rate (--lr)")
+                cost = train_step(model, x, y, batch, optimizer, clip_norm)
+                _check_finite(cost, model, epoch, b + 1)
                 history.costs.append(cost)
+                state.batch = b + 1
                 bar.update()
                 if log_every and history.iterations % log_every == 0:
-                    window = history.costs[-log_every:]
-                    emit(f"iteration {history.iterations}: cost {np.mean(window):.4f}")
+                    emit(_cost_line(history, log_every, full_batch=steps_per_epoch == 1))
+                if should_stop is not None and should_stop():
+                    if on_checkpoint is not None:
+                        on_checkpoint(state)
+                    raise Interrupted(state)
             seconds = time.perf_counter() - start
-            done = history.costs[first:]
-            history.epoch_loss.append(float(np.mean(done)))
-            history.epoch_end.append(history.iterations)
-            history.epoch_seconds.append(seconds)
-            seen = min(len(done) * batch_size, n)
-            history.epoch_samples_per_s.append(seen / seconds if seconds > 0 else float("inf"))
+            _end_epoch(history, model, optimizer, first, seconds, batch_size, n, validation)
+            state.epoch, state.batch, state.epoch_rng = epoch, 0, dict(rng.bit_generator.state)
+            if schedule is not None:
+                schedule.epoch_end(history.epoch_val_loss[-1] if validation else None)
             if not log_every:
-                emit(f"epoch {epoch}/{n_epochs}: cost {history.epoch_loss[-1]:.4f}, "
-                     f"{seconds:.2f} s, {history.epoch_samples_per_s[-1]:,.0f} samples/s")
+                emit(_epoch_line(history, n_epochs))
+            stop = any([cb.on_epoch_end(history, model) for cb in callbacks])
+            if on_checkpoint is not None and checkpoint_every and epoch % checkpoint_every == 0:
+                on_checkpoint(state)
+            if stop:
+                break
+        for cb in callbacks:
+            cb.on_train_end(history, model)
     finally:
         bar.close()
+        for cb in callbacks:  # a failed run still closes its files
+            close = getattr(cb, "close", None)
+            if close is not None:
+                close()
     return history
+
+
+def _check_finite(cost: float, model: Sequential, epoch: int, batch: int) -> None:
+    """Stop at the first non-finite cost or weight: nothing after it could be trusted.
+
+    Summing the weights is one cheap pass; any NaN or Inf among them makes the sum non-finite.
+    """
+    what = None
+    if not math.isfinite(cost):
+        what = f"the cost became {cost}"
+    elif not math.isfinite(float(model.params.sum(dtype=np.float64))):
+        what = "the weights became non-finite"
+    if what:
+        raise TrainingError(f"{what} at epoch {epoch}, batch {batch}; try a lower learning "
+                            f"rate (--lr)")
+
+
+def _end_epoch(history: History, model: Sequential, optimizer: Optimizer, first: int,
+               seconds: float, batch_size: int, n: int,
+               validation: tuple[np.ndarray, np.ndarray] | None) -> None:
+    done = history.costs[first:]
+    history.epoch_loss.append(float(np.mean(done)))
+    history.epoch_end.append(history.iterations)
+    history.epoch_lr.append(optimizer.lr)
+    history.epoch_seconds.append(seconds)
+    seen = min(len(done) * batch_size, n)
+    history.epoch_samples_per_s.append(seen / seconds if seconds > 0 else math.inf)
+    val_loss, val_acc = evaluate(model, *validation) if validation else (math.nan, math.nan)
+    history.epoch_val_loss.append(val_loss)
+    history.epoch_val_accuracy.append(val_acc)

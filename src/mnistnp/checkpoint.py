@@ -1,0 +1,83 @@
+"""Checkpoints: everything a run needs to resume bit-identically (weights, optimizer and
+schedule state, random streams, epoch and batch, History), in one atomically written ``.npz``."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_write
+from .config import TrainConfig
+from .errors import ModelFileError
+from .npzfile import read_npz
+from .training import History, TrainState
+
+KIND = "mnistnp-checkpoint"
+VERSION = 1
+META_KEY = "checkpoint.json"
+
+
+@dataclass
+class Checkpoint:
+    """A run frozen between two batches."""
+
+    config: TrainConfig
+    state: TrainState
+    params: np.ndarray
+    optimizer: dict[str, np.ndarray] = field(default_factory=dict)
+    schedule: dict[str, float] = field(default_factory=dict)
+    layer_rngs: list[dict[str, Any]] = field(default_factory=list)  # dropout streams, in order
+    early_stopping: dict[str, Any] = field(default_factory=dict)  # scalars; best params below
+    best_params: np.ndarray | None = None
+
+
+def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
+    """Write ``ckpt`` to exactly ``path``, atomically (an earlier checkpoint stays whole)."""
+    meta = {
+        "kind": KIND, "version": VERSION, "config": ckpt.config.to_dict(),
+        "state": {"epoch": ckpt.state.epoch, "batch": ckpt.state.batch,
+                  "epoch_rng": ckpt.state.epoch_rng},
+        "history": ckpt.state.history.to_dict(), "schedule": ckpt.schedule,
+        "layer_rngs": ckpt.layer_rngs, "early_stopping": ckpt.early_stopping,
+    }
+    arrays = {"params": ckpt.params}
+    arrays.update({f"optimizer.{k}": v for k, v in ckpt.optimizer.items()})
+    if ckpt.best_params is not None:
+        arrays["best_params"] = ckpt.best_params
+    # JSON cannot hold NaN in strict mode; History uses NaN for "no validation".
+    text = json.dumps(meta, allow_nan=True)
+    arrays[META_KEY] = np.frombuffer(text.encode(), dtype=np.uint8)
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read a checkpoint written by ``save_checkpoint``; ModelFileError if it is not one."""
+    path = Path(path)
+    arrays = read_npz(path)
+    raw = arrays.pop(META_KEY, None)
+    if raw is None:
+        raise ModelFileError(f"{path}: not an mnistnp checkpoint (no {META_KEY})")
+    try:
+        meta = json.loads(raw.tobytes().decode())
+        if meta.get("kind") != KIND or meta.get("version") != VERSION:
+            raise ValueError(f"kind {meta.get('kind')!r} version {meta.get('version')!r}")
+        config = TrainConfig.from_dict(meta["config"]).validate()
+        s = meta["state"]
+        names = {f.name for f in fields(History)}
+        history = History(**{k: v for k, v in meta["history"].items() if k in names})
+        state = TrainState(int(s["epoch"]), int(s["batch"]), s["epoch_rng"], history)
+        params = arrays["params"]
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{path}: not a usable mnistnp checkpoint ({e})") from None
+    if params.ndim != 1 or params.dtype.name != config.dtype or not np.isfinite(params).all():
+        raise ModelFileError(f"{path}: the weights are not finite {config.dtype} numbers")
+    optimizer = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("optimizer.")}
+    return Checkpoint(config, state, params, optimizer, meta.get("schedule") or {},
+                      meta.get("layer_rngs") or [], meta.get("early_stopping") or {},
+                      arrays.get("best_params"))

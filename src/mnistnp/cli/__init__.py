@@ -1,0 +1,60 @@
+"""The ``mnistnp`` command: argparse subcommands over the Python API.
+
+``main(argv)`` returns the exit status: 0 on success, 1 for bad input (one line on stderr,
+no traceback), 2 for usage errors, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .. import __version__, datasets
+from ..errors import MnistnpError
+from . import evaluate, predict, train
+from .options import Exit, UsageError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mnistnp", description="Train, evaluate and use NumPy neural networks on MNIST.")
+    parser.add_argument("--version", action="version", version=f"mnistnp {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (train, evaluate, predict):
+        command = module.add_parser(sub)
+        command.set_defaults(func=module.run)
+    return parser
+
+
+def add_data_options(parser: argparse.ArgumentParser, default: str = "mnist") -> None:
+    """--dataset NAME | --data-dir DIR, shared by train and evaluate."""
+    group = parser.add_argument_group("data").add_mutually_exclusive_group()
+    group.add_argument("--dataset", choices=sorted(datasets.REGISTRY),
+                       help=f"a known dataset (default: {default}; mnist is bundled)")
+    group.add_argument("--data-dir", type=Path, metavar="DIR",
+                       help="a folder holding the four standard IDX files (.gz or not)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except Exit as e:
+        return e.status
+    except UsageError as e:
+        print(f"mnistnp {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except MnistnpError as e:
+        print(f"mnistnp: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mnistnp: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader (e.g. `head`) left: stop quietly, and keep Python's final flush quiet too.
+        sys.stdout = None
+        return 141
