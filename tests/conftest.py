@@ -32,8 +32,8 @@ def blob_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """uint8 images of shape (len(labels), 28, 28): a block at the label's place, plus noise."""
     images = rng.integers(0, 40, size=(len(labels), 28, 28), dtype=np.uint8)
     for i, label in enumerate(labels):
-        r, c = CORNERS[int(label)]
-        r, c = (r, c) + rng.integers(-1, 2, size=2)  # a pixel of jitter; stays on the canvas
+        # A pixel of jitter either way; every corner leaves room for it on the canvas.
+        r, c = np.add(CORNERS[int(label)], rng.integers(-1, 2, size=2))
         images[i, r:r + 6, c:c + 6] = rng.integers(200, 256, size=(6, 6), dtype=np.uint8)
     return images
 

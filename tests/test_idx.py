@@ -196,10 +196,8 @@ def test_directory(tmp_path: Path) -> None:
     expect_error(folder, "directory")
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="src bug: parse_idx computes the expected size with np.prod in int64, "
-                   "which wraps: 65536**4 == 2**64 wraps to 0, so a header with no payload "
-                   "passes the size check and reshape raises a bare ValueError")
-def test_dimensions_whose_product_overflows(tmp_path: Path) -> None:
+def test_dimensions_whose_product_overflows_int64(tmp_path: Path) -> None:
+    # 65536**4 == 2**64: a size computed in int64 wraps to 0 and would pass a header with no
+    # payload; the check must use exact integers.
     data = struct.pack(">HBB4I", 0, 0x08, 4, 65536, 65536, 65536, 65536)
     expect_error(write_bytes(tmp_path / "huge", data), "truncated")

@@ -29,9 +29,8 @@ class TrainConfig:
     # Momentum for sgd (0 is plain gradient descent, as in the notebook); Nesterov's variant.
     momentum: float = 0.0
     nesterov: bool = False
-    # L2 penalty for sgd and adam; decoupled decay for adamw. A little L2 narrows the gap
-    # between train (99.7%) and validation accuracy of the small default net.
-    weight_decay: float = 1e-4
+    # L2 penalty for sgd and adam; decoupled decay for adamw (per step: lr * weight_decay).
+    weight_decay: float = 0.0
     # "cosine" decays the rate to 0 over the run so the last epochs settle; "constant", "step"
     # (times `gamma` every `step_epochs`) or "plateau" (times `gamma` after `plateau_patience`
     # epochs without a better validation loss).
@@ -43,6 +42,8 @@ class TrainConfig:
     plateau_patience: int = 2
     # Inverted dropout after every hidden layer; 0 turns it off.
     dropout: float = 0.0
+    # Move training images by up to this many pixels at random (augmentation); 0 is off.
+    shift: int = 0
     # Clip the gradient's global L2 norm to this; None turns it off.
     clip_norm: float | None = None
     # Held out from the end of the training set for validation: a fraction (< 1) or a count;
@@ -82,6 +83,7 @@ class TrainConfig:
             ("gamma", 0 < self.gamma <= 1, "must be in (0, 1]"),
             ("plateau_patience", self.plateau_patience >= 0, "must be >= 0"),
             ("dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
+            ("shift", 0 <= self.shift <= 8, "must be 0 to 8 pixels"),
             ("clip_norm", self.clip_norm is None or (finite(self.clip_norm)
                                                      and self.clip_norm > 0), "must be > 0"),
             ("val_split", finite(self.val_split) and self.val_split >= 0
@@ -117,9 +119,11 @@ class TrainConfig:
 
 
 RECIPES: dict[str, TrainConfig] = {
-    # Mini-batch Adam with a cosine-decayed rate and light L2, 15 epochs: the fast everyday
-    # choice, chosen on the validation split (97.7-97.9% there over seeds 0-2).
-    "default": TrainConfig(),
+    # Mini-batch AdamW, one epoch of warmup then a cosine decay, 20 epochs: the fast everyday
+    # choice. Chosen on the validation split over seeds 0-2 (97.90-97.96% there) against
+    # Adam with L2 1e-4 for 15 epochs (97.72-97.86%), Nesterov SGD and plain Adam; the decay
+    # narrows the gap between the small net's train (99.7%) and validation accuracy.
+    "default": TrainConfig(optimizer="adamw", weight_decay=0.1, warmup_epochs=1, epochs=20),
     # The notebook, bugs fixed, nothing else changed: 784-50-50-50-10, He init, full-batch
     # gradient descent at its intended rate 0.5 for 1000 iterations in float64, cost every
     # 100, trained on all 60,000 images as the notebook was.

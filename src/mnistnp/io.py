@@ -70,7 +70,10 @@ def load_model(path: str | os.PathLike[str]) -> Sequential:
         if not np.isfinite(value).all():
             raise ModelFileError(f"{path}: {name} holds non-finite values")
         target[...] = value
-    model.info = dict(meta.get("info") or {})
+    info = meta.get("info") or {}
+    if not isinstance(info, dict):
+        raise ModelFileError(f"{path}: metadata 'info' is not a JSON object")
+    model.info = info
     return model
 
 

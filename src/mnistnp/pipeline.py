@@ -14,7 +14,7 @@ from .checkpoint import Checkpoint, save_checkpoint
 from .config import TrainConfig
 from .errors import ModelFileError
 from .metrics import accuracy
-from .nn import Dropout, Sequential, mlp
+from .nn import Dropout, RandomShift, Sequential, mlp
 from .optim import (
     OPTIMIZERS,
     SGD,
@@ -86,7 +86,7 @@ def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: 
                 rng: np.random.Generator) -> Sequential:
     """An MLP: flattened input, the config's hidden widths, one output per class."""
     sizes = [int(np.prod(input_shape)), *config.hidden, num_classes]
-    return mlp(sizes, rng, config.dtype, dropout=config.dropout)
+    return mlp(sizes, rng, config.dtype, dropout=config.dropout, shift=config.shift)
 
 
 def train(config: TrainConfig, data: Data | None = None,
@@ -146,8 +146,7 @@ def snapshot(config: TrainConfig, state: TrainState, model: Sequential, optimize
     """Everything needed to resume, copied out of the live objects."""
     return Checkpoint(
         config, state, model.params.copy(), optimizer.state_dict(), schedule.state_dict(),
-        [dict(layer.rng.bit_generator.state) for layer in model.layers
-         if isinstance(layer, Dropout)],
+        [dict(layer.rng.bit_generator.state) for layer in _random_layers(model)],
         early.state_dict() if early else {}, early.best_params if early else None)
 
 
@@ -160,8 +159,12 @@ def restore(ckpt: Checkpoint, model: Sequential, optimizer: Optimizer, schedule:
     model.params[...] = ckpt.params
     optimizer.load_state_dict(ckpt.optimizer)
     schedule.load_state_dict(ckpt.schedule)
-    dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
-    for layer, rng_state in zip(dropouts, ckpt.layer_rngs):
+    for layer, rng_state in zip(_random_layers(model), ckpt.layer_rngs):
         layer.rng.bit_generator.state = rng_state
     if early is not None and ckpt.early_stopping:
         early.load_state_dict(ckpt.early_stopping, ckpt.best_params)
+
+
+def _random_layers(model: Sequential) -> list[Any]:
+    """Layers with their own random stream (Dropout, RandomShift), in order."""
+    return [layer for layer in model.layers if isinstance(layer, (Dropout, RandomShift))]

@@ -239,7 +239,9 @@ def fit(
                     break
                 if schedule is not None:
                     optimizer.lr = schedule(history.iterations)
-                cost = train_step(model, x, y, batch, optimizer, clip_norm)
+                # Overflow is caught by _check_finite with a clear message, not by warnings.
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    cost = train_step(model, x, y, batch, optimizer, clip_norm)
                 _check_finite(cost, model, epoch, b + 1)
                 history.costs.append(cost)
                 state.batch = b + 1

@@ -66,6 +66,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     g = p.add_argument_group("regularization and validation")
     g.add_argument("--dropout", type=opt.unit_float, metavar="P",
                    help="inverted dropout after each hidden layer (off in evaluation)")
+    g.add_argument("--shift", type=opt.natural_int, metavar="PX",
+                   help="augmentation: move training images by up to PX pixels at random")
     g.add_argument("--clip-norm", type=opt.positive_float, metavar="C",
                    help="clip the gradient's global L2 norm to C")
     g.add_argument("--val-split", type=opt.val_split, metavar="F|N",
@@ -102,8 +104,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 _OVERRIDES = ("hidden", "epochs", "iterations", "dtype", "seed", "optimizer", "lr", "momentum",
               "nesterov", "weight_decay", "schedule", "warmup_epochs", "step_epochs", "gamma",
-              "plateau_patience", "dropout", "clip_norm", "val_split", "patience", "log_every",
-              "dataset")
+              "plateau_patience", "dropout", "shift", "clip_norm", "val_split", "patience",
+              "log_every", "dataset")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -152,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "settings.json", {
         "recipe": args.recipe, "repeats": args.repeats, "config": config.to_dict(),
-        "mnistnp": __version__, "command": sys.argv, "created": _now()})
+        "mnistnp": __version__, "command": ["mnistnp", *args.argv], "created": _now()})
     seeds = [config.seed + k for k in range(args.repeats)]
     results = []
     for seed in seeds:

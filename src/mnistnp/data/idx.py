@@ -74,7 +74,8 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
             f"(expected {expected:,})"
         )
     arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    return arr.astype(dtype.newbyteorder("="), copy=False)
+    # A native, writable array (frombuffer over bytes is read-only), as Keras' loader gives.
+    return arr.astype(dtype.newbyteorder("="), copy=True)
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:

@@ -4,6 +4,11 @@ Protocol: ``forward(x, training)`` keeps what ``backward`` needs and returns the
 ``backward(grad_out)`` stores parameter gradients on the layer and returns the input gradient.
 Neither mutates its arguments. Shapes are (n_samples, ...) and no layer assumes 2-D input
 except Dense, which acts on (n_samples, in_features).
+
+The hot path is planned: in training, each layer writes its output and input gradient into
+buffers it owns and reuses from batch to batch (``out=``), so a step allocates almost
+nothing. Such an output stays valid until the layer's next training-mode call; evaluation
+(``training=False``) returns fresh arrays.
 """
 
 from __future__ import annotations
@@ -43,6 +48,16 @@ class Layer:
         """The layer as JSON-ready data, enough to rebuild it with ``layer_from_spec``."""
         return {"type": self.kind}
 
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A reusable array of ``shape``: a view of the first rows of a cached one when it is
+        big enough (the last, smaller batch of an epoch reuses the full-size buffer)."""
+        buffers: dict[str, np.ndarray] = self.__dict__.setdefault("_buffers", {})
+        buf = buffers.get(name)
+        if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] \
+                or buf.shape[0] < shape[0]:
+            buf = buffers[name] = np.empty(shape, dtype)
+        return buf[:shape[0]]
+
 
 class Flatten(Layer):
     """Turn a batch of images (n_samples, *shape) of any dtype into float rows, times ``scale``.
@@ -61,7 +76,9 @@ class Flatten(Layer):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._shape = x.shape
         rows = x.reshape(len(x), int(np.prod(x.shape[1:])))  # explicit: works for 0 samples
-        return np.multiply(rows, self.scale, dtype=self.dtype)
+        out = self._buffer("out", rows.shape, self.dtype) if training else None
+        # A scale of the model's dtype keeps uint8 * scale in float32 (no float64 detour).
+        return np.multiply(rows, self.dtype.type(self.scale), out=out, dtype=self.dtype)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out.reshape(self._shape) * self.scale
@@ -98,16 +115,19 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x = x  # (N, in) kept for dW; not copied
-        y = x @ self.W  # (N, out)
+        out = self._buffer("out", (len(x), self.out_features), self.W.dtype) if training \
+            else None
+        y = np.matmul(x, self.W, out=out)  # (N, out)
         y += self.b
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         np.matmul(self._x.T, grad_out, out=self.dW)
-        np.sum(grad_out, axis=0, out=self.db)
+        np.add.reduce(grad_out, axis=0, out=self.db)
         if not self.needs_input_grad:
             return grad_out[:, :0]  # nobody reads it; skip the (N, in) product
-        return grad_out @ self.W.T
+        dx = self._buffer("dx", (len(grad_out), self.in_features), grad_out.dtype)
+        return np.matmul(grad_out, self.W.T, out=dx)
 
     def spec(self) -> dict[str, Any]:
         return {"type": self.kind, "in": self.in_features, "out": self.out_features,
@@ -123,13 +143,17 @@ class ReLU(Layer):
         self._mask = np.empty(0)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        y = np.maximum(x, 0)
-        # 1.0 where the unit is active; cleared outside training so no stale mask is reused
-        self._mask = (y > 0).astype(x.dtype) if training else np.empty(0)
+        if not training:
+            self._mask = np.empty(0)  # so no stale mask is ever reused
+            return np.maximum(x, 0)
+        y = np.maximum(x, 0, out=self._buffer("out", x.shape, x.dtype))
+        # True where the unit is active; a bool mask is a quarter of a float32 one to write
+        self._mask = np.greater(y, 0, out=self._buffer("mask", x.shape, np.dtype(bool)))
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        return grad_out * self._mask
+        dx = self._buffer("dx", grad_out.shape, grad_out.dtype)
+        return np.multiply(grad_out, self._mask, out=dx)
 
 
 class Dropout(Layer):
@@ -193,4 +217,8 @@ def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> 
         return ReLU()
     if kind == "Dropout":
         return Dropout(float(spec["p"]))
+    if kind == "RandomShift":
+        from .augment import RandomShift
+
+        return RandomShift(int(spec["shift"]))
     raise ValueError(f"unknown layer type {kind!r}")

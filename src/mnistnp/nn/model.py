@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .augment import RandomShift
 from .layers import Dense, Dropout, Flatten, Layer, ReLU, layer_from_spec
 from .losses import softmax
 
@@ -95,7 +96,9 @@ class Sequential:
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Sequential:
-        """Rebuild an (uninitialised, zero) model from ``spec()`` data."""
+        """Rebuild an (uninitialised, zero) model from ``spec()`` data (ValueError if bad)."""
+        if spec["dtype"] not in ("float32", "float64"):
+            raise ValueError(f"dtype {spec['dtype']!r} is not float32 or float64")
         dtype = np.dtype(spec["dtype"])
         return cls([layer_from_spec(s, dtype) for s in spec["layers"]], dtype)
 
@@ -106,16 +109,19 @@ def mlp(
     dtype: np.dtype | str = "float32",
     input_scale: float = 1 / 255,
     dropout: float = 0.0,
+    shift: int = 0,
 ) -> Sequential:
     """A ReLU multilayer perceptron from its layer sizes, e.g. ``[784, 50, 50, 50, 10]``.
 
     The first layer flattens images and scales pixels by ``input_scale``; the last Dense layer
     is linear (its logits go to the softmax in the loss). With ``dropout`` > 0, a Dropout layer
-    follows every hidden ReLU. Initialised from ``rng`` if given.
+    follows every hidden ReLU. With ``shift`` > 0, training images are randomly moved by up
+    to that many pixels (a RandomShift layer first). Initialised from ``rng`` if given.
     """
     if len(sizes) < 2:
         raise ValueError(f"an MLP needs an input and an output size, got {list(sizes)}")
-    layers: list[Layer] = [Flatten(input_scale, dtype)]
+    layers: list[Layer] = [RandomShift(shift)] if shift else []
+    layers.append(Flatten(input_scale, dtype))
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(Dense(n_in, n_out))
         if i < len(sizes) - 2:

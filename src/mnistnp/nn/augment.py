@@ -1,0 +1,49 @@
+"""Data augmentation as a training-only layer: random shifts of whole images."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .layers import Layer
+
+
+class RandomShift(Layer):
+    """In training, move each image (n_samples, height, width) by a random whole number of
+    pixels in [-shift, shift] along each axis, filling with 0 (the background); in evaluation
+    the identity. Small shifts are the classic way to teach an MLP that a digit moved by a
+    pixel is the same digit. It sits before Flatten, so it only ever sees images, and it is
+    first in the model, so no gradient ever passes through it.
+
+    Its random stream is a child of the model's generator (set in ``init``).
+    """
+
+    kind = "RandomShift"
+
+    def __init__(self, shift: int) -> None:
+        if shift < 0:
+            raise ValueError(f"shift must be >= 0, got {shift!r}")
+        self.shift = int(shift)
+        self.rng = np.random.default_rng(0)
+
+    def init(self, rng: np.random.Generator) -> None:
+        self.rng = rng.spawn(1)[0]
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        s = self.shift
+        if not training or s == 0:
+            return x
+        n, h, w = x.shape
+        padded = np.zeros((n, h + 2 * s, w + 2 * s), dtype=x.dtype)
+        padded[:, s:s + h, s:s + w] = x
+        dy, dx = self.rng.integers(0, 2 * s + 1, size=(2, n))
+        rows = dy[:, None, None] + np.arange(h)[None, :, None]  # (n, h, 1)
+        cols = dx[:, None, None] + np.arange(w)[None, None, :]  # (n, 1, w)
+        return padded[np.arange(n)[:, None, None], rows, cols]  # (n, h, w)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError("RandomShift is an input layer: nothing needs its gradient")
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": self.kind, "shift": self.shift}
