@@ -21,3 +21,14 @@ class ImageError(MnistnpError):
 
 class TrainingError(MnistnpError):
     """Training cannot go on (for example, the loss became non-finite)."""
+
+
+def os_problem(error: OSError, what: str) -> str:
+    """The short reason a file could not be read, for ``f"{path}: {reason}"`` messages."""
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, IsADirectoryError):
+        return f"is a directory, not {what}"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    return f"cannot read ({error.strerror or error})"

@@ -12,7 +12,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
-from .errors import ImageError
+from .errors import ImageError, os_problem
 
 SIZE = 28  # MNIST canvas side
 BOX = 20  # the ink's longer side after resizing, as in MNIST
@@ -42,14 +42,8 @@ def load_digit(path: str | os.PathLike[str]) -> np.ndarray:
                 raise ImageError(f"{name}: empty file")
             with _open(f, name) as img:
                 return prepare_digit(img, name)
-    except FileNotFoundError:
-        raise ImageError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{name}: is a directory, not an image") from None
-    except PermissionError:
-        raise ImageError(f"{name}: permission denied") from None
     except OSError as e:
-        raise ImageError(f"{name}: cannot read ({e.strerror or e})") from None
+        raise ImageError(f"{name}: {os_problem(e, 'an image')}") from None
 
 
 def prepare_digit(img: Image.Image, name: str = "<image>") -> np.ndarray:

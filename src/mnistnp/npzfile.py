@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelFileError
+from .errors import ModelFileError, os_problem
 
 # A model of 784-4096-4096-10 in float64 is about 160 MB; a file declaring more than this in
 # all is refused before anything is inflated (a zip bomb or a huge declared array).
@@ -27,13 +27,11 @@ def read_npz(path: str | Path, max_total: int = MAX_TOTAL_BYTES) -> dict[str, np
                 raise ModelFileError(f"{path}: declares {declared:,} bytes of data, more than "
                                      f"the {max_total:,} allowed")
             return {_member_name(path, info): _read_member(path, zf, info) for info in infos}
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, not a model file") from None
     except zipfile.BadZipFile as e:
         raise ModelFileError(f"{path}: not a NumPy .npz file ({e})") from None
-    except (OSError, EOFError, ValueError, NotImplementedError) as e:
+    except OSError as e:
+        raise ModelFileError(f"{path}: {os_problem(e, 'a model file')}") from None
+    except (EOFError, ValueError, NotImplementedError) as e:
         raise ModelFileError(f"{path}: cannot read ({e})") from None
 
 

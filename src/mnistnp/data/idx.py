@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetError
+from ..errors import DatasetError, os_problem
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -32,12 +32,8 @@ def read_bytes(path: Path) -> bytes:
     """The file's bytes, gunzipped if they start with the gzip magic (the name does not matter)."""
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DatasetError(f"{path}: is a directory, not an IDX file") from None
     except OSError as e:
-        raise DatasetError(f"{path}: cannot read ({e.strerror or e})") from None
+        raise DatasetError(f"{path}: {os_problem(e, 'an IDX file')}") from None
     if not raw.startswith(GZIP_MAGIC):
         return raw
     try:
