@@ -7,6 +7,7 @@ no traceback), 2 for usage errors, 130 on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,10 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MnistnpError as e:
         print(f"mnistnp: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader (e.g. `head`) left: stop quietly, and keep the final flush quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as e:  # a write the checks before training could not foresee: disk full...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"mnistnp: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("mnistnp: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader (e.g. `head`) left: stop quietly, and keep Python's final flush quiet too.
-        sys.stdout = None
-        return 141
