@@ -226,52 +226,54 @@ def fit(
             with bar.external_write_mode():  # keeps the bar intact below the lines
                 log(line)
 
-    try:
-        for epoch in range(state.epoch + 1, n_epochs + 1):
-            if state.epoch_rng is not None:
-                rng.bit_generator.state = state.epoch_rng
-            state.epoch_rng = dict(rng.bit_generator.state)
-            start, first = time.perf_counter(), history.epoch_end[-1] if history.epoch_end else 0
-            for b, batch in enumerate(batches(n, batch_size, rng)):
-                if b < state.batch:
-                    continue  # done before the run was interrupted
-                if history.iterations == iterations:
-                    break
-                if schedule is not None:
-                    optimizer.lr = schedule(history.iterations)
-                # Overflow is caught by _check_finite with a clear message, not by warnings.
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    # Overflow is reported by _check_finite as one clear line, so NumPy's warnings are muted.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            for epoch in range(state.epoch + 1, n_epochs + 1):
+                if state.epoch_rng is not None:
+                    rng.bit_generator.state = state.epoch_rng
+                state.epoch_rng = dict(rng.bit_generator.state)
+                first = history.epoch_end[-1] if history.epoch_end else 0
+                start = time.perf_counter()
+                for b, batch in enumerate(batches(n, batch_size, rng)):
+                    if b < state.batch:
+                        continue  # done before the run was interrupted
+                    if history.iterations == iterations:
+                        break
+                    if schedule is not None:
+                        optimizer.lr = schedule(history.iterations)
                     cost = train_step(model, x, y, batch, optimizer, clip_norm)
-                _check_finite(cost, model, epoch, b + 1)
-                history.costs.append(cost)
-                state.batch = b + 1
-                bar.update()
-                if log_every and history.iterations % log_every == 0:
-                    emit(_cost_line(history, log_every, full_batch=steps_per_epoch == 1))
-                if should_stop is not None and should_stop():
-                    if on_checkpoint is not None:
-                        on_checkpoint(state)
-                    raise Interrupted(state)
-            seconds = time.perf_counter() - start
-            _end_epoch(history, model, optimizer, first, seconds, batch_size, n, validation)
-            state.epoch, state.batch, state.epoch_rng = epoch, 0, dict(rng.bit_generator.state)
-            if schedule is not None:
-                schedule.epoch_end(history.epoch_val_loss[-1] if validation else None)
-            if not log_every:
-                emit(_epoch_line(history, n_epochs))
-            stop = any([cb.on_epoch_end(history, model) for cb in callbacks])
-            if on_checkpoint is not None and checkpoint_every and epoch % checkpoint_every == 0:
-                on_checkpoint(state)
-            if stop:
-                break
-        for cb in callbacks:
-            cb.on_train_end(history, model)
-    finally:
-        bar.close()
-        for cb in callbacks:  # a failed run still closes its files
-            close = getattr(cb, "close", None)
-            if close is not None:
-                close()
+                    _check_finite(cost, model, epoch, b + 1)
+                    history.costs.append(cost)
+                    state.batch = b + 1
+                    bar.update()
+                    if log_every and history.iterations % log_every == 0:
+                        emit(_cost_line(history, log_every, full_batch=steps_per_epoch == 1))
+                    if should_stop is not None and should_stop():
+                        if on_checkpoint is not None:
+                            on_checkpoint(state)
+                        raise Interrupted(state)
+                seconds = time.perf_counter() - start
+                _end_epoch(history, model, optimizer, first, seconds, batch_size, n, validation)
+                state.epoch, state.batch = epoch, 0
+                state.epoch_rng = dict(rng.bit_generator.state)
+                if schedule is not None:
+                    schedule.epoch_end(history.epoch_val_loss[-1] if validation else None)
+                if not log_every:
+                    emit(_epoch_line(history, n_epochs))
+                stop = any([cb.on_epoch_end(history, model) for cb in callbacks])
+                if on_checkpoint and checkpoint_every and epoch % checkpoint_every == 0:
+                    on_checkpoint(state)
+                if stop:
+                    break
+            for cb in callbacks:
+                cb.on_train_end(history, model)
+        finally:
+            bar.close()
+            for cb in callbacks:  # a failed run still closes its files
+                close = getattr(cb, "close", None)
+                if close is not None:
+                    close()
     return history
 
 
@@ -283,7 +285,7 @@ def _check_finite(cost: float, model: Sequential, epoch: int, batch: int) -> Non
     what = None
     if not math.isfinite(cost):
         what = f"the cost became {cost}"
-    elif not math.isfinite(float(model.params.sum(dtype=np.float64))):
+    elif not math.isfinite(model.params.sum()):  # native dtype: one fast pass
         what = "the weights became non-finite"
     if what:
         raise TrainingError(f"{what} at epoch {epoch}, batch {batch}; try a lower learning "

@@ -76,9 +76,14 @@ class Flatten(Layer):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._shape = x.shape
         rows = x.reshape(len(x), int(np.prod(x.shape[1:])))  # explicit: works for 0 samples
-        out = self._buffer("out", rows.shape, self.dtype) if training else None
         # A scale of the model's dtype keeps uint8 * scale in float32 (no float64 detour).
-        return np.multiply(rows, self.dtype.type(self.scale), out=out, dtype=self.dtype)
+        scale = self.dtype.type(self.scale)
+        if not training:
+            return np.multiply(rows, scale, dtype=self.dtype)
+        out = self._buffer("out", rows.shape, self.dtype)
+        np.copyto(out, rows, casting="unsafe")  # a plain cast, then scale in place: faster
+        out *= scale
+        return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out.reshape(self._shape) * self.scale
@@ -101,6 +106,7 @@ class Dense(Layer):
         self.in_features, self.out_features, self.init_name = in_features, out_features, init
         self.param_shapes = ((in_features, out_features), (out_features,))
         self._x = np.empty((0, in_features))
+        self._ones = np.empty(0)
 
     def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         self.W, self.b = params
@@ -123,7 +129,11 @@ class Dense(Layer):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         np.matmul(self._x.T, grad_out, out=self.dW)
-        np.add.reduce(grad_out, axis=0, out=self.db)
+        # The column sums as a vector-matrix product: one BLAS call, faster than a reduction.
+        n = len(grad_out)
+        if len(self._ones) < n or self._ones.dtype != grad_out.dtype:
+            self._ones = np.ones(n, grad_out.dtype)
+        np.matmul(self._ones[:n], grad_out, out=self.db)
         if not self.needs_input_grad:
             return grad_out[:, :0]  # nobody reads it; skip the (N, in) product
         dx = self._buffer("dx", (len(grad_out), self.in_features), grad_out.dtype)
