@@ -76,14 +76,10 @@ class Flatten(Layer):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._shape = x.shape
         rows = x.reshape(len(x), int(np.prod(x.shape[1:])))  # explicit: works for 0 samples
-        # A scale of the model's dtype keeps uint8 * scale in float32 (no float64 detour).
-        scale = self.dtype.type(self.scale)
-        if not training:
-            return np.multiply(rows, scale, dtype=self.dtype)
-        out = self._buffer("out", rows.shape, self.dtype)
-        np.copyto(out, rows, casting="unsafe")  # a plain cast, then scale in place: faster
-        out *= scale
-        return out
+        out = self._buffer("out", rows.shape, self.dtype) if training else None
+        # One pass: cast and scale together. A scale of the model's dtype keeps uint8 * scale
+        # in float32, with no float64 detour.
+        return np.multiply(rows, self.dtype.type(self.scale), out=out, dtype=self.dtype)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out.reshape(self._shape) * self.scale
