@@ -126,9 +126,10 @@ RECIPES: dict[str, TrainConfig] = {
     "default": TrainConfig(optimizer="adamw", weight_decay=0.1, warmup_epochs=1, epochs=20),
     # The most accurate: a wide net, dropout, and training images shifted by up to 2 pixels,
     # AdamW with warmup and a cosine decay. Chosen on the validation split (seed 0): shifts
-    # took validation accuracy from 98.74% (same net and schedule, no shifts) to 99.24%.
+    # took validation accuracy from 98.74% (same net, 30 epochs, no shifts) to 99.24%; 20
+    # epochs gave 99.28% in two thirds of the time (batch 256 and lr 2e-3: 99.22%).
     "best": TrainConfig(hidden=(800, 800), dropout=0.2, shift=2, optimizer="adamw", lr=1e-3,
-                        weight_decay=0.05, warmup_epochs=1, epochs=30),
+                        weight_decay=0.05, warmup_epochs=1, epochs=20),
     # The notebook, bugs fixed, nothing else changed: 784-50-50-50-10, He init, full-batch
     # gradient descent at its intended rate 0.5 for 1000 iterations in float64, cost every
     # 100, trained on all 60,000 images as the notebook was.
