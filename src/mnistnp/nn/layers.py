@@ -75,7 +75,7 @@ class Flatten(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._shape = x.shape
-        rows = x.reshape(len(x), int(np.prod(x.shape[1:])))  # explicit: works for 0 samples
+        rows = x.reshape(len(x), math.prod(x.shape[1:]))  # explicit: works for 0 samples
         out = self._buffer("out", rows.shape, self.dtype) if training else None
         # One pass: cast and scale together. A scale of the model's dtype keeps uint8 * scale
         # in float32, with no float64 detour.

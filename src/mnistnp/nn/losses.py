@@ -17,8 +17,11 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Class probabilities, shape (n_samples, n_classes), rows summing to 1."""
-    return np.exp(log_softmax(logits))
+    """Class probabilities, shape (n_samples, n_classes), rows summing to 1 (max-shifted, so
+    the largest exponent is exp(0) and nothing overflows)."""
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return p
 
 
 def softmax_cross_entropy(
