@@ -292,7 +292,6 @@ USAGE_ERRORS = {
     "seed-negative": (["--seed", "-3"], "--seed"),
     "unknown-recipe": (["--recipe", "magic"], "--recipe"),
     "unknown-dataset": (["--dataset", "cifar"], "--dataset"),
-    "dataset-and-data-dir": (["--dataset", "mnist", "--data-dir", "."], "--data-dir"),
     "nesterov-without-sgd": (["--nesterov"], "--nesterov"),
     "repeats-with-plot": (["--repeats", "2", "--plot", "p.png"], "--plot"),
     "unknown-option": (["--hiden", "16"], "--hiden"),

@@ -32,6 +32,10 @@ class DatasetInfo:
     # Folders searched, in order, after data_dir and $MNISTNP_DATA (system installs).
     system_dirs: tuple[str, ...] = ()
     bundled: bool = False
+    # Where `mnistnp download` fetches the .gz files from, in order, and their SHA-256 as the
+    # mirrors serve them (taken from a public code index's copies of torchvision's lists).
+    mirrors: tuple[str, ...] = ()
+    gz_sha256: dict[str, str] = field(default_factory=dict)
     num_classes: int = 10
     class_names: tuple[str, ...] = tuple(str(d) for d in range(10))
 
@@ -47,6 +51,15 @@ REGISTRY: dict[str, DatasetInfo] = {
             TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
             TRAIN_LABELS: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
         },
+        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
+                 "https://storage.googleapis.com/cvdf-datasets/mnist/",
+                 "http://yann.lecun.com/exdb/mnist/"),
+        gz_sha256={
+            TRAIN_IMAGES: "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            TRAIN_LABELS: "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            TEST_IMAGES: "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            TEST_LABELS: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        },
     ),
     "fashion-mnist": DatasetInfo(
         name="fashion-mnist",
@@ -58,10 +71,40 @@ REGISTRY: dict[str, DatasetInfo] = {
             TRAIN_LABELS: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
         },
         system_dirs=("/usr/share/datasets/fashion-mnist",),
+        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                 "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/"),
+        gz_sha256={
+            TRAIN_IMAGES: "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            TRAIN_LABELS: "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            TEST_IMAGES: "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            TEST_LABELS: "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        },
         class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     ),
+    "kmnist": DatasetInfo(
+        name="kmnist",
+        # No SHA-256 of the decompressed files is known; the .gz hashes are checked on download
+        # and, when the cached file is the .gz itself, on every load.
+        mirrors=("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+        gz_sha256={
+            TRAIN_IMAGES: "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
+            TRAIN_LABELS: "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
+            TEST_IMAGES: "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
+            TEST_LABELS: "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
+        },
+        class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+    ),
 }
+
+
+def cache_dir() -> Path:
+    """Where downloads go: $MNISTNP_DATA, else $XDG_CACHE_HOME/mnistnp, else ~/.cache/mnistnp."""
+    if os.environ.get("MNISTNP_DATA"):
+        return Path(os.environ["MNISTNP_DATA"])
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "mnistnp"
+    return Path.home() / ".cache" / "mnistnp"
 
 
 def bundled_dir() -> Path:
@@ -90,6 +133,9 @@ def _candidate_dirs(name: str | None, data_dir: str | os.PathLike[str] | None) -
     env = os.environ.get("MNISTNP_DATA")
     if env:
         dirs += [Path(env) / info.name, Path(env)]
+    cache = cache_dir() / info.name
+    if cache not in dirs:
+        dirs.append(cache)
     return dirs + [Path(d) for d in info.system_dirs]
 
 
@@ -111,7 +157,14 @@ def locate(name: str | None = "mnist", data_dir: str | os.PathLike[str] | None =
     raise DatasetError(f"dataset {name or 'files'} not found in {where}{hint}")
 
 
-def _read_checked(path: Path, sha256: str | None) -> np.ndarray:
+def _read_checked(path: Path, sha256: str | None, gz_sha256: str | None = None) -> np.ndarray:
+    """Parse ``path`` after checking the decompressed bytes' SHA-256 or, when only the
+    download's hash is known (KMNIST), the .gz file's own."""
+    if sha256 is None and gz_sha256 is not None and path.suffix == ".gz":
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != gz_sha256:
+            raise DatasetError(f"{path}: SHA-256 {digest[:12]}… does not match "
+                               f"{gz_sha256[:12]}…")
     data = read_bytes(path)
     if sha256 is not None:
         digest = hashlib.sha256(data).hexdigest()
@@ -154,7 +207,8 @@ def load(
     arrays = {}
     for stem, path in paths.items():
         assert path is not None  # locate() found all four
-        arrays[stem] = _read_checked(path, info.sha256.get(stem) if info else None)
+        arrays[stem] = _read_checked(path, info.sha256.get(stem) if info else None,
+                                     info.gz_sha256.get(stem) if info else None)
     for img, lbl in ((TRAIN_IMAGES, TRAIN_LABELS), (TEST_IMAGES, TEST_LABELS)):
         _check_split(arrays[img], arrays[lbl], paths[img], paths[lbl], num_classes)  # type: ignore[arg-type]
     train_shape, test_shape = arrays[TRAIN_IMAGES].shape[1:], arrays[TEST_IMAGES].shape[1:]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import __version__, datasets
 from ..errors import MnistnpError
-from . import evaluate, predict, train
+from . import download, evaluate, predict, train
 from .options import Exit, UsageError
 
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mnistnp", description="Train, evaluate and use NumPy neural networks on MNIST.")
     parser.add_argument("--version", action="version", version=f"mnistnp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (train, evaluate, predict):
+    for module in (train, evaluate, predict, download):
         command = module.add_parser(sub)
         command.set_defaults(func=module.run)
     return parser
@@ -31,11 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_data_options(parser: argparse.ArgumentParser, default: str = "mnist") -> None:
     """--dataset NAME | --data-dir DIR, shared by train and evaluate."""
-    group = parser.add_argument_group("data").add_mutually_exclusive_group()
+    group = parser.add_argument_group("data")
     group.add_argument("--dataset", choices=sorted(datasets.REGISTRY),
                        help=f"a known dataset (default: {default}; mnist is bundled)")
     group.add_argument("--data-dir", type=Path, metavar="DIR",
-                       help="a folder holding the four standard IDX files (.gz or not)")
+                       help="a folder holding the four standard IDX files (.gz or not); with "
+                       "--dataset, that dataset's files (checked against its checksums)")
+    group.add_argument("--download", action="store_true",
+                        help="first fetch the dataset (into the cache, or --data-dir) if it is "
+                        "missing or corrupt")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

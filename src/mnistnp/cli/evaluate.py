@@ -31,6 +31,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     name = args.dataset or (None if args.data_dir else model_dataset(model))
+    if args.download:
+        from .download import fetch_dataset
+
+        fetch_dataset(name or model_dataset(model), args.data_dir)
     _, (x_test, y_test) = datasets.load(name, args.data_dir)
     check_input(args.model, model, x_test.shape[1:])
     predicted = model.predict(x_test)

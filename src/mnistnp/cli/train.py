@@ -144,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = config_from_args(args)
     args.resume_from = resume
+    if args.download:
+        from .download import fetch_dataset
+
+        fetch_dataset(args.dataset or config.dataset, args.data_dir)
     data = load_data(config)
     for option in ("out", "plot", "metrics"):
         path = getattr(args, option)
