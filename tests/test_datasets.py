@@ -4,6 +4,7 @@ and a DatasetError naming the file for every inconsistency."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -225,3 +226,28 @@ def test_load_installed_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
     assert x_train.dtype == np.uint8 and y_test.dtype == np.uint8
     assert np.bincount(y_train).tolist() == [6000] * 10
     assert np.bincount(y_test).tolist() == [1000] * 10
+
+
+def test_an_unreadable_folder_is_one_clean_error(tiny_idx_dir: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Root reads anything, so the refusal is simulated where the bytes are read.
+    real = Path.read_bytes
+
+    def refuse(self: Path) -> bytes:
+        if self.parent == tiny_idx_dir:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte.gz: permission denied"):
+        datasets.load(None, tiny_idx_dir)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads anything")
+def test_an_unreadable_folder_for_real(tiny_idx_dir: Path) -> None:
+    tiny_idx_dir.chmod(0)
+    try:
+        with pytest.raises(DatasetError):
+            datasets.load(None, tiny_idx_dir)
+    finally:
+        tiny_idx_dir.chmod(0o755)

@@ -312,3 +312,33 @@ def test_a_model_dtype_that_is_not_floating_point(saved: Path, dtype: str) -> No
     meta = meta_of(saved)
     meta["model"]["dtype"] = dtype
     refused(rewrite(saved, **{"meta.json": encode_meta(meta)}), "dtype")
+
+
+# ---- size caps: a zip bomb or a huge declared array fails fast, before anything is inflated ----
+
+
+def test_a_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
+    from mnistnp.npzfile import read_npz
+
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf, \
+            zf.open("layers.1.W.npy", "w") as f:
+        for _ in range(4):
+            f.write(bytes(1 << 24))  # 64 MiB of zeros deflate to about 64 KB
+    assert bomb.stat().st_size < 1 << 20
+    # The real cap is 1 GiB; a 32 MiB cap shows the same check without writing gigabytes.
+    with pytest.raises(ModelFileError, match=r"declares 67,108,864 bytes of data, more than"):
+        read_npz(bomb, max_total=1 << 25)
+
+
+def test_a_huge_declared_array_is_refused_before_allocating(tmp_path: Path) -> None:
+    import io as stdio
+
+    header = stdio.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (100_000, 100_000)})
+    liar = tmp_path / "liar.npz"
+    with zipfile.ZipFile(liar, "w") as zf:
+        zf.writestr("layers.1.W.npy", header.getvalue() + bytes(64))
+    with pytest.raises(ModelFileError, match=r"declares shape \(100000, 100000\)"):
+        load_model(liar)
