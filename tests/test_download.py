@@ -244,6 +244,12 @@ def test_cli_download_and_train_with_download(server, tmp_path, monkeypatch, cap
                  "--hidden", "8", "--epochs", "1", "--run-dir", str(tmp_path / "run"),
                  "--no-progress"]) == 0
     assert sorted(p.name for p in fresh.iterdir()) == sorted(FILES_GZ)
+    again = tmp_path / "again"
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(tmp_path / "run" / "model.npz"), "--download",
+                 "--dataset", "kmnist", "--data-dir", str(again)]) == 0
+    assert capsys.readouterr().out.startswith("accuracy: ")
+    assert sorted(p.name for p in again.iterdir()) == sorted(FILES_GZ)
 
 
 def test_cli_download_failure_is_one_line(tiny_registry, tmp_path, monkeypatch, capsys,

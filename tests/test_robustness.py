@@ -110,3 +110,18 @@ def test_the_same_digit_in_any_mode_gets_the_same_prediction(mnist_model, tmp_pa
     one_pixel = preds.pop("1x1-L")  # a blank 1x1 image still gets an answer
     assert 0 <= one_pixel <= 9
     assert set(preds.values()) == {preds["L"]}, preds
+
+
+def test_a_read_only_output_folder_fails_before_training(session_idx_dir, tmp_path,
+                                                          monkeypatch, capsys):
+    import mnistnp.atomic as atomic
+
+    # Root may write anywhere, so the folder's refusal is simulated where it is asked.
+    monkeypatch.setattr(atomic.os, "access", lambda path, mode: False)
+    out = tmp_path / "ro" / "model.npz"
+    out.parent.mkdir()
+    status = main(_train_args(session_idx_dir, tmp_path / "run", out))
+    captured = capsys.readouterr()
+    assert status == 1 and captured.out == ""  # nothing trained
+    assert "--out" in captured.err and "not writable" in captured.err
+    assert not (tmp_path / "run").exists()
