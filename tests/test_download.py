@@ -9,6 +9,8 @@ import http.server
 import socket
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -18,14 +20,15 @@ import pytest
 
 from mnistnp import datasets
 from mnistnp.cli import main
+from mnistnp.cli.download import fetch_dataset
 from mnistnp.data import idx_bytes
-from mnistnp.datasets import FILES, DatasetInfo, cache_dir
+from mnistnp.datasets import FILES, DatasetInfo, bundled_dir, cache_dir
 from mnistnp.download import download
 from mnistnp.errors import DatasetError
 
 
 def tiny_files() -> dict[str, bytes]:
-    """The four .gz files of a tiny dataset (50 train, 20 test 28x28 images)."""
+    """The four uncompressed IDX files of a tiny dataset (50 train, 20 test 28x28 images)."""
     rng = np.random.default_rng(0)
     arrays = {
         "train-images-idx3-ubyte": rng.integers(0, 256, (50, 28, 28), dtype=np.uint8),
@@ -33,15 +36,19 @@ def tiny_files() -> dict[str, bytes]:
         "t10k-images-idx3-ubyte": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
         "t10k-labels-idx1-ubyte": (np.arange(20) % 10).astype(np.uint8),
     }
-    return {f"{k}.gz": gzip.compress(idx_bytes(v), mtime=0) for k, v in arrays.items()}
+    return {k: idx_bytes(v) for k, v in arrays.items()}
 
 
-FILES_GZ = tiny_files()
+RAW = tiny_files()
+FILES_GZ = {f"{k}.gz": gzip.compress(v, mtime=0) for k, v in RAW.items()}
+# The same contents compressed otherwise, as a mirror that recompressed them would serve them.
+RECOMPRESSED = {f"{k}.gz": gzip.compress(v, compresslevel=1, mtime=1) for k, v in RAW.items()}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     """/good/F serves F; /forbidden/ a 403 HTML page; /cut/ half of F with the full length
-    declared; /flipped/ F with one byte flipped; /slow/ nothing for longer than the timeout."""
+    declared; /flipped/ F with one byte flipped; /slow/ nothing for longer than the timeout;
+    /recompressed/ F's contents gzipped with other settings."""
 
     requests: ClassVar[list[str]] = []
 
@@ -64,6 +71,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(1.0)
         if kind == "flipped":
             body = body[:40] + bytes([body[40] ^ 0xFF]) + body[41:]
+        if kind == "recompressed":
+            body = RECOMPRESSED[name]
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -75,6 +84,21 @@ class QuietServer(http.server.ThreadingHTTPServer):
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client that gave up on the slow response is expected here
+
+
+@pytest.fixture(autouse=True)
+def local_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that would open a URL off 127.0.0.1: these tests never use the network."""
+    real = urllib.request.urlopen
+
+    def urlopen(url: object, *args: object, **kwargs: object) -> object:
+        full = url if isinstance(url, str) else url.full_url  # type: ignore[attr-defined]
+        if urllib.parse.urlsplit(full).hostname != "127.0.0.1":
+            pytest.fail(f"a test tried to open {full}")
+        return real(url, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    Handler.requests.clear()
 
 
 @pytest.fixture(scope="module")
@@ -95,11 +119,24 @@ def down_url() -> str:
     return f"http://127.0.0.1:{port}/good/"
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 @pytest.fixture
 def tiny_registry(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Register a 'tiny' dataset whose .gz hashes are those of FILES_GZ."""
-    info = DatasetInfo(name="tiny", gz_sha256={stem: hashlib.sha256(FILES_GZ[f"{stem}.gz"])
-                                               .hexdigest() for stem in FILES})
+    """Register a 'tiny' dataset whose .gz hashes are those of FILES_GZ (no raw hashes, as for
+    kmnist)."""
+    info = DatasetInfo(name="tiny", gz_sha256={s: sha256(FILES_GZ[f"{s}.gz"]) for s in FILES})
+    monkeypatch.setitem(datasets.REGISTRY, "tiny", info)
+    return "tiny"
+
+
+@pytest.fixture
+def tiny_with_raw(monkeypatch: pytest.MonkeyPatch) -> str:
+    """'tiny' with the decompressed files' hashes known too, as for mnist and fashion-mnist."""
+    info = DatasetInfo(name="tiny", gz_sha256={s: sha256(FILES_GZ[f"{s}.gz"]) for s in FILES},
+                       sha256={s: sha256(RAW[s]) for s in FILES})
     monkeypatch.setitem(datasets.REGISTRY, "tiny", info)
     return "tiny"
 
@@ -154,7 +191,7 @@ def test_each_failure_is_named_and_leaves_nothing(server, tiny_registry, tmp_pat
     assert message.startswith("train-images-idx3-ubyte.gz: download failed from 1 mirror")
     assert f"{server}/{kind}/" in message and reason in message
     assert "\n" not in message
-    assert list((tmp_path / "data").iterdir()) == []  # no partial or temp file
+    assert not (tmp_path / "data").exists()  # no partial or temp file, not even the new folder
 
 
 def test_a_server_that_is_down(tiny_registry, tmp_path, monkeypatch, down_url):
@@ -259,3 +296,78 @@ def test_cli_download_failure_is_one_line(tiny_registry, tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert status == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("mnistnp: error: train-images-idx3-ubyte.gz: download failed")
+
+
+def test_the_network_guard_refuses_other_hosts(tiny_registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNISTNP_MIRRORS", "http://example.invalid/")
+    with pytest.raises(pytest.fail.Exception, match=r"example\.invalid"):
+        download("tiny", tmp_path / "d", retries=1, progress=False)
+
+
+def test_a_recompressed_file_is_accepted_by_its_decompressed_hash(server, tiny_with_raw,
+                                                                  tmp_path, monkeypatch):
+    folder = fetch(tmp_path, [f"{server}/recompressed/"], monkeypatch)
+    for name, body in RECOMPRESSED.items():
+        assert (folder / name).read_bytes() == body
+    Handler.requests.clear()
+    fetch(tmp_path, [f"{server}/recompressed/"], monkeypatch)  # and verified as cached
+    assert Handler.requests == []
+    (x, _), _ = datasets.load("tiny", folder)
+    assert x.shape == (50, 28, 28)
+
+
+def test_a_recompressed_file_is_refused_when_no_raw_hash_is_known(server, tiny_registry,
+                                                                  tmp_path, monkeypatch):
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        fetch(tmp_path, [f"{server}/recompressed/"], monkeypatch)
+
+
+def test_verified_uncompressed_files_need_no_download(server, tiny_with_raw, tmp_path,
+                                                      monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    for stem, body in RAW.items():
+        (data / stem).write_bytes(body)
+    fetch(tmp_path, [f"{server}/good/"], monkeypatch)
+    assert Handler.requests == []
+    assert sorted(p.name for p in data.iterdir()) == sorted(RAW)
+
+
+def test_mirror_override_names_the_dataset(server, tiny_registry, tmp_path, monkeypatch):
+    fetch(tmp_path, [server + "/{name}/"], monkeypatch)  # the server serves /tiny/ as /good/
+    assert Handler.requests == [f"/tiny/{name}" for name in FILES_GZ]
+
+
+def test_download_into_a_file_is_one_line(tiny_registry, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_bytes(b"mine")
+    with pytest.raises(DatasetError, match=r"a-file: not a folder$"):
+        download("tiny", a_file, progress=False)
+    assert a_file.read_bytes() == b"mine"
+    with pytest.raises(DatasetError, match=r"cannot create the folder \(Not a directory\)"):
+        download("tiny", a_file / "sub", progress=False)
+
+
+def test_download_flag_leaves_a_copy_found_outside_the_cache(server, tiny_registry, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.setenv("MNISTNP_MIRRORS", f"{server}/good/")
+    assert fetch_dataset("mnist", None) == bundled_dir()  # bundled: nothing to fetch
+    flat = tmp_path / "flat"  # the files right in $MNISTNP_DATA, not in its tiny/ folder
+    flat.mkdir()
+    for name, body in FILES_GZ.items():
+        (flat / name).write_bytes(body)
+    monkeypatch.setenv("MNISTNP_DATA", str(flat))
+    assert fetch_dataset("tiny", None) == flat
+    assert Handler.requests == []
+    # the cache itself is the place to fetch into
+    monkeypatch.setenv("MNISTNP_DATA", str(tmp_path / "cache"))
+    assert fetch_dataset("tiny", None) == tmp_path / "cache" / "tiny"
+    assert len(Handler.requests) == 4
+
+
+def test_download_flag_with_a_folder_needs_the_dataset_named(tmp_path, capsys):
+    status = main(["train", "--download", "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "--download" in err and "--dataset" in err
+    assert list(tmp_path.iterdir()) == []

@@ -29,11 +29,13 @@ class DatasetInfo:
     name: str
     # SHA-256 of each decompressed IDX file; checked on every load, so a corrupt file never trains.
     sha256: dict[str, str] = field(default_factory=dict)
-    # Folders searched, in order, after data_dir and $MNISTNP_DATA (system installs).
+    # Folders searched, in order, after data_dir, $MNISTNP_DATA and the cache (system installs).
     system_dirs: tuple[str, ...] = ()
     bundled: bool = False
     # Where `mnistnp download` fetches the .gz files from, in order, and their SHA-256 as the
-    # mirrors serve them (taken from a public code index's copies of torchvision's lists).
+    # mirrors serve them (taken from a public code index's copies of torchvision's lists, not
+    # from a download: this machine has no internet). A download from a mirror that recompressed
+    # the files is accepted when it decompresses to the raw `sha256` above (see download.py).
     mirrors: tuple[str, ...] = ()
     gz_sha256: dict[str, str] = field(default_factory=dict)
     num_classes: int = 10
@@ -93,7 +95,8 @@ REGISTRY: dict[str, DatasetInfo] = {
             TEST_IMAGES: "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
             TEST_LABELS: "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
         },
-        class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+        # Ten hiragana: o, ki, su, tsu, na, ha, ma, ya, re, wo.
+        class_names=("お", "き", "す", "つ", "な", "は", "ま", "や", "れ", "を"),
     ),
 }
 

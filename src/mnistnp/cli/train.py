@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if args.download:
         from .download import fetch_dataset
 
-        fetch_dataset(args.dataset or config.dataset, args.data_dir)
+        fetch_dataset(config.dataset, config.data_dir)  # with --resume, the checkpoint's
     data = load_data(config)
     for option in ("out", "plot", "metrics"):
         path = getattr(args, option)
