@@ -14,7 +14,7 @@ from .checkpoint import Checkpoint, save_checkpoint
 from .config import TrainConfig
 from .errors import ModelFileError
 from .metrics import accuracy
-from .nn import Dropout, RandomShift, Sequential, mlp
+from .nn import Sequential, mlp
 from .optim import (
     OPTIMIZERS,
     SGD,
@@ -166,5 +166,6 @@ def restore(ckpt: Checkpoint, model: Sequential, optimizer: Optimizer, schedule:
 
 
 def _random_layers(model: Sequential) -> list[Any]:
-    """Layers with their own random stream (Dropout, RandomShift), in order."""
-    return [layer for layer in model.layers if isinstance(layer, (Dropout, RandomShift))]
+    """Layers that own a random stream (Dropout, RandomShift, ...), in order."""
+    return [layer for layer in model.layers if isinstance(getattr(layer, "rng", None),
+                                                          np.random.Generator)]
