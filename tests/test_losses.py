@@ -118,3 +118,24 @@ def test_loss_is_minus_log_probability_of_the_label() -> None:
     p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)  # naive softmax, small logits
     loss, _ = softmax_cross_entropy(logits, labels, scale=1.0)
     assert loss == pytest.approx(-np.log(p[np.arange(6), labels]).sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_loss_equals_the_textbook_formula(seed: int, dtype: type) -> None:
+    """-mean log softmax at the labels, and softmax minus one-hot over n, written plainly."""
+    rng = np.random.default_rng(seed)
+    n, c = int(rng.integers(1, 40)), int(rng.integers(2, 12))
+    logits = (rng.standard_normal((n, c)) * 8).astype(dtype)
+    labels = rng.integers(0, c, n)
+    before = logits.copy()
+    loss, grad = softmax_cross_entropy(logits, labels)
+    wide = logits.astype(np.float64)
+    e = np.exp(wide - wide.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    onehot = np.eye(c)[labels]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert loss == pytest.approx(-np.mean(np.log(p[np.arange(n), labels])), rel=tol)
+    np.testing.assert_allclose(grad, (p - onehot) / n, atol=tol)
+    np.testing.assert_array_equal(logits, before)  # the logits are not touched
+    assert grad.dtype == dtype

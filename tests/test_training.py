@@ -263,6 +263,19 @@ def test_pipeline_rejects_a_bad_config() -> None:
         train(TrainConfig(lr=-1.0, dataset="tiny"), data=((X, Y), (X, Y)), progress=False)
 
 
+@pytest.mark.parametrize("labels", [np.full(len(Y), 4), np.full(len(Y), -1),
+                                    Y.astype(np.float64)])
+def test_fit_refuses_labels_the_model_cannot_have(labels: np.ndarray) -> None:
+    model = mlp([64, 8, 4], np.random.default_rng(0))
+    before = model.params.copy()
+    with pytest.raises(ValueError, match="training labels"):
+        fit(model, X, labels, SGD(0.1), rng=np.random.default_rng(0), epochs=1)
+    with pytest.raises(ValueError, match="validation labels"):
+        fit(model, X, Y, SGD(0.1), rng=np.random.default_rng(0), epochs=1,
+            validation=(X, labels))
+    np.testing.assert_array_equal(model.params, before)
+
+
 def test_optimizer_type_is_respected_by_fit() -> None:
     """fit drives whatever Optimizer it is given (a sanity check of the protocol)."""
 

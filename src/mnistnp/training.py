@@ -215,6 +215,9 @@ def fit(
     non-finite.
     """
     n = len(x)
+    _check_labels(y, model.num_classes, "training")
+    if validation is not None:
+        _check_labels(validation[1], model.num_classes, "validation")
     batch_size = n if batch_size is None else min(batch_size, n)
     steps_per_epoch = math.ceil(n / batch_size)
     if iterations is None:
@@ -282,6 +285,16 @@ def fit(
                 if close is not None:
                     close()
     return history
+
+
+def _check_labels(y: np.ndarray, num_classes: int, what: str) -> None:
+    """Once per fit: the loss reaches each true-class cell by flat index, so a label outside
+    [0, num_classes) would silently pick another row's cell rather than fail."""
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{what} labels must be integers, got dtype {y.dtype}")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"{what} labels must be in 0-{num_classes - 1} for this model, "
+                         f"got {int(y.min())}-{int(y.max())}")
 
 
 def _check_finite(cost: float, model: Sequential, epoch: int, batch: int,
