@@ -122,6 +122,38 @@ def test_full_batch_in_chunks_equals_unchunked(monkeypatch: pytest.MonkeyPatch) 
     assert h_chunked.costs[0] == pytest.approx(h_whole.costs[0], rel=1e-12)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_full_batch_input_cache_changes_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                dtype: str) -> None:
+    """Full batch computes the Flatten output once; the run must be bit-identical to one that
+    recomputes it every step (cache off), chunked or not."""
+    monkeypatch.setattr(training, "MAX_CHUNK", 64)  # 300 rows: 5 chunks
+    base = mlp([64, 16, 4], np.random.default_rng(11), dtype)
+    cached, streamed = clone(base), clone(base)
+    calls = []
+    real = training.fixed_inputs
+    monkeypatch.setattr(training, "fixed_inputs", lambda m, x: calls.append(1) or real(m, x))
+    h_cached = fit(cached, X, Y, SGD(0.5, momentum=0.9), rng=np.random.default_rng(0),
+                   iterations=5, batch_size=None, progress=False)
+    assert calls and training.fixed_inputs(cached, X) is not None  # the cache was used
+    monkeypatch.setattr(training, "INPUT_CACHE_BYTES", 0)
+    assert training.fixed_inputs(streamed, X) is None
+    h_streamed = fit(streamed, X, Y, SGD(0.5, momentum=0.9), rng=np.random.default_rng(0),
+                     iterations=5, batch_size=None, progress=False)
+    np.testing.assert_array_equal(cached.params, streamed.params)
+    assert h_cached.costs == h_streamed.costs
+
+
+def test_fixed_prefix_stops_at_randomness_and_parameters() -> None:
+    rng = np.random.default_rng(0)
+    assert mlp([64, 8, 4], rng).fixed_prefix() == 1  # Flatten
+    assert mlp([64, 8, 4], rng, shift=1).fixed_prefix() == 0  # random shifts come first
+    model = mlp([64, 8, 4], rng)
+    rows, start = training.fixed_inputs(model, X)
+    assert start == 1 and rows.shape == (len(X), 64) and rows.dtype == np.float32
+    np.testing.assert_array_equal(rows, model.layers[0].forward(X, training=True))
+
+
 def test_index_batch_in_chunks_equals_unchunked(monkeypatch: pytest.MonkeyPatch) -> None:
     batch = np.random.default_rng(9).permutation(len(X))[:100]
     base = fresh_model(6)

@@ -20,6 +20,7 @@ class RandomShift(Layer):
     """
 
     kind = "RandomShift"
+    deterministic = False
 
     def __init__(self, shift: int) -> None:
         if shift < 0:

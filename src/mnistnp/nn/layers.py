@@ -27,6 +27,8 @@ class Layer:
     param_shapes: tuple[tuple[int, ...], ...] = ()
     # False for the first layer with parameters: its input gradient is never used, so skip it.
     needs_input_grad: bool = True
+    # False if training-mode output depends on more than the input and parameters (randomness).
+    deterministic: ClassVar[bool] = True
 
     def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Take views into the model's flat parameter and gradient buffers."""
@@ -171,6 +173,7 @@ class Dropout(Layer):
     """
 
     kind = "Dropout"
+    deterministic = False
 
     def __init__(self, p: float) -> None:
         if not 0 <= p < 1:

@@ -40,10 +40,12 @@ def softmax_cross_entropy(
     """Summed cross-entropy times ``scale`` (default 1/n_samples, the mean) and its gradient.
 
     logits: (n_samples, n_classes) float; labels: (n_samples,) integer classes in
-    [0, n_classes), which the caller checks (``fit`` does, once). With z = logits - max (row-wise) and s = sum(exp z), the cost of a row is log s - z[label]
-    and its gradient w.r.t. the logits is ``(p - onehot) * scale`` with p = exp(z) / s: fusing
-    softmax with the loss avoids dividing by p (unstable when p underflows). ``scale`` lets a
-    large batch be processed in chunks that add up to the batch mean.
+    [0, n_classes), which the caller checks (``fit`` does, once).
+    With z = logits - max (row-wise) and s = sum(exp z), the cost of a row is
+    log s - z[label] and its gradient w.r.t. the logits is ``(p - onehot) * scale`` with
+    p = exp(z) / s: fusing softmax with the loss avoids dividing by p (unstable when p
+    underflows). ``scale`` lets a large batch be processed in chunks that add up to the
+    batch mean.
 
     The true-class cells are reached by flat index, and exp(z) becomes the gradient in place:
     about ten NumPy calls, which is what a step on a small net pays for its loss.
