@@ -144,6 +144,14 @@ def test_full_batch_input_cache_changes_nothing(monkeypatch: pytest.MonkeyPatch,
     assert h_cached.costs == h_streamed.costs
 
 
+def test_batch_rows_gathers_exactly_the_indexed_rows() -> None:
+    rows = training.BatchRows(X)
+    for batch in [np.array([5, 0, 299, 5]), np.arange(300)[::-1], np.array([7]),
+                  np.array([], dtype=np.intp), slice(10, 20)]:
+        np.testing.assert_array_equal(rows(batch), X[batch])
+    assert np.shares_memory(rows(slice(0, 4)), X)  # a slice stays a view
+
+
 def test_fixed_prefix_stops_at_randomness_and_parameters() -> None:
     rng = np.random.default_rng(0)
     assert mlp([64, 8, 4], rng).fixed_prefix() == 1  # Flatten
