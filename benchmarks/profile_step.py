@@ -40,7 +40,7 @@ def main() -> None:
     order = np.tile(rng.permutation(len(x)), steps * batch // len(x) + 1)
     # As fit does: a full batch starts from its fixed prefix's output, computed once (not timed);
     # index batches are gathered into one reused buffer.
-    inputs, start = (fixed_inputs(model, x) or (x, 0)) if full else (x, 0)
+    inputs, first = (fixed_inputs(model, x) or (x, 0)) if full else (x, 0)
     rows = BatchRows(inputs)
     times: dict[str, float] = {}
 
@@ -56,12 +56,12 @@ def main() -> None:
             part = slice(lo, min(lo + MAX_CHUNK, batch)) if full else idx
             h, labels = rows(part), y[part]
             t = tick("gather", t)
-            for layer in model.layers[start:]:
+            for layer in model.layers[first:]:
                 h = layer.forward(h, True)
                 t = tick(f"forward {layer.kind}", t)
             _, g = softmax_cross_entropy(h, labels, scale=1 / batch)
             t = tick("loss", t)
-            for layer in reversed(model.layers[model._backward_stop:]):
+            for layer in reversed(model.layers[1:]):
                 g = layer.backward(g)
                 t = tick(f"backward {layer.kind}", t)
         t = time.perf_counter()
