@@ -166,6 +166,92 @@ def test_settings_record_the_command_given(tmp_path: Path, session_idx_dir: Path
     assert command[1:] == argv
 
 
+TRAINING_OPTIONS = {  # each option, the config field it sets and the value expected there
+    "sgd-nesterov": (["--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "--lr", "0.05"],
+                     {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "lr": 0.05}),
+    "adam-step": (["--optimizer", "adam", "--weight-decay", "0", "--schedule", "step",
+                   "--step-epochs", "1", "--gamma", "0.5"],
+                  {"optimizer": "adam", "weight_decay": 0.0, "schedule": "step",
+                   "step_epochs": 1, "gamma": 0.5}),
+    "adamw-cosine": (["--optimizer", "adamw", "--weight-decay", "0.01", "--schedule", "cosine",
+                      "--warmup-epochs", "1", "--dropout", "0.2", "--clip-norm", "1"],
+                     {"optimizer": "adamw", "weight_decay": 0.01, "warmup_epochs": 1.0,
+                      "dropout": 0.2, "clip_norm": 1.0}),
+    "plateau-patience": (["--schedule", "plateau", "--plateau-patience", "0", "--patience", "1",
+                          "--val-split", "0.25"],
+                         {"schedule": "plateau", "plateau_patience": 0, "patience": 1,
+                          "val_split": 0.25}),
+}
+
+
+@pytest.mark.parametrize("case", list(TRAINING_OPTIONS))
+def test_training_options_reach_the_run(case: str, tmp_path: Path, session_idx_dir: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    argv, fields = TRAINING_OPTIONS[case]
+    assert train(session_idx_dir, "--run-dir", tmp_path, *argv) == 0
+    config = json.loads((tmp_path / "settings.json").read_text())["config"]
+    assert {k: config[k] for k in fields} == fields
+    stdout = capsys.readouterr().out
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    epochs = re.findall(r"^epoch (\d+)/3: .*, lr ([^,]+),", stdout, re.M)
+    assert [int(e) for e, _ in epochs] == [r["epoch"] for r in records]
+    assert [float(lr) for _, lr in epochs] == pytest.approx([r["lr"] for r in records],
+                                                           rel=1e-2)
+    if case == "adam-step":  # one drop by half per epoch
+        assert [r["lr"] for r in records] == pytest.approx([config["lr"] * 2 ** -k
+                                                            for k in range(len(records))])
+    if case == "plateau-patience":  # 150 of the 600 rows held out
+        assert "validation accuracy:" in stdout
+        assert all(r["val_loss"] is not None for r in records)
+    assert re.search(r"^test accuracy: \d+\.\d\d%$", stdout, re.M)
+
+
+def test_val_split_0_trains_on_everything(tmp_path: Path, session_idx_dir: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert train(session_idx_dir, "--run-dir", tmp_path, "--val-split", "0") == 0
+    stdout = capsys.readouterr().out
+    assert "validation accuracy" not in stdout and "val_loss" not in stdout
+    model = load_model(tmp_path / "model.npz")
+    assert model.info["metrics"]["val_accuracy"] is None
+
+
+def test_metrics_option_writes_the_log_where_told(tmp_path: Path, session_idx_dir: Path) -> None:
+    path = tmp_path / "logs" / "m.jsonl"
+    path.parent.mkdir()
+    assert train(session_idx_dir, "--run-dir", tmp_path / "run", "--metrics", path) == 0
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert set(records[0]) == {"epoch", "loss", "val_loss", "val_accuracy", "lr", "seconds",
+                               "samples_per_s"}
+    assert "metrics.jsonl" not in listing(tmp_path / "run")
+
+
+def test_repeats_report_mean_and_std_of_the_seeds(tmp_path: Path, session_idx_dir: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "best.npz"
+    assert train(session_idx_dir, "--run-dir", tmp_path / "run", "--repeats", "3", "--seed",
+                 "4", "--out", out) == 0
+    stdout = capsys.readouterr().out
+    per_seed = [float(t) for t in re.findall(r"^test accuracy: (\d+\.\d\d)%$", stdout, re.M)]
+    assert len(per_seed) == 3
+    summary = re.search(r"^test accuracy over 3 seeds: (\d+\.\d\d) ± (\d+\.\d\d)% "
+                        r"\(mean ± std; ([\d., ]+)\)$", stdout, re.M)
+    assert summary, stdout
+    assert [float(t) for t in summary.group(3).split(", ")] == per_seed
+    assert float(summary.group(1)) == pytest.approx(np.mean(per_seed), abs=0.006)
+    assert float(summary.group(2)) == pytest.approx(np.std(per_seed, ddof=1), abs=0.006)
+    run = tmp_path / "run"
+    assert {"seed-4", "seed-5", "seed-6", "summary.json", "settings.json"} <= listing(run)
+    summary_json = json.loads((run / "summary.json").read_text())
+    assert summary_json["seeds"] == [4, 5, 6]
+    seeds = [load_model(run / f"seed-{s}" / "model.npz") for s in (4, 5, 6)]
+    assert not np.array_equal(seeds[0].params, seeds[1].params)
+    # --out gets the seed with the best validation accuracy, chosen without the test set
+    vals = summary_json["val_accuracy"]
+    best = int(np.argmax(vals))
+    np.testing.assert_array_equal(load_model(out).params, seeds[best].params)
+
+
 def test_train_in_a_subprocess(tmp_path: Path, session_idx_dir: Path) -> None:
     done = run_subprocess("train", "--data-dir", session_idx_dir, *FAST, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -294,6 +380,24 @@ USAGE_ERRORS = {
     "unknown-dataset": (["--dataset", "cifar"], "--dataset"),
     "nesterov-without-sgd": (["--nesterov"], "--nesterov"),
     "repeats-with-plot": (["--repeats", "2", "--plot", "p.png"], "--plot"),
+    "repeats-with-metrics": (["--repeats", "2", "--metrics", "m.jsonl"], "--metrics"),
+    "repeats-0": (["--repeats", "0"], "--repeats"),
+    "unknown-optimizer": (["--optimizer", "rmsprop"], "--optimizer"),
+    "unknown-schedule": (["--schedule", "linear"], "--schedule"),
+    "momentum-1": (["--momentum", "1"], "--momentum"),
+    "weight-decay-negative": (["--weight-decay", "-1"], "--weight-decay"),
+    "gamma-0": (["--gamma", "0"], "--gamma"),
+    "warmup-negative": (["--warmup-epochs", "-1"], "--warmup-epochs"),
+    "step-epochs-0": (["--step-epochs", "0"], "--step-epochs"),
+    "dropout-1": (["--dropout", "1"], "--dropout"),
+    "dropout-negative": (["--dropout", "-0.1"], "--dropout"),
+    "clip-norm-0": (["--clip-norm", "0"], "--clip-norm"),
+    "clip-norm-nan": (["--clip-norm", "nan"], "--clip-norm"),
+    "val-split-negative": (["--val-split", "-1"], "--val-split"),
+    "val-split-fraction-over-1": (["--val-split", "1.5"], "--val-split"),
+    "val-split-word": (["--val-split", "tenth"], "--val-split"),
+    "patience-0": (["--patience", "0"], "--patience"),
+    "patience-without-validation": (["--patience", "2", "--val-split", "0"], "--patience"),
     "unknown-option": (["--hiden", "16"], "--hiden"),
 }
 
@@ -328,7 +432,9 @@ HELP_MENTIONS = {
     ("train",): ["--recipe", "--hidden", "--epochs", "--iterations", "--batch-size", "--lr",
                  "--seed", "--dataset", "--data-dir", "--out", "--plot", "--run-dir",
                  "--dtype", "--optimizer", "--log-every", "--no-progress", "--metrics",
-                 "--repeats", "--val-split", "--patience", "--dropout", "notebook"],
+                 "--repeats", "--val-split", "--patience", "--dropout", "notebook",
+                 "--momentum", "--nesterov", "--weight-decay", "--schedule", "--warmup-epochs",
+                 "--clip-norm", "adamw", "plateau"],
     ("evaluate",): ["--model", "--dataset", "--data-dir", "accuracy: NN.NN%"],
     ("predict",): ["--model", "IMAGE", "p=0.97"],
 }

@@ -1,5 +1,6 @@
 """Tests for mnistnp.optim: closed-form SGD, momentum, Nesterov and Adam steps at several
-learning rates; state round trips; learning-rate validation; the schedules."""
+learning rates; state round trips; learning-rate validation; the schedules, step by step;
+gradient clipping by global norm."""
 
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from mnistnp.optim import SGD, Adam, AdamW, Cosine, Optimizer, Schedule, StepDecay
+from mnistnp.optim import (
+    SCHEDULES,
+    SGD,
+    Adam,
+    AdamW,
+    Cosine,
+    Optimizer,
+    ReduceOnPlateau,
+    Schedule,
+    StepDecay,
+)
+from mnistnp.training import clip_global_norm_inplace
 
 LRS = [1e-3, 0.01, 0.1, 0.5]
 
@@ -219,3 +231,63 @@ def test_step_decay() -> None:
     sched = StepDecay(0.1, 100, step_size=30, gamma=0.5)
     assert [sched(t) for t in (0, 29, 30, 59, 60, 99)] == pytest.approx(
         [0.1, 0.1, 0.05, 0.05, 0.025, 0.0125])
+
+
+def test_plateau_drops_after_patience_bad_epochs_and_only_then() -> None:
+    """factor 0.5, patience 2, threshold 1e-4 relative: a loss must beat best * (1 - 1e-4)."""
+    sched = ReduceOnPlateau(0.1, 100, factor=0.5, patience=2, threshold=1e-4)
+    losses = [1.0, 0.9, 0.9, 0.89995, 0.95, 0.8, 0.81, 0.82, 0.83, 0.84, 0.85, 0.86]
+    # best 1.0, 0.9; then three epochs not better than 0.9 * (1 - 1e-4) = 0.89991 (0.89995 is
+    # not): the third bad epoch drops the rate and resets the count; 0.8 is better; three more
+    # bad epochs drop again, and three more again.
+    expected = [0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125]
+    seen = []
+    for loss in losses:
+        sched.epoch_end(loss)
+        seen.append(sched(0))
+    assert seen == pytest.approx(expected, rel=1e-15)
+
+
+def test_plateau_respects_min_lr_and_ignores_runs_without_validation() -> None:
+    sched = ReduceOnPlateau(1.0, 10, factor=0.1, patience=0, min_lr=0.05)
+    for _ in range(5):
+        sched.epoch_end(None)  # no validation: nothing to judge
+    assert sched(7) == 1.0
+    sched.epoch_end(1.0)
+    for want in (0.1, 0.05, 0.05):
+        sched.epoch_end(1.0)
+        assert sched(0) == pytest.approx(want)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_every_schedule_resumes_from_its_state(name: str) -> None:
+    """state_dict after some epochs, loaded into a fresh schedule, gives the same future."""
+    def make() -> Schedule:
+        if name == "step":
+            return StepDecay(0.1, 60, step_size=7, gamma=0.5)
+        if name == "plateau":
+            return ReduceOnPlateau(0.1, 60, factor=0.5, patience=1)
+        if name == "cosine":
+            return Cosine(0.1, 60, warmup=5)
+        return SCHEDULES[name](0.1, 60)
+
+    losses = [1.0, 0.9, 0.95, 0.97, 0.85, 0.86, 0.87, 0.88]
+    a = make()
+    for loss in losses[:4]:
+        a.epoch_end(loss)
+    b = make()
+    b.load_state_dict(a.state_dict())
+    for step, loss in zip(range(30, 34), losses[4:], strict=True):
+        assert a(step) == b(step)
+        a.epoch_end(loss)
+        b.epoch_end(loss)
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 1.0, 3.0, 100.0])
+def test_clipping_scales_to_the_global_norm_in_closed_form(max_norm: float) -> None:
+    g = np.array([3.0, 0.0, -4.0, 12.0])  # norm 13
+    clipped = g.copy()
+    assert clip_global_norm_inplace(clipped, max_norm) == pytest.approx(13.0, rel=1e-15)
+    want = g if max_norm >= 13 else g * (max_norm / 13.0)
+    np.testing.assert_allclose(clipped, want, rtol=1e-15)
+    assert np.linalg.norm(clipped) == pytest.approx(min(13.0, max_norm), rel=1e-15)
