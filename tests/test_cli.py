@@ -17,7 +17,8 @@ from conftest import MakeIdxDir, tiny_arrays
 from PIL import Image
 
 from mnistnp import datasets
-from mnistnp.cli import main
+from mnistnp.cli import build_parser, main
+from mnistnp.cli.train import config_from_args
 from mnistnp.images import load_digit
 from mnistnp.io import load_model
 from mnistnp.metrics import accuracy
@@ -204,6 +205,20 @@ def test_training_options_reach_the_run(case: str, tmp_path: Path, session_idx_d
         assert "validation accuracy:" in stdout
         assert all(r["val_loss"] is not None for r in records)
     assert re.search(r"^test accuracy: \d+\.\d\d%$", stdout, re.M)
+
+
+@pytest.mark.parametrize(("argv", "weight_decay"), [
+    ([], 0.1),  # the default recipe's own adamw decay
+    (["--optimizer", "adamw"], 0.1),  # the recipe's optimizer, named: its decay stays
+    (["--optimizer", "adam"], 0.0),  # another optimizer: the recipe's decay would mean L2
+    (["--optimizer", "sgd", "--momentum", "0.9"], 0.0),
+    (["--optimizer", "adam", "--weight-decay", "1e-4"], 1e-4),  # unless given
+    (["--recipe", "notebook", "--optimizer", "adamw"], 0.0),
+])
+def test_another_optimizer_does_not_inherit_the_recipes_weight_decay(
+        argv: list[str], weight_decay: float) -> None:
+    args = build_parser().parse_args(["train", *argv])
+    assert config_from_args(args).weight_decay == weight_decay
 
 
 def test_val_split_0_trains_on_everything(tmp_path: Path, session_idx_dir: Path,

@@ -110,8 +110,13 @@ _OVERRIDES = ("hidden", "epochs", "iterations", "dtype", "seed", "optimizer", "l
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The recipe with every option given on the command line applied."""
-    config = RECIPES[args.recipe].with_overrides(
-        **{name: getattr(args, name) for name in _OVERRIDES})
+    recipe = RECIPES[args.recipe]
+    overrides = {name: getattr(args, name) for name in _OVERRIDES}
+    if args.optimizer not in (None, recipe.optimizer) and args.weight_decay is None:
+        # The recipe's decay was tuned for its own optimizer and means something else in
+        # another (adamw's 0.1 decoupled is a crippling L2 penalty for adam): start from none.
+        overrides["weight_decay"] = 0.0
+    config = recipe.with_overrides(**overrides)
     if args.batch_size is not None:
         config = replace(config, batch_size=args.batch_size or None)  # 0 means 'full'
     if args.data_dir:
@@ -192,8 +197,9 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
     model_path = args.out if args.out and args.repeats == 1 else folder / "model.npz"
     plot_path = args.plot or folder / "learning_curve.png"
     metrics_path = args.metrics or folder / "metrics.jsonl"
+    decay = f" weight decay {config.weight_decay:g}" if config.weight_decay else ""
     print(f"training {sizes} on {config.dataset}, recipe {args.recipe}: {config.optimizer} lr "
-          f"{config.lr:g}, batch {config.batch_size or 'full'}, {config.dtype}, seed "
+          f"{config.lr:g}{decay}, batch {config.batch_size or 'full'}, {config.dtype}, seed "
           f"{config.seed}", flush=True)
     checkpoint = folder / "checkpoint.npz"
     try:
