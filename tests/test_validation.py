@@ -82,8 +82,18 @@ def test_validation_rows_never_reach_a_training_batch(monkeypatch: pytest.Monkey
 # --- early stopping --------------------------------------------------------------------------
 
 
-class Snapshots:
-    """A callback that keeps a copy of the weights at every epoch's end."""
+class Watcher:
+    """A callback that never stops training and does nothing at its end."""
+
+    def on_epoch_end(self, history: History, model: Sequential) -> bool:
+        return False
+
+    def on_train_end(self, history: History, model: Sequential) -> None:
+        pass
+
+
+class Snapshots(Watcher):
+    """Keeps a copy of the weights at every epoch's end."""
 
     def __init__(self) -> None:
         self.params: list[np.ndarray] = []
@@ -91,9 +101,6 @@ class Snapshots:
     def on_epoch_end(self, history: History, model: Sequential) -> bool:
         self.params.append(model.params.copy())
         return False
-
-    def on_train_end(self, history: History, model: Sequential) -> None:
-        pass
 
 
 def test_early_stopping_restores_the_best_epochs_weights() -> None:
@@ -127,6 +134,19 @@ def test_early_stopping_counts_only_real_improvements() -> None:
         stops.append(early.on_epoch_end(history, model))
     assert stops == [False, False, False, False, True]
     assert early.best_epoch == 3 and early.best_loss == 0.85
+
+
+@pytest.mark.parametrize(("changes", "weight_decay"), [
+    ({"seed": 1}, 0.1),
+    ({"optimizer": "adamw"}, 0.1),  # the same optimizer keeps its decay
+    ({"optimizer": "adam"}, 0.0),  # another would read adamw's 0.1 as an L2 penalty
+    ({"optimizer": "adam", "weight_decay": 1e-4}, 1e-4),
+    ({"optimizer": "adam", "weight_decay": None}, 0.0),  # None means not given
+])
+def test_another_optimizer_starts_without_the_configs_weight_decay(
+        changes: dict[str, Any], weight_decay: float) -> None:
+    base = TrainConfig(optimizer="adamw", weight_decay=0.1)
+    assert base.with_overrides(**changes).weight_decay == weight_decay
 
 
 def test_early_stopping_without_validation_is_refused() -> None:
@@ -203,15 +223,12 @@ def test_metrics_log_writes_one_object_per_epoch_as_it_goes(tmp_path: Path) -> N
     x_val, y_val = quadrant_data(40, seed=2)
     lines_during: list[int] = []
 
-    class Peek:
+    class Peek(Watcher):
         """After the log's own line for an epoch, read what is on disk already."""
 
         def on_epoch_end(self, history: History, model: Sequential) -> bool:
             lines_during.append(len(path.read_text().splitlines()))
             return False
-
-        def on_train_end(self, history: History, model: Sequential) -> None:
-            pass
 
     log = MetricsLog(path)
     history = fit(mlp([64, 8, 4], np.random.default_rng(0)), X, Y, SGD(0.1),
@@ -233,5 +250,5 @@ def test_metrics_without_validation_are_null_not_nan(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
     fit(mlp([64, 8, 4], np.random.default_rng(0)), X, Y, SGD(0.1),
         rng=np.random.default_rng(0), epochs=1, callbacks=[MetricsLog(path)], progress=False)
-    record = json.loads(path.read_text())  # strict JSON: NaN would not parse as null
+    record = json.loads(path.read_text())  # json.loads reads NaN as nan, not None
     assert record["val_loss"] is None and record["val_accuracy"] is None

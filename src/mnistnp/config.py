@@ -101,8 +101,16 @@ class TrainConfig:
         return self
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
-        """A copy with the given fields changed; None values are ignored (not given)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with the given fields changed; None values are ignored (not given).
+
+        Another optimizer starts without this config's weight decay unless one is given: the
+        decay was tuned for, and means something else in, its own optimizer (adamw's
+        decoupled 0.1 is a crippling L2 penalty for adam).
+        """
+        given = {k: v for k, v in changes.items() if v is not None}
+        if given.get("optimizer", self.optimizer) != self.optimizer:
+            given.setdefault("weight_decay", 0.0)
+        return replace(self, **given)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

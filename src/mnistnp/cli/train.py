@@ -110,13 +110,8 @@ _OVERRIDES = ("hidden", "epochs", "iterations", "dtype", "seed", "optimizer", "l
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The recipe with every option given on the command line applied."""
-    recipe = RECIPES[args.recipe]
-    overrides = {name: getattr(args, name) for name in _OVERRIDES}
-    if args.optimizer not in (None, recipe.optimizer) and args.weight_decay is None:
-        # The recipe's decay was tuned for its own optimizer and means something else in
-        # another (adamw's 0.1 decoupled is a crippling L2 penalty for adam): start from none.
-        overrides["weight_decay"] = 0.0
-    config = recipe.with_overrides(**overrides)
+    config = RECIPES[args.recipe].with_overrides(
+        **{name: getattr(args, name) for name in _OVERRIDES})
     if args.batch_size is not None:
         config = replace(config, batch_size=args.batch_size or None)  # 0 means 'full'
     if args.data_dir:
