@@ -23,6 +23,12 @@ class TrainingError(MnistnpError):
     """Training cannot go on (for example, the loss became non-finite)."""
 
 
+class MnistnpWarning(UserWarning):
+    """Something that works but is probably not what the user meant (an option the chosen
+    optimizer ignores, a nearly empty class). The library warns with ``warnings.warn``; the
+    command line shows each as one line, ``mnistnp: warning: <message>``."""
+
+
 def os_problem(error: OSError, what: str) -> str:
     """The short reason a file could not be read, for ``f"{path}: {reason}"`` messages."""
     if isinstance(error, FileNotFoundError):

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from .. import __version__, datasets
-from ..errors import MnistnpError
+from ..errors import MnistnpError, MnistnpWarning
 from . import download, evaluate, predict, train
 from .options import Exit, UsageError
 
@@ -42,8 +43,27 @@ def add_data_options(parser: argparse.ArgumentParser, default: str = "mnist") ->
                         "missing or corrupt")
 
 
+def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: object = None, line: str | None = None) -> None:
+    """mnistnp's own warnings as one plain line on stderr, without the source location."""
+    if issubclass(category, MnistnpWarning):
+        print(f"mnistnp: warning: {message}", file=sys.stderr, flush=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)  # type: ignore[arg-type]
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", MnistnpWarning)  # every occurrence, not once per place
+        warnings.showwarning = show_warning
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in settings.json
