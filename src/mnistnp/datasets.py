@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .data.idx import parse_idx, read_bytes
-from .errors import DatasetError
+from .errors import DatasetError, MnistnpWarning
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"
@@ -160,9 +161,10 @@ def locate(name: str | None = "mnist", data_dir: str | os.PathLike[str] | None =
     raise DatasetError(f"dataset {name or 'files'} not found in {where}{hint}")
 
 
-def _read_checked(path: Path, sha256: str | None, gz_sha256: str | None = None) -> np.ndarray:
-    """Parse ``path`` after checking the decompressed bytes' SHA-256 or, when only the
-    download's hash is known (KMNIST), the .gz file's own."""
+def _read_checked(path: Path, kind: str, sha256: str | None,
+                  gz_sha256: str | None = None) -> np.ndarray:
+    """Parse ``path`` as ``kind`` ("images" or "labels") after checking the decompressed bytes'
+    SHA-256 or, when only the download's hash is known (KMNIST), the .gz file's own."""
     if sha256 is None and gz_sha256 is not None and path.suffix == ".gz":
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest != gz_sha256:
@@ -173,22 +175,19 @@ def _read_checked(path: Path, sha256: str | None, gz_sha256: str | None = None) 
         digest = hashlib.sha256(data).hexdigest()
         if digest != sha256:
             raise DatasetError(f"{path}: SHA-256 {digest[:12]}… does not match {sha256[:12]}…")
-    return parse_idx(data, path.name)
+    return parse_idx(data, str(path), kind)
 
 
 def _check_split(images: np.ndarray, labels: np.ndarray, img_path: Path, lbl_path: Path,
                  num_classes: int) -> None:
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise DatasetError(f"{img_path.name}: expected 3-D unsigned-byte images, "
-                           f"got {images.ndim}-D {images.dtype}")
-    if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise DatasetError(f"{lbl_path.name}: expected 1-D unsigned-byte labels, "
-                           f"got {labels.ndim}-D {labels.dtype}")
+    # The kinds (3-D and 1-D unsigned bytes) were checked from the headers.
+    if not len(images):
+        raise DatasetError(f"{img_path}: holds no images")
     if len(labels) != len(images):
-        raise DatasetError(f"{lbl_path.name}: {len(labels):,} labels but {len(images):,} images")
-    if len(labels) and int(labels.max()) >= num_classes:
+        raise DatasetError(f"{lbl_path}: {len(labels):,} labels but {len(images):,} images")
+    if int(labels.max()) >= num_classes:
         bad = int(np.argmax(labels >= num_classes))
-        raise DatasetError(f"{lbl_path.name}: label {labels[bad]} at index {bad:,} is out of "
+        raise DatasetError(f"{lbl_path}: label {labels[bad]} at index {bad:,} is out of "
                            f"range 0-{num_classes - 1}")
 
 
@@ -206,20 +205,99 @@ def load(
     info = REGISTRY.get(name) if name else None
     folder = locate(name, data_dir)
     num_classes = info.num_classes if info else 256
-    paths = {stem: _find_file(folder, stem) for stem in FILES}
+    paths: dict[str, Path] = {}
     arrays = {}
-    for stem, path in paths.items():
+    for stem in FILES:
+        path = _find_file(folder, stem)
         assert path is not None  # locate() found all four
-        arrays[stem] = _read_checked(path, info.sha256.get(stem) if info else None,
+        kind = "images" if stem in (TRAIN_IMAGES, TEST_IMAGES) else "labels"
+        paths[stem] = path
+        arrays[stem] = _read_checked(path, kind, info.sha256.get(stem) if info else None,
                                      info.gz_sha256.get(stem) if info else None)
     for img, lbl in ((TRAIN_IMAGES, TRAIN_LABELS), (TEST_IMAGES, TEST_LABELS)):
-        _check_split(arrays[img], arrays[lbl], paths[img], paths[lbl], num_classes)  # type: ignore[arg-type]
+        _check_split(arrays[img], arrays[lbl], paths[img], paths[lbl], num_classes)
     train_shape, test_shape = arrays[TRAIN_IMAGES].shape[1:], arrays[TEST_IMAGES].shape[1:]
     if train_shape != test_shape:
         raise DatasetError(f"{paths[TEST_IMAGES]}: test images are "
                            f"{'x'.join(map(str, test_shape))} but train images are "
                            f"{'x'.join(map(str, train_shape))}")
+    if info is None:  # only the labels say what the classes are: check that they agree
+        check_classes(arrays[TRAIN_LABELS], arrays[TEST_LABELS], paths[TRAIN_LABELS],
+                      paths[TEST_LABELS])
     return (arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS]), (arrays[TEST_IMAGES], arrays[TEST_LABELS])
+
+
+# A class with fewer training labels than this fraction of the median class's is reported:
+# one label among thousands is more often a typo than a class (MNIST's smallest class has
+# 91% of the median's; a 1:20 imbalance stays quiet).
+RARE_FRACTION = 1 / 50
+
+
+def check_classes(y_train: np.ndarray, y_test: np.ndarray, train_path: Path | str,
+                  test_path: Path | str) -> None:
+    """Check the classes of labels that have no registered class count (uint8 labels).
+
+    A test class the training labels lack is an error: no model can learn it. A nearly empty
+    training class (a stray label), a training class with no test labels, or a class number
+    that never appears (the model still gets an output for it) is an MnistnpWarning: each
+    can be meant, and training on it works, but the user should know.
+    """
+    train, test = np.bincount(y_train, minlength=256), np.bincount(y_test, minlength=256)
+    found = f"classes {class_list(y_train)}"
+    unseen = np.flatnonzero((test > 0) & (train == 0))
+    if unseen.size:
+        raise DatasetError(f"{test_path}: {_count(int(test[unseen].sum()), 'label')} of "
+                           f"{_classes(unseen)}, which the training labels lack ({found} in "
+                           f"{train_path})")
+    median = float(np.median(train[train > 0]))
+    rare = np.flatnonzero((train > 0) & (train < RARE_FRACTION * median))
+    for c in rare:
+        at = np.flatnonzero(y_train == c)
+        where = ", ".join(f"{i:,}" for i in at[:3]) + (", ..." if len(at) > 3 else "")
+        _warn(f"{train_path}: class {c} has only {_count(len(at), 'label')} (index {where}) of "
+              f"{len(y_train):,}, against {median:,.0f} for the median class: a stray label? "
+              f"The model gets an output for it")
+    untested = np.setdiff1d(np.flatnonzero((train > 0) & (test == 0)), rare)
+    if untested.size:
+        _warn(f"{test_path}: no test labels of {_classes(untested)}, which the training labels "
+              f"have: the test accuracy says nothing of {'them' if untested.size > 1 else 'it'}")
+    top = int(y_train.max())
+    gaps = np.flatnonzero(train[:top] == 0)
+    if gaps.size:
+        _warn(f"{train_path}: no labels of {_classes(gaps)} ({found}); the model still gets "
+              f"an output for each, {top + 1} in all")
+
+
+def class_list(labels: np.ndarray) -> str:
+    """The classes present in ``labels`` as ranges, e.g. "0-9" or "0-4, 6-9, 255"."""
+    return _ranges(np.unique(labels))
+
+
+def _ranges(values: np.ndarray) -> str:
+    runs = np.split(values, np.flatnonzero(np.diff(values) != 1) + 1)
+    return ", ".join(f"{r[0]}" if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs if len(r))
+
+
+def _classes(values: np.ndarray) -> str:
+    return f"class{'es' if len(values) > 1 else ''} {_ranges(values)}"
+
+
+def _count(n: int, word: str, plural: str = "") -> str:
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, MnistnpWarning, stacklevel=4)  # at the caller of load()
+
+
+def describe(data: tuple[Split, Split]) -> str:
+    """One line on a loaded dataset, e.g. "600 training and 200 test images of 28x28,
+    10 classes (0-9)"."""
+    (x_train, y_train), (x_test, y_test) = data
+    classes = np.union1d(y_train, y_test)
+    return (f"{len(x_train):,} training and {len(x_test):,} test images of "
+            f"{'x'.join(map(str, x_train.shape[1:]))}, {_count(len(classes), 'class', 'classes')}"
+            f" ({_ranges(classes)})")
 
 
 def validation_split(

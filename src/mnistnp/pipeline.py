@@ -12,7 +12,7 @@ from . import datasets
 from .callbacks import EarlyStopping, MetricsLog
 from .checkpoint import Checkpoint, save_checkpoint
 from .config import TrainConfig
-from .errors import ModelFileError
+from .errors import DatasetError, ModelFileError
 from .metrics import accuracy
 from .nn import Sequential, mlp
 from .optim import (
@@ -109,6 +109,9 @@ def train(config: TrainConfig, data: Data | None = None,
         config = resume.config
     config.validate()
     (x_all, y_all), (x_test, y_test) = data if data is not None else load_data(config)
+    for what, x in (("training", x_all), ("test", x_test)):
+        if not len(x):
+            raise DatasetError(f"the {what} set holds no images")
     (x_train, y_train), validation = datasets.validation_split(x_all, y_all, config.val_split)
     rng = np.random.default_rng(config.seed)
     model = build_model(config, x_train.shape[1:], num_classes(config, y_all, y_test), rng)

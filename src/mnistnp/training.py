@@ -257,6 +257,8 @@ def fit(
     non-finite.
     """
     n = len(x)
+    if n == 0 or (validation is not None and not len(validation[0])):
+        raise ValueError(f"{'validation' if n else 'training'} set holds no samples")
     _check_labels(y, model.num_classes, "training")
     if validation is not None:
         _check_labels(validation[1], model.num_classes, "validation")

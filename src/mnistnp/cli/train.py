@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, datasets
 from ..atomic import atomic_write, check_writable
 from ..config import DTYPES, RECIPES, TrainConfig
 from ..errors import MnistnpError
@@ -154,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         problem = path and check_writable(path)
         if problem:
             raise MnistnpError(f"--{option} {path}: {problem}")
+    if config.dataset not in datasets.REGISTRY:  # what the labels alone say the classes are
+        print(f"data in {config.data_dir}: {datasets.describe(data)}", flush=True)
     run_dir = args.run_dir or new_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "settings.json", {

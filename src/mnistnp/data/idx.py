@@ -26,6 +26,8 @@ _TYPES: dict[int, str] = {
 }
 _CODES = {np.dtype(v).newbyteorder(">") if np.dtype(v).itemsize > 1 else np.dtype(v): k
           for k, v in _TYPES.items()}
+# What each kind of file in a dataset must be: unsigned bytes of this many dimensions.
+KINDS: dict[str, int] = {"images": 3, "labels": 1}
 
 
 def read_bytes(path: Path) -> bytes:
@@ -42,10 +44,13 @@ def read_bytes(path: Path) -> bytes:
         raise DatasetError(f"{path.name}: broken gzip stream ({e})") from None
 
 
-def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
+def parse_idx(data: bytes, name: str = "<bytes>", kind: str | None = None) -> np.ndarray:
     """Parse IDX bytes into an array; ``name`` is used in error messages.
 
-    The payload must be exactly the product of the dimensions: no more, no less.
+    The payload must be exactly the product of the dimensions: no more, no less. With
+    ``kind`` ("images" or "labels"), the header must also declare that kind's unsigned bytes
+    (3-D or 1-D). That is checked before the dimensions are read, so a file of the wrong kind
+    is named as such rather than as a truncated one whose "dimensions" are its first pixels.
     """
     if len(data) < 4:
         raise DatasetError(f"{name}: file too short for an IDX header ({len(data)} bytes)")
@@ -56,6 +61,12 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
         raise DatasetError(f"{name}: unknown IDX type code 0x{code:02x}")
     if ndim == 0:
         raise DatasetError(f"{name}: IDX header declares 0 dimensions")
+    if kind is not None and (code, ndim) != (0x08, KINDS[kind]):
+        declared = "unsigned bytes" if code == 0x08 else np.dtype(_TYPES[code]).name
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise DatasetError(f"{name}: not {article} {kind} file: its IDX header (magic "
+                           f"{data[:4].hex()}) declares {ndim}-D {declared}, not "
+                           f"{KINDS[kind]}-D unsigned bytes")
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DatasetError(f"{name}: header cut short ({len(data)} of {header} bytes)")
