@@ -1,4 +1,6 @@
-"""The data files a user may get wrong: empty files, files of the wrong kind and labels whose
+"""Which data a model is scored on, and the data files a user may get wrong: ``evaluate`` uses
+the data the model records (or stops and says which option to give), checks a dataset
+against the model, names classes; empty files, files of the wrong kind and labels whose
 classes do not add up are each one clear line."""
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +21,7 @@ from mnistnp.cli import main
 from mnistnp.config import TrainConfig
 from mnistnp.data import idx_bytes, parse_idx
 from mnistnp.errors import DatasetError, MnistnpWarning
+from mnistnp.io import load_model, save_model
 from mnistnp.nn import mlp
 from mnistnp.pipeline import train as pipeline_train
 from mnistnp.training import fit
@@ -37,6 +41,25 @@ def one_line(stderr: str, prefix: str = "mnistnp: error:") -> str:
     assert len(lines) == 1, stderr
     assert lines[0].startswith(prefix), stderr
     return lines[0]
+
+
+def first_accuracy(stdout: str) -> float:
+    match = re.fullmatch(r"accuracy: (\d+\.\d\d)%", stdout.splitlines()[0])
+    assert match, stdout
+    return float(match.group(1))
+
+
+def expected_accuracy(model_path: Path, arrays: dict[str, np.ndarray]) -> float:
+    """The model's test accuracy on ``arrays``, in percent, from NumPy alone."""
+    logits = load_model(model_path).forward(arrays["test_images"])
+    return 100 * float(np.mean(np.argmax(logits, axis=1) == arrays["test_labels"]))
+
+
+def with_info(tmp_path: Path, model_path: Path, info: dict[str, Any]) -> Path:
+    """A copy of the model whose file records ``info`` (what an older or API-saved file says)."""
+    out = tmp_path / "recorded.npz"
+    save_model(out, load_model(model_path), info)
+    return out
 
 
 # --- empty files --------------------------------------------------------------------------------
@@ -213,3 +236,175 @@ def test_a_registered_dataset_still_refuses_a_label_outside_its_classes(
     labels[5] = 10
     with pytest.raises(DatasetError, match=r"label 10 at index 5 is out of range 0-9"):
         datasets.load("tiny10", make_idx_dir(train_labels=labels))
+
+
+# --- evaluate scores the data the model was trained on ------------------------------------------
+
+def test_evaluate_without_data_options_uses_the_models_folder(
+        trained_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)  # anywhere: the folder is recorded absolute
+    assert cli("evaluate", "--model", trained_model) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    expected = expected_accuracy(trained_model, tiny_arrays())
+    assert expected >= 90  # not the bundled MNIST's ~10% for a model of the tiny blocks
+    assert first_accuracy(captured.out) == pytest.approx(expected, abs=0.006)
+    assert os.listdir(tmp_path) == []
+
+
+def test_train_records_the_folder_absolute(tmp_path: Path, make_idx_dir: MakeIdxDir,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    folder = make_idx_dir("data")
+    monkeypatch.chdir(tmp_path)
+    assert cli("train", "--data-dir", "data", *FAST, "--out", "m.npz", "--run-dir", "run") == 0
+    config = load_model(tmp_path / "m.npz").info["config"]
+    assert config["data_dir"] == str(folder) and Path(config["data_dir"]).is_absolute()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    assert cli("evaluate", "--model", tmp_path / "m.npz") == 0
+    out = capsys.readouterr().out
+    assert first_accuracy(out) == pytest.approx(expected_accuracy(tmp_path / "m.npz",
+                                                                  tiny_arrays()), abs=0.006)
+
+
+@pytest.mark.parametrize(("info", "says", "option"), [
+    # the folder has gone since training
+    ({"dataset": "tiny", "config": {"dataset": "tiny", "data_dir": "/no/such/folder/tiny"}},
+     ["/no/such/folder/tiny", "gone"], "give --data-dir DIR"),
+    # an older file: the folder as given, relative to a working folder nobody knows
+    ({"dataset": "tiny", "config": {"dataset": "tiny", "data_dir": "tiny"}},
+     ["tiny", "relative"], "give --data-dir DIR"),
+    # an older file that names only an unregistered label
+    ({"dataset": "tiny"}, ["'tiny'", "not a known dataset"], "give --data-dir DIR"),
+    # saved through the API without a word on its data
+    ({}, ["does not record"], "give --dataset NAME or --data-dir DIR"),
+])
+def test_evaluate_stops_when_the_models_data_cannot_be_found(
+        info: dict[str, Any], says: list[str], option: str, trained_model: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    model = with_info(tmp_path, trained_model, info)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny").mkdir()  # a folder of that name here proves nothing about the data
+    assert cli("evaluate", "--model", model) == 1
+    captured = capsys.readouterr()
+    line = one_line(captured.err)
+    assert str(model) in line and line.endswith(option)
+    for words in says:
+        assert words in line
+    assert captured.out == ""
+
+
+@pytest.fixture
+def registered_tiny(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                    session_idx_dir: Path) -> str:
+    """The tiny dataset registered (with Fashion-MNIST's class names) as found in a system
+    folder, so the registry lookup, not a recorded folder, finds it."""
+    monkeypatch.setenv("MNISTNP_DATA", str(tmp_path / "empty-store"))
+    monkeypatch.setitem(datasets.REGISTRY, "tinyfashion", datasets.DatasetInfo(
+        name="tinyfashion", system_dirs=(str(session_idx_dir),),
+        class_names=datasets.REGISTRY["fashion-mnist"].class_names))
+    return "tinyfashion"
+
+
+def test_a_registered_dataset_is_found_again_when_its_folder_is_gone(
+        registered_tiny: str, trained_model: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    model = with_info(tmp_path, trained_model, {"dataset": registered_tiny, "config": {
+        "dataset": registered_tiny, "data_dir": str(tmp_path / "gone")}})
+    assert cli("evaluate", "--model", model) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert first_accuracy(captured.out) == pytest.approx(
+        expected_accuracy(model, tiny_arrays()), abs=0.006)
+
+
+def test_evaluate_prints_class_names(registered_tiny: str, trained_model: Path,
+                                     tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = with_info(tmp_path, trained_model, {"dataset": registered_tiny})
+    assert cli("evaluate", "--model", model) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+             "Sneaker", "Bag", "Ankle boot"]
+    per_class = [re.fullmatch(r"\s+(\d) (.+?): +(\d+\.\d\d)% of 20", line) for line in lines]
+    assert [(int(m.group(1)), m.group(2)) for m in per_class if m] == list(enumerate(names))
+    start = lines.index("confusion matrix (rows: true class, columns: predicted class):")
+    assert lines[start + 1].split() == [str(c) for c in range(10)]
+    rows = lines[start + 2:start + 12]
+    for c, (name, row) in enumerate(zip(names, rows)):
+        assert row.split()[0] == str(c) and row.split(maxsplit=1)[1].startswith(name)
+        cells = [int(v) for v in row[row.index(name) + len(name):].split()]
+        assert len(cells) == 10 and sum(cells) == 20
+    assert len({len(row) for row in rows}) == 1  # the columns line up
+
+
+def test_class_names_lookup() -> None:
+    assert datasets.class_names("fashion-mnist", 10)[9] == "Ankle boot"
+    assert datasets.class_names("mnist", 10) == tuple("0123456789")
+    assert datasets.class_names("fashion-mnist", 11) == tuple(str(c) for c in range(11))
+    assert datasets.class_names("my-folder", 3) == ("0", "1", "2")
+    assert datasets.class_names(None, 2) == ("0", "1")
+
+
+# --- evaluate on data the user names: checked against the model ---------------------------------
+
+def test_images_with_the_same_pixel_count_but_another_shape_are_refused(
+        trained_model: Path, make_idx_dir: MakeIdxDir,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    arrays = tiny_arrays()
+    folder = make_idx_dir("tall", **{key: np.ascontiguousarray(arrays[key].reshape(-1, 14, 56))
+                                     for key in ("train_images", "test_images")})
+    assert cli("evaluate", "--model", trained_model, "--data-dir", folder) == 1
+    captured = capsys.readouterr()
+    line = one_line(captured.err)
+    assert str(trained_model) in line and "28x28" in line and "14x56" in line
+    assert captured.out == ""
+
+
+def test_a_dataset_with_more_classes_than_the_model_is_refused(
+        trained_model: Path, make_idx_dir: MakeIdxDir,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    arrays = tiny_arrays()
+    labels = {key: np.where(arrays[key] == 9, 10, arrays[key]).astype(np.uint8)
+              for key in ("train_labels", "test_labels")}  # classes 0-8 and 10
+    folder = make_idx_dir("eleven", **labels)
+    assert cli("evaluate", "--model", trained_model, "--data-dir", folder) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert lines[0].startswith("mnistnp: warning:") and "class 9" in lines[0]  # the gap
+    line = one_line("\n".join(lines[1:]))
+    assert str(trained_model) in line and "10 classes" in line and "11" in line
+    assert captured.out == ""
+
+
+def test_a_dataset_with_fewer_classes_than_the_model_warns(
+        trained_model: Path, make_idx_dir: MakeIdxDir,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    arrays = tiny_arrays()
+    keep = {split: arrays[f"{split}_labels"] < 8 for split in ("train", "test")}
+    folder = make_idx_dir("eight", **{f"{split}_{kind}": arrays[f"{split}_{kind}"][keep[split]]
+                                      for split in ("train", "test")
+                                      for kind in ("images", "labels")})
+    assert cli("evaluate", "--model", trained_model, "--data-dir", folder) == 0
+    captured = capsys.readouterr()
+    line = one_line(captured.err, "mnistnp: warning:")
+    assert str(trained_model) in line and "10 classes" in line and "8 (0-7)" in line
+    subset = {key: arrays[key][keep["test"]] for key in ("test_images", "test_labels")}
+    assert first_accuracy(captured.out) == pytest.approx(
+        expected_accuracy(trained_model, subset), abs=0.006)
+
+
+def test_another_registered_datasets_classes_are_named_in_a_warning(
+        registered_tiny: str, monkeypatch: pytest.MonkeyPatch, trained_model: Path,
+        session_idx_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(datasets.REGISTRY, "tinydigits", datasets.DatasetInfo(name="tinydigits"))
+    model = with_info(tmp_path, trained_model, {"dataset": registered_tiny})
+    assert cli("evaluate", "--model", model, "--dataset", "tinydigits",
+               "--data-dir", session_idx_dir) == 0
+    captured = capsys.readouterr()
+    line = one_line(captured.err, "mnistnp: warning:")
+    assert registered_tiny in line and "tinydigits" in line
+    assert "Trouser" not in captured.out  # the data's own class names are shown

@@ -290,6 +290,15 @@ def _warn(message: str) -> None:
     warnings.warn(message, MnistnpWarning, stacklevel=4)  # at the caller of load()
 
 
+def class_names(dataset: str | None, num_classes: int) -> tuple[str, ...]:
+    """Names of classes 0 to num_classes - 1: a registered dataset's own (Fashion-MNIST's
+    "T-shirt/top", ...) when it has that many classes, else the class numbers."""
+    info = REGISTRY.get(dataset) if dataset else None
+    if info is not None and len(info.class_names) == num_classes:
+        return info.class_names
+    return tuple(str(c) for c in range(num_classes))
+
+
 def describe(data: tuple[Split, Split]) -> str:
     """One line on a loaded dataset, e.g. "600 training and 200 test images of 28x28,
     10 classes (0-9)"."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from ..errors import MnistnpError
 from ..io import load_model
 from ..metrics import accuracy, confusion_matrix, per_class_accuracy
 from ..nn import Sequential
+from ..sources import SourceUnknown, check_fits, source_for, trained_on
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -30,32 +32,45 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
-    name = args.dataset or (None if args.data_dir else model_dataset(model))
+    try:
+        source = source_for(model, args.model, args.dataset, args.data_dir)
+    except SourceUnknown as e:
+        flags = " or ".join({"dataset": "--dataset NAME", "data_dir": "--data-dir DIR"}[option]
+                            for option in e.options)
+        raise MnistnpError(f"{e.what}; give {flags}") from None
     if args.download:
         from .download import fetch_dataset
 
-        fetch_dataset(name or model_dataset(model), args.data_dir)
-    _, (x_test, y_test) = datasets.load(name, args.data_dir)
-    check_input(args.model, model, x_test.shape[1:])
+        fetch_dataset(source.name or trained_on(model.info) or "", source.data_dir)
+    data = source.load()
+    check_fits(model, args.model, data, source)
+    _, (x_test, y_test) = data
     predicted = model.predict(x_test)
     cm = confusion_matrix(y_test, predicted, model.num_classes)
+    names = datasets.class_names(source.registered or trained_on(model.info), len(cm))
+    # A class is shown by its number, and by its name where it has one (Fashion-MNIST).
+    labels = [f"{c:>3}" + ("" if name == str(c) else f" {name}") for c, name in enumerate(names)]
+    wide = max(map(_width, labels))
     print(f"accuracy: {100 * accuracy(y_test, predicted):.2f}%")
     print("per-class accuracy:")
-    for c, (acc, count) in enumerate(zip(per_class_accuracy(cm), cm.sum(axis=1))):
+    for label, acc, count in zip(labels, per_class_accuracy(cm), cm.sum(axis=1)):
         shown = "   n/a" if count == 0 else f"{100 * acc:6.2f}%"
-        print(f"  {c}: {shown} of {count:,}")
+        print(f"{_pad(label + ':', wide + 1)} {shown} of {count:,}")
     width = max(5, len(str(cm.max())) + 1)
     print("confusion matrix (rows: true class, columns: predicted class):")
-    print("    " + "".join(f"{c:>{width}}" for c in range(len(cm))))
-    for c, row in enumerate(cm):
-        print(f"{c:>3} " + "".join(f"{v:>{width}}" for v in row))
+    print(" " * (wide + 1) + "".join(f"{c:>{width}}" for c in range(len(cm))))
+    for label, row in zip(labels, cm):
+        print(f"{_pad(label, wide)} " + "".join(f"{v:>{width}}" for v in row))
     return 0
 
 
-def model_dataset(model: Sequential) -> str:
-    """The registered dataset the model was trained on, else mnist."""
-    name = model.info.get("dataset")
-    return name if isinstance(name, str) and name in datasets.REGISTRY else "mnist"
+def _width(text: str) -> int:
+    """Terminal columns: a wide character (Kuzushiji's hiragana) takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
 
 
 def check_input(path: Path, model: Sequential, shape: tuple[int, ...]) -> None:

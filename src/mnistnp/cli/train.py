@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from dataclasses import replace
@@ -115,7 +116,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.batch_size is not None:
         config = replace(config, batch_size=args.batch_size or None)  # 0 means 'full'
     if args.data_dir:
-        config = replace(config, data_dir=str(args.data_dir),
+        # Absolute, so the model file names its data wherever evaluate is run from.
+        config = replace(config, data_dir=os.path.abspath(args.data_dir),
                          dataset=args.dataset or args.data_dir.resolve().name)
     try:
         return config.validate()
@@ -220,6 +222,7 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
         print(f"validation accuracy: {100 * result.val_accuracy:.2f}%")
     print(f"test accuracy: {100 * result.test_accuracy:.2f}%")
     info = {"seed": config.seed, "dataset": config.dataset, "recipe": args.recipe,
+            "image_shape": list(x_train.shape[1:]),
             "config": config.to_dict(), "metrics": result.metrics, "mnistnp": __version__,
             "saved": _now()}
     save_model(model_path, result.model, info)

@@ -1,0 +1,132 @@
+"""Which data a saved model belongs to: the source its file records or the one a user names,
+and whether that data fits the model (image shape, classes) before it is scored."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import datasets
+from .errors import DatasetError, MnistnpWarning
+from .nn import Sequential
+
+Data = tuple[datasets.Split, datasets.Split]
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A dataset as ``datasets.load`` takes it: a registered name, a folder, or both."""
+
+    name: str | None = None
+    data_dir: str | None = None
+
+    @property
+    def registered(self) -> str | None:
+        """The registered dataset this is (class count and names known), else None."""
+        return self.name if self.name in datasets.REGISTRY else None
+
+    def load(self) -> Data:
+        return datasets.load(self.name, self.data_dir)
+
+    def __str__(self) -> str:
+        if self.data_dir is None:
+            return str(self.name)
+        return f"{self.name} in {self.data_dir}" if self.registered else str(self.data_dir)
+
+
+class SourceUnknown(DatasetError):
+    """A model file does not say, or can no longer say, where its data is; ``options`` names
+    the arguments (``dataset``, ``data_dir``) that would."""
+
+    def __init__(self, what: str, options: tuple[str, ...]) -> None:
+        super().__init__(f"{what}; say which data to use ({' or '.join(options)})")
+        self.what, self.options = what, options
+
+
+def trained_on(info: dict[str, Any]) -> str | None:
+    """The registered dataset a model's ``info`` says it was trained on, else None."""
+    name = _recorded(info)[0]
+    return name if name in datasets.REGISTRY else None
+
+
+def _recorded(info: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(dataset, data_dir) as ``mnistnp train`` records them (config first, then info)."""
+    config = info.get("config")
+    config = config if isinstance(config, dict) else {}
+    name, data_dir = config.get("dataset", info.get("dataset")), config.get("data_dir")
+    return (name if isinstance(name, str) else None,
+            data_dir if isinstance(data_dir, str) else None)
+
+
+def recorded_source(info: dict[str, Any], path: str | os.PathLike[str]) -> DataSource:
+    """The data the model in ``path`` was trained on, from its ``info``; SourceUnknown when it
+    cannot be found again without a guess.
+
+    A folder is used only as an absolute path that still exists (older files recorded it as
+    given, relative to a working folder now unknown). A registered name alone is enough: its
+    files are found the usual way and checked against its checksums.
+    """
+    name, data_dir = _recorded(info)
+    registered = name in datasets.REGISTRY
+    if data_dir is not None:
+        folder = Path(data_dir)
+        if folder.is_absolute() and folder.is_dir():
+            return DataSource(name, data_dir)
+        if registered:  # the folder is gone, but the registered files are the same anywhere
+            return DataSource(name)
+        why = "which is gone" if folder.is_absolute() else "relative to where it was trained"
+        raise SourceUnknown(f"{path} was trained on the files in {data_dir}, {why}",
+                            ("data_dir",))
+    if registered:
+        return DataSource(name)
+    if name is not None:
+        raise SourceUnknown(f"{path} was trained on {name!r}, which is not a known dataset",
+                            ("data_dir",))
+    raise SourceUnknown(f"{path} does not record the data it was trained on",
+                        ("dataset", "data_dir"))
+
+
+def source_for(model: Sequential, path: str | os.PathLike[str], dataset: str | None = None,
+               data_dir: str | os.PathLike[str] | None = None) -> DataSource:
+    """The data to score ``model`` (read from ``path``) on: the dataset and/or folder given,
+    else the one its file records (see ``recorded_source``)."""
+    if dataset is None and data_dir is None:
+        return recorded_source(model.info, path)
+    return DataSource(dataset, None if data_dir is None else os.fspath(data_dir))
+
+
+def check_fits(model: Sequential, path: str | os.PathLike[str], data: Data,
+               source: DataSource) -> None:
+    """DatasetError unless the images of ``source`` have the shape ``model`` was trained on
+    and its classes are among the model's; an MnistnpWarning when the data have fewer
+    classes than the model (a subset can be meant), or are a registered dataset whose
+    classes are not those of the one the model was trained on."""
+    (_, y_train), (x_test, y_test) = data
+    shape, trained = x_test.shape[1:], model.info.get("image_shape")
+    size = "x".join(map(str, shape))
+    if isinstance(trained, list) and tuple(trained) != shape:
+        raise DatasetError(f"{path} takes {'x'.join(map(str, trained))} images "
+                           f"({model.input_size} inputs) but those of {source} are {size}")
+    if model.input_size != int(np.prod(shape)):
+        raise DatasetError(f"{path}: the model takes {model.input_size} inputs but the images "
+                           f"of {source} are {size}")
+    n, info = model.num_classes, datasets.REGISTRY.get(source.registered or "")
+    found = datasets.class_list(np.concatenate([y_train, y_test]))
+    classes = info.num_classes if info else max(int(y_train.max()), int(y_test.max())) + 1
+    if classes > n:
+        raise DatasetError(f"{path} has {n} classes (0-{n - 1}) but {source} has {classes} "
+                           f"({found})")
+    if classes < n:
+        warnings.warn(f"{path} has {n} classes but {source} only {classes} ({found}); its "
+                      f"other outputs can only be wrong answers", MnistnpWarning, stacklevel=2)
+    own = trained_on(model.info)
+    if (own and info and own != info.name
+            and datasets.class_names(own, n) != datasets.class_names(info.name, n)):
+        warnings.warn(f"{path} was trained on {own}, whose classes are not those of "
+                      f"{info.name}: class numbers are compared, under {info.name}'s names",
+                      MnistnpWarning, stacklevel=2)
