@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from mnistnp import datasets
+from mnistnp import datasets, load_model
 from mnistnp.cli import main
 from mnistnp.datasets import FILES, DatasetInfo
 from mnistnp.download import download
@@ -97,3 +100,22 @@ def test_the_umask_is_read_without_changing_it(umask: int,
                         raising=False)  # no /proc: the fallback sets it and puts it back
     assert atomic.umask() == umask
     assert os.umask(umask) == umask
+
+
+# --- summary.json ---------------------------------------------------------------------------------
+
+def test_summary_holds_fractions_only_and_says_so(tiny_idx_dir: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert train(tiny_idx_dir, "--run-dir", run, "--repeats", "2", "--val-split", "100") == 0
+    printed = [float(p) / 100 for p in
+               re.findall(r"^test accuracy: (\d+\.\d\d)%$", capsys.readouterr().out, re.M)]
+    summary = json.loads((run / "summary.json").read_text())
+    assert "fraction" in summary["units"]
+    infos = [load_model(run / f"seed-{s}" / "model.npz").info["metrics"] for s in (0, 1)]
+    assert summary["test_accuracy"] == [m["test_accuracy"] for m in infos]
+    assert summary["val_accuracy"] == [m["val_accuracy"] for m in infos]
+    assert summary["test_accuracy"] == pytest.approx(printed, abs=5e-5)
+    assert summary["test_accuracy_mean"] == pytest.approx(np.mean(printed), abs=5e-5)
+    assert summary["test_accuracy_std"] == pytest.approx(np.std(printed, ddof=1), abs=1e-4)
+    assert all(0 <= a <= 1 for a in summary["test_accuracy"] + summary["val_accuracy"])

@@ -236,8 +236,13 @@ def _summarise(seeds: list[int], results: list[Any],
     print(f"test accuracy over {len(seeds)} seeds: {statistics.mean(tests):.2f} ± "
           f"{statistics.stdev(tests):.2f}% (mean ± std; {', '.join(f'{t:.2f}' for t in tests)})")
     print(f"training time: {statistics.mean(secs):.1f} ± {statistics.stdev(secs):.1f} s")
+    # Fractions, as in metrics.jsonl and the model's info; only the printed lines say %.
+    fractions = [r.test_accuracy for r in results]
     write_json(run_dir / "summary.json", {
-        "seeds": seeds, "test_accuracy": tests, "train_seconds": secs,
+        "units": "accuracies are fractions (0.9792 is 97.92%); times are seconds",
+        "seeds": seeds, "test_accuracy": fractions,
+        "test_accuracy_mean": statistics.mean(fractions),
+        "test_accuracy_std": statistics.stdev(fractions), "train_seconds": secs,
         "val_accuracy": [r.val_accuracy for r in results]})
 
 
