@@ -9,17 +9,24 @@ import hashlib
 import json
 import os
 import re
+import signal
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mnistnp import datasets, load_model
+from mnistnp import History, TrainConfig, datasets, load_model
+from mnistnp.checkpoint import load_checkpoint
 from mnistnp.cli import main
 from mnistnp.datasets import FILES, DatasetInfo
 from mnistnp.download import download
+from mnistnp.pipeline import load_data
+from mnistnp.pipeline import train as train_run
 
 FAST = ("--hidden", "8", "--epochs", "2", "--no-progress")
 
@@ -119,3 +126,99 @@ def test_summary_holds_fractions_only_and_says_so(tiny_idx_dir: Path, tmp_path: 
     assert summary["test_accuracy_mean"] == pytest.approx(np.mean(printed), abs=5e-5)
     assert summary["test_accuracy_std"] == pytest.approx(np.std(printed, ddof=1), abs=1e-4)
     assert all(0 <= a <= 1 for a in summary["test_accuracy"] + summary["val_accuracy"])
+
+
+# --- --metrics - ----------------------------------------------------------------------------------
+
+def without_times(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [{k: v for k, v in r.items() if k not in ("seconds", "samples_per_s")}
+            for r in records]
+
+
+def read_jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_metrics_dash_writes_json_lines_to_stdout_and_the_rest_to_stderr(
+        tiny_idx_dir: Path, tmp_path: Path) -> None:
+    argv = ["train", "--data-dir", tiny_idx_dir, *FAST, "--epochs", "3", "--run-dir"]
+    done = subprocess.run([sys.executable, "-m", "mnistnp.cli", *map(str, argv),
+                           tmp_path / "run", "--metrics", "-"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]  # each line is JSON
+    assert re.search(r"^epoch 3/3: loss", done.stderr, re.M)
+    assert re.search(r"^test accuracy: \d+\.\d\d%$", done.stderr, re.M)
+    assert not (tmp_path / "-").exists() and "metrics.jsonl" not in os.listdir(tmp_path / "run")
+    # The same run writing its log to a file gives the same lines (times apart).
+    assert cli(*argv, tmp_path / "again") == 0
+    assert without_times(records) == without_times(read_jsonl(tmp_path / "again" /
+                                                               "metrics.jsonl"))
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+
+
+# --- metrics.jsonl across a resume ----------------------------------------------------------------
+
+CONFIG = TrainConfig(hidden=(8,), epochs=6, batch_size=64, val_split=100, seed=2, dataset="tiny")
+
+
+class Crash(BaseException):
+    """What SIGKILL does to a run, as far as its files can tell: it stops between two writes."""
+
+
+class CrashAtEpochEnd:
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, history: History, model: object) -> bool:
+        if history.epochs == self.epoch:
+            raise Crash
+        return False
+
+    def on_train_end(self, history: History, model: object) -> None:
+        pass
+
+
+def test_a_resume_cuts_the_log_back_to_the_checkpoint(tiny_idx_dir: Path, tmp_path: Path) -> None:
+    config = replace(CONFIG, data_dir=str(tiny_idx_dir))
+    data = load_data(config)
+    whole = tmp_path / "whole.jsonl"
+    train_run(config, data, progress=False, metrics_path=str(whole))
+    log, ckpt = tmp_path / "m.jsonl", tmp_path / "ckpt.npz"
+    # Checkpoints at epochs 2 and 4; the crash comes after epoch 5's line is written (the
+    # callback runs after the log's line), so the log is one epoch ahead of the checkpoint...
+    with pytest.raises(Crash):
+        train_run(config, data, progress=False, metrics_path=str(log), checkpoint_path=str(ckpt),
+              checkpoint_every=2, callbacks=[CrashAtEpochEnd(6)])
+    assert [r["epoch"] for r in read_jsonl(log)] == [1, 2, 3, 4, 5]
+    with open(log, "a") as f:
+        f.write('{"epoch": 6, "loss": 0.1')  # ...and a line torn by the kill
+    resumed = load_checkpoint(ckpt)
+    assert resumed.state.epoch == 4
+    train_run(config, data, progress=False, metrics_path=str(log), resume=resumed)
+    assert without_times(read_jsonl(log)) == without_times(read_jsonl(whole))
+
+
+def test_a_cli_resume_leaves_each_epoch_once(tiny_idx_dir: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import mnistnp.training as training
+
+    argv = ["--epochs", "4", "--batch-size", "64", "--seed", "1"]
+    assert train(tiny_idx_dir, *argv, "--run-dir", tmp_path / "whole") == 0
+    real_step, steps = training.train_step, iter(range(10**6))
+
+    def ctrl_c_in_epoch_3(*args: object, **kwargs: object) -> float:
+        cost = real_step(*args, **kwargs)  # type: ignore[arg-type]
+        if next(steps) == 22:  # 9 batches an epoch: batch 5 of epoch 3
+            os.kill(os.getpid(), signal.SIGINT)
+        return cost
+
+    monkeypatch.setattr(training, "train_step", ctrl_c_in_epoch_3)
+    run = tmp_path / "run"
+    assert train(tiny_idx_dir, *argv, "--run-dir", run) == 130
+    monkeypatch.setattr(training, "train_step", real_step)
+    with open(run / "metrics.jsonl", "a") as f:  # what a kill after this point could leave
+        f.write('{"epoch": 3, "loss": 9.0}\n{"epoch": 4, "lo')
+    assert cli("train", "--resume", run / "checkpoint.npz", "--no-progress") == 0
+    assert without_times(read_jsonl(run / "metrics.jsonl")) == without_times(
+        read_jsonl(tmp_path / "whole" / "metrics.jsonl"))

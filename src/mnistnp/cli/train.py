@@ -4,6 +4,7 @@ and learning curve; with --repeats, several seeds and their mean ± std."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -82,8 +83,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      help="where the model goes (exactly this path; default: the run folder)")
     out.add_argument("--plot", type=Path, metavar="CURVE.png",
                      help="where the learning curve goes (default: the run folder)")
-    out.add_argument("--metrics", type=Path, metavar="PATH",
-                     help="where the per-epoch JSON lines go (default: the run folder)")
+    out.add_argument("--metrics", type=_path_or_stdout, metavar="PATH",
+                     help="where the per-epoch JSON lines go (default: the run folder); '-' "
+                     "is standard output, and the other lines then go to standard error")
     out.add_argument("--run-dir", type=Path, metavar="DIR",
                      help="folder for the settings, metrics, curve and (without --out) model; "
                      "default: a new runs/<timestamp>/")
@@ -123,7 +125,22 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise opt.UsageError(f"--{e}") from None
 
 
+def _path_or_stdout(text: str) -> Path | str:
+    return "-" if text == "-" else Path(text)
+
+
 def run(args: argparse.Namespace) -> int:
+    args.metrics_stream = None
+    if args.metrics == "-":
+        # The JSON lines own standard output (`| jq` reads them); the lines for a person go to
+        # standard error, where the progress bar and warnings already are.
+        args.metrics_stream = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            return _run(args)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
     from ..pipeline import load_data
 
@@ -151,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(config)
     for option in ("out", "plot", "metrics"):
         path = getattr(args, option)
-        problem = path and check_writable(path)
+        problem = path and path != "-" and check_writable(path)
         if problem:
             raise MnistnpError(f"--{option} {path}: {problem}")
     run_dir = args.run_dir or new_run_dir()
@@ -201,7 +218,8 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
         with StopRequest() as stop:
             result = train(config, data, log=lambda line: print(line, flush=True),
                            progress=False if args.no_progress else None,
-                           metrics_path=str(metrics_path), resume=args.resume_from,
+                           metrics_path=args.metrics_stream or str(metrics_path),
+                           resume=args.resume_from,
                            checkpoint_path=str(checkpoint),
                            checkpoint_every=args.checkpoint_every, should_stop=stop)
     except Interrupted as e:
