@@ -222,3 +222,52 @@ def test_a_cli_resume_leaves_each_epoch_once(tiny_idx_dir: Path, tmp_path: Path,
     assert cli("train", "--resume", run / "checkpoint.npz", "--no-progress") == 0
     assert without_times(read_jsonl(run / "metrics.jsonl")) == without_times(
         read_jsonl(tmp_path / "whole" / "metrics.jsonl"))
+
+
+# --- run folders are not reused by accident -------------------------------------------------------
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_run_folder_in_use_is_refused(tiny_idx_dir: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert train(tiny_idx_dir, "--run-dir", run, "--checkpoint-every", "1") == 0
+    before = snapshot(run)
+    capsys.readouterr()
+    assert train(tiny_idx_dir, "--run-dir", run, "--seed", "1") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"--run-dir {run}" in err and "--overwrite" in err
+    assert snapshot(run) == before  # nothing written, nothing removed
+
+
+def test_a_folder_of_other_files_is_refused_and_an_empty_one_used(
+        tiny_idx_dir: Path, tmp_path: Path) -> None:
+    mine, empty = tmp_path / "mine", tmp_path / "empty"
+    mine.mkdir()
+    empty.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert train(tiny_idx_dir, "--run-dir", mine) == 2
+    assert os.listdir(mine) == ["notes.txt"]
+    assert train(tiny_idx_dir, "--run-dir", empty) == 0
+    assert (empty / "model.npz").is_file()
+
+
+def test_overwrite_replaces_the_earlier_run_and_keeps_other_files(tiny_idx_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert train(tiny_idx_dir, "--run-dir", run, "--repeats", "2", "--checkpoint-every", "1") == 0
+    assert train(tiny_idx_dir, "--run-dir", run, "--checkpoint-every", "1", "--seed", "7",
+                 "--overwrite") == 0
+    (run / "notes.txt").write_text("mine")
+    (run / "seed-7").mkdir()
+    (run / "seed-7" / "notes.txt").write_text("mine too")
+    assert train(tiny_idx_dir, "--run-dir", run, "--seed", "9", "--overwrite") == 0
+    # The earlier run's checkpoint is gone (resuming it would overwrite this run's model)...
+    assert sorted(os.listdir(run)) == ["learning_curve.png", "metrics.jsonl", "model.npz",
+                                       "notes.txt", "seed-7", "settings.json"]
+    assert os.listdir(run / "seed-7") == ["notes.txt"]  # ...and what the user put there stays
+    assert load_model(run / "model.npz").info["seed"] == 9
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["config"]["seed"] == 9

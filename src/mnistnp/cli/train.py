@@ -89,6 +89,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     out.add_argument("--run-dir", type=Path, metavar="DIR",
                      help="folder for the settings, metrics, curve and (without --out) model; "
                      "default: a new runs/<timestamp>/")
+    out.add_argument("--overwrite", action="store_true",
+                     help="use a --run-dir that is not empty: the earlier run's files there "
+                     "(settings, metrics, curve, model, checkpoint, summary, seed folders) are "
+                     "removed first; other files stay")
     out.add_argument("--repeats", type=opt.positive_int, default=1, metavar="K",
                      help="train K seeds (S, S+1, ...) and report test accuracy as mean ± std; "
                      "--out then gets the seed with the best validation accuracy")
@@ -161,6 +165,12 @@ def _run(args: argparse.Namespace) -> int:
     else:
         config = config_from_args(args)
     args.resume_from = resume
+    run_dir = args.run_dir or new_run_dir()
+    # A resume carries on in its own folder; any other folder must not hold another run.
+    reuse = not (resume and run_dir.resolve() == args.resume.parent.resolve())
+    if reuse and not args.overwrite and run_dir.is_dir() and any(run_dir.iterdir()):
+        raise opt.UsageError(f"--run-dir {run_dir} is not empty (an earlier run's files would "
+                             f"be overwritten); give another folder, or --overwrite")
     if args.download:
         from .download import fetch_dataset
 
@@ -171,7 +181,8 @@ def _run(args: argparse.Namespace) -> int:
         problem = path and path != "-" and check_writable(path)
         if problem:
             raise MnistnpError(f"--{option} {path}: {problem}")
-    run_dir = args.run_dir or new_run_dir()
+    if reuse and args.overwrite:
+        remove_run_files(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "settings.json", {
         "recipe": args.recipe, "repeats": args.repeats, "config": config.to_dict(),
@@ -262,6 +273,22 @@ def _summarise(seeds: list[int], results: list[Any],
         "test_accuracy_mean": statistics.mean(fractions),
         "test_accuracy_std": statistics.stdev(fractions), "train_seconds": secs,
         "val_accuracy": [r.val_accuracy for r in results]})
+
+
+RUN_FILES = ("settings.json", "metrics.jsonl", "learning_curve.png", "model.npz",
+             "checkpoint.npz", "summary.json")
+
+
+def remove_run_files(run_dir: Path) -> None:
+    """Remove what an earlier run left in ``run_dir`` (its checkpoint would resume that run
+    here), in it and in its seed-* folders; anything else stays."""
+    seeds = [p for p in run_dir.glob("seed-*") if p.is_dir()]
+    for folder in [run_dir, *seeds]:
+        for name in RUN_FILES:
+            (folder / name).unlink(missing_ok=True)
+    for folder in seeds:
+        with contextlib.suppress(OSError):  # not empty: it holds something of the user's
+            folder.rmdir()
 
 
 def new_run_dir() -> Path:
