@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import os
 import re
 import signal
@@ -19,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MakeIdxDir
 
 from mnistnp import History, TrainConfig, datasets, load_model
-from mnistnp.checkpoint import load_checkpoint
+from mnistnp.checkpoint import extend, load_checkpoint
 from mnistnp.cli import main
 from mnistnp.datasets import FILES, DatasetInfo
 from mnistnp.download import download
@@ -199,24 +201,32 @@ def test_a_resume_cuts_the_log_back_to_the_checkpoint(tiny_idx_dir: Path, tmp_pa
     assert without_times(read_jsonl(log)) == without_times(read_jsonl(whole))
 
 
-def test_a_cli_resume_leaves_each_epoch_once(tiny_idx_dir: Path, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def interrupted(after_steps: int, *argv: object) -> None:
+    """``mnistnp argv...``, Ctrl-C'd after ``after_steps`` gradient steps."""
     import mnistnp.training as training
 
-    argv = ["--epochs", "4", "--batch-size", "64", "--seed", "1"]
-    assert train(tiny_idx_dir, *argv, "--run-dir", tmp_path / "whole") == 0
-    real_step, steps = training.train_step, iter(range(10**6))
+    real_step, steps = training.train_step, iter(range(1, 10**6))
 
-    def ctrl_c_in_epoch_3(*args: object, **kwargs: object) -> float:
+    def ctrl_c(*args: object, **kwargs: object) -> float:
         cost = real_step(*args, **kwargs)  # type: ignore[arg-type]
-        if next(steps) == 22:  # 9 batches an epoch: batch 5 of epoch 3
+        if next(steps) == after_steps:
             os.kill(os.getpid(), signal.SIGINT)
         return cost
 
-    monkeypatch.setattr(training, "train_step", ctrl_c_in_epoch_3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "train_step", ctrl_c)
+        assert cli(*argv) == 130
+
+
+def train_argv(data_dir: Path, run: Path, *argv: object) -> list[object]:
+    return ["train", "--data-dir", data_dir, *FAST, *argv, "--run-dir", run]
+
+
+def test_a_cli_resume_leaves_each_epoch_once(tiny_idx_dir: Path, tmp_path: Path) -> None:
+    argv = ["--epochs", "4", "--batch-size", "64", "--seed", "1"]
+    assert train(tiny_idx_dir, *argv, "--run-dir", tmp_path / "whole") == 0
     run = tmp_path / "run"
-    assert train(tiny_idx_dir, *argv, "--run-dir", run) == 130
-    monkeypatch.setattr(training, "train_step", real_step)
+    interrupted(23, *train_argv(tiny_idx_dir, run, *argv))  # 9 batches an epoch: 5 of epoch 3
     with open(run / "metrics.jsonl", "a") as f:  # what a kill after this point could leave
         f.write('{"epoch": 3, "loss": 9.0}\n{"epoch": 4, "lo')
     assert cli("train", "--resume", run / "checkpoint.npz", "--no-progress") == 0
@@ -271,3 +281,141 @@ def test_overwrite_replaces_the_earlier_run_and_keeps_other_files(tiny_idx_dir: 
     assert load_model(run / "model.npz").info["seed"] == 9
     settings = json.loads((run / "settings.json").read_text())
     assert settings["config"]["seed"] == 9
+
+
+# --- finished runs, and making them longer --------------------------------------------------------
+
+def test_resuming_a_finished_run_again_says_it_is_complete(
+        tiny_idx_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    interrupted(7, *train_argv(tiny_idx_dir, run))  # 5 batches an epoch: 2 of epoch 2
+    ckpt = run / "checkpoint.npz"
+    assert cli("train", "--resume", ckpt, "--no-progress") == 0
+    finished = snapshot(run)
+    capsys.readouterr()
+    assert cli("train", "--resume", ckpt, "--no-progress") == 2  # the printed command, again
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(ckpt) in err
+    assert "the run is complete (2 of 2 epochs)" in err and "--epochs N larger than 2" in err
+    assert snapshot(run) == finished  # the finished model is not trained or written again
+
+
+def test_a_run_with_checkpoints_ends_with_a_finished_one(tiny_idx_dir: Path,
+                                                         tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert train(tiny_idx_dir, "--run-dir", run, "--checkpoint-every", "5") == 0  # 2 epochs
+    ckpt = load_checkpoint(run / "checkpoint.npz")
+    assert ckpt.state.finished and ckpt.state.epoch == 2
+    assert cli("train", "--resume", run / "checkpoint.npz") == 2
+
+
+def test_a_longer_run_from_a_finished_one_matches_a_run_planned_that_long(
+        tiny_idx_dir: Path, tmp_path: Path) -> None:
+    # A constant rate: then the only difference a longer plan makes is the extra epochs.
+    argv = ["--schedule", "constant", "--optimizer", "adam", "--dropout", "0.1", "--seed", "3"]
+    assert train(tiny_idx_dir, *argv, "--epochs", "4", "--run-dir", tmp_path / "whole") == 0
+    run = tmp_path / "run"
+    assert cli(*train_argv(tiny_idx_dir, run, *argv, "--checkpoint-every", "1")) == 0
+    assert cli("train", "--resume", run / "checkpoint.npz", "--epochs", "4",
+               "--no-progress") == 0
+    whole = load_model(tmp_path / "whole" / "model.npz")
+    longer = load_model(run / "model.npz")
+    assert longer.params.tobytes() == whole.params.tobytes()
+    assert without_times(read_jsonl(run / "metrics.jsonl")) == without_times(
+        read_jsonl(tmp_path / "whole" / "metrics.jsonl"))
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["config"]["epochs"] == 4 and longer.info["config"]["epochs"] == 4
+    assert settings["command"][1:] == list(map(str, train_argv(  # the original, as given
+        tiny_idx_dir, run, *argv, "--checkpoint-every", "1")))
+    assert settings["resumed"][0]["command"][-3:] == ["--epochs", "4", "--no-progress"]
+    assert settings["resumed"][0]["at_epoch"] == 2
+
+
+def test_a_longer_cosine_is_laid_out_over_the_new_length(tiny_idx_dir: Path,
+                                                         tmp_path: Path) -> None:
+    config = replace(CONFIG, data_dir=str(tiny_idx_dir), epochs=2, schedule="cosine", lr=0.01,
+                     warmup_epochs=1, val_split=0)
+    data = load_data(config)
+    ckpt = tmp_path / "ckpt.npz"
+    short = train_run(config, data, progress=False, checkpoint_path=str(ckpt),
+                      checkpoint_every=1)
+    longer = train_run(config, data, progress=False, resume=extend(load_checkpoint(ckpt), 5))
+    steps = 10  # 600 rows in batches of 64
+
+    def cosine(step: int, total: int) -> float:  # the rate of the step, warmup done
+        return 0.01 * 0.5 * (1 + math.cos(math.pi * (step - steps) / (total - steps)))
+
+    # Each epoch's rate is that of its last step: first over 2 epochs, then over 5.
+    assert short.history.epoch_lr == pytest.approx([0.01, cosine(2 * steps - 1, 2 * steps)])
+    assert longer.history.epoch_lr == pytest.approx(
+        short.history.epoch_lr + [cosine(e * steps - 1, 5 * steps) for e in (3, 4, 5)])
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--epochs", "2"], "epochs 2: give more than the 2 planned"),
+    (["--iterations", "100"], "the run is counted in epochs (2); give more epochs"),
+    (["--epochs", "5", "--lr", "0.1"], "drop --lr"),
+])
+def test_a_longer_run_must_be_longer_and_nothing_else(
+        argv: list[str], message: str, tiny_idx_dir: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert train(tiny_idx_dir, "--run-dir", run, "--checkpoint-every", "1") == 0
+    before = snapshot(run)
+    capsys.readouterr()
+    assert cli("train", "--resume", run / "checkpoint.npz", *argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err
+    assert snapshot(run) == before
+
+
+def test_a_run_early_stopping_ended_is_not_made_longer(make_idx_dir: MakeIdxDir, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    # Random labels: nothing to learn, so the validation loss soon stops improving.
+    labels = np.random.default_rng(0).integers(0, 10, 600).astype(np.uint8)
+    config = replace(CONFIG, data_dir=str(make_idx_dir(train_labels=labels)), epochs=40,
+                     patience=1)
+    data = load_data(config)
+    ckpt = tmp_path / "ckpt.npz"
+    result = train_run(config, data, progress=False, checkpoint_path=str(ckpt),
+                       checkpoint_every=1)
+    assert result.history.epochs < 40
+    with pytest.raises(ValueError, match=f"early stopping ended the run at epoch "
+                                         f"{result.history.epochs}"):
+        extend(load_checkpoint(ckpt), epochs=80)
+    assert cli("train", "--resume", ckpt) == 2
+    assert "early stopping ended it" in capsys.readouterr().err
+
+
+# --- settings.json across resumes -----------------------------------------------------------------
+
+def test_settings_keep_the_original_command_and_add_each_resume(tiny_idx_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    run, argv = tmp_path / "run", ["--recipe", "best", "--hidden", "8", "--epochs", "3"]
+    interrupted(5, *train_argv(tiny_idx_dir, run, *argv))  # at the end of epoch 1's batches
+    original = json.loads((run / "settings.json").read_text())
+    resume = ["train", "--resume", str(run / "checkpoint.npz"), "--no-progress"]
+    interrupted(8, *resume)  # epoch 3, batch 3
+    assert cli(*resume) == 0
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["command"] == original["command"]
+    assert settings["command"][1:] == list(map(str, train_argv(tiny_idx_dir, run, *argv)))
+    assert settings["recipe"] == "best" and settings["created"] == original["created"]
+    assert [r["command"][1:] for r in settings["resumed"]] == [resume] * 2
+    assert [(r["at_epoch"], r["at_batch"]) for r in settings["resumed"]] == [(0, 5), (2, 3)]
+    assert load_model(run / "model.npz").info["recipe"] == "best"
+
+
+def test_an_unreadable_settings_file_is_reported_and_replaced(
+        tiny_idx_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    interrupted(3, *train_argv(tiny_idx_dir, run))
+    (run / "settings.json").write_text("{torn")
+    capsys.readouterr()
+    assert cli("train", "--resume", run / "checkpoint.npz", "--no-progress") == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warning) == 1 and str(run / "settings.json") in warning[0]
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["command"] is None and len(settings["resumed"]) == 1
+    assert settings["config"]["hidden"] == [8]

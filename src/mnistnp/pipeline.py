@@ -103,9 +103,11 @@ def train(config: TrainConfig, data: Data | None = None,
     receives the plain progress lines; ``metrics_path`` (a path or an open text stream) gets one
     JSON line per epoch, and on a resume first those of the epochs the checkpoint has.
 
-    ``resume`` continues a checkpointed run (its config wins). With ``checkpoint_path``, a
-    checkpoint is written every ``checkpoint_every`` epochs and when ``should_stop`` (polled
-    after each batch) turns True, after which Interrupted is raised.
+    ``resume`` continues a checkpointed run (its config wins; see ``checkpoint.extend`` to
+    make it longer). With ``checkpoint_path``, a checkpoint is written every
+    ``checkpoint_every`` epochs and when ``should_stop`` (polled after each batch) turns True,
+    after which Interrupted is raised. A run that wrote a checkpoint or was resumed writes a
+    last one at its end, marked finished, so the checkpoint never offers to redo a done run.
     """
     if resume is not None:
         config = resume.config
@@ -127,8 +129,12 @@ def train(config: TrainConfig, data: Data | None = None,
     if metrics_path:
         extra.append(MetricsLog(metrics_path, resume.state.history if resume else None))
 
+    wrote = resume is not None  # then the last, finished checkpoint replaces an earlier one
+
     def on_checkpoint(state: TrainState) -> None:
-        if checkpoint_path:
+        nonlocal wrote
+        if checkpoint_path and (not state.finished or wrote or checkpoint_every):
+            wrote = True
             save_checkpoint(checkpoint_path, snapshot(config, state, model, optimizer,
                                                       schedule, early))
 

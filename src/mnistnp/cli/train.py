@@ -8,22 +8,26 @@ import contextlib
 import json
 import statistics
 import sys
+import warnings
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import __version__
 from ..atomic import atomic_write, check_writable
 from ..config import DTYPES, RECIPES, TrainConfig
-from ..errors import MnistnpError
+from ..errors import MnistnpError, MnistnpWarning
 from ..io import save_model
 from ..optim import OPTIMIZERS, SCHEDULES
 from ..signals import StopRequest
 from ..training import Interrupted
 from . import options as opt
+
+if TYPE_CHECKING:
+    from ..checkpoint import Checkpoint
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -97,11 +101,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      help="train K seeds (S, S+1, ...) and report test accuracy as mean ± std; "
                      "--out then gets the seed with the best validation accuracy")
     out.add_argument("--checkpoint-every", type=opt.natural_int, default=0, metavar="N",
-                     help="write the run folder's checkpoint.npz every N epochs (it is also "
-                     "written on Ctrl-C or SIGTERM)")
+                     help="write the run folder's checkpoint.npz every N epochs and, marked "
+                     "finished, at the end (it is also written on Ctrl-C or SIGTERM)")
     out.add_argument("--resume", type=Path, metavar="CHECKPOINT",
                      help="continue the run saved in CHECKPOINT with its own settings (in its "
-                     "folder unless --run-dir is given)")
+                     "folder unless --run-dir is given); with --epochs N (or --iterations N) "
+                     "larger than its own, train it longer")
     out.add_argument("--log-every", type=opt.natural_int, metavar="N",
                      help="iterations between cost lines; 0 prints one line per epoch")
     out.add_argument("--no-progress", action="store_true", help="never show a progress bar")
@@ -145,7 +150,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_checkpoint
     from ..pipeline import load_data
 
     if args.repeats > 1 and (args.plot or args.metrics):
@@ -153,13 +157,7 @@ def _run(args: argparse.Namespace) -> int:
                              "seed's files go to its own folder in the run folder")
     resume = None
     if args.resume:
-        given = [f"--{n.replace('_', '-')}" for n in (*_OVERRIDES, "batch_size", "data_dir")
-                 if getattr(args, n, None) is not None] + (["--repeats"] if args.repeats > 1
-                                                           else [])
-        if given or args.recipe != "default":
-            raise opt.UsageError(f"--resume continues with the checkpoint's own settings; "
-                                 f"drop {', '.join(given) or '--recipe'}")
-        resume = load_checkpoint(args.resume)
+        resume = _resume(args)
         args.run_dir = args.run_dir or args.resume.parent
         config = resume.config
     else:
@@ -184,9 +182,9 @@ def _run(args: argparse.Namespace) -> int:
     if reuse and args.overwrite:
         remove_run_files(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "settings.json", {
-        "recipe": args.recipe, "repeats": args.repeats, "config": config.to_dict(),
-        "mnistnp": __version__, "command": ["mnistnp", *args.argv], "created": _now()})
+    settings = _settings(args, config, resume)
+    args.recipe = settings["recipe"] or "unknown"  # a resume's own is the run's
+    write_json(run_dir / "settings.json", settings)
     seeds = [config.seed + k for k in range(args.repeats)]
     results = []
     for seed in seeds:
@@ -201,6 +199,74 @@ def _run(args: argparse.Namespace) -> int:
             save_model(args.out, result.model, info)
             print(f"model (seed {seeds[best]}, best validation accuracy): {args.out}")
     return 0
+
+
+_LONGER = ("epochs", "iterations")  # what --resume may change: the run's length
+
+
+def _resume(args: argparse.Namespace) -> Checkpoint:
+    """The checkpoint --resume names, made longer if --epochs or --iterations says so; a usage
+    error for any other setting, or for a finished run not made longer."""
+    from ..checkpoint import extend, load_checkpoint
+
+    given = [f"--{n.replace('_', '-')}" for n in (*_OVERRIDES, "batch_size", "data_dir")
+             if n not in _LONGER and getattr(args, n, None) is not None]
+    given += ["--repeats"] if args.repeats > 1 else []
+    if given or args.recipe != "default":
+        raise opt.UsageError(f"--resume continues with the checkpoint's own settings (only "
+                             f"--epochs or --iterations, to make it longer); drop "
+                             f"{', '.join(given) or '--recipe'}")
+    ckpt = load_checkpoint(args.resume)
+    if args.epochs is None and args.iterations is None:
+        if ckpt.state.finished:
+            raise opt.UsageError(f"--resume {args.resume}: {_complete(ckpt)}")
+        return ckpt
+    try:
+        return extend(ckpt, args.epochs, args.iterations)
+    except ValueError as e:
+        raise opt.UsageError(f"--resume {args.resume}: {e}") from None
+
+
+def _complete(ckpt: Checkpoint) -> str:
+    """Why a finished checkpoint has nothing left to do, and what would make it go on."""
+    h, c = ckpt.state.history, ckpt.config
+    unit, done, planned = (("iterations", h.iterations, c.iterations) if c.iterations
+                           else ("epochs", h.epochs, c.epochs))
+    if done < planned:
+        return f"the run is complete: early stopping ended it at epoch {h.epochs}"
+    return (f"the run is complete ({done} of {planned} {unit}); to train further, give "
+            f"--{unit} N larger than {planned}")
+
+
+def _settings(args: argparse.Namespace, config: TrainConfig, resume: Checkpoint | None
+              ) -> dict[str, Any]:
+    """settings.json: the run's settings and command; a resume keeps the earlier ones (from
+    the checkpoint's folder) and adds its own command to the list under "resumed"."""
+    command = ["mnistnp", *args.argv]
+    if resume is None:
+        return {"recipe": args.recipe, "repeats": args.repeats, "config": config.to_dict(),
+                "mnistnp": __version__, "command": command, "created": _now()}
+    earlier = {"recipe": None, "repeats": 1, "command": None,
+               **_read_settings(args.resume.parent / "settings.json")}
+    resumed = {"command": command, "at_epoch": resume.state.epoch,
+               "at_batch": resume.state.batch, "mnistnp": __version__, "created": _now()}
+    return {**earlier, "config": config.to_dict(),
+            "resumed": [*earlier.get("resumed", []), resumed]}
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    """An earlier settings.json, or {} if there is none (with a warning if it is unreadable)."""
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        settings = e
+    if isinstance(settings, dict):
+        return settings
+    warnings.warn(f"{path}: not a settings file ({settings}); the run's original command "
+                  f"is lost", MnistnpWarning, stacklevel=2)
+    return {}
 
 
 def _best_by_validation(results: list[Any]) -> int:
