@@ -1,4 +1,5 @@
-"""Atomic file writes: a temp file in the target's folder, fsync, then rename over the target."""
+"""Atomic file writes: a temp file in the target's folder given the umask's mode, fsync, then rename
+over the target."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, new_file_mode())  # mkstemp's 0600 is for the temp file, not the result
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -32,6 +34,24 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
             raise OSError(e.errno, e.strerror or str(e), str(path)) from None
         raise
     _fsync_dir(path.parent)
+
+
+def new_file_mode() -> int:
+    """The mode ``open`` gives a new file: 0666 less the umask (0644 for the usual 022)."""
+    return 0o666 & ~umask()
+
+
+def umask() -> int:
+    """The process's umask. Linux reports it in /proc; elsewhere it can only be read by setting
+    it, which for an instant changes it for every thread, so that is the fallback."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    old = os.umask(0o077)
+    os.umask(old)
+    return old
 
 
 def _fsync_dir(folder: Path) -> None:

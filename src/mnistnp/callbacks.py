@@ -56,23 +56,38 @@ class EarlyStopping:
 
 
 class MetricsLog:
-    """Write one JSON object per epoch to ``path``, line-buffered, so `tail -f` follows a run
-    and a crash loses at most the line being written."""
+    """Write one JSON object per epoch to ``target``: a path (line-buffered, so `tail -f`
+    follows a run and a crash loses at most the line being written) or an open text stream
+    such as ``sys.stdout`` (flushed at each line and left open).
 
-    def __init__(self, path: str | os.PathLike[str], append: bool = False) -> None:
-        self.path = path
-        self._file: IO[str] | None = open(path, "a" if append else "w", buffering=1,
-                                          encoding="utf-8")
+    ``history``, the record of a run being resumed, is written first, so the log holds each
+    epoch the run has finished exactly once: lines a crash left after the checkpoint (a torn
+    line, or epochs the checkpoint does not have, which would come again) are cut away.
+    """
+
+    def __init__(self, target: str | os.PathLike[str] | IO[str],
+                 history: History | None = None) -> None:
+        self._owned = isinstance(target, str | os.PathLike)
+        self._file: IO[str] | None = (
+            open(target, "w", buffering=1, encoding="utf-8")
+            if isinstance(target, str | os.PathLike) else target)
+        if history is not None:
+            for epoch in range(1, history.epochs + 1):
+                self._write(history.record(epoch))
+
+    def _write(self, record: dict[str, float | int | None]) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
 
     def on_epoch_end(self, history: History, model: Sequential) -> bool:
-        if self._file is not None:
-            self._file.write(json.dumps(history.record(history.epochs)) + "\n")
+        self._write(history.record(history.epochs))
         return False
 
     def on_train_end(self, history: History, model: Sequential) -> None:
         self.close()
 
     def close(self) -> None:
-        if self._file is not None:
+        if self._file is not None and self._owned:
             self._file.close()
-            self._file = None
+        self._file = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
     meta = {
         "kind": KIND, "version": VERSION, "config": ckpt.config.to_dict(),
         "state": {"epoch": ckpt.state.epoch, "batch": ckpt.state.batch,
-                  "epoch_rng": ckpt.state.epoch_rng},
+                  "epoch_rng": ckpt.state.epoch_rng, "finished": ckpt.state.finished},
         "history": ckpt.state.history.to_dict(), "schedule": ckpt.schedule,
         "layer_rngs": ckpt.layer_rngs, "early_stopping": ckpt.early_stopping,
     }
@@ -71,7 +71,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         s = meta["state"]
         names = {f.name for f in fields(History)}
         history = History(**{k: v for k, v in meta["history"].items() if k in names})
-        state = TrainState(int(s["epoch"]), int(s["batch"]), s["epoch_rng"], history)
+        state = TrainState(int(s["epoch"]), int(s["batch"]), s["epoch_rng"], history,
+                           bool(s.get("finished", False)))
         params = arrays["params"]
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
         raise ModelFileError(f"{path}: not a usable mnistnp checkpoint ({e})") from None
@@ -81,3 +82,30 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     return Checkpoint(config, state, params, optimizer, meta.get("schedule") or {},
                       meta.get("layer_rngs") or [], meta.get("early_stopping") or {},
                       arrays.get("best_params"))
+
+
+def extend(ckpt: Checkpoint, epochs: int | None = None, iterations: int | None = None
+           ) -> Checkpoint:
+    """``ckpt`` with its run planned longer: more ``epochs``, or more ``iterations`` for a run
+    counted in iterations. Resuming it lays the schedule out over the new length, as for a run
+    planned that long from the start, from the step reached.
+
+    Raises ValueError if the new length is not longer, counts the other unit, or the run was
+    ended by early stopping (it would stop again at once).
+    """
+    config = ckpt.config
+    unit, planned = ("iterations", config.iterations) if config.iterations else (
+        "epochs", config.epochs)
+    wanted = iterations if unit == "iterations" else epochs
+    other = epochs if unit == "iterations" else iterations
+    if other is not None:
+        raise ValueError(f"the run is counted in {unit} ({planned}); give more {unit}")
+    if wanted is None or wanted <= planned:
+        raise ValueError(f"{unit} {wanted}: give more than the {planned} planned")
+    waited = int(ckpt.early_stopping.get("waited", 0))
+    if ckpt.state.finished and config.patience and waited >= config.patience:
+        raise ValueError(f"early stopping ended the run at epoch {ckpt.state.epoch} (no better "
+                         f"validation loss for {waited} epochs); it would stop again")
+    longer = (replace(config, iterations=wanted) if unit == "iterations"
+              else replace(config, epochs=wanted))
+    return replace(ckpt, config=longer, state=replace(ckpt.state, finished=False))

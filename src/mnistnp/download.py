@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .atomic import new_file_mode
 from .datasets import FILES, REGISTRY, DatasetInfo, cache_dir
 from .errors import DatasetError
 
@@ -170,6 +171,7 @@ def _stream(url: str, target: Path, sha256: str, raw_sha256: str | None, timeout
     """Download ``url`` into a temp file beside ``target``, verify, then rename over it."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
+        os.chmod(tmp, new_file_mode())  # a data file is as readable as any other new file
         digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, _open(url, timeout) as response:
             total = _length(response)

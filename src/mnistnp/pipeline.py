@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -91,19 +92,22 @@ def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: 
 
 def train(config: TrainConfig, data: Data | None = None,
           log: Callable[[str], None] | None = None, progress: bool | None = None,
-          metrics_path: str | None = None, callbacks: Sequence[Callback] = (),
-          resume: Checkpoint | None = None, checkpoint_path: str | None = None,
-          checkpoint_every: int = 0, should_stop: Callable[[], bool] | None = None,
-          ) -> TrainResult:
+          metrics_path: str | os.PathLike[str] | IO[str] | None = None,
+          callbacks: Sequence[Callback] = (), resume: Checkpoint | None = None,
+          checkpoint_path: str | None = None, checkpoint_every: int = 0,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train a model as ``config`` says and report train, validation and test accuracy.
 
     ``data`` defaults to the config's dataset. The validation split comes off the end of the
     training set; the test set is only scored at the end, never used for a choice. ``log``
-    receives the plain progress lines; ``metrics_path`` gets one JSON line per epoch.
+    receives the plain progress lines; ``metrics_path`` (a path or an open text stream) gets one
+    JSON line per epoch, and on a resume first those of the epochs the checkpoint has.
 
-    ``resume`` continues a checkpointed run (its config wins). With ``checkpoint_path``, a
-    checkpoint is written every ``checkpoint_every`` epochs and when ``should_stop`` (polled
-    after each batch) turns True, after which Interrupted is raised.
+    ``resume`` continues a checkpointed run (its config wins; see ``checkpoint.extend`` to
+    make it longer). With ``checkpoint_path``, a checkpoint is written every
+    ``checkpoint_every`` epochs and when ``should_stop`` (polled after each batch) turns True,
+    after which Interrupted is raised. A run that wrote a checkpoint or was resumed writes a
+    last one at its end, marked finished, so the checkpoint never offers to redo a done run.
     """
     if resume is not None:
         config = resume.config
@@ -126,10 +130,14 @@ def train(config: TrainConfig, data: Data | None = None,
         restore(resume, model, optimizer, schedule, early)
     extra: list[Callback] = [*callbacks, *([early] if early else [])]
     if metrics_path:
-        extra.append(MetricsLog(metrics_path, append=resume is not None))
+        extra.append(MetricsLog(metrics_path, resume.state.history if resume else None))
+
+    wrote = resume is not None  # then the last, finished checkpoint replaces an earlier one
 
     def on_checkpoint(state: TrainState) -> None:
-        if checkpoint_path:
+        nonlocal wrote
+        if checkpoint_path and (not state.finished or wrote or checkpoint_every):
+            wrote = True
             save_checkpoint(checkpoint_path, snapshot(config, state, model, optimizer,
                                                       schedule, early))
 

@@ -81,6 +81,7 @@ class TrainState:
     # The batch-order generator's state when the epoch under way began (or the next begins).
     epoch_rng: dict[str, Any] | None = None
     history: History = field(default_factory=History)
+    finished: bool = False  # the run ended as planned or by early stopping, not interrupted
 
 
 class Interrupted(Exception):
@@ -253,8 +254,8 @@ def fit(
     Resuming and interrupting: ``state`` (from a checkpoint) continues a run where it stood.
     ``should_stop`` is polled after every batch; when it answers True, ``on_checkpoint`` gets
     the state and Interrupted is raised. ``on_checkpoint`` is also called every
-    ``checkpoint_every`` epochs. Raises TrainingError if the cost or the weights become
-    non-finite.
+    ``checkpoint_every`` epochs, and when the run ends (then ``state.finished`` is True).
+    Raises TrainingError if the cost or the weights become non-finite.
     """
     n = len(x)
     if n == 0 or (validation is not None and not len(validation[0])):
@@ -321,7 +322,11 @@ def fit(
                 if not log_every:
                     emit(_epoch_line(history, n_epochs))
                 stop = any([cb.on_epoch_end(history, model) for cb in callbacks])
-                if on_checkpoint and checkpoint_every and epoch % checkpoint_every == 0:
+                state.finished = stop or epoch == n_epochs
+                # The last call comes before on_train_end, which may put back earlier weights:
+                # a finished checkpoint holds the last epoch's, from which a run can go on.
+                if on_checkpoint and (state.finished or (
+                        checkpoint_every and epoch % checkpoint_every == 0)):
                     on_checkpoint(state)
                 if stop:
                     break

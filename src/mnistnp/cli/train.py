@@ -4,26 +4,31 @@ and learning curve; with --repeats, several seeds and their mean ± std."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import sys
+import warnings
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import __version__, datasets
 from ..atomic import atomic_write, check_writable
 from ..config import DTYPES, RECIPES, TrainConfig
-from ..errors import MnistnpError
+from ..errors import MnistnpError, MnistnpWarning
 from ..io import save_model
 from ..optim import OPTIMIZERS, SCHEDULES
 from ..signals import StopRequest
 from ..training import Interrupted
 from . import options as opt
+
+if TYPE_CHECKING:
+    from ..checkpoint import Checkpoint
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -83,20 +88,26 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      help="where the model goes (exactly this path; default: the run folder)")
     out.add_argument("--plot", type=Path, metavar="CURVE.png",
                      help="where the learning curve goes (default: the run folder)")
-    out.add_argument("--metrics", type=Path, metavar="PATH",
-                     help="where the per-epoch JSON lines go (default: the run folder)")
+    out.add_argument("--metrics", type=_path_or_stdout, metavar="PATH",
+                     help="where the per-epoch JSON lines go (default: the run folder); '-' "
+                     "is standard output, and the other lines then go to standard error")
     out.add_argument("--run-dir", type=Path, metavar="DIR",
                      help="folder for the settings, metrics, curve and (without --out) model; "
                      "default: a new runs/<timestamp>/")
+    out.add_argument("--overwrite", action="store_true",
+                     help="use a --run-dir that is not empty: the earlier run's files there "
+                     "(settings, metrics, curve, model, checkpoint, summary, seed folders) are "
+                     "removed first; other files stay")
     out.add_argument("--repeats", type=opt.positive_int, default=1, metavar="K",
                      help="train K seeds (S, S+1, ...) and report test accuracy as mean ± std; "
                      "--out then gets the seed with the best validation accuracy")
     out.add_argument("--checkpoint-every", type=opt.natural_int, default=0, metavar="N",
-                     help="write the run folder's checkpoint.npz every N epochs (it is also "
-                     "written on Ctrl-C or SIGTERM)")
+                     help="write the run folder's checkpoint.npz every N epochs and, marked "
+                     "finished, at the end (it is also written on Ctrl-C or SIGTERM)")
     out.add_argument("--resume", type=Path, metavar="CHECKPOINT",
                      help="continue the run saved in CHECKPOINT with its own settings (in its "
-                     "folder unless --run-dir is given)")
+                     "folder unless --run-dir is given); with --epochs N (or --iterations N) "
+                     "larger than its own, train it longer")
     out.add_argument("--log-every", type=opt.natural_int, metavar="N",
                      help="iterations between cost lines; 0 prints one line per epoch")
     out.add_argument("--no-progress", action="store_true", help="never show a progress bar")
@@ -125,8 +136,22 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise opt.UsageError(f"--{e}") from None
 
 
+def _path_or_stdout(text: str) -> Path | str:
+    return "-" if text == "-" else Path(text)
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_checkpoint
+    args.metrics_stream = None
+    if args.metrics == "-":
+        # The JSON lines own standard output (`| jq` reads them); the lines for a person go to
+        # standard error, where the progress bar and warnings already are.
+        args.metrics_stream = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            return _run(args)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..pipeline import load_data
 
     if args.repeats > 1 and (args.plot or args.metrics):
@@ -134,18 +159,18 @@ def run(args: argparse.Namespace) -> int:
                              "seed's files go to its own folder in the run folder")
     resume = None
     if args.resume:
-        given = [f"--{n.replace('_', '-')}" for n in (*_OVERRIDES, "batch_size", "data_dir")
-                 if getattr(args, n, None) is not None] + (["--repeats"] if args.repeats > 1
-                                                           else [])
-        if given or args.recipe != "default":
-            raise opt.UsageError(f"--resume continues with the checkpoint's own settings; "
-                                 f"drop {', '.join(given) or '--recipe'}")
-        resume = load_checkpoint(args.resume)
+        resume = _resume(args)
         args.run_dir = args.run_dir or args.resume.parent
         config = resume.config
     else:
         config = config_from_args(args)
     args.resume_from = resume
+    run_dir = args.run_dir or new_run_dir()
+    # A resume carries on in its own folder; any other folder must not hold another run.
+    reuse = not (resume and run_dir.resolve() == args.resume.parent.resolve())
+    if reuse and not args.overwrite and run_dir.is_dir() and any(run_dir.iterdir()):
+        raise opt.UsageError(f"--run-dir {run_dir} is not empty (an earlier run's files would "
+                             f"be overwritten); give another folder, or --overwrite")
     if args.download:
         from .download import fetch_dataset
 
@@ -153,16 +178,17 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(config)
     for option in ("out", "plot", "metrics"):
         path = getattr(args, option)
-        problem = path and check_writable(path)
+        problem = path and path != "-" and check_writable(path)
         if problem:
             raise MnistnpError(f"--{option} {path}: {problem}")
     if config.dataset not in datasets.REGISTRY:  # what the labels alone say the classes are
         print(f"data in {config.data_dir}: {datasets.describe(data)}", flush=True)
-    run_dir = args.run_dir or new_run_dir()
+    if reuse and args.overwrite:
+        remove_run_files(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "settings.json", {
-        "recipe": args.recipe, "repeats": args.repeats, "config": config.to_dict(),
-        "mnistnp": __version__, "command": ["mnistnp", *args.argv], "created": _now()})
+    settings = _settings(args, config, resume)
+    args.recipe = settings["recipe"] or "unknown"  # a resume's own is the run's
+    write_json(run_dir / "settings.json", settings)
     seeds = [config.seed + k for k in range(args.repeats)]
     results = []
     for seed in seeds:
@@ -177,6 +203,74 @@ def run(args: argparse.Namespace) -> int:
             save_model(args.out, result.model, info)
             print(f"model (seed {seeds[best]}, best validation accuracy): {args.out}")
     return 0
+
+
+_LONGER = ("epochs", "iterations")  # what --resume may change: the run's length
+
+
+def _resume(args: argparse.Namespace) -> Checkpoint:
+    """The checkpoint --resume names, made longer if --epochs or --iterations says so; a usage
+    error for any other setting, or for a finished run not made longer."""
+    from ..checkpoint import extend, load_checkpoint
+
+    given = [f"--{n.replace('_', '-')}" for n in (*_OVERRIDES, "batch_size", "data_dir")
+             if n not in _LONGER and getattr(args, n, None) is not None]
+    given += ["--repeats"] if args.repeats > 1 else []
+    if given or args.recipe != "default":
+        raise opt.UsageError(f"--resume continues with the checkpoint's own settings (only "
+                             f"--epochs or --iterations, to make it longer); drop "
+                             f"{', '.join(given) or '--recipe'}")
+    ckpt = load_checkpoint(args.resume)
+    if args.epochs is None and args.iterations is None:
+        if ckpt.state.finished:
+            raise opt.UsageError(f"--resume {args.resume}: {_complete(ckpt)}")
+        return ckpt
+    try:
+        return extend(ckpt, args.epochs, args.iterations)
+    except ValueError as e:
+        raise opt.UsageError(f"--resume {args.resume}: {e}") from None
+
+
+def _complete(ckpt: Checkpoint) -> str:
+    """Why a finished checkpoint has nothing left to do, and what would make it go on."""
+    h, c = ckpt.state.history, ckpt.config
+    unit, done, planned = (("iterations", h.iterations, c.iterations) if c.iterations
+                           else ("epochs", h.epochs, c.epochs))
+    if done < planned:
+        return f"the run is complete: early stopping ended it at epoch {h.epochs}"
+    return (f"the run is complete ({done} of {planned} {unit}); to train further, give "
+            f"--{unit} N larger than {planned}")
+
+
+def _settings(args: argparse.Namespace, config: TrainConfig, resume: Checkpoint | None
+              ) -> dict[str, Any]:
+    """settings.json: the run's settings and command; a resume keeps the earlier ones (from
+    the checkpoint's folder) and adds its own command to the list under "resumed"."""
+    command = ["mnistnp", *args.argv]
+    if resume is None:
+        return {"recipe": args.recipe, "repeats": args.repeats, "config": config.to_dict(),
+                "mnistnp": __version__, "command": command, "created": _now()}
+    earlier = {"recipe": None, "repeats": 1, "command": None,
+               **_read_settings(args.resume.parent / "settings.json")}
+    resumed = {"command": command, "at_epoch": resume.state.epoch,
+               "at_batch": resume.state.batch, "mnistnp": __version__, "created": _now()}
+    return {**earlier, "config": config.to_dict(),
+            "resumed": [*earlier.get("resumed", []), resumed]}
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    """An earlier settings.json, or {} if there is none (with a warning if it is unreadable)."""
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        settings = e
+    if isinstance(settings, dict):
+        return settings
+    warnings.warn(f"{path}: not a settings file ({settings}); the run's original command "
+                  f"is lost", MnistnpWarning, stacklevel=2)
+    return {}
 
 
 def _best_by_validation(results: list[Any]) -> int:
@@ -205,7 +299,8 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
         with StopRequest() as stop:
             result = train(config, data, log=lambda line: print(line, flush=True),
                            progress=False if args.no_progress else None,
-                           metrics_path=str(metrics_path), resume=args.resume_from,
+                           metrics_path=args.metrics_stream or str(metrics_path),
+                           resume=args.resume_from,
                            checkpoint_path=str(checkpoint),
                            checkpoint_every=args.checkpoint_every, should_stop=stop)
     except Interrupted as e:
@@ -241,9 +336,30 @@ def _summarise(seeds: list[int], results: list[Any],
     print(f"test accuracy over {len(seeds)} seeds: {statistics.mean(tests):.2f} ± "
           f"{statistics.stdev(tests):.2f}% (mean ± std; {', '.join(f'{t:.2f}' for t in tests)})")
     print(f"training time: {statistics.mean(secs):.1f} ± {statistics.stdev(secs):.1f} s")
+    # Fractions, as in metrics.jsonl and the model's info; only the printed lines say %.
+    fractions = [r.test_accuracy for r in results]
     write_json(run_dir / "summary.json", {
-        "seeds": seeds, "test_accuracy": tests, "train_seconds": secs,
+        "units": "accuracies are fractions (0.9792 is 97.92%); times are seconds",
+        "seeds": seeds, "test_accuracy": fractions,
+        "test_accuracy_mean": statistics.mean(fractions),
+        "test_accuracy_std": statistics.stdev(fractions), "train_seconds": secs,
         "val_accuracy": [r.val_accuracy for r in results]})
+
+
+RUN_FILES = ("settings.json", "metrics.jsonl", "learning_curve.png", "model.npz",
+             "checkpoint.npz", "summary.json")
+
+
+def remove_run_files(run_dir: Path) -> None:
+    """Remove what an earlier run left in ``run_dir`` (its checkpoint would resume that run
+    here), in it and in its seed-* folders; anything else stays."""
+    seeds = [p for p in run_dir.glob("seed-*") if p.is_dir()]
+    for folder in [run_dir, *seeds]:
+        for name in RUN_FILES:
+            (folder / name).unlink(missing_ok=True)
+    for folder in seeds:
+        with contextlib.suppress(OSError):  # not empty: it holds something of the user's
+            folder.rmdir()
 
 
 def new_run_dir() -> Path:
