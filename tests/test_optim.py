@@ -5,6 +5,7 @@ gradient clipping by global norm."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 from collections.abc import Callable
@@ -259,9 +260,36 @@ def test_plateau_respects_min_lr_and_ignores_runs_without_validation() -> None:
         assert sched(0) == pytest.approx(want)
 
 
+# Ten epochs of six steps and the validation loss after each; for the plateau schedule below
+# (factor 0.5, patience 1) the rate halves after epochs 4, 7 and 9, by hand:
+# best 1.0, 0.9; then 0.95, 0.97 (two bad epochs > 1: halve); 0.85 best; 0.86, 0.87 (halve);
+# 0.88, 0.89 (halve); 0.9.
+RESUME_LOSSES = [1.0, 0.9, 0.95, 0.97, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9]
+PLATEAU_EPOCH_RATES = [0.1] * 4 + [0.05] * 3 + [0.025] * 2 + [0.0125]
+
+
+def _resume_expected(name: str) -> list[float]:
+    """The rate at each of the 60 steps of an uninterrupted run, worked out here."""
+    if name == "plateau":
+        return [rate for rate in PLATEAU_EPOCH_RATES for _ in range(6)]
+    if name == "step":
+        return [0.1 * 0.5 ** (t // 7) for t in range(60)]
+    if name == "cosine":
+        return [0.1 * (t + 1) / 5 if t < 5 else 0.1 * 0.5 * (1 + math.cos(math.pi * (t - 5) / 55))
+                for t in range(60)]
+    return [0.1] * 60
+
+
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
 def test_every_schedule_resumes_from_its_state(name: str) -> None:
-    """state_dict after some epochs, loaded into a fresh schedule, gives the same future."""
+    """A run cut after any epoch and continued by a new schedule loaded from ``state_dict()``
+    (through JSON, as a checkpoint keeps it) gets every rate an uninterrupted run gets. The
+    new schedule has first lived through another run (its plateau rate halved once, its best
+    loss 1.2), so anything it keeps that the state leaves out shows up as a wrong rate; the
+    rates are checked against values worked out here, not against a second copy of the same
+    schedule."""
+    assert set(SCHEDULES) == {"constant", "step", "cosine", "plateau"}  # each one worked out
+
     def make() -> Schedule:
         if name == "step":
             return StepDecay(0.1, 60, step_size=7, gamma=0.5)
@@ -271,16 +299,23 @@ def test_every_schedule_resumes_from_its_state(name: str) -> None:
             return Cosine(0.1, 60, warmup=5)
         return SCHEDULES[name](0.1, 60)
 
-    losses = [1.0, 0.9, 0.95, 0.97, 0.85, 0.86, 0.87, 0.88]
-    a = make()
-    for loss in losses[:4]:
-        a.epoch_end(loss)
-    b = make()
-    b.load_state_dict(a.state_dict())
-    for step, loss in zip(range(30, 34), losses[4:], strict=True):
-        assert a(step) == b(step)
-        a.epoch_end(loss)
-        b.epoch_end(loss)
+    def run(sched: Schedule, epochs: range, losses: list[float]) -> list[float]:
+        rates = []
+        for epoch in epochs:
+            rates += [sched(step) for step in range(6 * epoch, 6 * epoch + 6)]
+            sched.epoch_end(losses[epoch])
+        return rates
+
+    expected = _resume_expected(name)
+    for cut in range(1, 10):
+        first = make()
+        before = run(first, range(cut), RESUME_LOSSES)
+        state = json.loads(json.dumps(first.state_dict()))
+        second = make()
+        run(second, range(8), [5.0, 6.0, 7.0, 4.0, 3.0, 2.0, 1.5, 1.2])  # another run
+        second.load_state_dict(state)
+        after = run(second, range(cut, 10), RESUME_LOSSES)
+        assert before + after == pytest.approx(expected, rel=1e-12), f"cut after epoch {cut}"
 
 
 @pytest.mark.parametrize("max_norm", [0.5, 1.0, 3.0, 100.0])

@@ -8,9 +8,15 @@ import numpy as np
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Fraction of predicted classes equal to the true ones; both of shape (n_samples,).
 
-    For logits or probabilities, pass ``np.argmax(scores, axis=1)`` as ``y_pred``.
+    For logits or probabilities, pass ``np.argmax(scores, axis=1)`` as ``y_pred``. Anything
+    else is refused: (n, n) scores against n labels would broadcast, and one-hot rows against
+    rounded probabilities is the cell-by-cell count that scores a model knowing nothing 90%.
     """
-    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred))) if len(y_true) else 0.0
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim != 1 or y_pred.shape != y_true.shape:
+        raise ValueError(f"accuracy compares labels of shape (n_samples,), got y_true of shape "
+                         f"{y_true.shape} and y_pred of shape {y_pred.shape}")
+    return float(np.mean(y_true == y_pred)) if len(y_true) else 0.0
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:

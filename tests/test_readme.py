@@ -1,0 +1,86 @@
+"""The README stays true: its Python API example runs as written in an empty folder, and every
+file or folder of the repository it names exists."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def section(title: str) -> str:
+    """The text of the README's ``## title`` section, up to the next ``## `` heading."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, re.M | re.S)
+    assert match, f"no section '## {title}' in README.md"
+    return match.group(1)
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```$", text, re.M | re.S)
+
+
+def test_the_api_section_has_one_example_with_no_placeholders() -> None:
+    (code,) = python_blocks(section("Using the Python API"))
+    live = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith("#"))
+    for placeholder in ("path/to", "fashion-mnist", "my-idx-folder", "..."):
+        assert placeholder not in live, placeholder  # only in comments: optional parts
+
+
+@pytest.mark.slow  # trains on the bundled MNIST
+def test_the_api_example_runs_as_written(tmp_path: Path) -> None:
+    (code,) = python_blocks(section("Using the Python API"))
+    (tmp_path / "example.py").write_text(code, encoding="utf-8")
+    done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {"example.py", "metrics.jsonl", "model.npz",
+                                                    "digit.png"}
+    lines = done.stdout.splitlines()
+    epochs = [line for line in lines if re.match(r"epoch \d+/\d+: loss ", line)]
+    assert len(epochs) >= 3 + 2 + 2  # both fits and the recipe run, early stopping aside
+    metrics = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert 2 <= len(metrics) <= 4  # one line per epoch of the scheduled run
+    # The accuracies it prints on their own lines: two test accuracies, sane for MNIST.
+    alone = [float(line) for line in lines if re.fullmatch(r"0\.\d+", line)]
+    assert len(alone) == 2 and all(0.9 < a < 1 for a in alone), alone
+    assert re.search(r"^\d true: 7$", done.stdout, re.M)  # the first test digit is a 7
+
+
+# Where a README may point inside the repository: the top-level entries of a fresh clone.
+REPO_TOP = {p.name for p in ROOT.iterdir()} - {".git", ".venv", "build", "dist"}
+
+
+def referenced_paths(text: str) -> set[str]:
+    """Paths a Markdown text names: link targets, and words in code spans that start with one
+    of the repository's top-level entries or look like a file under a folder (a/b.py)."""
+    paths = {target for target in re.findall(r"\]\(([^)#\s]+)[^)]*\)", text)
+             if not re.match(r"[a-z]+:", target)}  # not http:, mailto: ...
+    for span in re.findall(r"`([^`\n]+)`", text):
+        for word in span.split():
+            word = word.strip("'\"(),;")
+            top = word.split("/")[0]
+            if "/" in word and (top in REPO_TOP - {"README.md"}
+                                or re.search(r"\.(py|md|ipynb|toml|cfg|sh|txt|json)$", word)):
+                paths.add(word)
+    return paths
+
+
+def test_the_path_finder_finds_links_and_paths_in_code() -> None:
+    text = ("See [the log](docs/log.md#runs), [a site](https://example.org/a.md), run "
+            "`python benchmarks/x.py --fast` or `.ci/run`; `notes/old.ipynb`, `runs/<stamp>/`, "
+            "`settings.json`, `MNISTNP_MIRRORS=file:///srv/mnist/` and `src/mnistnp/data/`.")
+    assert referenced_paths(text) == {"docs/log.md", "benchmarks/x.py", ".ci/run",
+                                      "notes/old.ipynb", "src/mnistnp/data/"}
+
+
+def test_every_repository_path_the_readme_names_exists() -> None:
+    paths = referenced_paths(README)
+    missing = sorted(p for p in paths if not (ROOT / p).exists())
+    assert not missing, f"README.md names paths that are not in the repository: {missing}"
