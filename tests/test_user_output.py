@@ -4,14 +4,27 @@ learning curve's axis and file format."""
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
+import test_download
+from test_download import FILES_GZ, Handler, sha256
 
+from mnistnp import datasets
 from mnistnp.cli import main
+from mnistnp.datasets import FILES, DatasetInfo, bundled_dir
+from mnistnp.download import fetch
+from mnistnp.errors import DatasetError
 from mnistnp.nn import Dense, Flatten, RandomShift, mlp
+
+# The download tests' local HTTP server, the guard that fails any other URL, and the 'tiny'
+# dataset entry: fixtures reused here under the same names.
+server, down_url = test_download.server, test_download.down_url
+local_only, tiny_registry = test_download.local_only, test_download.tiny_registry
 
 
 def cli(*argv: object) -> int:
@@ -19,6 +32,117 @@ def cli(*argv: object) -> int:
         return main([str(a) for a in argv])
     except SystemExit as e:
         return 0 if e.code is None else int(e.code)
+
+
+# --- downloads --------------------------------------------------------------------------------
+
+
+def test_download_without_a_name_lists_the_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("download") == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mnistnp download: error: ")
+    for name in ("mnist", "fashion-mnist", "kmnist"):
+        assert re.search(rf"(?<![\w-]){name}(?![\w-])", lines[0]), name
+    assert captured.out == ""
+
+
+def test_each_retry_and_mirror_change_is_told_as_it_happens(server: str, tmp_path: Path) -> None:
+    events: list[tuple[str, object]] = []
+    target = tmp_path / "train-labels-idx1-ubyte.gz"
+    body = FILES_GZ[target.name]
+    fetch(target, (f"{server}/cut/", f"{server}/good/"), sha256(body), retries=2, backoff=0.25,
+          progress=False, timeout=5, log=lambda line: events.append(("log", line)),
+          sleep=lambda s: events.append(("sleep", s)))
+    assert target.read_bytes() == body
+    cut = f"{server}/cut/{target.name}"
+    assert [kind for kind, _ in events] == ["log", "sleep", "log"]
+    assert events[0][1] == (f"{cut}: attempt 1 of 2 failed (cut off after "
+                            f"{len(body) // 2:,} of {len(body):,} bytes); retrying in 0.25 s")
+    assert events[1][1] == 0.25  # the line comes before the wait, not after
+    assert str(events[2][1]).startswith(f"{cut}: attempt 2 of 2 failed (cut off")
+    assert str(events[2][1]).endswith(f"; trying the next mirror, {server}/good/")
+
+
+def test_a_403_is_told_as_not_retried(server: str, tmp_path: Path) -> None:
+    lines: list[str] = []
+    target = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    fetch(target, (f"{server}/forbidden/", f"{server}/good/"), sha256(FILES_GZ[target.name]),
+          progress=False, timeout=5, log=lines.append, sleep=lambda s: None)
+    assert len(lines) == 1 and "HTTP 403" in lines[0] and "a retry would not change" in lines[0]
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_the_timeout_is_an_option(how: str, server: str, tiny_registry: str, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # the kmnist entry, served by the local server's /slow/ (1 s before answering)
+    info = DatasetInfo(name="kmnist", gz_sha256=datasets.REGISTRY["tiny"].gz_sha256)
+    monkeypatch.setitem(datasets.REGISTRY, "kmnist", info)
+    monkeypatch.setenv("MNISTNP_MIRRORS", f"{server}/slow/")
+    argv = ["download", "kmnist", "--data-dir", tmp_path / "k"]
+    if how == "option":
+        argv += ["--timeout", "0.25"]
+    else:
+        monkeypatch.setenv("MNISTNP_TIMEOUT", "0.25")
+    assert cli(*argv) == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert "timed out after 0.25 s" in last
+
+
+def test_a_bad_timeout_in_the_environment_is_a_usage_error(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    monkeypatch.setenv("MNISTNP_TIMEOUT", "soon")
+    assert cli("download", "kmnist", "--data-dir", tmp_path / "k") == 2
+    assert "MNISTNP_TIMEOUT" in capsys.readouterr().err
+    assert not (tmp_path / "k").exists()
+
+
+def test_a_failed_download_ends_with_where_else_the_data_can_come_from(
+        tiny_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, down_url: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MNISTNP_MIRRORS", down_url)
+    assert cli("download", "kmnist", "--data-dir", tmp_path / "k", "--timeout", "1") == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("mnistnp: error: train-images-idx3-ubyte.gz: download failed")
+    assert "$MNISTNP_MIRRORS" in last and last.endswith("--data-dir DIR")
+
+
+def test_download_mnist_says_it_is_bundled(server: str, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MNISTNP_MIRRORS", f"{server}/good/")  # any request would show
+    assert cli("download", "mnist") == 0
+    out = capsys.readouterr().out
+    assert "bundled" in out and str(bundled_dir()) in out
+    assert Handler.requests == []
+
+
+def test_download_mnist_into_a_folder_copies_the_bundled_files(
+        server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MNISTNP_MIRRORS", f"{server}/good/")
+    folder = tmp_path / "mnist"
+    assert cli("download", "mnist", "--data-dir", folder) == 0
+    assert Handler.requests == []
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{s}.gz" for s in FILES)
+    for stem in FILES:
+        copy = (folder / f"{stem}.gz").read_bytes()
+        assert copy == (bundled_dir() / f"{stem}.gz").read_bytes()
+        assert sha256(gzip.decompress(copy)) == datasets.REGISTRY["mnist"].sha256[stem]
+
+
+def test_a_corrupt_bundled_file_is_not_copied(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bundled"
+    fake.mkdir()
+    for stem in FILES:
+        (fake / f"{stem}.gz").write_bytes(b"not the file")
+    monkeypatch.setattr("mnistnp.download.bundled_dir", lambda: fake)
+    from mnistnp.download import download
+
+    with pytest.raises(DatasetError, match="bundled file is missing or corrupt"):
+        download("mnist", tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 # --- the model summary ------------------------------------------------------------------------
