@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import math
+import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +23,8 @@ from mnistnp.datasets import FILES, DatasetInfo, bundled_dir
 from mnistnp.download import fetch
 from mnistnp.errors import DatasetError
 from mnistnp.nn import Dense, Flatten, RandomShift, mlp
+from mnistnp.plots import learning_curve_figure, plot_learning_curve
+from mnistnp.training import History
 
 # The download tests' local HTTP server, the guard that fails any other URL, and the 'tiny'
 # dataset entry: fixtures reused here under the same names.
@@ -179,3 +184,97 @@ def test_summary_of_rows_and_of_a_shape_the_model_cannot_take() -> None:
         mlp([6, 3], shift=1).summary((6,))
     assert Dense(3, 2).output_shape((3,)) == (2,) and Flatten().output_shape((4, 5)) == (20,)
     assert RandomShift(1).output_shape((4, 5)) == (4, 5)
+
+
+# --- the learning curve -----------------------------------------------------------------------
+
+
+def uneven_history() -> History:
+    """Three epochs of 4, 4 and 2 steps (the last cut short, as --iterations does)."""
+    h = History()
+    h.costs = [2.0, 1.8, 1.6, 1.4, 1.2, 1.0, 0.9, 0.8, 0.7, 0.6]
+    h.epoch_end = [4, 8, 10]
+    h.epoch_loss = [float(np.mean(h.costs[a:b])) for a, b in [(0, 4), (4, 8), (8, 10)]]
+    h.epoch_val_loss = [1.5, 1.1, 0.8]
+    h.epoch_val_accuracy = [0.5, 0.7, 0.8]
+    h.epoch_lr = [0.1] * 3
+    h.epoch_seconds = [1.0] * 3
+    h.epoch_samples_per_s = [1.0] * 3
+    return h
+
+
+def lines_of(fig: Any) -> dict[str, Any]:
+    return {line.get_label(): line for ax in fig.axes for line in ax.get_lines()}
+
+
+def test_the_curve_reads_in_epochs_with_each_mean_at_the_middle_of_its_epoch() -> None:
+    import matplotlib.pyplot as plt
+
+    h = uneven_history()
+    fig = learning_curve_figure(h)  # several epochs of several steps: epochs
+    try:
+        assert fig.axes[0].get_xlabel() == "epoch"
+        drawn = lines_of(fig)
+        # the k-th of an epoch's L steps spans (e-1 + (k-1)/L, e-1 + k/L]: drawn at its middle
+        expected = [e + (k - 0.5) / n for e, n in enumerate([4, 4, 2]) for k in range(1, n + 1)]
+        assert list(drawn["cost per iteration"].get_xdata()) == pytest.approx(expected)
+        assert list(drawn["train cost (epoch mean)"].get_xdata()) == pytest.approx(
+            [0.5, 1.5, 2.5])
+        assert list(drawn["train cost (epoch mean)"].get_ydata()) == h.epoch_loss
+        assert list(drawn["validation loss"].get_xdata()) == pytest.approx([1, 2, 3])
+        assert list(drawn["validation accuracy"].get_xdata()) == pytest.approx([1, 2, 3])
+    finally:
+        plt.close(fig)
+    fig = learning_curve_figure(h, x="iteration")
+    try:
+        drawn = lines_of(fig)
+        assert list(drawn["train cost (epoch mean)"].get_xdata()) == pytest.approx([2, 6, 9])
+        assert list(drawn["validation loss"].get_xdata()) == pytest.approx([4, 8, 10])
+    finally:
+        plt.close(fig)
+
+
+def test_a_full_batch_curve_reads_in_iterations() -> None:
+    import matplotlib.pyplot as plt
+
+    h = History()
+    h.costs = [1.0, 0.5, 0.3]
+    h.epoch_end, h.epoch_loss = [1, 2, 3], [1.0, 0.5, 0.3]
+    h.epoch_val_loss = h.epoch_val_accuracy = [math.nan] * 3
+    fig = learning_curve_figure(h)
+    try:
+        assert fig.axes[0].get_xlabel() == "iteration"
+    finally:
+        plt.close(fig)
+
+
+MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "jpg": b"\xff\xd8\xff", "jpeg": b"\xff\xd8\xff",
+         "pdf": b"%PDF-", "svg": b"<?xml"}
+
+
+@pytest.mark.parametrize("ext", sorted(MAGIC))
+def test_the_curve_is_written_in_the_format_its_extension_names(ext: str,
+                                                                 tmp_path: Path) -> None:
+    path = tmp_path / f"curve.{ext.upper() if ext == 'jpg' else ext}"
+    plot_learning_curve(uneven_history(), path)
+    data = path.read_bytes()
+    assert data.startswith(MAGIC[ext])
+    if ext == "svg":
+        assert b"<svg" in data[:1000]
+
+
+@pytest.mark.parametrize("name", ["curve.gif", "curve"])
+def test_an_unknown_plot_extension_is_refused_before_training(
+        name: str, tmp_path: Path, session_idx_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli("train", "--data-dir", session_idx_dir, "--hidden", "8", "--epochs", "1",
+               "--plot", name, "--no-progress") == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mnistnp train: error: --plot {name}: ")
+    assert ".png" in lines[0] and ".jpg" in lines[0]
+    assert captured.out == "" and os.listdir(tmp_path) == []
+    with pytest.raises(ValueError, match=r"curve\.gif"):
+        plot_learning_curve(uneven_history(), tmp_path / "curve.gif")
+    assert os.listdir(tmp_path) == []

@@ -20,6 +20,7 @@ from ..config import DTYPES, RECIPES, TrainConfig
 from ..errors import MnistnpError
 from ..io import save_model
 from ..optim import OPTIMIZERS, SCHEDULES
+from ..plots import PLOT_FORMATS, plot_format
 from ..signals import StopRequest
 from ..training import Interrupted
 from . import options as opt
@@ -81,7 +82,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     out.add_argument("--out", type=Path, metavar="MODEL.npz",
                      help="where the model goes (exactly this path; default: the run folder)")
     out.add_argument("--plot", type=Path, metavar="CURVE.png",
-                     help="where the learning curve goes (default: the run folder)")
+                     help="where the learning curve goes, in the format its extension names: "
+                     f"{', '.join('.' + e for e in PLOT_FORMATS)} (default: learning_curve.png "
+                     "in the run folder)")
     out.add_argument("--metrics", type=Path, metavar="PATH",
                      help="where the per-epoch JSON lines go (default: the run folder)")
     out.add_argument("--run-dir", type=Path, metavar="DIR",
@@ -154,6 +157,11 @@ def run(args: argparse.Namespace) -> int:
         problem = path and check_writable(path)
         if problem:
             raise MnistnpError(f"--{option} {path}: {problem}")
+    if args.plot:
+        try:
+            plot_format(args.plot)
+        except ValueError as e:
+            raise opt.UsageError(f"--plot {e}") from None
     run_dir = args.run_dir or new_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "settings.json", {
