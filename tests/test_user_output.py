@@ -5,10 +5,16 @@ learning curve's axis and file format."""
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
+import json
 import math
 import os
 import re
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +23,16 @@ import pytest
 import test_download
 from test_download import FILES_GZ, Handler, sha256
 
-from mnistnp import datasets
+from mnistnp import datasets, progress, training
 from mnistnp.cli import main
+from mnistnp.config import TrainConfig
 from mnistnp.datasets import FILES, DatasetInfo, bundled_dir
 from mnistnp.download import fetch
 from mnistnp.errors import DatasetError
 from mnistnp.nn import Dense, Flatten, RandomShift, mlp
+from mnistnp.optim import Adam
 from mnistnp.plots import learning_curve_figure, plot_learning_curve
-from mnistnp.training import History
+from mnistnp.training import History, fit
 
 # The download tests' local HTTP server, the guard that fails any other URL, and the 'tiny'
 # dataset entry: fixtures reused here under the same names.
@@ -37,6 +45,225 @@ def cli(*argv: object) -> int:
         return main([str(a) for a in argv])
     except SystemExit as e:
         return 0 if e.code is None else int(e.code)
+
+
+# --- the progress bar -------------------------------------------------------------------------
+
+
+def quadrants(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 8x8 images whose class (0-3) is the bright quadrant."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 4
+    x = rng.integers(0, 60, (n, 8, 8), dtype=np.uint8)
+    for k, (r, c) in enumerate([(0, 0), (0, 4), (4, 0), (4, 4)]):
+        x[y == k, r:r + 4, c:c + 4] = 200
+    return x, y
+
+
+def test_the_bar_shows_epoch_running_loss_and_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    screen = io.StringIO()
+    real = progress.tqdm
+
+    def forced(*args: Any, **kwargs: Any) -> Any:  # a terminal's bar, drawn into a string
+        return real(*args, **{**kwargs, "disable": False, "file": screen, "mininterval": 0})
+
+    monkeypatch.setattr(progress, "tqdm", forced)
+    x, y = quadrants()
+    history = fit(mlp([64, 8, 4], np.random.default_rng(0)), x, y, Adam(0.01),
+                  rng=np.random.default_rng(0), epochs=3, batch_size=50)
+    frames = screen.getvalue().split("\r")
+    for e in range(1, 4):
+        # the last frame of each epoch shows its number, its mean cost (what the epoch line
+        # says) and the rate of its last step
+        last = [f for f in frames if f.startswith(f"epoch {e}/3:") and f"{4 * e}/12" in f]
+        assert last, frames
+        assert f"loss {history.epoch_loss[e - 1]:.4f}" in last[-1]
+        assert f"lr {history.epoch_lr[e - 1]:.3g}" in last[-1]
+
+
+def screen_of(output: str, columns: int) -> list[str]:
+    """What a terminal of ``columns`` shows after ``output``: carriage return, line feed,
+    erase to the end of the line, cursor up, and wrapping at the last column."""
+    lines: list[list[str]] = [[]]
+    row = col = 0
+    for token in re.findall(r"\x1b\[\d*[A-Za-z]|.", output, re.S):
+        if token == "\r":
+            col = 0
+        elif token == "\n":
+            row += 1
+        elif token.startswith("\x1b["):
+            if token.endswith("K"):
+                del lines[row][col:]
+            elif token.endswith("A"):
+                row = max(0, row - int(token[2:-1] or 1))
+            continue
+        else:
+            if col == columns:  # wrap pending: the next character starts the next line
+                row, col = row + 1, 0
+            while len(lines) <= row:
+                lines.append([])
+            line = lines[row]
+            line.extend(" " * (col + 1 - len(line)))
+            line[col] = token
+            col += 1
+        while len(lines) <= row:
+            lines.append([])
+    return ["".join(line).rstrip() for line in lines if "".join(line).strip()]
+
+
+# Starts mnistnp as a session leader and opens the terminal, which makes it the process's
+# controlling terminal, so a typed Ctrl-C is echoed as ^C and sent as SIGINT, as in real life.
+CHILD = ("import os, sys; os.open(sys.argv[1], os.O_RDWR); "
+         "os.execv(sys.executable, [sys.executable, '-m', 'mnistnp.cli', *sys.argv[2:]])")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a Linux terminal")
+def test_ctrl_c_leaves_no_bar_on_the_screen(tmp_path: Path, session_idx_dir: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    columns = 120
+    master, slave = pty.openpty()
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, columns, 0, 0))
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, os.ttyname(slave), "train", "--data-dir",
+         str(session_idx_dir), "--hidden", "8", "--epochs", "100000", "--batch-size", "1",
+         "--run-dir", "run"],  # relative: short lines, none wrapped
+        stdin=slave, stdout=slave, stderr=slave, start_new_session=True, cwd=tmp_path)
+    os.close(slave)
+    out, typed = b"", False
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 1 << 16)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            # typed while the bar is on the screen (its frame was the last thing written)
+            if not typed and b"epoch 2/" in out and b"it/s" in out.rsplit(b"\r", 1)[-1]:
+                os.write(master, b"\x03")  # Ctrl-C, typed
+                typed = True
+        status = child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.close(master)
+    assert typed and status == 130, out[-2000:]
+    shown = screen_of(out.decode(errors="replace"), columns)
+    # (the terminal's ^C echo may stay at the end of a line of text, as for any program)
+    assert not [line for line in shown if "it/s" in line], shown
+    assert shown[-3].startswith("mnistnp: SIGINT received: finishing the current batch")
+    assert shown[-2].startswith("mnistnp: stopped at epoch ")
+    assert shown[-1].startswith("resume with: mnistnp train --resume ")
+
+
+def test_screen_of_wraps_and_erases() -> None:
+    """The little terminal above, checked on what the test relies on."""
+    assert screen_of("abcdef^C", 6) == ["abcdef", "^C"]
+    assert screen_of("abcd^C\r\x1b[Kmessage\n", 8) == ["message"]
+    assert screen_of("one\r\ntwo\r   \r", 8) == ["one"]
+    assert screen_of("one\ntwo", 8) == ["one", "   two"]  # a bare line feed keeps the column
+
+
+# --- the lines training prints ----------------------------------------------------------------
+
+
+def train_run(data: Path, tmp_path: Path, *argv: object) -> int:
+    return cli("train", "--data-dir", data, "--hidden", "8", "--run-dir", tmp_path / "run",
+               "--no-progress", *argv)
+
+
+def test_log_every_keeps_the_epoch_lines_with_validation(tmp_path: Path, session_idx_dir: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    assert train_run(session_idx_dir, tmp_path, "--epochs", "3", "--log-every", "2") == 0
+    out = capsys.readouterr().out
+    records = [json.loads(line)
+               for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    epochs = re.findall(r"^epoch (\d)/3: loss [\d.]+, val_loss ([\d.]+), val_accuracy", out, re.M)
+    assert [int(e) for e, _ in epochs] == [1, 2, 3]
+    assert [float(v) for _, v in epochs] == pytest.approx([r["val_loss"] for r in records],
+                                                          abs=1e-4)
+    assert re.search(r"^iteration 2: cost [\d.]+ \(mean of the last 2\)$", out, re.M)
+
+
+def test_full_batch_cost_lines_carry_the_validation(tmp_path: Path, session_idx_dir: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_run(session_idx_dir, tmp_path, "--recipe", "notebook", "--iterations", "4",
+                     "--log-every", "2", "--val-split", "100") == 0
+    out = capsys.readouterr().out
+    records = [json.loads(line)
+               for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    lines = re.findall(r"^iteration (\d): cost ([\d.]+), val_loss ([\d.]+), val_accuracy "
+                       r"([\d.]+)%$", out, re.M)
+    assert [int(i) for i, *_ in lines] == [2, 4], out
+    for i, cost, val_loss, val_acc in lines:
+        record = records[int(i) - 1]  # one step per epoch: iteration i ends epoch i
+        assert float(cost) == pytest.approx(record["loss"], abs=1e-4)
+        assert float(val_loss) == pytest.approx(record["val_loss"], abs=1e-4)
+        assert float(val_acc) == pytest.approx(100 * record["val_accuracy"], abs=0.005)
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "1"], ["--iterations", "1", "--batch-size", "full"],
+                                  ["--iterations", "1"]], ids=["1-epoch", "1-step", "1-iteration"])
+def test_one_is_singular(argv: list[str], tmp_path: Path, session_idx_dir: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_run(session_idx_dir, tmp_path, *argv) == 0
+    out = capsys.readouterr().out
+    assert not re.search(r"(?<![\d.,])1 (epochs|iterations|steps|images|seeds)\b", out), out
+    assert re.search(r"\(\d[\d,]* iterations?, 1 epoch\)", out), out
+
+
+def test_the_closing_lines_name_the_settings(tmp_path: Path, session_idx_dir: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_run(session_idx_dir, tmp_path, "--epochs", "1") == 0
+    tail = capsys.readouterr().out.splitlines()[-4:]
+    run = tmp_path / "run"
+    assert tail == [f"model: {run / 'model.npz'}", f"learning curve: {run / 'learning_curve.png'}",
+                    f"metrics: {run / 'metrics.jsonl'}", f"settings: {run / 'settings.json'}"]
+    assert json.loads((run / "settings.json").read_text())["config"]["epochs"] == 1
+
+
+def test_piped_notebook_says_what_and_how_long_before_its_first_cost_line(
+        tmp_path: Path, session_idx_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(training, "ESTIMATE_AFTER", 0.0)  # as if the first steps took long
+    assert not sys.stdout.isatty()
+    assert train_run(session_idx_dir, tmp_path, "--recipe", "notebook", "--iterations", "6",
+                     "--log-every", "3") == 0
+    lines = capsys.readouterr().out.splitlines()
+    first_cost = next(i for i, line in enumerate(lines) if line.startswith("iteration "))
+    before = lines[:first_cost]
+    n_train = len(datasets.load(None, session_idx_dir)[0][1])
+    assert (f"plan: 6 iterations of full-batch gradient descent on {n_train:,} images, "
+            "no validation; a line every 3 iterations") in before[1]
+    assert re.fullmatch(r"time left: about [\d.]+ (s|min|h) \([\d.]+ m?s per iteration so far\)",
+                        before[2]), before
+
+
+def test_the_time_left_is_the_rate_so_far_times_the_steps_left() -> None:
+    # 8 steps in 2 s: 0.25 s each; 992 left: 248 s, said as 4.1 min
+    assert progress.time_left_line(2.0, 8, 992) == \
+        "time left: about 4.1 min (0.25 s per iteration so far)"
+    assert progress.time_left_line(2.0, 1000, 500) == \
+        "time left: about 1.0 s (2 ms per iteration so far)"
+
+
+def test_the_plan_counts_epochs_steps_and_images() -> None:
+    from mnistnp.cli.train import plan
+
+    x, y = np.zeros((1000, 2, 2), np.uint8), np.zeros(1000, np.uint8)
+    config = TrainConfig(epochs=3, batch_size=128, val_split=100)
+    # 900 trained on: 8 steps per epoch (7 of 128 and one of 4), 24 in all
+    assert plan(config, x, y).startswith("plan: 3 epochs of 8 steps (24 iterations) on 900 "
+                                         "images, validated on 100 after each epoch")
 
 
 # --- downloads --------------------------------------------------------------------------------

@@ -14,14 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, datasets
 from ..atomic import atomic_write, check_writable
 from ..config import DTYPES, RECIPES, TrainConfig
 from ..errors import MnistnpError
 from ..io import save_model
 from ..optim import OPTIMIZERS, SCHEDULES
 from ..plots import PLOT_FORMATS, plot_format
+from ..progress import ESTIMATE_AFTER
 from ..signals import StopRequest
+from ..text import plural
 from ..training import Interrupted
 from . import options as opt
 
@@ -100,8 +102,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      help="continue the run saved in CHECKPOINT with its own settings (in its "
                      "folder unless --run-dir is given)")
     out.add_argument("--log-every", type=opt.natural_int, metavar="N",
-                     help="iterations between cost lines; 0 prints one line per epoch")
-    out.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+                     help="a cost line every N iterations, as well as the line per epoch (in "
+                     "full-batch training, instead of it); 0: only the line per epoch")
+    out.add_argument("--no-progress", action="store_true",
+                     help="never show a progress bar (it shows only on a terminal)")
     return p
 
 
@@ -180,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
             result, info = results[best]
             save_model(args.out, result.model, info)
             print(f"model (seed {seeds[best]}, best validation accuracy): {args.out}")
+    print(f"settings: {run_dir / 'settings.json'}")
     return 0
 
 
@@ -204,6 +209,7 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
     print(f"training {sizes} on {config.dataset}, recipe {args.recipe}: {config.optimizer} lr "
           f"{config.lr:g}{decay}, batch {config.batch_size or 'full'}, {config.dtype}, seed "
           f"{config.seed}", flush=True)
+    print(plan(config, x_train, y_train, args.resume_from), flush=True)
     checkpoint = folder / "checkpoint.npz"
     try:
         with StopRequest() as stop:
@@ -219,8 +225,8 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
         raise opt.Exit(128 + (stop.signum or 2)) from None
     h = result.history
     stopped = f", best epoch {h.best_epoch} restored" if h.best_epoch else ""
-    print(f"trained in {h.seconds:.1f} s ({h.iterations:,} iterations, {h.epochs} epochs"
-          f"{stopped})")
+    print(f"trained in {h.seconds:.1f} s ({plural(h.iterations, 'iteration')}, "
+          f"{plural(h.epochs, 'epoch')}{stopped})")
     print(f"train accuracy: {100 * result.train_accuracy:.2f}%")
     if result.val_accuracy is not None:
         print(f"validation accuracy: {100 * result.val_accuracy:.2f}%")
@@ -234,6 +240,37 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
     print(f"model: {model_path}\nlearning curve: {plot_path}\nmetrics: {metrics_path}",
           flush=True)
     return result, info
+
+
+def plan(config: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
+         resume: Any = None) -> str:
+    """What training will do, before it starts: steps and epochs, the images trained and
+    validated on, which lines to expect, and when the time left is told."""
+    (x, _), val = datasets.validation_split(x_train, y_train, config.val_split)
+    n = len(x)
+    steps = -(-n // min(config.batch_size or n, n))
+    total = config.iterations or config.epochs * steps
+    if steps == 1:
+        what = f"{plural(total, 'iteration')} of full-batch gradient descent"
+    elif config.iterations is None:
+        what = f"{plural(config.epochs, 'epoch')} of {steps:,} steps ({total:,} iterations)"
+    else:
+        epochs = total / steps
+        what = (f"{plural(total, 'iteration')} ({epochs:.3g} epoch{'s' * (epochs != 1)} of "
+                f"{steps:,} steps)")
+    if config.patience:
+        what += f", stopping early after {plural(config.patience, 'epoch')} without progress"
+    line = f"plan: {what} on {n:,} images, "
+    line += f"validated on {len(val[0]):,} after each epoch" if val else "no validation"
+    every = plural(config.log_every, "iteration")
+    line += (f"; a line every {every}" if config.log_every and steps == 1 else
+             f"; a line every {every} and every epoch" if config.log_every else
+             "; a line every epoch")
+    if resume is not None:
+        state = resume.state
+        line += f"; resuming at epoch {state.epoch + 1}" + (f", after batch {state.batch}"
+                                                            if state.batch else "")
+    return line + f"; the time left is estimated after {ESTIMATE_AFTER:g} s"
 
 
 def _summarise(seeds: list[int], results: list[Any],
