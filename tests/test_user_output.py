@@ -4,6 +4,7 @@ learning curve's axis and file format."""
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import io
 import itertools
@@ -24,8 +25,8 @@ import test_download
 from test_download import FILES_GZ, Handler, sha256
 
 from mnistnp import datasets, progress, training
-from mnistnp.cli import main
-from mnistnp.config import TrainConfig
+from mnistnp.cli import build_parser, main
+from mnistnp.config import RECIPES, TrainConfig
 from mnistnp.datasets import FILES, DatasetInfo, bundled_dir
 from mnistnp.download import fetch
 from mnistnp.errors import DatasetError
@@ -45,6 +46,101 @@ def cli(*argv: object) -> int:
         return main([str(a) for a in argv])
     except SystemExit as e:
         return 0 if e.code is None else int(e.code)
+
+
+# --- help -------------------------------------------------------------------------------------
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
+
+
+def shown_help(action: argparse.Action) -> str:
+    """The help text as argparse prints it (with %(default)s filled in)."""
+    assert action.help is not None
+    return action.help % dict(vars(action), prog="mnistnp")
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "download"])
+def test_every_option_has_help(command: str) -> None:
+    parser = subcommands()[command]
+    for action in options(parser):
+        assert action.help and action.help != argparse.SUPPRESS and action.help.strip(), \
+            action.option_strings or action.dest
+    assert parser.format_help()  # every help string formats (no stray %)
+
+
+def test_train_help_gives_the_default_recipes_value_of_each_setting() -> None:
+    """Read back each value the help shows, with the option's own parser, and compare it with
+    the recipe: so the help can neither go stale nor show a value the option would not give."""
+    default = RECIPES["default"]
+    settings = {f for f in TrainConfig.__dataclass_fields__}
+    checked = []
+    for action in options(subcommands()["train"]):
+        if action.dest not in settings:
+            continue
+        # (--dataset, shared with evaluate, says "default: mnist")
+        found = re.search(r"default(?: recipe)?: (\S+?)(?:\)|, |;|$)", shown_help(action))
+        assert found, f"{action.option_strings}: {action.help}"
+        text = found.group(1)
+        value: Any = {"none": None, "off": False, "on": True}.get(text, text)
+        if action.dest == "batch_size" and text == "full":
+            value = None
+        elif isinstance(value, str) and action.type is not None:
+            value = action.type(text)  # type: ignore[operator]
+        expected = getattr(default, action.dest)
+        if action.dest == "batch_size" and value == 0:
+            value = None
+        if isinstance(expected, float) and value is not None:
+            assert value == pytest.approx(expected, rel=1e-3), action.dest
+        else:
+            assert value == expected, action.dest
+        checked.append(action.dest)
+    assert {"hidden", "epochs", "lr", "optimizer", "weight_decay", "warmup_epochs",
+            "val_split", "batch_size", "seed", "nesterov", "patience"} <= set(checked)
+
+
+def test_options_with_a_default_of_their_own_show_it() -> None:
+    shown = []
+    for command, parser in subcommands().items():
+        for action in options(parser):
+            if action.default is None or action.default is False \
+                    or action.default == argparse.SUPPRESS:
+                continue
+            found = re.search(r"default: (\S+?)(?:\)|, |;|$)", shown_help(action))
+            assert found and found.group(1) == str(action.default), (command, action.dest)
+            shown.append(action.dest)
+    assert {"recipe", "repeats", "checkpoint_every"} <= set(shown)
+
+
+def test_the_recipe_help_lists_what_each_recipe_changes() -> None:
+    action = next(a for a in options(subcommands()["train"]) if a.dest == "recipe")
+    text = shown_help(action)
+    for name in ("best", "notebook"):
+        part = text.split(f"'{name}'")[1].split(";")[0]
+        recipe = RECIPES[name]
+        for field in TrainConfig.__dataclass_fields__:
+            if field == "epochs" and recipe.iterations:
+                continue  # iterations count instead
+            if getattr(recipe, field) != getattr(RECIPES["default"], field):
+                assert re.search(rf"[(, ]{field.replace('_', '-')} ", part), (name, field)
+
+
+def test_evaluate_help_shows_one_percent_sign(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("evaluate", "--help") == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "'accuracy: NN.NN%'" in text and "%%" not in text
+
+
+def test_predict_help_takes_either_polarity(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("predict", "--help") == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "dark digit on light paper" in text and "light digit on dark" in text
 
 
 # --- the progress bar -------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import argparse
 import json
 import statistics
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,76 +37,127 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                        "the learning curve.")
     r = p.add_argument_group("recipe (every option below overrides it)")
     r.add_argument("--recipe", choices=sorted(RECIPES), default="default",
-                   help="preset settings: 'default' (fast), 'best' (most accurate) or "
-                   "'notebook' (the seed notebook's full-batch descent, bugs fixed)")
+                   help="preset settings (default: %(default)s): 'default' is fast, with the "
+                   "values given below; 'best' is the most accurate "
+                   f"({_differences('best')}); 'notebook' is the seed notebook, bugs fixed "
+                   f"({_differences('notebook')})")
     r.add_argument("--hidden", type=opt.hidden_sizes, metavar="W,W,...",
-                   help="hidden-layer widths, e.g. 50,50,50 for a 784-50-50-50-10 net")
-    r.add_argument("--epochs", type=opt.positive_int, metavar="N", help="passes over the data")
+                   help="hidden-layer widths, e.g. 50,50,50 for a 784-50-50-50-10 net "
+                   f"({_recipe('hidden')})")
+    r.add_argument("--epochs", type=opt.positive_int, metavar="N",
+                   help=f"passes over the data ({_recipe('epochs')})")
     r.add_argument("--iterations", type=opt.positive_int, metavar="N",
-                   help="gradient steps in all (overrides --epochs)")
+                   help=f"gradient steps in all, overriding --epochs ({_recipe('iterations')})")
     r.add_argument("--batch-size", type=opt.batch_size, metavar="B",
-                   help="samples per step, or 'full' for full-batch gradient descent")
-    r.add_argument("--dtype", choices=DTYPES, help="floating-point precision")
+                   help="samples per step, or 'full' for full-batch gradient descent "
+                   f"({_recipe('batch_size')})")
+    r.add_argument("--dtype", choices=DTYPES,
+                   help=f"floating-point precision ({_recipe('dtype')})")
     r.add_argument("--seed", type=opt.natural_int, metavar="S",
-                   help="seed for weights, batch order and dropout (default 0)")
+                   help=f"seed for weights, batch order and dropout ({_recipe('seed')})")
     o = p.add_argument_group("optimizer and schedule")
-    o.add_argument("--optimizer", choices=sorted(OPTIMIZERS))
-    o.add_argument("--lr", type=opt.positive_float, metavar="LR", help="(peak) learning rate")
-    o.add_argument("--momentum", type=opt.unit_float, metavar="M", help="momentum for sgd")
+    o.add_argument("--optimizer", choices=sorted(OPTIMIZERS),
+                   help=f"the update rule ({_recipe('optimizer')})")
+    o.add_argument("--lr", type=opt.positive_float, metavar="LR",
+                   help=f"(peak) learning rate ({_recipe('lr')})")
+    o.add_argument("--momentum", type=opt.unit_float, metavar="M",
+                   help=f"momentum for sgd ({_recipe('momentum')})")
     o.add_argument("--nesterov", action="store_true", default=None,
-                   help="Nesterov momentum (sgd)")
+                   help=f"Nesterov momentum (sgd) ({_recipe('nesterov')})")
     o.add_argument("--weight-decay", type=opt.natural_float, metavar="WD",
-                   help="L2 penalty (sgd, adam) or decoupled decay (adamw)")
-    o.add_argument("--schedule", choices=sorted(SCHEDULES), help="learning-rate schedule")
+                   help="L2 penalty (sgd, adam) or decoupled decay (adamw) "
+                   f"({_recipe('weight_decay')})")
+    o.add_argument("--schedule", choices=sorted(SCHEDULES),
+                   help=f"learning-rate schedule ({_recipe('schedule')})")
     o.add_argument("--warmup-epochs", type=opt.natural_float, metavar="E",
-                   help="linear warmup before the cosine decay, in epochs")
+                   help="linear warmup before the cosine decay, in epochs "
+                   f"({_recipe('warmup_epochs')})")
     o.add_argument("--step-epochs", type=opt.positive_int, metavar="N",
-                   help="step schedule: epochs between drops")
+                   help=f"step schedule: epochs between drops ({_recipe('step_epochs')})")
     o.add_argument("--gamma", type=opt.gamma_float, metavar="G",
-                   help="step and plateau schedules: factor applied at each drop")
+                   help="step and plateau schedules: factor applied at each drop "
+                   f"({_recipe('gamma')})")
     o.add_argument("--plateau-patience", type=opt.natural_int, metavar="N",
-                   help="plateau schedule: epochs without a better val_loss before a drop")
+                   help="plateau schedule: epochs without a better val_loss before a drop "
+                   f"({_recipe('plateau_patience')})")
     g = p.add_argument_group("regularization and validation")
     g.add_argument("--dropout", type=opt.unit_float, metavar="P",
-                   help="inverted dropout after each hidden layer (off in evaluation)")
+                   help="inverted dropout after each hidden layer, off in evaluation; 0 is off "
+                   f"({_recipe('dropout')})")
     g.add_argument("--shift", type=opt.natural_int, metavar="PX",
-                   help="augmentation: move training images by up to PX pixels at random")
+                   help="augmentation: move training images by up to PX pixels at random; 0 is "
+                   f"off ({_recipe('shift')})")
     g.add_argument("--clip-norm", type=opt.positive_float, metavar="C",
-                   help="clip the gradient's global L2 norm to C")
+                   help=f"clip the gradient's global L2 norm to C ({_recipe('clip_norm')})")
     g.add_argument("--val-split", type=opt.val_split, metavar="F|N",
                    help="validation held out from the end of the training set: a fraction or "
-                   "a count; 0 turns it off (default 1/12: 5,000 of MNIST's 60,000)")
+                   f"a count; 0 turns it off ({_recipe('val_split')}, "
+                   f"{round(60_000 * DEFAULT.val_split):,} of MNIST's 60,000)")
     g.add_argument("--patience", type=opt.positive_int, metavar="N",
                    help="early stopping: stop after N epochs without a better val_loss and "
-                   "restore the best weights")
+                   f"restore the best weights ({_recipe('patience')})")
     add_data_options(p)
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, metavar="MODEL.npz",
-                     help="where the model goes (exactly this path; default: the run folder)")
+                     help="where the model goes (exactly this path; default: model.npz in the "
+                     "run folder)")
     out.add_argument("--plot", type=Path, metavar="CURVE.png",
                      help="where the learning curve goes, in the format its extension names: "
                      f"{', '.join('.' + e for e in PLOT_FORMATS)} (default: learning_curve.png "
                      "in the run folder)")
     out.add_argument("--metrics", type=Path, metavar="PATH",
-                     help="where the per-epoch JSON lines go (default: the run folder)")
+                     help="where the per-epoch JSON lines go (default: metrics.jsonl in the run "
+                     "folder)")
     out.add_argument("--run-dir", type=Path, metavar="DIR",
                      help="folder for the settings, metrics, curve and (without --out) model; "
                      "default: a new runs/<timestamp>/")
     out.add_argument("--repeats", type=opt.positive_int, default=1, metavar="K",
                      help="train K seeds (S, S+1, ...) and report test accuracy as mean ± std; "
-                     "--out then gets the seed with the best validation accuracy")
+                     "--out then gets the seed with the best validation accuracy (default: "
+                     "%(default)s)")
     out.add_argument("--checkpoint-every", type=opt.natural_int, default=0, metavar="N",
-                     help="write the run folder's checkpoint.npz every N epochs (it is also "
-                     "written on Ctrl-C or SIGTERM)")
+                     help="write the run folder's checkpoint.npz every N epochs; 0 only on "
+                     "Ctrl-C or SIGTERM, when it is always written (default: %(default)s)")
     out.add_argument("--resume", type=Path, metavar="CHECKPOINT",
                      help="continue the run saved in CHECKPOINT with its own settings (in its "
                      "folder unless --run-dir is given)")
     out.add_argument("--log-every", type=opt.natural_int, metavar="N",
                      help="a cost line every N iterations, as well as the line per epoch (in "
-                     "full-batch training, instead of it); 0: only the line per epoch")
+                     "full-batch training, instead of it); 0: only the line per epoch "
+                     f"({_recipe('log_every')})")
     out.add_argument("--no-progress", action="store_true",
                      help="never show a progress bar (it shows only on a terminal)")
     return p
+
+
+DEFAULT = RECIPES["default"]
+
+
+def _shown(name: str, value: Any) -> str:
+    """Setting ``name`` as it would be typed on the command line; 'none' and 'off' for unset
+    ones."""
+    if value is None:
+        return "full" if name == "batch_size" else "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _recipe(name: str) -> str:
+    """'default recipe: 20': the default recipe's value of setting ``name``, for the help."""
+    return f"default recipe: {_shown(name, getattr(DEFAULT, name))}"
+
+
+def _differences(recipe: str) -> str:
+    """The settings in which ``recipe`` differs from the default one, as options (epochs not
+    when iterations are set: they count instead)."""
+    config = RECIPES[recipe]
+    return ", ".join(f"{f.name.replace('_', '-')} {_shown(f.name, getattr(config, f.name))}"
+                     for f in fields(TrainConfig)
+                     if getattr(config, f.name) != getattr(DEFAULT, f.name)
+                     and not (f.name == "epochs" and config.iterations))
 
 
 _OVERRIDES = ("hidden", "epochs", "iterations", "dtype", "seed", "optimizer", "lr", "momentum",
