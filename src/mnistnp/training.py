@@ -237,8 +237,11 @@ def fit(
     >= n_samples) is full-batch gradient descent. ``schedule`` sets the optimizer's learning
     rate before every step. ``validation`` (images, labels) is scored after every epoch; it is
     never trained on. ``clip_norm`` clips the gradient's global L2 norm. ``callbacks`` see each
-    epoch's end and may stop training. Every ``log_every`` iterations (or, if 0, every epoch)
-    one plain line goes to ``log``; ``progress=None`` shows a tqdm bar on a terminal only.
+    epoch's end and may stop training. One plain line per epoch goes to ``log``, and with
+    ``log_every`` a cost line every that many iterations (in full-batch training, where an
+    epoch is one step, the cost lines replace the epoch lines and carry the validation); a run
+    still going after ESTIMATE_AFTER seconds also gets one line with the time left.
+    ``progress=None`` shows a tqdm bar (epoch, mean loss so far, rate) on a terminal only.
 
     Resuming and interrupting: ``state`` (from a checkpoint) continues a run where it stood.
     ``should_stop`` is polled after every batch; when it answers True, ``on_checkpoint`` gets
