@@ -55,7 +55,8 @@ class TrainConfig:
     dtype: str = "float32"
     # Seeds the initial weights and the batch order: the same seed gives identical weights.
     seed: int = 0
-    # Iterations between printed cost lines; 0 prints one line per epoch.
+    # Iterations between printed cost lines, besides the line per epoch (which full-batch cost
+    # lines replace); 0 prints only the line per epoch.
     log_every: int = 0
     # A registered dataset name, or a label for the files in `data_dir`.
     dataset: str = "mnist"

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import http.client
 import os
+import shutil
 import tempfile
 import time
 import urllib.error
@@ -18,11 +19,18 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .atomic import new_file_mode
-from .datasets import FILES, REGISTRY, DatasetInfo, cache_dir
+from .atomic import atomic_write, new_file_mode
+from .datasets import FILES, REGISTRY, DatasetInfo, bundled_dir, cache_dir
 from .errors import DatasetError
 
 CHUNK = 1 << 16
+# Seconds a connect or a read may wait: a stall this long on a working link is rare, and with
+# retries and mirrors a dead one should not hang for minutes.
+TIMEOUT = 15.0
+
+
+class DownloadFailed(DatasetError):
+    """No mirror served a file verified."""
 
 
 def mirrors_for(info: DatasetInfo) -> tuple[str, ...]:
@@ -34,23 +42,29 @@ def mirrors_for(info: DatasetInfo) -> tuple[str, ...]:
     return tuple(m.strip().replace("{name}", info.name) for m in override.split(",") if m.strip())
 
 
-def download(name: str, data_dir: str | os.PathLike[str] | None = None, *, timeout: float = 30.0,
-             retries: int = 3, backoff: float = 0.5, progress: bool | None = None,
-             log: Callable[[str], None] | None = None,
+def download(name: str, data_dir: str | os.PathLike[str] | None = None, *,
+             timeout: float = TIMEOUT, retries: int = 3, backoff: float = 0.5,
+             progress: bool | None = None, log: Callable[[str], None] | None = None,
              sleep: Callable[[float], None] = time.sleep) -> Path:
     """Make sure the four files of dataset ``name`` lie verified in ``data_dir`` (default:
     ``cache_dir()/name``); fetch what is missing or corrupt. Returns the folder.
 
     Each mirror gets ``retries`` attempts (``timeout`` seconds per connect or read, waiting
-    ``backoff``, ``2 * backoff``, ... between them) before the next is tried. A file already
-    there is verified first; a corrupt one is reported through ``log`` and fetched again.
-    Raises DatasetError naming the file, every mirror tried and why each failed; a folder this
+    ``backoff``, ``2 * backoff``, ... between them) before the next is tried; each retry and
+    each change of mirror is reported through ``log`` as it happens. A file already there is
+    verified first; a corrupt one is reported through ``log`` and fetched again. Raises
+    DownloadFailed naming the file, every mirror tried and why each failed; a folder this
     call created is removed again if nothing landed in it.
+
+    A bundled dataset (mnist) needs no network: without ``data_dir`` its bundled folder is
+    returned as it is; with one, its bundled files are copied there, verified.
     """
     info = REGISTRY.get(name)
     if info is None or not info.gz_sha256:
         known = ", ".join(sorted(k for k, v in REGISTRY.items() if v.gz_sha256))
         raise DatasetError(f"no download is known for dataset {name!r} (known: {known})")
+    if info.bundled and data_dir is None:
+        return bundled_dir()
     folder = Path(data_dir) if data_dir is not None else cache_dir() / name
     created = _make_folder(folder)
     try:
@@ -59,9 +73,12 @@ def download(name: str, data_dir: str | os.PathLike[str] | None = None, *, timeo
                 continue
             target = folder / f"{stem}.gz"
             try:
+                if info.bundled:
+                    _copy_bundled(target, info.gz_sha256[stem], info.sha256.get(stem))
+                    continue
                 fetch(target, mirrors_for(info), info.gz_sha256[stem],
                       raw_sha256=info.sha256.get(stem), timeout=timeout, retries=retries,
-                      backoff=backoff, progress=progress, sleep=sleep)
+                      backoff=backoff, progress=progress, log=log, sleep=sleep)
             except OSError as e:  # the network's errors are reasons: this is the disk
                 raise DatasetError(f"{target}: cannot write ({e.strerror or e})") from None
     except BaseException:
@@ -84,6 +101,16 @@ def _make_folder(folder: Path) -> list[Path]:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise DatasetError(f"{folder}: folder is not writable")
     return missing
+
+
+def _copy_bundled(target: Path, sha256: str, raw_sha256: str | None) -> None:
+    """Copy the bundled file of ``target``'s name to ``target``, atomically, once verified."""
+    source = bundled_dir() / target.name
+    if not source.is_file() or not verified(source, sha256, raw_sha256):
+        raise DatasetError(f"{source}: the bundled file is missing or corrupt; reinstall "
+                           f"mnistnp")
+    with open(source, "rb") as f, atomic_write(target) as out:
+        shutil.copyfileobj(f, out, CHUNK)
 
 
 def _present(folder: Path, stem: str, info: DatasetInfo,
@@ -137,27 +164,37 @@ def _gunzipped_sha256(path: Path) -> str | None:
 
 
 def fetch(target: Path, mirrors: tuple[str, ...], sha256: str, *, raw_sha256: str | None = None,
-          timeout: float = 30.0, retries: int = 3, backoff: float = 0.5,
-          progress: bool | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+          timeout: float = TIMEOUT, retries: int = 3, backoff: float = 0.5,
+          progress: bool | None = None, log: Callable[[str], None] | None = None,
+          sleep: Callable[[float], None] = time.sleep) -> None:
     """Fetch ``target.name`` from the first mirror that serves it verified: each mirror gets
-    ``retries`` attempts (waiting backoff, 2 backoff, ...), except after a 403, 404 or 410."""
+    ``retries`` attempts (waiting backoff, 2 backoff, ...), except after a 403, 404 or 410.
+    Each retry and each move to the next mirror is told to ``log`` before the wait."""
+    say = log or (lambda line: None)
     failures = []
-    for base in mirrors:
+    for m, base in enumerate(mirrors):
         url = base.rstrip("/") + "/" + target.name
         reason = ""
-        for attempt in range(retries):
-            if attempt:
-                sleep(backoff * 2 ** (attempt - 1))
+        for attempt in range(1, retries + 1):
             try:
                 _stream(url, target, sha256, raw_sha256, timeout, progress)
                 return
             except _Failure as e:
-                reason = str(e)
+                reason = str(e) + (", which a retry would not change" if e.final else "")
                 if e.final:
                     break  # a 404 or 403 will not change on retry
+            if attempt < retries:
+                wait = backoff * 2 ** (attempt - 1)
+                say(f"{url}: attempt {attempt} of {retries} failed ({reason}); retrying in "
+                    f"{wait:g} s")
+                sleep(wait)
         failures.append(f"{base} ({reason})")
-    raise DatasetError(f"{target.name}: download failed from {len(mirrors)} "
-                       f"mirror{'s' * (len(mirrors) != 1)}: {'; '.join(failures) or 'none set'}")
+        if m + 1 < len(mirrors):
+            say(f"{url}: attempt {attempt} of {retries} failed ({reason}); trying the next "
+                f"mirror, {mirrors[m + 1]}")
+    raise DownloadFailed(f"{target.name}: download failed from {len(mirrors)} "
+                         f"mirror{'s' * (len(mirrors) != 1)}: "
+                         f"{'; '.join(failures) or 'none set'}")
 
 
 class _Failure(Exception):

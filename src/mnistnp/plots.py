@@ -1,9 +1,11 @@
-"""Pictures: the learning curve as a PNG (matplotlib, Agg backend, imported only when drawing)."""
+"""Pictures: the learning curve as PNG, JPEG, SVG or PDF (matplotlib, Agg backend, imported only
+when drawing)."""
 
 from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,51 +13,114 @@ import numpy as np
 from .atomic import atomic_write
 from .training import History
 
+# A file name's extension -> the format matplotlib writes; nothing else is guessed.
+PLOT_FORMATS = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "svg": "svg", "pdf": "pdf"}
 
-def plot_learning_curve(history: History, path: str | os.PathLike[str], title: str = "") -> None:
-    """Write the learning curve to the PNG at ``path``, atomically.
 
-    Left: the cost per iteration, and per epoch the mean train cost and the validation loss.
-    Right (when there is validation): the validation accuracy per epoch.
+def plot_format(path: str | os.PathLike[str]) -> str:
+    """The format the extension of ``path`` names; ValueError for any other extension."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in PLOT_FORMATS:
+        known = ", ".join(f".{e}" for e in PLOT_FORMATS)
+        what = f"a .{suffix} file" if suffix else "a name without an extension"
+        raise ValueError(f"{path}: {what} names no format the learning curve is written in; "
+                         f"use {known}")
+    return PLOT_FORMATS[suffix]
+
+
+def plot_learning_curve(history: History, path: str | os.PathLike[str], title: str = "",
+                        x: str = "auto") -> None:
+    """Write the learning curve to ``path`` in the format its extension names, atomically.
+
+    Left: the cost per iteration, and per epoch the mean train cost (at the middle of its
+    epoch) and the validation loss (at the epoch's end). Right (when there is validation): the
+    validation accuracy per epoch. ``x`` is "epoch" (iterations at fractional epochs),
+    "iteration", or "auto": epochs when there are several epochs of several steps each.
     """
+    fmt = plot_format(path)
     import matplotlib
 
     matplotlib.use("Agg")  # no screen needed; must precede pyplot
     import matplotlib.pyplot as plt
 
+    fig = learning_curve_figure(history, title, x)
+    try:
+        with atomic_write(path) as f:
+            fig.savefig(f, format=fmt)
+    finally:
+        plt.close(fig)
+
+
+def learning_curve_figure(history: History, title: str = "", x: str = "auto") -> Any:
+    """The learning curve as a matplotlib Figure (see ``plot_learning_curve``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if x == "auto":
+        x = "epoch" if 1 < history.epochs < history.iterations else "iteration"
+    if x not in ("epoch", "iteration"):
+        raise ValueError(f"x must be 'epoch', 'iteration' or 'auto', got {x!r}")
     has_val = any(not math.isnan(v) for v in history.epoch_val_loss)
     fig, axes = plt.subplots(1, 2 if has_val else 1, figsize=(11 if has_val else 7, 4.5),
                              dpi=100, squeeze=False)
     try:
-        _plot_costs(axes[0][0], history, has_val)
+        _plot_costs(axes[0][0], history, has_val, x)
         if has_val:
             ax = axes[0][1]
-            ax.plot(history.epoch_end, 100 * np.asarray(history.epoch_val_accuracy), "o-",
-                    color="tab:green", label="validation accuracy")
-            ax.set_xlabel("iteration")
+            ax.plot(_epoch_ends(history, x), 100 * np.asarray(history.epoch_val_accuracy),
+                    "o-", color="tab:green", label="validation accuracy")
+            ax.set_xlabel(x)
             ax.set_ylabel("accuracy (%)")
             ax.grid(True, alpha=0.3)
             ax.legend()
         fig.suptitle(title or "Learning curve")
         fig.tight_layout()
-        with atomic_write(path) as f:
-            fig.savefig(f, format="png")
-    finally:
+    except BaseException:
         plt.close(fig)
+        raise
+    return fig
 
 
-def _plot_costs(ax: Any, history: History, has_val: bool) -> None:
-    iterations = np.arange(1, history.iterations + 1)
-    ax.plot(iterations, history.costs, lw=0.8, alpha=0.4, label="cost per iteration")
+def iteration_positions(history: History, x: str) -> np.ndarray:
+    """Where each iteration's cost goes on the x-axis: the middle of the span the step covers,
+    (i - 1, i] in iterations, or for the k-th of an epoch's L steps, the middle of
+    (e - 1 + (k - 1) / L, e - 1 + k / L] in epochs. So an epoch's mean cost, drawn at the middle
+    of its epoch, is also at the mean place of the costs it averages."""
+    middles = np.arange(history.iterations, dtype=float) + 0.5
+    return middles if x == "iteration" else _in_epochs(history, middles)
+
+
+def _in_epochs(history: History, iterations: np.ndarray) -> np.ndarray:
+    """Iteration counts as epochs done: linear within each epoch, whatever its length."""
+    return np.interp(iterations, [0, *history.epoch_end], np.arange(history.epochs + 1))
+
+
+def _epoch_ends(history: History, x: str) -> np.ndarray:
+    ends = np.asarray(history.epoch_end, dtype=float)
+    return ends if x == "iteration" else _in_epochs(history, ends)
+
+
+def epoch_middles(history: History, x: str) -> np.ndarray:
+    """Where each epoch's mean cost goes: the middle of the epoch."""
+    ends = np.asarray(history.epoch_end, dtype=float)
+    middles = (np.concatenate([[0.0], ends[:-1]]) + ends) / 2
+    return middles if x == "iteration" else _in_epochs(history, middles)
+
+
+def _plot_costs(ax: Any, history: History, has_val: bool, x: str) -> None:
+    ax.plot(iteration_positions(history, x), history.costs, lw=0.8, alpha=0.4,
+            label="cost per iteration")
     if 1 < history.epochs < history.iterations:  # several steps per epoch
-        ax.plot(history.epoch_end, history.epoch_loss, "o-", lw=1.5,
+        ax.plot(epoch_middles(history, x), history.epoch_loss, "o-", lw=1.5,
                 label="train cost (epoch mean)")
     if has_val:
-        ax.plot(history.epoch_end, history.epoch_val_loss, "s-", lw=1.5,
+        ax.plot(_epoch_ends(history, x), history.epoch_val_loss, "s-", lw=1.5,
                 label="validation loss")
     if history.costs and min(history.costs) > 0:
         ax.set_yscale("log")
-    ax.set_xlabel("iteration")
+    ax.set_xlabel(x)
     ax.set_ylabel("cross-entropy")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

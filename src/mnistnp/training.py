@@ -9,11 +9,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .errors import TrainingError
 from .nn import Sequential, log_softmax, softmax_cross_entropy
 from .optim import Optimizer, Schedule
+from .progress import (
+    ESTIMATE_AFTER,
+    bar_figures,
+    cost_line,
+    epoch_line,
+    progress_bar,
+    time_left_line,
+)
 
 # Rows per forward/backward pass: a larger batch (the notebook's full batch of 60,000) is
 # processed in chunks whose gradients add up to the batch's, so no float copy of the whole
@@ -203,23 +210,6 @@ def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray) -> tuple[float, fl
     return total / len(x), correct / len(x)
 
 
-def _cost_line(history: History, window: int, full_batch: bool) -> str:
-    """A full-batch cost is exact, so show it as is; mini-batch costs are noisy, so average."""
-    if full_batch:
-        return f"iteration {history.iterations}: cost {history.costs[-1]:.4f}"
-    mean = np.mean(history.costs[-window:])
-    return f"iteration {history.iterations}: cost {mean:.4f} (mean of the last {window})"
-
-
-def _epoch_line(history: History, n_epochs: int) -> str:
-    line = f"epoch {history.epochs}/{n_epochs}: loss {history.epoch_loss[-1]:.4f}"
-    if not math.isnan(history.epoch_val_loss[-1]):
-        line += (f", val_loss {history.epoch_val_loss[-1]:.4f}, val_accuracy "
-                 f"{100 * history.epoch_val_accuracy[-1]:.2f}%")
-    return (line + f", lr {history.epoch_lr[-1]:.3g}, {history.epoch_seconds[-1]:.2f} s, "
-            f"{history.epoch_samples_per_s[-1]:,.0f} samples/s")
-
-
 def fit(
     model: Sequential,
     x: np.ndarray,
@@ -248,8 +238,11 @@ def fit(
     >= n_samples) is full-batch gradient descent. ``schedule`` sets the optimizer's learning
     rate before every step. ``validation`` (images, labels) is scored after every epoch; it is
     never trained on. ``clip_norm`` clips the gradient's global L2 norm. ``callbacks`` see each
-    epoch's end and may stop training. Every ``log_every`` iterations (or, if 0, every epoch)
-    one plain line goes to ``log``; ``progress=None`` shows a tqdm bar on a terminal only.
+    epoch's end and may stop training. One plain line per epoch goes to ``log``, and with
+    ``log_every`` a cost line every that many iterations (in full-batch training, where an
+    epoch is one step, the cost lines replace the epoch lines and carry the validation); a run
+    still going after ESTIMATE_AFTER seconds also gets one line with the time left.
+    ``progress=None`` shows a tqdm bar (epoch, mean loss so far, rate) on a terminal only.
 
     Resuming and interrupting: ``state`` (from a checkpoint) continues a run where it stood.
     ``should_stop`` is polled after every batch; when it answers True, ``on_checkpoint`` gets
@@ -276,8 +269,11 @@ def fit(
     if steps_per_epoch == 1:  # full batch: the same rows every step
         inputs, from_layer = fixed_inputs(model, x) or (x, 0)
     rows = BatchRows(inputs)
-    bar = tqdm(total=iterations, initial=history.iterations, unit="it", leave=False,
-               disable=True if progress is False else None, dynamic_ncols=True)
+    bar = progress_bar(iterations, history.iterations, progress)
+    shown = not bar.disable
+    began, done_before = time.perf_counter(), history.iterations
+    estimated = log is None  # the time-left line is still to come
+    next_figures = 0.0  # when the bar's loss and rate are next refreshed
 
     def emit(line: str) -> None:
         if log is not None:
@@ -292,6 +288,8 @@ def fit(
                     rng.bit_generator.state = state.epoch_rng
                 state.epoch_rng = dict(rng.bit_generator.state)
                 first = history.epoch_end[-1] if history.epoch_end else 0
+                if shown:
+                    bar.set_description_str(f"epoch {epoch}/{n_epochs}", refresh=False)
                 start = time.perf_counter()
                 for b, batch in enumerate(batches(n, batch_size, rng)):
                     if b < state.batch:
@@ -306,9 +304,21 @@ def fit(
                                   weights=b % WEIGHT_CHECK_EVERY == 0)
                     history.costs.append(cost)
                     state.batch = b + 1
+                    if shown or not estimated:  # one clock read per batch, then nothing
+                        now = time.perf_counter()
+                        if shown and now >= next_figures:  # not every batch: it costs µs
+                            bar.set_postfix_str(bar_figures(history.costs[first:],
+                                                             optimizer.lr), refresh=False)
+                            next_figures = now + bar.mininterval
+                        if not estimated and now - began >= ESTIMATE_AFTER:
+                            estimated = True
+                            if history.iterations < iterations:
+                                emit(time_left_line(now - began,
+                                                     history.iterations - done_before,
+                                                     iterations - history.iterations))
                     bar.update()
-                    if log_every and history.iterations % log_every == 0:
-                        emit(_cost_line(history, log_every, full_batch=steps_per_epoch == 1))
+                    if log_every and steps_per_epoch > 1 and history.iterations % log_every == 0:
+                        emit(cost_line(history, log_every, full_batch=False))
                     if should_stop is not None and should_stop():
                         if on_checkpoint is not None:
                             on_checkpoint(state)
@@ -319,8 +329,10 @@ def fit(
                 state.epoch_rng = dict(rng.bit_generator.state)
                 if schedule is not None:
                     schedule.epoch_end(history.epoch_val_loss[-1] if validation else None)
-                if not log_every:
-                    emit(_epoch_line(history, n_epochs))
+                if not log_every or steps_per_epoch > 1:
+                    emit(epoch_line(history, n_epochs))
+                elif history.iterations % log_every == 0:  # full batch: an epoch is a step
+                    emit(cost_line(history, log_every, full_batch=True))
                 stop = any([cb.on_epoch_end(history, model) for cb in callbacks])
                 state.finished = stop or epoch == n_epochs
                 # The last call comes before on_train_end, which may put back earlier weights:

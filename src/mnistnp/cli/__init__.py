@@ -37,7 +37,8 @@ def add_data_options(parser: argparse.ArgumentParser, default: str = "mnist") ->
                        help=f"a known dataset (default: {default}; mnist is bundled)")
     group.add_argument("--data-dir", type=Path, metavar="DIR",
                        help="a folder holding the four standard IDX files (.gz or not); with "
-                       "--dataset, that dataset's files (checked against its checksums)")
+                       "--dataset, that dataset's files (checked against its checksums) "
+                       "(default: none, so the dataset's own place, such as the cache)")
     group.add_argument("--download", action="store_true",
                         help="first fetch the dataset (into the cache, or --data-dir) if it is "
                         "missing or corrupt")

@@ -10,9 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from .. import datasets
-from ..datasets import FILES, REGISTRY
+from ..datasets import FILES, REGISTRY, bundled_dir
+from ..download import TIMEOUT, DownloadFailed, download
 from ..errors import DatasetError
+from . import options as opt
 from .options import UsageError
+
+# Where else the files can come from, added to a failed download's line.
+ELSEWHERE = ("; to get the files another way, set $MNISTNP_MIRRORS to mirrors you can reach "
+             "(comma-separated base URLs; file:///folder/ works too), or put the four files in "
+             "a folder and give --data-dir DIR")
 
 
 def _downloadable() -> list[str]:
@@ -27,20 +34,33 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "$XDG_CACHE_HOME/mnistnp, else ~/.cache/mnistnp (a folder per dataset). Files already "
         "there are verified and kept; a corrupt one is fetched again. $MNISTNP_MIRRORS "
         "(comma-separated base URLs, where {name} stands for the dataset) replaces the mirror "
-        "list, e.g. with a local mirror.")
-    parser.add_argument("name", choices=_downloadable(), help="the dataset")
+        "list, e.g. with a local mirror. MNIST is bundled: it is never fetched, only copied "
+        "into --data-dir if one is given.")
+    parser.add_argument("name", nargs="?", choices=_downloadable(),
+                        help=f"the dataset: {', '.join(_downloadable())}")
     parser.add_argument("--data-dir", type=Path, metavar="DIR",
                         help="put the files in DIR instead of the cache")
+    parser.add_argument("--timeout", type=opt.positive_float, metavar="SECONDS",
+                        help="how long a connection or a read may stall before the attempt "
+                        f"fails (default: $MNISTNP_TIMEOUT, else {TIMEOUT:g})")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    folder = _download(args.name, args.data_dir)
+    if args.name is None:
+        raise UsageError(f"name the dataset to fetch: {', '.join(_downloadable())} (mnist is "
+                         "bundled and needs no download)")
+    if REGISTRY[args.name].bundled and args.data_dir is None:
+        print(f"{args.name} is bundled with mnistnp, in {bundled_dir()}: nothing to download "
+              "(--data-dir DIR copies its files there)")
+        return 0
+    folder = _download(args.name, args.data_dir, args.timeout)
     print(f"{args.name}: {len(FILES)} files verified in {folder}")
     return 0
 
 
-def fetch_dataset(name: str, data_dir: str | os.PathLike[str] | None) -> Path:
+def fetch_dataset(name: str, data_dir: str | os.PathLike[str] | None,
+                  timeout: float | None = None) -> Path:
     """``--download``: fetch ``name`` into ``data_dir`` (or the cache) unless it is already there.
 
     Without a folder, a copy found outside the cache (the bundled MNIST, $MNISTNP_DATA, a system
@@ -57,10 +77,23 @@ def fetch_dataset(name: str, data_dir: str | os.PathLike[str] | None) -> Path:
             found = None
         if found is not None and found != datasets.cache_dir() / name:
             return found
-    return _download(name, data_dir)
+    return _download(name, data_dir, timeout)
 
 
-def _download(name: str, data_dir: str | os.PathLike[str] | None) -> Path:
-    from ..download import download
+def _download(name: str, data_dir: str | os.PathLike[str] | None, timeout: float | None) -> Path:
+    try:
+        return download(name, data_dir, timeout=timeout or _env_timeout(),
+                        log=lambda line: print(f"mnistnp: {line}", file=sys.stderr, flush=True))
+    except DownloadFailed as e:
+        raise DownloadFailed(f"{e}{ELSEWHERE}") from None
 
-    return download(name, data_dir, log=lambda line: print(f"mnistnp: {line}", file=sys.stderr))
+
+def _env_timeout() -> float:
+    """$MNISTNP_TIMEOUT if set (a usage error if it is not a number of seconds), else TIMEOUT."""
+    text = os.environ.get("MNISTNP_TIMEOUT")
+    if not text:
+        return TIMEOUT
+    try:
+        return float(opt.positive_float(text))
+    except argparse.ArgumentTypeError as e:
+        raise UsageError(f"$MNISTNP_TIMEOUT: {e}") from None

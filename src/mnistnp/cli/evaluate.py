@@ -22,7 +22,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
     parser = sub.add_parser("evaluate", help="test a saved model",
                             description="Print a model's test accuracy (first line, "
-                            "'accuracy: NN.NN%%'), its per-class accuracy and its confusion "
+                            "'accuracy: NN.NN%'), its per-class accuracy and its confusion "
                             "matrix.")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL.npz",
                         help="a model file written by 'mnistnp train'")

@@ -17,8 +17,9 @@ from .evaluate import check_input
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser = sub.add_parser("predict", help="classify image files",
                             description="Print '<path>: <digit> (p=0.97)' for each image. Images "
-                            "(PNG or JPEG, any size or mode) are prepared the MNIST way: grey, "
-                            "light digit on dark, fitted into 20x20 and centred in 28x28 by its "
+                            "are PNG or JPEG of any size or mode, a dark digit on light paper or "
+                            "a light digit on dark; each is prepared the MNIST way: made grey "
+                            "and light-on-dark, fitted into 20x20 and centred in 28x28 by its "
                             "centre of mass.")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL.npz",
                         help="a model file written by 'mnistnp train'")

@@ -10,7 +10,7 @@ import os
 import statistics
 import sys
 import warnings
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,10 @@ from ..config import DTYPES, RECIPES, TrainConfig
 from ..errors import MnistnpError, MnistnpWarning
 from ..io import save_model
 from ..optim import OPTIMIZERS, SCHEDULES
+from ..plots import PLOT_FORMATS, plot_format
+from ..progress import ESTIMATE_AFTER
 from ..signals import StopRequest
+from ..text import plural
 from ..training import Interrupted
 from . import options as opt
 
@@ -40,57 +43,78 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                        "the learning curve.")
     r = p.add_argument_group("recipe (every option below overrides it)")
     r.add_argument("--recipe", choices=sorted(RECIPES), default="default",
-                   help="preset settings: 'default' (fast), 'best' (most accurate) or "
-                   "'notebook' (the seed notebook's full-batch descent, bugs fixed)")
+                   help="preset settings (default: %(default)s): 'default' is fast, with the "
+                   "values given below; 'best' is the most accurate "
+                   f"({_differences('best')}); 'notebook' is the seed notebook, bugs fixed "
+                   f"({_differences('notebook')})")
     r.add_argument("--hidden", type=opt.hidden_sizes, metavar="W,W,...",
-                   help="hidden-layer widths, e.g. 50,50,50 for a 784-50-50-50-10 net")
-    r.add_argument("--epochs", type=opt.positive_int, metavar="N", help="passes over the data")
+                   help="hidden-layer widths, e.g. 50,50,50 for a 784-50-50-50-10 net "
+                   f"({_recipe('hidden')})")
+    r.add_argument("--epochs", type=opt.positive_int, metavar="N",
+                   help=f"passes over the data ({_recipe('epochs')})")
     r.add_argument("--iterations", type=opt.positive_int, metavar="N",
-                   help="gradient steps in all (overrides --epochs)")
+                   help=f"gradient steps in all, overriding --epochs ({_recipe('iterations')})")
     r.add_argument("--batch-size", type=opt.batch_size, metavar="B",
-                   help="samples per step, or 'full' for full-batch gradient descent")
-    r.add_argument("--dtype", choices=DTYPES, help="floating-point precision")
+                   help="samples per step, or 'full' for full-batch gradient descent "
+                   f"({_recipe('batch_size')})")
+    r.add_argument("--dtype", choices=DTYPES,
+                   help=f"floating-point precision ({_recipe('dtype')})")
     r.add_argument("--seed", type=opt.natural_int, metavar="S",
-                   help="seed for weights, batch order and dropout (default 0)")
+                   help=f"seed for weights, batch order and dropout ({_recipe('seed')})")
     o = p.add_argument_group("optimizer and schedule")
-    o.add_argument("--optimizer", choices=sorted(OPTIMIZERS))
-    o.add_argument("--lr", type=opt.positive_float, metavar="LR", help="(peak) learning rate")
-    o.add_argument("--momentum", type=opt.unit_float, metavar="M", help="momentum for sgd")
+    o.add_argument("--optimizer", choices=sorted(OPTIMIZERS),
+                   help=f"the update rule ({_recipe('optimizer')})")
+    o.add_argument("--lr", type=opt.positive_float, metavar="LR",
+                   help=f"(peak) learning rate ({_recipe('lr')})")
+    o.add_argument("--momentum", type=opt.unit_float, metavar="M",
+                   help=f"momentum for sgd ({_recipe('momentum')})")
     o.add_argument("--nesterov", action="store_true", default=None,
-                   help="Nesterov momentum (sgd)")
+                   help=f"Nesterov momentum (sgd) ({_recipe('nesterov')})")
     o.add_argument("--weight-decay", type=opt.natural_float, metavar="WD",
-                   help="L2 penalty (sgd, adam) or decoupled decay (adamw)")
-    o.add_argument("--schedule", choices=sorted(SCHEDULES), help="learning-rate schedule")
+                   help="L2 penalty (sgd, adam) or decoupled decay (adamw) "
+                   f"({_recipe('weight_decay')})")
+    o.add_argument("--schedule", choices=sorted(SCHEDULES),
+                   help=f"learning-rate schedule ({_recipe('schedule')})")
     o.add_argument("--warmup-epochs", type=opt.natural_float, metavar="E",
-                   help="linear warmup before the cosine decay, in epochs")
+                   help="linear warmup before the cosine decay, in epochs "
+                   f"({_recipe('warmup_epochs')})")
     o.add_argument("--step-epochs", type=opt.positive_int, metavar="N",
-                   help="step schedule: epochs between drops")
+                   help=f"step schedule: epochs between drops ({_recipe('step_epochs')})")
     o.add_argument("--gamma", type=opt.gamma_float, metavar="G",
-                   help="step and plateau schedules: factor applied at each drop")
+                   help="step and plateau schedules: factor applied at each drop "
+                   f"({_recipe('gamma')})")
     o.add_argument("--plateau-patience", type=opt.natural_int, metavar="N",
-                   help="plateau schedule: epochs without a better val_loss before a drop")
+                   help="plateau schedule: epochs without a better val_loss before a drop "
+                   f"({_recipe('plateau_patience')})")
     g = p.add_argument_group("regularization and validation")
     g.add_argument("--dropout", type=opt.unit_float, metavar="P",
-                   help="inverted dropout after each hidden layer (off in evaluation)")
+                   help="inverted dropout after each hidden layer, off in evaluation; 0 is off "
+                   f"({_recipe('dropout')})")
     g.add_argument("--shift", type=opt.natural_int, metavar="PX",
-                   help="augmentation: move training images by up to PX pixels at random")
+                   help="augmentation: move training images by up to PX pixels at random; 0 is "
+                   f"off ({_recipe('shift')})")
     g.add_argument("--clip-norm", type=opt.positive_float, metavar="C",
-                   help="clip the gradient's global L2 norm to C")
+                   help=f"clip the gradient's global L2 norm to C ({_recipe('clip_norm')})")
     g.add_argument("--val-split", type=opt.val_split, metavar="F|N",
                    help="validation held out from the end of the training set: a fraction or "
-                   "a count; 0 turns it off (default 1/12: 5,000 of MNIST's 60,000)")
+                   f"a count; 0 turns it off ({_recipe('val_split')}, "
+                   f"{round(60_000 * DEFAULT.val_split):,} of MNIST's 60,000)")
     g.add_argument("--patience", type=opt.positive_int, metavar="N",
                    help="early stopping: stop after N epochs without a better val_loss and "
-                   "restore the best weights")
+                   f"restore the best weights ({_recipe('patience')})")
     add_data_options(p)
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, metavar="MODEL.npz",
-                     help="where the model goes (exactly this path; default: the run folder)")
+                     help="where the model goes (exactly this path; default: model.npz in the "
+                     "run folder)")
     out.add_argument("--plot", type=Path, metavar="CURVE.png",
-                     help="where the learning curve goes (default: the run folder)")
+                     help="where the learning curve goes, in the format its extension names: "
+                     f"{', '.join('.' + e for e in PLOT_FORMATS)} (default: learning_curve.png "
+                     "in the run folder)")
     out.add_argument("--metrics", type=_path_or_stdout, metavar="PATH",
-                     help="where the per-epoch JSON lines go (default: the run folder); '-' "
-                     "is standard output, and the other lines then go to standard error")
+                     help="where the per-epoch JSON lines go (default: metrics.jsonl in the run "
+                     "folder); '-' is standard output, and the other lines then go to standard "
+                     "error")
     out.add_argument("--run-dir", type=Path, metavar="DIR",
                      help="folder for the settings, metrics, curve and (without --out) model; "
                      "default: a new runs/<timestamp>/")
@@ -100,18 +124,53 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      "removed first; other files stay")
     out.add_argument("--repeats", type=opt.positive_int, default=1, metavar="K",
                      help="train K seeds (S, S+1, ...) and report test accuracy as mean ± std; "
-                     "--out then gets the seed with the best validation accuracy")
+                     "--out then gets the seed with the best validation accuracy (default: "
+                     "%(default)s)")
     out.add_argument("--checkpoint-every", type=opt.natural_int, default=0, metavar="N",
                      help="write the run folder's checkpoint.npz every N epochs and, marked "
-                     "finished, at the end (it is also written on Ctrl-C or SIGTERM)")
+                     "finished, at the end; 0: only on Ctrl-C or SIGTERM, when it is always "
+                     "written (default: %(default)s)")
     out.add_argument("--resume", type=Path, metavar="CHECKPOINT",
                      help="continue the run saved in CHECKPOINT with its own settings (in its "
                      "folder unless --run-dir is given); with --epochs N (or --iterations N) "
                      "larger than its own, train it longer")
     out.add_argument("--log-every", type=opt.natural_int, metavar="N",
-                     help="iterations between cost lines; 0 prints one line per epoch")
-    out.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+                     help="a cost line every N iterations, as well as the line per epoch (in "
+                     "full-batch training, instead of it); 0: only the line per epoch "
+                     f"({_recipe('log_every')})")
+    out.add_argument("--no-progress", action="store_true",
+                     help="never show a progress bar (it shows only on a terminal)")
     return p
+
+
+DEFAULT = RECIPES["default"]
+
+
+def _shown(name: str, value: Any) -> str:
+    """Setting ``name`` as it would be typed on the command line; 'none' and 'off' for unset
+    ones."""
+    if value is None:
+        return "full" if name == "batch_size" else "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _recipe(name: str) -> str:
+    """'default recipe: 20': the default recipe's value of setting ``name``, for the help."""
+    return f"default recipe: {_shown(name, getattr(DEFAULT, name))}"
+
+
+def _differences(recipe: str) -> str:
+    """The settings in which ``recipe`` differs from the default one, as options (epochs not
+    when iterations are set: they count instead)."""
+    config = RECIPES[recipe]
+    return ", ".join(f"{f.name.replace('_', '-')} {_shown(f.name, getattr(config, f.name))}"
+                     for f in fields(TrainConfig)
+                     if getattr(config, f.name) != getattr(DEFAULT, f.name)
+                     and not (f.name == "epochs" and config.iterations))
 
 
 _OVERRIDES = ("hidden", "epochs", "iterations", "dtype", "seed", "optimizer", "lr", "momentum",
@@ -181,6 +240,11 @@ def _run(args: argparse.Namespace) -> int:
         problem = path and path != "-" and check_writable(path)
         if problem:
             raise MnistnpError(f"--{option} {path}: {problem}")
+    if args.plot:
+        try:
+            plot_format(args.plot)
+        except ValueError as e:
+            raise opt.UsageError(f"--plot {e}") from None
     if config.dataset not in datasets.REGISTRY:  # what the labels alone say the classes are
         print(f"data in {config.data_dir}: {datasets.describe(data)}", flush=True)
     if reuse and args.overwrite:
@@ -202,6 +266,7 @@ def _run(args: argparse.Namespace) -> int:
             result, info = results[best]
             save_model(args.out, result.model, info)
             print(f"model (seed {seeds[best]}, best validation accuracy): {args.out}")
+    print(f"settings: {run_dir / 'settings.json'}")
     return 0
 
 
@@ -294,6 +359,7 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
     print(f"training {sizes} on {config.dataset}, recipe {args.recipe}: {config.optimizer} lr "
           f"{config.lr:g}{decay}, batch {config.batch_size or 'full'}, {config.dtype}, seed "
           f"{config.seed}", flush=True)
+    print(plan(config, x_train, y_train, args.resume_from), flush=True)
     checkpoint = folder / "checkpoint.npz"
     try:
         with StopRequest() as stop:
@@ -310,8 +376,8 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
         raise opt.Exit(128 + (stop.signum or 2)) from None
     h = result.history
     stopped = f", best epoch {h.best_epoch} restored" if h.best_epoch else ""
-    print(f"trained in {h.seconds:.1f} s ({h.iterations:,} iterations, {h.epochs} epochs"
-          f"{stopped})")
+    print(f"trained in {h.seconds:.1f} s ({plural(h.iterations, 'iteration')}, "
+          f"{plural(h.epochs, 'epoch')}{stopped})")
     print(f"train accuracy: {100 * result.train_accuracy:.2f}%")
     if result.val_accuracy is not None:
         print(f"validation accuracy: {100 * result.val_accuracy:.2f}%")
@@ -326,6 +392,37 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
     print(f"model: {model_path}\nlearning curve: {plot_path}\nmetrics: {metrics_path}",
           flush=True)
     return result, info
+
+
+def plan(config: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
+         resume: Any = None) -> str:
+    """What training will do, before it starts: steps and epochs, the images trained and
+    validated on, which lines to expect, and when the time left is told."""
+    (x, _), val = datasets.validation_split(x_train, y_train, config.val_split)
+    n = len(x)
+    steps = -(-n // min(config.batch_size or n, n))
+    total = config.iterations or config.epochs * steps
+    if steps == 1:
+        what = f"{plural(total, 'iteration')} of full-batch gradient descent"
+    elif config.iterations is None:
+        what = f"{plural(config.epochs, 'epoch')} of {steps:,} steps ({total:,} iterations)"
+    else:
+        epochs = total / steps
+        what = (f"{plural(total, 'iteration')} ({epochs:.3g} epoch{'s' * (epochs != 1)} of "
+                f"{steps:,} steps)")
+    if config.patience:
+        what += f", stopping early after {plural(config.patience, 'epoch')} without progress"
+    line = f"plan: {what} on {n:,} images, "
+    line += f"validated on {len(val[0]):,} after each epoch" if val else "no validation"
+    every = plural(config.log_every, "iteration")
+    line += (f"; a line every {every}" if config.log_every and steps == 1 else
+             f"; a line every {every} and every epoch" if config.log_every else
+             "; a line every epoch")
+    if resume is not None:
+        state = resume.state
+        line += f"; resuming at epoch {state.epoch + 1}" + (f", after batch {state.batch}"
+                                                            if state.batch else "")
+    return line + f"; the time left is estimated after {ESTIMATE_AFTER:g} s"
 
 
 def _summarise(seeds: list[int], results: list[Any],

@@ -48,3 +48,12 @@ class RandomShift(Layer):
 
     def spec(self) -> dict[str, Any]:
         return {"type": self.kind, "shift": self.shift}
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(input_shape) != 2:
+            raise ValueError(f"{self!r} takes images (height, width), got shape "
+                             f"{tuple(input_shape)}")
+        return tuple(input_shape)
+
+    def __repr__(self) -> str:
+        return f"RandomShift(shift={self.shift})"

@@ -50,6 +50,18 @@ class Layer:
         """The layer as JSON-ready data, enough to rebuild it with ``layer_from_spec``."""
         return {"type": self.kind}
 
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of one sample's output for one sample's input shape (no batch axis);
+        ValueError if the layer cannot take that shape. Most layers keep the shape."""
+        return input_shape
+
+    @property
+    def num_params(self) -> int:
+        return sum(math.prod(shape) for shape in self.param_shapes)
+
+    def __repr__(self) -> str:
+        return self.kind
+
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """A reusable array of ``shape``: a view of the first rows of a cached one when it is
         big enough (the last, smaller batch of an epoch reuses the full-size buffer)."""
@@ -88,6 +100,12 @@ class Flatten(Layer):
 
     def spec(self) -> dict[str, Any]:
         return {"type": self.kind, "scale": self.scale}
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (math.prod(input_shape),)
+
+    def __repr__(self) -> str:
+        return f"Flatten(scale={self.scale:.3g})"
 
 
 class Dense(Layer):
@@ -140,6 +158,15 @@ class Dense(Layer):
     def spec(self) -> dict[str, Any]:
         return {"type": self.kind, "in": self.in_features, "out": self.out_features,
                 "init": self.init_name}
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if tuple(input_shape) != (self.in_features,):
+            raise ValueError(f"{self!r} takes rows of {self.in_features}, got shape "
+                             f"{tuple(input_shape)}")
+        return (self.out_features,)
+
+    def __repr__(self) -> str:
+        return f"Dense({self.in_features}, {self.out_features})"
 
 
 class ReLU(Layer):
@@ -198,6 +225,9 @@ class Dropout(Layer):
 
     def spec(self) -> dict[str, Any]:
         return {"type": self.kind, "p": self.p}
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p:g})"
 
 
 def he_normal(w: np.ndarray, rng: np.random.Generator) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -110,6 +111,47 @@ class Sequential:
     def param_arrays(self) -> list[np.ndarray]:
         """Every parameter array (views into ``params``), in layer order."""
         return [p for layer in self.layers for p in layer.parameters()]
+
+    @property
+    def num_params(self) -> int:
+        return int(self.params.size)
+
+    def summary(self, input_shape: Sequence[int] | None = None) -> str:
+        """A table of the layers with each one's output shape and parameter count, then the
+        totals, as Keras' ``model.summary()`` prints. ``input_shape`` is one sample's shape
+        (no batch axis); by default square images of ``input_size`` pixels (28x28 for MNIST),
+        else rows. ValueError if a layer cannot take the shape it is given."""
+        shape = tuple(input_shape) if input_shape is not None else self._default_input_shape()
+        rows = [("input", shape, 0)]
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+            rows.append((repr(layer), shape, layer.num_params))
+        table = [(name, "(N, " + ", ".join(map(str, s)) + ")", f"{n:,}") for name, s, n in rows]
+        head = ("layer", "output shape", "parameters")
+        widths = [max(len(r[i]) for r in [head, *table]) for i in range(3)]
+
+        def line(cells: tuple[str, str, str]) -> str:
+            return (f"{cells[0]:<{widths[0]}}  {cells[1]:<{widths[1]}}  "
+                    f"{cells[2]:>{widths[2]}}")
+
+        rule = "-" * (sum(widths) + 4)
+        kib = self.params.nbytes / 1024
+        size = f"{kib:,.1f} KiB" if kib < 1024 else f"{kib / 1024:,.1f} MiB"
+        return "\n".join([f"Sequential model, {self.dtype.name}", line(head), rule,
+                          *map(line, table), rule,
+                          f"total: {self.num_params:,} parameters ({size})"])
+
+    def _default_input_shape(self) -> tuple[int, ...]:
+        n = self.input_size
+        side = math.isqrt(n)
+        return (side, side) if side * side == n else (n,)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return (f"Sequential({' -> '.join(map(repr, self.layers))}; "
+                f"{self.num_params:,} parameters, {self.dtype.name})")
 
     def spec(self) -> dict[str, Any]:
         """The architecture as JSON-ready data; ``Sequential.from_spec`` rebuilds it."""
