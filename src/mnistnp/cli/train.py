@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import atomic_write, check_writable
-from ..config import DTYPES, RECIPES, TrainConfig
+from ..config import DTYPES, OPTIMIZER_DEFAULTS, RECIPES, TrainConfig
 from ..errors import MnistnpError
 from ..io import save_model
 from ..optim import OPTIMIZERS, SCHEDULES
@@ -110,8 +110,11 @@ _OVERRIDES = ("hidden", "epochs", "iterations", "dtype", "seed", "optimizer", "l
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The recipe with every option given on the command line applied."""
-    config = RECIPES[args.recipe].with_overrides(
-        **{name: getattr(args, name) for name in _OVERRIDES})
+    try:  # a bad value, or an option the chosen optimizer or schedule would ignore
+        config = RECIPES[args.recipe].with_overrides(
+            **{name: getattr(args, name) for name in _OVERRIDES})
+    except ValueError as e:
+        raise opt.UsageError(f"--{e}") from None
     if args.batch_size is not None:
         config = replace(config, batch_size=args.batch_size or None)  # 0 means 'full'
     if args.data_dir:
@@ -193,8 +196,8 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
     plot_path = args.plot or folder / "learning_curve.png"
     metrics_path = args.metrics or folder / "metrics.jsonl"
     decay = f" weight decay {config.weight_decay:g}" if config.weight_decay else ""
-    print(f"training {sizes} on {config.dataset}, recipe {args.recipe}: {config.optimizer} lr "
-          f"{config.lr:g}{decay}, batch {config.batch_size or 'full'}, {config.dtype}, seed "
+    print(f"training {sizes} on {config.dataset}, recipe {args.recipe}: {_rate(args, config)}"
+          f"{decay}, batch {config.batch_size or 'full'}, {config.dtype}, seed "
           f"{config.seed}", flush=True)
     checkpoint = folder / "checkpoint.npz"
     try:
@@ -226,6 +229,23 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
     print(f"model: {model_path}\nlearning curve: {plot_path}\nmetrics: {metrics_path}",
           flush=True)
     return result, info
+
+
+def _rate(args: argparse.Namespace, config: TrainConfig) -> str:
+    """'sgd lr 0.05 momentum 0.9', saying which of these are the optimizer's own defaults,
+    taken because the recipe's were for another optimizer."""
+    recipe = RECIPES[args.recipe]
+    text = f"{config.optimizer} lr {config.lr:g}"
+    if config.momentum:
+        text += f" momentum {config.momentum:g}{' Nesterov' if config.nesterov else ''}"
+    if args.resume or config.optimizer == recipe.optimizer:
+        return text
+    taken = [name for name in OPTIMIZER_DEFAULTS.get(config.optimizer, {})
+             if getattr(args, name) is None]
+    if taken:
+        why = f"; the recipe's lr {recipe.lr:g} is for {recipe.optimizer}" if "lr" in taken else ""
+        text += f" ({config.optimizer}'s default {' and '.join(taken)}{why})"
+    return text
 
 
 def _summarise(seeds: list[int], results: list[Any],
