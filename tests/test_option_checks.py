@@ -207,7 +207,7 @@ def test_the_start_line_says_whose_rate_is_used(tmp_path: Path, session_idx_dir:
     assert cli("train", "--data-dir", session_idx_dir, "--hidden", "8", "--epochs", "2",
                "--optimizer", "sgd", "--run-dir", tmp_path, "--no-progress") == 0
     captured = capsys.readouterr()
-    start = captured.out.splitlines()[0]
+    start = next(line for line in captured.out.splitlines() if line.startswith("training "))
     assert (f": sgd lr {sgd['lr']:g} momentum {sgd['momentum']:g} (sgd's default lr and "
             f"momentum; the recipe's lr {recipe.lr:g} is for {recipe.optimizer})") in start
     assert captured.err == ""
@@ -216,6 +216,10 @@ def test_the_start_line_says_whose_rate_is_used(tmp_path: Path, session_idx_dir:
     assert _start_line("--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.5",
                        "--nesterov") == "sgd lr 0.1 momentum 0.5 Nesterov"
     assert _start_line() == f"{recipe.optimizer} lr {recipe.lr:g}"
+    # A resumed run's settings are its checkpoint's: no recipe to compare with.
+    resumed = build_parser().parse_args(["train", "--resume", "run/checkpoint.npz"])
+    config = recipe.with_overrides(optimizer="sgd")
+    assert _rate(resumed, config) == f"sgd lr {config.lr:g} momentum {config.momentum:g}"
 
 
 def test_epochs_shorter_than_the_recipes_warmup_warn_in_one_line(

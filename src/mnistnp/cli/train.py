@@ -234,12 +234,12 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
 def _rate(args: argparse.Namespace, config: TrainConfig) -> str:
     """'sgd lr 0.05 momentum 0.9', saying which of these are the optimizer's own defaults,
     taken because the recipe's were for another optimizer."""
-    recipe = RECIPES[args.recipe]
     text = f"{config.optimizer} lr {config.lr:g}"
     if config.momentum:
         text += f" momentum {config.momentum:g}{' Nesterov' if config.nesterov else ''}"
-    if args.resume or config.optimizer == recipe.optimizer:
-        return text
+    recipe = RECIPES.get(args.recipe)
+    if args.resume or recipe is None or config.optimizer == recipe.optimizer:
+        return text  # a resumed run's settings are the checkpoint's, not the recipe's
     taken = [name for name in OPTIMIZER_DEFAULTS.get(config.optimizer, {})
              if getattr(args, name) is None]
     if taken:
