@@ -26,7 +26,7 @@ from mnistnp.nn import mlp
 from mnistnp.pipeline import train as pipeline_train
 from mnistnp.training import fit
 
-FAST = ("--hidden", "16", "--epochs", "1", "--no-progress")
+FAST = ("--hidden", "16", "--epochs", "2", "--no-progress")
 
 
 def cli(*argv: object) -> int:

@@ -17,7 +17,7 @@ from mnistnp.images import load_digit
 
 
 def _train_args(data: Path, run: Path, out: Path) -> list[str]:
-    return ["train", "--data-dir", str(data), "--hidden", "8", "--epochs", "1",
+    return ["train", "--data-dir", str(data), "--hidden", "8", "--epochs", "2",
             "--run-dir", str(run), "--out", str(out), "--no-progress"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -13,7 +14,7 @@ from . import datasets
 from .callbacks import EarlyStopping, MetricsLog
 from .checkpoint import Checkpoint, save_checkpoint
 from .config import TrainConfig
-from .errors import DatasetError, ModelFileError
+from .errors import DatasetError, MnistnpWarning, ModelFileError
 from .metrics import accuracy
 from .nn import Sequential, mlp
 from .optim import (
@@ -72,15 +73,28 @@ def make_optimizer(config: TrainConfig) -> Optimizer:
 
 
 def make_schedule(config: TrainConfig, steps_per_epoch: int, total_steps: int) -> Schedule:
-    """The config's schedule, its epoch counts turned into iterations."""
+    """The config's schedule, its epoch counts turned into iterations; a warning if the run
+    ends before the rate would decay or drop."""
     if config.schedule == "cosine":
-        return Cosine(config.lr, total_steps, round(config.warmup_epochs * steps_per_epoch))
+        warmup = round(config.warmup_epochs * steps_per_epoch)
+        if warmup and warmup >= total_steps:
+            _warn_run_too_short(config, "warmup_epochs", warmup, total_steps,
+                                "rises to its peak at the end and never decays")
+        return Cosine(config.lr, total_steps, warmup)
     if config.schedule == "step":
-        return StepDecay(config.lr, total_steps, config.step_epochs * steps_per_epoch,
-                         config.gamma)
+        step = config.step_epochs * steps_per_epoch
+        if step >= total_steps:
+            _warn_run_too_short(config, "step_epochs", step, total_steps, "never drops")
+        return StepDecay(config.lr, total_steps, step, config.gamma)
     if config.schedule == "plateau":
         return ReduceOnPlateau(config.lr, total_steps, config.gamma, config.plateau_patience)
     return Schedule(config.lr, total_steps)
+
+
+def _warn_run_too_short(config: TrainConfig, name: str, steps: int, total_steps: int,
+                        so: str) -> None:
+    warnings.warn(f"{config.setting(name)} ({steps:,} steps) is not shorter than the run "
+                  f"({total_steps:,} steps): the rate {so}", MnistnpWarning, stacklevel=3)
 
 
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int,

@@ -7,10 +7,12 @@ no traceback), 2 for usage errors, 130 on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import difflib
+import itertools
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .. import __version__, datasets
@@ -20,6 +22,11 @@ from .options import Exit, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    return _build()[0]
+
+
+def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser, and each command's own parser by name."""
     parser = argparse.ArgumentParser(
         prog="mnistnp", description="Train, evaluate and use NumPy neural networks on MNIST.")
     parser.add_argument("--version", action="version", version=f"mnistnp {__version__}")
@@ -27,7 +34,36 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (train, evaluate, predict, download):
         command = module.add_parser(sub)
         command.set_defaults(func=module.run)
-    return parser
+    return parser, dict(sub.choices)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """Parse, with 'did you mean' for a misspelt command or option (Python 3.11's argparse
+    has neither, and reports a command's unknown option with the top-level usage)."""
+    parser, commands = _build()
+    # The top level takes no option values, so its first bare word is the command.
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if name is None:
+        return parser.parse_args(argv)  # --help, --version, or the missing command's error
+    if name not in commands:
+        parser.error(f"unknown command {name!r}{_did_you_mean(name, commands)} (choose from "
+                     f"{', '.join(commands)})")
+    command = commands[name]
+    options = command._option_string_actions  # every option string the command takes
+    for word in itertools.takewhile(lambda a: a != "--", argv[argv.index(name) + 1:]):
+        # Checked before parsing, which would first complain of a required option misspelt.
+        option = word.split("=", 1)[0]
+        if option.startswith("--") and not any(o.startswith(option) for o in options):
+            command.error(f"unrecognized argument {word}{_did_you_mean(option, options)}")
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command.error(f"unrecognized argument {unknown[0]}{_did_you_mean(unknown[0], options)}")
+    return args
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def add_data_options(parser: argparse.ArgumentParser, default: str = "mnist") -> None:
@@ -65,8 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in settings.json
     try:
         return int(args.func(args))

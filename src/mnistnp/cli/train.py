@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import __version__, datasets
 from ..atomic import atomic_write, check_writable
-from ..config import DTYPES, RECIPES, TrainConfig
+from ..config import DTYPES, OPTIMIZER_DEFAULTS, RECIPES, TrainConfig
 from ..errors import MnistnpError, MnistnpWarning
 from ..io import save_model
 from ..optim import OPTIMIZERS, SCHEDULES
@@ -181,8 +181,11 @@ _OVERRIDES = ("hidden", "epochs", "iterations", "dtype", "seed", "optimizer", "l
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The recipe with every option given on the command line applied."""
-    config = RECIPES[args.recipe].with_overrides(
-        **{name: getattr(args, name) for name in _OVERRIDES})
+    try:  # a bad value, or an option the chosen optimizer or schedule would ignore
+        config = RECIPES[args.recipe].with_overrides(
+            **{name: getattr(args, name) for name in _OVERRIDES})
+    except ValueError as e:
+        raise opt.UsageError(f"--{e}") from None
     if args.batch_size is not None:
         config = replace(config, batch_size=args.batch_size or None)  # 0 means 'full'
     if args.data_dir:
@@ -356,8 +359,8 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
     plot_path = args.plot or folder / "learning_curve.png"
     metrics_path = args.metrics or folder / "metrics.jsonl"
     decay = f" weight decay {config.weight_decay:g}" if config.weight_decay else ""
-    print(f"training {sizes} on {config.dataset}, recipe {args.recipe}: {config.optimizer} lr "
-          f"{config.lr:g}{decay}, batch {config.batch_size or 'full'}, {config.dtype}, seed "
+    print(f"training {sizes} on {config.dataset}, recipe {args.recipe}: {_rate(args, config)}"
+          f"{decay}, batch {config.batch_size or 'full'}, {config.dtype}, seed "
           f"{config.seed}", flush=True)
     print(plan(config, x_train, y_train, args.resume_from), flush=True)
     checkpoint = folder / "checkpoint.npz"
@@ -423,6 +426,23 @@ def plan(config: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
         line += f"; resuming at epoch {state.epoch + 1}" + (f", after batch {state.batch}"
                                                             if state.batch else "")
     return line + f"; the time left is estimated after {ESTIMATE_AFTER:g} s"
+
+
+def _rate(args: argparse.Namespace, config: TrainConfig) -> str:
+    """'sgd lr 0.05 momentum 0.9', saying which of these are the optimizer's own defaults,
+    taken because the recipe's were for another optimizer."""
+    text = f"{config.optimizer} lr {config.lr:g}"
+    if config.momentum:
+        text += f" momentum {config.momentum:g}{' Nesterov' if config.nesterov else ''}"
+    recipe = RECIPES.get(args.recipe)
+    if args.resume or recipe is None or config.optimizer == recipe.optimizer:
+        return text  # a resumed run's settings are the checkpoint's, not the recipe's
+    taken = [name for name in OPTIMIZER_DEFAULTS.get(config.optimizer, {})
+             if getattr(args, name) is None]
+    if taken:
+        why = f"; the recipe's lr {recipe.lr:g} is for {recipe.optimizer}" if "lr" in taken else ""
+        text += f" ({config.optimizer}'s default {' and '.join(taken)}{why})"
+    return text
 
 
 def _summarise(seeds: list[int], results: list[Any],
