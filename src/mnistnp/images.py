@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import ImageError, os_problem
-from .ink import find_ink
+from .ink import INK_LEVEL, find_ink
 
 SIZE = 28  # MNIST canvas side
 BOX = 20  # the ink's longer side after resizing, as in MNIST
@@ -65,6 +65,8 @@ def prepare_digit(img: Image.Image, name: str = "<image>") -> np.ndarray:
         grey = _grey_on_white(img)
     except _PILLOW_ERRORS as e:
         raise ImageError(f"{name}: cannot decode image ({e})") from None
+    if _in_dataset_format(grey):
+        return grey.copy()
     return _centre(find_ink(grey, name))
 
 
@@ -103,6 +105,18 @@ def _grey_on_white(img: Image.Image) -> np.ndarray:
         white.paste(grey, (0, 0), alpha)
         grey = white
     return np.asarray(grey)
+
+
+def _in_dataset_format(grey: np.ndarray) -> bool:
+    """Whether ``grey`` is already as the datasets store their images: 28x28, a black edge (the
+    background, at most a few grey levels) and something lighter on it. MNIST's digits come out
+    the same either way; Fashion-MNIST's clothes fill the frame instead of a 20x20 box, so
+    fitting them as digits would misshape them, and the model was trained on them as they are.
+    """
+    if grey.shape != (SIZE, SIZE):
+        return False
+    edge = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    return float(np.median(edge)) <= 4 and int(grey.max()) >= 4 + INK_LEVEL
 
 
 def _centre(ink: np.ndarray) -> np.ndarray:
