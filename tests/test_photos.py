@@ -282,6 +282,18 @@ def two_digits(mnist: tuple[tuple[np.ndarray, np.ndarray], ...]) -> np.ndarray:
     return image
 
 
+def disc(radius: float) -> np.ndarray:
+    """A dark disc on white, 200x200, touching the edges (radius 100) or cut by them."""
+    y, x = np.indices((200, 200))
+    return np.where((y - 99.5) ** 2 + (x - 99.5) ** 2 < radius ** 2, 30.0, 230.0)
+
+
+def only_a_shadow() -> np.ndarray:
+    rng = np.random.default_rng(4)
+    image, corner = page(np.zeros((120, 120)), rng)
+    return shadow(image, corner, 120, rng)
+
+
 def grid_paper() -> np.ndarray:
     y, x = np.indices((200, 200))
     return np.where((y % 20 < 8) | (x % 20 < 8), 0.0, 255.0)
@@ -298,6 +310,10 @@ NO_DIGIT: dict[str, tuple[Callable[..., np.ndarray], str]] = {
               "no digit stands out from the noise"),
     "two-digits": (two_digits, "2 marks the size of a digit side by side; crop the image"),
     "grid-paper": (lambda _: grid_paper(), "marks the size of a digit side by side"),
+    "ink-filling-the-frame": (lambda _: disc(100), "the ink fills the whole image"),
+    "dark-beyond-the-edges": (lambda _: disc(110), "only dark or light regions reaching the "
+                              "image's edge (a shadow, a table, or ink filling the frame)"),
+    "only-a-shadow": (lambda _: only_a_shadow(), "only dark or light regions reaching"),
 }
 
 

@@ -45,7 +45,15 @@ def find_ink(grey: np.ndarray, name: str) -> np.ndarray:
     depth = grid - ground
     if sheet is not None:  # the grain of the table around the paper is no ink
         depth *= sheet
-    kept = _digit_cells(depth, _noise(grid), name)
+    noise = _noise(grid)
+    try:
+        kept = _digit_cells(depth, noise, name)
+    except _Nothing:
+        low, high = np.percentile(grid[sheet] if sheet is not None else grid, [2, 98])
+        if high - low < INK_LEVEL + 8 * noise:  # the sheet's own edge cells are the 2% left
+            raise ImageError(f"{name}: no ink found (a blank image)") from None
+        raise ImageError(f"{name}: no digit found, only dark or light regions reaching the "
+                         "image's edge (a shadow, a table, or ink filling the frame)") from None
     zone = dilate(kept, 1)
     near = dilate(zone, max(1, round(min(grid.shape) / 24))) & ~zone
     top, bottom, left, right = box(zone)
@@ -87,8 +95,13 @@ def _crop(contrast: np.ndarray, inside: np.ndarray, around: np.ndarray, name: st
     return ink * (255.0 / ink.max())
 
 
+class _Nothing(Exception):
+    """No mark stands out from the paper around it at all."""
+
+
 def _digit_cells(detail: np.ndarray, noise: float, name: str) -> np.ndarray:
-    """Boolean mask of the grid cells that hold the digit; ImageError if there is none.
+    """Boolean mask of the grid cells that hold the digit; ImageError if there is none, or
+    _Nothing if no mark at all stands out from the paper around it.
 
     Pieces are the regions standing out from the noise that hold a stroke, a cell above
     Otsu's threshold (hysteresis, as in Canny's edge finder: no faint edge of a stroke is
@@ -102,7 +115,7 @@ def _digit_cells(detail: np.ndarray, noise: float, name: str) -> np.ndarray:
     if not strong.any():
         if float(detail.max()) > INK_LEVEL:  # there are marks, but no more than the noise's
             raise ImageError(f"{name}: no digit stands out from the noise")
-        raise ImageError(f"{name}: no ink found (a blank image)")
+        raise _Nothing
     regions = components(weak)
     labels, areas = np.unique(regions[strong], return_counts=True)  # strokes in each
     pieces = np.where(np.isin(regions, labels), regions, 0)
