@@ -31,8 +31,9 @@ def find_ink(grey: np.ndarray, name: str) -> np.ndarray:
     cropped to the ink, the background 0 and the peak 255, light ink whatever the original.
 
     Raises ImageError starting with ``name`` if no single digit is there: nothing stands out
-    from the paper (blank), nothing more than its noise does, several marks the size of a digit
-    stand side by side, or the ink fills the picture edge to edge.
+    from the paper (blank), nothing more than its noise does, only regions reaching the
+    picture's edge do (a shadow, a table), several marks the size of a digit stand side by
+    side, or the ink fills the picture edge to edge.
     """
     work = _reduce(grey, WORK / max(grey.shape))
     scale = -(-max(work.shape) // GRID)  # cells of scale x scale work pixels
@@ -42,20 +43,17 @@ def find_ink(grey: np.ndarray, name: str) -> np.ndarray:
     if dark_ink:  # from here on the ink is light on a dark ground, as in MNIST
         grid, work = 255 - grid, 255 - work
     ground = shave_peaks(grid)  # the paper under each mark: the level around it
-    depth = grid - ground
-    if sheet is not None:  # the grain of the table around the paper is no ink
-        depth *= sheet
-    noise = _noise(grid)
-    try:
-        kept = _digit_cells(depth, noise, name)
-    except _Nothing:
-        low, high = np.percentile(grid[sheet] if sheet is not None else grid, [2, 98])
-        if high - low < INK_LEVEL + 8 * noise:  # the sheet's own edge cells are the 2% left
-            raise ImageError(f"{name}: no ink found (a blank image)") from None
-        raise ImageError(f"{name}: no digit found, only dark or light regions reaching the "
-                         "image's edge (a shadow, a table, or ink filling the frame)") from None
+    kept = _find_digit(grid, ground, sheet, name)
+    return _crop(*_contrast(work, ground, kept, scale, dark_ink), name)
+
+
+def _contrast(work: np.ndarray, ground: np.ndarray, kept: np.ndarray, scale: int,
+              dark_ink: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The box around the digit's cells, from the work copy (light ink on dark): each pixel's
+    ink against the paper under it, with where the digit is (a cell's margin added) and where
+    the paper near it is."""
     zone = dilate(kept, 1)
-    near = dilate(zone, max(1, round(min(grid.shape) / 24))) & ~zone
+    near = dilate(zone, max(1, round(min(zone.shape) / 24))) & ~zone
     top, bottom, left, right = box(zone)
     ys, xs = slice(top * scale, bottom * scale), slice(left * scale, right * scale)
     part = work[ys, xs].astype(np.float32)
@@ -69,7 +67,25 @@ def find_ink(grey: np.ndarray, name: str) -> np.ndarray:
     height, width = part.shape
     inside = np.kron(zone, cells)[ys, xs][:height, :width]
     around = np.kron(near, cells)[ys, xs][:height, :width]
-    return _crop(contrast, inside, around, name)
+    return contrast, inside, around
+
+
+def _find_digit(grid: np.ndarray, ground: np.ndarray, sheet: np.ndarray | None,
+                name: str) -> np.ndarray:
+    """The grid cells holding the digit (light on dark ``grid``, ``ground`` the paper under
+    each mark, only ``sheet`` looked at if given); ImageError, saying why, if there is none."""
+    depth = grid - ground
+    if sheet is not None:  # the grain of the table around the paper is no ink
+        depth *= sheet
+    noise = _noise(grid)
+    kept = _digit_cells(depth, noise, name)
+    if kept is not None:
+        return kept
+    low, high = np.percentile(grid[sheet] if sheet is not None else grid, [2, 98])
+    if high - low < INK_LEVEL + 8 * noise:  # the sheet's own edge cells are the 2% left out
+        raise ImageError(f"{name}: no ink found (a blank image)")
+    raise ImageError(f"{name}: no digit found, only dark or light regions reaching the image's "
+                     "edge (a shadow, a table, or ink filling the frame)")
 
 
 def _crop(contrast: np.ndarray, inside: np.ndarray, around: np.ndarray, name: str) -> np.ndarray:
@@ -95,13 +111,9 @@ def _crop(contrast: np.ndarray, inside: np.ndarray, around: np.ndarray, name: st
     return ink * (255.0 / ink.max())
 
 
-class _Nothing(Exception):
-    """No mark stands out from the paper around it at all."""
-
-
-def _digit_cells(detail: np.ndarray, noise: float, name: str) -> np.ndarray:
-    """Boolean mask of the grid cells that hold the digit; ImageError if there is none, or
-    _Nothing if no mark at all stands out from the paper around it.
+def _digit_cells(detail: np.ndarray, noise: float, name: str) -> np.ndarray | None:
+    """Boolean mask of the grid cells that hold the digit; None if no mark at all stands out
+    from the paper around it; ImageError if marks do but not one digit.
 
     Pieces are the regions standing out from the noise that hold a stroke, a cell above
     Otsu's threshold (hysteresis, as in Canny's edge finder: no faint edge of a stroke is
@@ -115,7 +127,7 @@ def _digit_cells(detail: np.ndarray, noise: float, name: str) -> np.ndarray:
     if not strong.any():
         if float(detail.max()) > INK_LEVEL:  # there are marks, but no more than the noise's
             raise ImageError(f"{name}: no digit stands out from the noise")
-        raise _Nothing
+        return None
     regions = components(weak)
     labels, areas = np.unique(regions[strong], return_counts=True)  # strokes in each
     pieces = np.where(np.isin(regions, labels), regions, 0)
