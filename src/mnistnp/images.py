@@ -13,11 +13,11 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import ImageError, os_problem
+from .ink import INK_LEVEL, find_ink
 
 SIZE = 28  # MNIST canvas side
 BOX = 20  # the ink's longer side after resizing, as in MNIST
 MAX_PIXELS = 50_000_000  # refused from the header, before any decoding
-INK_LEVEL = 32  # grey levels the darkest ink must stand out from the paper by; less is blank
 
 # Pillow reports corrupt or truncated data with any of these, depending on format and stage.
 _PILLOW_ERRORS = (
@@ -33,7 +33,8 @@ def load_digit(path: str | os.PathLike[str]) -> np.ndarray:
     """The image file at ``path`` as an MNIST digit: ndarray of shape (28, 28), dtype uint8.
 
     Raises ImageError, naming ``path``, if the file is missing, unreadable, not a PNG or JPEG,
-    truncated, or declares more than MAX_PIXELS pixels.
+    truncated, or declares more than MAX_PIXELS pixels, or if it holds no single digit (blank,
+    only noise, or several digits side by side).
     """
     name = os.fspath(path)
     try:
@@ -64,7 +65,9 @@ def prepare_digit(img: Image.Image, name: str = "<image>") -> np.ndarray:
         grey = _grey_on_white(img)
     except _PILLOW_ERRORS as e:
         raise ImageError(f"{name}: cannot decode image ({e})") from None
-    return _centre(_ink_crop(grey))
+    if _in_dataset_format(grey):
+        return grey.copy()
+    return _centre(find_ink(grey, name))
 
 
 def _open(f: BinaryIO, name: str) -> Image.Image:
@@ -104,42 +107,22 @@ def _grey_on_white(img: Image.Image) -> np.ndarray:
     return np.asarray(grey)
 
 
-def _ink_crop(grey: np.ndarray) -> np.ndarray | None:
-    """The inked part of ``grey`` (shape (H, W)) as ink strength 0..255, float32 of shape (h, w),
-    with the background at 0 and the peak at 255; None if there is no ink.
-
-    Polarity rule: the background is the median of the outer ring (a few pixels wide), which a
-    digit rarely covers more than half of. A background brighter than mid-grey (127.5) means
-    dark ink on light paper, so the image is inverted; MNIST is light ink on black.
+def _in_dataset_format(grey: np.ndarray) -> bool:
+    """Whether ``grey`` is already as the datasets store their images: 28x28, a black edge (the
+    background, at most a few grey levels) and something lighter on it. MNIST's digits come out
+    the same either way; Fashion-MNIST's clothes fill the frame instead of a 20x20 box, so
+    fitting them as digits would misshape them, and the model was trained on them as they are.
     """
-    height, width = grey.shape
-    k = max(1, min(height, width) // 16)
-    ring = np.concatenate([
-        grey[:k].ravel(), grey[-k:].ravel(), grey[:, :k].ravel(), grey[:, -k:].ravel(),
-    ])
-    background = float(np.median(ring))
-    noise = float(np.percentile(np.abs(ring.astype(np.float32) - background), 99))
-    if background > 127.5:
-        grey, background = 255 - grey, 255.0 - background
-    if float(grey.max()) - background < INK_LEVEL:
-        return None
-    # The box takes every pixel standing out from the paper by more than its noise (measured on
-    # the ring), so clean images keep their faint anti-aliased edges and noisy ones grow no specks.
-    mask = grey > background + min(INK_LEVEL, 3 * noise)
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    crop = grey[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
-    # Subtracting the paper's level and stretching the peak to 255 lets grey paper and faint
-    # pencil look like MNIST, where every digit peaks at 254-255 on a 0 background.
-    ink = np.clip(crop - background, 0.0, None)
-    return ink * (255.0 / ink.max())
+    if grey.shape != (SIZE, SIZE):
+        return False
+    edge = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    return float(np.median(edge)) <= 4 and int(grey.max()) >= 4 + INK_LEVEL
 
 
-def _centre(ink: np.ndarray | None) -> np.ndarray:
+def _centre(ink: np.ndarray) -> np.ndarray:
     """Fit ``ink`` (shape (h, w)) in BOX x BOX keeping its aspect ratio and place it on a
-    SIZE x SIZE black canvas with its centre of mass at (14, 14); all zero if ``ink`` is None."""
+    SIZE x SIZE black canvas with its centre of mass at (14, 14)."""
     canvas = np.zeros((SIZE, SIZE), np.uint8)
-    if ink is None:
-        return canvas
     height, width = ink.shape
     scale = BOX / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))

@@ -1,30 +1,54 @@
-"""``mnistnp predict``: classify image files with a saved model, one line per image."""
+"""``mnistnp predict``: classify image files with a saved model, one line (or JSON object) each."""
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
+from .. import datasets
 from ..errors import MnistnpError
 from ..io import load_model
+from ..nn import Sequential
+from . import options as opt
 from .evaluate import check_input
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what a folder is searched for
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    parser = sub.add_parser("predict", help="classify image files",
-                            description="Print '<path>: <digit> (p=0.97)' for each image. Images "
-                            "are PNG or JPEG of any size or mode, a dark digit on light paper or "
-                            "a light digit on dark; each is prepared the MNIST way: made grey "
-                            "and light-on-dark, fitted into 20x20 and centred in 28x28 by its "
-                            "centre of mass.")
+    parser = sub.add_parser(
+        "predict", help="classify image files",
+        description="Print '<path>: <class> (p=0.97)' for each image. Images are PNG or JPEG, "
+        "any size or mode: a drawing, a scan or a photo of a digit, a dark digit on light paper "
+        "or a light digit on dark. Each is prepared the MNIST way: the digit found (shadows, uneven light "
+        "and a table around the paper left out), fitted into 20x20 and centred in 28x28 by its "
+        "centre of mass. An image that cannot be read or holds no single digit gets one line on "
+        "standard error and exit status 1; the others are still classified.")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL.npz",
                         help="a model file written by 'mnistnp train'")
-    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
-                        help="PNG or JPEG files")
+    parser.add_argument("images", nargs="+", metavar="IMAGE",
+                        help="PNG or JPEG files; a folder, for the PNG and JPEG files in it "
+                        "(sorted by name); or -, for paths read from standard input, one a line")
+    parser.add_argument("--top-k", type=opt.positive_int, default=1, metavar="K",
+                        help="print the K most likely classes, most likely first (default: 1)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object a line, with path, prediction (the class "
+                        "number), label (its name), probability, top_k (a list of {class, label, "
+                        "probability}) and, with --show, input; errors still go to standard "
+                        "error")
+    parser.add_argument("--show", type=Path, metavar="DIR",
+                        help="save the 28x28 image the model saw as DIR/<image name>.png "
+                        "(DIR is created; a name already taken gets -2, -3, ...) and print "
+                        "where")
     return parser
 
 
@@ -33,14 +57,106 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     check_input(args.model, model, (28, 28))
+    if args.top_k > model.num_classes:
+        raise opt.UsageError(f"argument --top-k: expected at most {model.num_classes} (the "
+                             f"model's classes), got {args.top_k}")
+    if args.show:
+        _make_folder(args.show)
+    names = class_names(model)
     status = 0
-    for path in args.images:
+    for path in image_paths(args.images):
         try:
+            if isinstance(path, MnistnpError):
+                raise path
             image = load_digit(path)
         except MnistnpError as e:
-            print(f"mnistnp: error: {e}", file=sys.stderr)
+            print(f"mnistnp: error: {e}", file=sys.stderr, flush=True)
             status = 1
             continue
         p = model.predict_proba(image[None])[0]
-        print(f"{path}: {int(np.argmax(p))} (p={p.max():.2f})", flush=True)
+        shown = _save_png(image, args.show, Path(path).stem) if args.show else None
+        print(_answer(str(path), p, args.top_k, names, shown, args.json), flush=True)
     return status
+
+
+def _answer(path: str, p: np.ndarray, k: int, names: list[str], shown: Path | None,
+            as_json: bool) -> str:
+    """One image's line: its K likeliest classes, likeliest first (ties by class number)."""
+    top = [int(c) for c in np.argsort(-p, kind="stable")[:k]]
+    if not as_json:
+        line = f"{path}: " + ", ".join(f"{names[c]} (p={p[c]:.2f})" for c in top)
+        return f"{line}; input saved as {shown}" if shown else line
+    ranked = [{"class": c, "label": names[c], "probability": round(float(p[c]), 6)} for c in top]
+    record: dict[str, Any] = {"path": path, "prediction": top[0], "label": names[top[0]],
+                              "probability": ranked[0]["probability"], "top_k": ranked}
+    if shown:
+        record["input"] = str(shown)
+    return json.dumps(record, ensure_ascii=False)
+
+
+def class_names(model: Sequential) -> list[str]:
+    """Names of the model's classes: its dataset's (Fashion-MNIST's 'Ankle boot', ...) when the
+    model file names a registered dataset with as many classes, else the class numbers."""
+    known = datasets.REGISTRY.get(str(model.info.get("dataset")))
+    if known is not None and len(known.class_names) == model.num_classes:
+        return list(known.class_names)
+    return [str(c) for c in range(model.num_classes)]
+
+
+def image_paths(items: Iterable[str]) -> Iterator[str | MnistnpError]:
+    """The images named: each path as given, a folder's PNG and JPEG files sorted by name, and
+    for '-' the paths on standard input, one a line. A folder without images yields an error."""
+    for item in items:
+        if item == "-":
+            lines = (line.rstrip("\r\n") for line in sys.stdin)
+            yield from (path for line in lines if line and line != "-"
+                        for path in _expand(line))
+        else:
+            yield from _expand(item)
+
+
+def _expand(item: str) -> Iterator[str | MnistnpError]:
+    if not os.path.isdir(item):
+        yield item
+        return
+    found = sorted(entry.name for entry in os.scandir(item)
+                   if entry.name.lower().endswith(IMAGE_SUFFIXES)
+                   and not entry.name.startswith(".") and entry.is_file())
+    if not found:
+        yield MnistnpError(f"{item}: a folder with no PNG or JPEG files in it")
+    for name in found:
+        yield os.path.join(item, name)
+
+
+def _make_folder(folder: Path) -> None:
+    """Create ``folder`` for --show, or say in one line why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise MnistnpError(f"--show {folder}: exists and is not a folder") from None
+    except OSError as e:
+        raise MnistnpError(f"--show {folder}: cannot create the folder "
+                           f"({e.strerror or e})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise MnistnpError(f"--show {folder}: the folder is not writable")
+
+
+def _save_png(image: np.ndarray, folder: Path, stem: str) -> Path:
+    """Write ``image`` as a new PNG in ``folder``, named for ``stem``; never over a file."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    for n in range(1, 1_000_000):
+        path = folder / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")
+        try:
+            with open(path, "xb") as f:  # exclusive: a file already there is left alone
+                try:
+                    f.write(buffer.getvalue())  # a few hundred bytes, in one write
+                except BaseException:
+                    path.unlink()
+                    raise
+            return path
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise MnistnpError(f"--show {path}: cannot write ({e.strerror or e})") from None
+    raise MnistnpError(f"--show {folder}: no free name for {stem}.png")
