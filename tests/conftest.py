@@ -66,6 +66,14 @@ def write_idx_dir(folder: Path, compress: bool = True, seed: int = 0,
     return folder
 
 
+def cli(*argv: object) -> int:
+    """``mnistnp argv...`` in this process; argparse's own exits become return codes too."""
+    try:
+        return main([str(a) for a in argv])
+    except SystemExit as e:
+        return 0 if e.code is None else int(e.code)
+
+
 @pytest.fixture
 def tiny_idx_dir(tmp_path: Path) -> Path:
     """A folder holding the four standard gzip IDX files of the tiny dataset (600/200 images)."""

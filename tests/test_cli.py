@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MakeIdxDir, tiny_arrays
+from conftest import MakeIdxDir, cli, tiny_arrays
 from PIL import Image
 from reference import argmax_accuracy, argmax_predictions, forward, npz_weights
 
-from mnistnp.cli import build_parser, main
+from mnistnp.cli import build_parser
 from mnistnp.cli.train import config_from_args
 from mnistnp.images import load_digit
 from mnistnp.io import load_model
@@ -26,13 +26,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = ("--hidden", "16", "--epochs", "3", "--no-progress")
 RUN_DIR_FILES = {"settings.json", "learning_curve.png", "metrics.jsonl"}
 
-
-def cli(*argv: object) -> int:
-    """``mnistnp argv...`` in this process; argparse's own exits become return codes too."""
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as e:
-        return 0 if e.code is None else int(e.code)
 
 
 def train(data_dir: Path, *argv: object) -> int:

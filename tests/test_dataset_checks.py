@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FILE_NAMES, MakeIdxDir, tiny_arrays
+from conftest import FILE_NAMES, MakeIdxDir, cli, tiny_arrays
 
 from mnistnp import datasets
-from mnistnp.cli import main
 from mnistnp.config import TrainConfig
 from mnistnp.data import idx_bytes, parse_idx
 from mnistnp.errors import DatasetError, MnistnpWarning
@@ -28,12 +27,6 @@ from mnistnp.training import fit
 
 FAST = ("--hidden", "16", "--epochs", "2", "--no-progress")
 
-
-def cli(*argv: object) -> int:
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as e:
-        return 0 if e.code is None else int(e.code)
 
 
 def one_line(stderr: str, prefix: str = "mnistnp: error:") -> str:

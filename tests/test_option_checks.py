@@ -10,21 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import tiny_arrays
+from conftest import cli, tiny_arrays
 
-from mnistnp.cli import build_parser, main
+from mnistnp.cli import build_parser
 from mnistnp.cli.train import _rate, config_from_args
 from mnistnp.config import OPTIMIZER_DEFAULTS, RECIPES, TrainConfig
 from mnistnp.errors import MnistnpWarning
 from mnistnp.pipeline import make_schedule, train
-
-
-def cli(*argv: object) -> int:
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as e:
-        return 0 if e.code is None else int(e.code)
-
 
 # changes to the default recipe (adamw, cosine with warmup, 20 epochs) that would be ignored,
 # and the start of the message; the CLI's is the same with "--" in front.

@@ -10,22 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_arrays
+from conftest import cli, tiny_arrays
 from PIL import Image
 
 import mnistnp
-from mnistnp.cli import main
 from mnistnp.io import load_model
 
 LINE = re.compile(r"(.+): (.+)")
 ENTRY = re.compile(r"(.+) \(p=([01]\.\d\d)\)")
 
-
-def cli(*argv: object) -> int:
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as e:
-        return 0 if e.code is None else int(e.code)
 
 
 def parse(line: str, pattern: re.Pattern[str] = LINE) -> tuple[str, str]:

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MakeIdxDir
+from conftest import MakeIdxDir, cli
 
 from mnistnp import History, TrainConfig, datasets, load_model
 from mnistnp.checkpoint import extend, load_checkpoint
-from mnistnp.cli import main
 from mnistnp.datasets import FILES, DatasetInfo
 from mnistnp.download import download
 from mnistnp.pipeline import load_data
@@ -32,13 +31,6 @@ from mnistnp.pipeline import train as train_run
 
 FAST = ("--hidden", "8", "--epochs", "2", "--no-progress")
 
-
-def cli(*argv: object) -> int:
-    """``mnistnp argv...`` in this process; argparse's own exits become return codes too."""
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as e:
-        return 0 if e.code is None else int(e.code)
 
 
 def train(data_dir: Path, *argv: object) -> int:

@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import pytest
 import test_download
+from conftest import cli
 from test_download import FILES_GZ, Handler, sha256
 
 from mnistnp import datasets, progress, training
-from mnistnp.cli import build_parser, main
+from mnistnp.cli import build_parser
 from mnistnp.config import RECIPES, TrainConfig
 from mnistnp.datasets import FILES, DatasetInfo, bundled_dir
 from mnistnp.download import fetch
@@ -40,12 +41,6 @@ from mnistnp.training import History, fit
 server, down_url = test_download.server, test_download.down_url
 local_only, tiny_registry = test_download.local_only, test_download.tiny_registry
 
-
-def cli(*argv: object) -> int:
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as e:
-        return 0 if e.code is None else int(e.code)
 
 
 # --- help -------------------------------------------------------------------------------------

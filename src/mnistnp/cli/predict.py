@@ -7,7 +7,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from PIL import Image
 from .. import datasets
 from ..errors import MnistnpError
 from ..io import load_model
-from ..nn import Sequential
+from ..sources import trained_on
 from . import options as opt
 from .evaluate import check_input
 
@@ -28,11 +28,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "predict", help="classify image files",
         description="Print '<path>: <class> (p=0.97)' for each image. Images are PNG or JPEG, "
-        "any size or mode: a drawing, a scan or a photo of a digit, a dark digit on light paper "
-        "or a light digit on dark. Each is prepared the MNIST way: the digit found (shadows, uneven light "
-        "and a table around the paper left out), fitted into 20x20 and centred in 28x28 by its "
-        "centre of mass. An image that cannot be read or holds no single digit gets one line on "
-        "standard error and exit status 1; the others are still classified.")
+        "any size or mode: a drawing, a scan or a photo of a digit, a dark digit on light "
+        "paper or a light digit on dark. Each is prepared the MNIST way: the digit found "
+        "(shadows, uneven light and a table around the paper left out), fitted into 20x20 and "
+        "centred in 28x28 by its centre of mass. An image that cannot be read or holds no "
+        "single digit gets one line on standard error and exit status 1; the others are still "
+        "classified.")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL.npz",
                         help="a model file written by 'mnistnp train'")
     parser.add_argument("images", nargs="+", metavar="IMAGE",
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                              f"model's classes), got {args.top_k}")
     if args.show:
         _make_folder(args.show)
-    names = class_names(model)
+    names = datasets.class_names(trained_on(model.info), model.num_classes)
     status = 0
     for path in image_paths(args.images):
         try:
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _answer(path: str, p: np.ndarray, k: int, names: list[str], shown: Path | None,
+def _answer(path: str, p: np.ndarray, k: int, names: Sequence[str], shown: Path | None,
             as_json: bool) -> str:
     """One image's line: its K likeliest classes, likeliest first (ties by class number)."""
     top = [int(c) for c in np.argsort(-p, kind="stable")[:k]]
@@ -93,14 +94,6 @@ def _answer(path: str, p: np.ndarray, k: int, names: list[str], shown: Path | No
         record["input"] = str(shown)
     return json.dumps(record, ensure_ascii=False)
 
-
-def class_names(model: Sequential) -> list[str]:
-    """Names of the model's classes: its dataset's (Fashion-MNIST's 'Ankle boot', ...) when the
-    model file names a registered dataset with as many classes, else the class numbers."""
-    known = datasets.REGISTRY.get(str(model.info.get("dataset")))
-    if known is not None and len(known.class_names) == model.num_classes:
-        return list(known.class_names)
-    return [str(c) for c in range(model.num_classes)]
 
 
 def image_paths(items: Iterable[str]) -> Iterator[str | MnistnpError]:
