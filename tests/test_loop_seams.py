@@ -24,7 +24,7 @@ from mnistnp.config import TrainConfig
 from mnistnp.nn import mlp
 from mnistnp.optim import OPTIMIZERS, SCHEDULES, SGD, Adam, Cosine
 from mnistnp.sampling import Batch, ShuffledBatches
-from mnistnp.training import ClipGlobalNorm, Trainer, fit
+from mnistnp.training import ClipGlobalNorm, Trainer, TrainState, fit
 
 # --- gradient hooks -----------------------------------------------------------------------
 
@@ -228,6 +228,33 @@ def test_a_callback_is_told_of_every_step_and_epoch_in_order() -> None:
     assert events == [("train_begin", 0), ("epoch_begin", 1), *epoch, ("epoch_end", 1),
                       ("epoch_begin", 2), *[(e, i + 2) for e, i in epoch], ("epoch_end", 2),
                       ("train_end", 4)]
+
+
+def test_a_callback_can_stop_the_run_after_a_batch_or_an_epoch() -> None:
+    class StopAt(Callback):
+        def __init__(self, step: int) -> None:
+            self.step, self.ends = step, 0
+
+        def on_batch_end(self, ctx: TrainContext) -> None:
+            if ctx.history.iterations == self.step:
+                ctx.stop()
+
+        def on_train_end(self, ctx: TrainContext) -> None:
+            self.ends += 1
+
+    mid = StopAt(7)  # 5 steps an epoch: the third of epoch 2
+    history = fit(fresh_model(), X, Y, SGD(0.1), rng=np.random.default_rng(0), epochs=4,
+                  batch_size=64, callbacks=[mid])
+    assert (history.iterations, history.epoch_end, mid.ends) == (7, [5, 7], 1)
+    # a stopped run's state says finished; given epochs left, it goes on from there
+    trainer = Trainer(fresh_model(), SGD(0.1), ShuffledBatches(len(X), 64),
+                      callbacks=[StopAt(5)])
+    state = TrainState()
+    trainer.fit(X, Y, rng=np.random.default_rng(0), epochs=4, state=state)
+    assert state.finished and state.epoch == 1
+    trainer.callbacks = []
+    history = trainer.fit(X, Y, rng=np.random.default_rng(0), epochs=4, state=state)
+    assert history.epoch_end == [5, 10, 15, 20] and state.finished
 
 
 # --- the learning rate has one owner ------------------------------------------------------

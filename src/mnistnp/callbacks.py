@@ -36,8 +36,9 @@ class TrainContext:
         return self.state.history
 
     def stop(self) -> None:
-        """End the run after the current epoch (call from ``on_epoch_end``). The run counts as
-        finished, as if planned that long: its last checkpoint says so."""
+        """End the run: from ``on_epoch_end``, after this epoch; from ``on_batch_end``, after
+        this batch, which then ends the epoch. The run counts as finished, as if planned that
+        long: its last checkpoint says so."""
         self.state.finished = True
 
 
@@ -65,10 +66,11 @@ class Callback:
 
     def on_batch_end(self, ctx: TrainContext) -> None:
         """After each step; its cost is ``ctx.history.costs[-1]``. May raise to stop at once
-        (``training.Interrupted``, after saving what a resume needs)."""
+        (``training.Interrupted``, after saving what a resume needs) or call ``ctx.stop()``."""
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
-        """After the epoch is recorded; ``ctx.stop()`` ends the run here."""
+        """After the epoch is recorded (and ``ctx.state.finished`` set if it was the last);
+        ``ctx.stop()`` ends the run here."""
 
     def on_train_end(self, ctx: TrainContext) -> None:
         """The run ended as planned or by ``ctx.stop()`` (not on an error or an interrupt)."""

@@ -1,6 +1,5 @@
 """Stopping cleanly on Ctrl-C or SIGTERM: the first signal asks training to stop after the
-current batch (``StopRequest``, polled by the ``StopOnRequest`` callback); later ones are
-ignored until the checkpoint is safely written."""
+batch (``StopRequest``, which ``StopOnRequest`` polls); later ones wait for the checkpoint."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The fit loop: each step is forward and backward, then the gradient hooks, then the
-optimizer's step, on batches a sampler gives, with callbacks around it; and the History the
-loop returns. ``fit`` is the short way in, ``Trainer`` the loop with all its seams."""
+"""The fit loop (``fit``, and ``Trainer`` with all its seams): forward and backward, gradient
+hooks, the optimizer's step, on a sampler's batches, with callbacks around; and its History."""
 
 from __future__ import annotations
 
@@ -285,6 +284,8 @@ class Trainer:
             raise ValueError(f"nothing to train: epochs={epochs!r}, iterations={iterations!r}")
         ctx = TrainContext(model, self.optimizer, state or TrainState(),
                            math.ceil(iterations / steps), iterations, steps, validation)
+        if ctx.state.epoch < ctx.epochs:  # epochs are left to run: they decide
+            ctx.state.finished = False
         hooks = {name: bound_hooks(self.callbacks, name) for name in HOOKS}
         # Overflow is reported by _check_finite as one clear line, so NumPy's warnings are muted.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -331,11 +332,14 @@ class Trainer:
                 state.batch = b + 1
                 for hook in batch_end:
                     hook(ctx)
+                if state.finished:  # a callback's ctx.stop(): the epoch ends here
+                    break
             seconds = time.perf_counter() - start
             _end_epoch(history, model, optimizer, first, seconds, sampler, ctx.validation)
             state.epoch, state.batch = epoch, 0
             state.epoch_rng = dict(rng.bit_generator.state)
-            state.finished = epoch == ctx.epochs  # or a callback's ctx.stop() makes it so
+            if epoch == ctx.epochs:
+                state.finished = True  # before on_epoch_end, so a checkpoint says so
             for hook in hooks["on_epoch_end"]:
                 hook(ctx)
             if state.finished:
