@@ -38,7 +38,7 @@ def test_one_notebook_step_is_one_full_batch_gradient_step_of_fit(seed):
     cost = seed.steps(1, 0.1)
     (x, y), _ = data
     history = mnistnp.fit(model, x, y, mnistnp.SGD(0.1), rng=np.random.default_rng(0),
-                          iterations=1, batch_size=None, progress=False)
+                          epochs=1, batch_size=None)
     assert cost == pytest.approx(history.costs[-1], rel=1e-12)
     for i, d in enumerate(dense, 1):
         np.testing.assert_allclose(seed.parameters[f"W{i}"], d.W.T, rtol=1e-10, atol=1e-13)

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 from conftest import MakeIdxDir, cli
 
-from mnistnp import History, TrainConfig, datasets, load_model
+from mnistnp import TrainConfig, datasets, load_model
+from mnistnp.callbacks import Callback, TrainContext
 from mnistnp.checkpoint import extend, load_checkpoint
 from mnistnp.datasets import FILES, DatasetInfo
 from mnistnp.download import download
@@ -160,17 +161,13 @@ class Crash(BaseException):
     """What SIGKILL does to a run, as far as its files can tell: it stops between two writes."""
 
 
-class CrashAtEpochEnd:
+class CrashAtEpochEnd(Callback):
     def __init__(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def on_epoch_end(self, history: History, model: object) -> bool:
-        if history.epochs == self.epoch:
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        if ctx.history.epochs == self.epoch:
             raise Crash
-        return False
-
-    def on_train_end(self, history: History, model: object) -> None:
-        pass
 
 
 def test_a_resume_cuts_the_log_back_to_the_checkpoint(tiny_idx_dir: Path, tmp_path: Path) -> None:

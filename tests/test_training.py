@@ -18,7 +18,8 @@ from mnistnp.errors import TrainingError
 from mnistnp.nn import Sequential, mlp
 from mnistnp.optim import SGD, Adam, Optimizer
 from mnistnp.pipeline import train
-from mnistnp.training import batches, fit, train_step
+from mnistnp.sampling import ShuffledBatches, batches
+from mnistnp.training import Trainer, fit, train_step
 
 CORNERS = [(0, 0), (0, 4), (4, 0), (4, 4)]  # top-left corner of each 4x4 quadrant
 
@@ -51,8 +52,7 @@ def clone(model: Sequential) -> Sequential:
 def run_fit(seed: int, make_opt: Callable[[], Optimizer],
             **kwargs: Any) -> tuple[Sequential, training.History]:
     model = fresh_model(seed)
-    history = fit(model, X, Y, make_opt(), rng=np.random.default_rng(seed), progress=False,
-                  **kwargs)
+    history = fit(model, X, Y, make_opt(), rng=np.random.default_rng(seed), **kwargs)
     return model, history
 
 
@@ -72,7 +72,7 @@ def test_fit_reduces_the_loss_and_learns(make_opt: Callable[[], Optimizer]) -> N
     model = fresh_model()
     before = argmax_accuracy(model_weights(model), X, Y)
     history = fit(model, X, Y, make_opt(), rng=np.random.default_rng(0), epochs=10,
-                  batch_size=32, progress=False)
+                  batch_size=32)
     assert len(history.epoch_loss) == 10
     assert history.epoch_loss[-1] < 0.25 * history.epoch_loss[0]
     assert history.costs[0] == pytest.approx(math.log(4), rel=0.5)  # near-chance start
@@ -96,8 +96,8 @@ def test_same_seed_gives_bit_identical_weights(make_opt: Callable[[], Optimizer]
 def test_different_batch_order_alone_changes_the_weights() -> None:
     """Same initial weights, different rng for the batches: the shuffling really happens."""
     a, b = fresh_model(0), fresh_model(0)
-    fit(a, X, Y, SGD(0.1), rng=np.random.default_rng(1), epochs=1, batch_size=32, progress=False)
-    fit(b, X, Y, SGD(0.1), rng=np.random.default_rng(2), epochs=1, batch_size=32, progress=False)
+    fit(a, X, Y, SGD(0.1), rng=np.random.default_rng(1), epochs=1, batch_size=32)
+    fit(b, X, Y, SGD(0.1), rng=np.random.default_rng(2), epochs=1, batch_size=32)
     assert not np.array_equal(a.params, b.params)
 
 
@@ -107,12 +107,12 @@ def test_different_batch_order_alone_changes_the_weights() -> None:
 def test_full_batch_in_chunks_equals_unchunked(monkeypatch: pytest.MonkeyPatch) -> None:
     base = fresh_model(5)
     whole, chunked = clone(base), clone(base)
-    h_whole = fit(whole, X, Y, SGD(1.0), rng=np.random.default_rng(0), iterations=1,
-                  batch_size=None, progress=False)
+    h_whole = fit(whole, X, Y, SGD(1.0), rng=np.random.default_rng(0), epochs=1,
+                  batch_size=None)
     monkeypatch.setattr(training, "MAX_CHUNK", 7)  # 300 rows: 42 chunks of 7 and one of 6
     assert len(training._chunks(slice(0, len(X)), len(X))) == 43
-    h_chunked = fit(chunked, X, Y, SGD(1.0), rng=np.random.default_rng(0), iterations=1,
-                    batch_size=None, progress=False)
+    h_chunked = fit(chunked, X, Y, SGD(1.0), rng=np.random.default_rng(0), epochs=1,
+                    batch_size=None)
 
     assert not np.array_equal(whole.params, base.params)  # a step was taken
     np.testing.assert_allclose(chunked.params, whole.params, rtol=1e-10, atol=1e-14)
@@ -134,12 +134,12 @@ def test_full_batch_input_cache_changes_nothing(monkeypatch: pytest.MonkeyPatch,
     real = training.fixed_inputs
     monkeypatch.setattr(training, "fixed_inputs", lambda m, x: calls.append(1) or real(m, x))
     h_cached = fit(cached, X, Y, SGD(0.5, momentum=0.9), rng=np.random.default_rng(0),
-                   iterations=5, batch_size=None, progress=False)
+                   epochs=5, batch_size=None)
     assert calls and training.fixed_inputs(cached, X) is not None  # the cache was used
     monkeypatch.setattr(training, "INPUT_CACHE_BYTES", 0)
     assert training.fixed_inputs(streamed, X) is None
     h_streamed = fit(streamed, X, Y, SGD(0.5, momentum=0.9), rng=np.random.default_rng(0),
-                     iterations=5, batch_size=None, progress=False)
+                     epochs=5, batch_size=None)
     np.testing.assert_array_equal(cached.params, streamed.params)
     assert h_cached.costs == h_streamed.costs
 
@@ -197,8 +197,8 @@ class CountingSGD(SGD):
 def test_iterations_runs_exactly_that_many_steps(iterations: int, batch_size: int | None,
                                                  epoch_end: list[int]) -> None:
     opt = CountingSGD(0.01)
-    history = fit(fresh_model(), X, Y, opt, rng=np.random.default_rng(0),
-                  iterations=iterations, batch_size=batch_size, progress=False)
+    history = Trainer(fresh_model(), opt, ShuffledBatches(len(X), batch_size)).fit(
+        X, Y, rng=np.random.default_rng(0), iterations=iterations)
     assert history.iterations == iterations == opt.steps == len(history.costs)
     assert history.epoch_end == epoch_end
     assert len(history.epoch_loss) == len(epoch_end)
@@ -207,7 +207,7 @@ def test_iterations_runs_exactly_that_many_steps(iterations: int, batch_size: in
 def test_epochs_without_iterations() -> None:
     opt = CountingSGD(0.01)
     history = fit(fresh_model(), X, Y, opt, rng=np.random.default_rng(0), epochs=2,
-                  batch_size=128, progress=False)
+                  batch_size=128)
     assert opt.steps == history.iterations == 2 * 3  # ceil(300 / 128) = 3 per epoch
     assert history.epoch_end == [3, 6]
 
@@ -239,8 +239,7 @@ def test_batches_are_reshuffled_every_epoch() -> None:
 def test_non_finite_cost_raises_training_error() -> None:
     model = fresh_model(dtype="float32")
     with np.errstate(all="ignore"), pytest.raises(TrainingError) as info:
-        fit(model, X, Y, SGD(1e30), rng=np.random.default_rng(0), epochs=3, batch_size=None,
-            progress=False)
+        fit(model, X, Y, SGD(1e30), rng=np.random.default_rng(0), epochs=3, batch_size=None)
     message = str(info.value)
     assert "epoch" in message
     assert "learning rate" in message
@@ -259,7 +258,7 @@ def test_nan_cost_message_names_the_epoch(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(training, "train_step", step)
     with pytest.raises(TrainingError, match=r"epoch 2\b.*learning rate"):
         fit(fresh_model(), X, Y, SGD(0.01), rng=np.random.default_rng(0), epochs=3,
-            batch_size=64, progress=False)
+            batch_size=64)
     assert len(calls) == 8
 
 
@@ -327,5 +326,5 @@ def test_optimizer_type_is_respected_by_fit() -> None:
 
     model = fresh_model()
     before = model.params.copy()
-    fit(model, X, Y, Frozen(0.1), rng=np.random.default_rng(0), iterations=3, progress=False)
+    fit(model, X, Y, Frozen(0.1), rng=np.random.default_rng(0), epochs=1)  # 3 steps
     np.testing.assert_array_equal(model.params, before)

@@ -25,7 +25,7 @@ import test_download
 from conftest import cli
 from test_download import FILES_GZ, Handler, sha256
 
-from mnistnp import datasets, progress, training
+from mnistnp import datasets, progress
 from mnistnp.cli import build_parser
 from mnistnp.config import RECIPES, TrainConfig
 from mnistnp.datasets import FILES, DatasetInfo, bundled_dir
@@ -161,7 +161,8 @@ def test_the_bar_shows_epoch_running_loss_and_rate(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(progress, "tqdm", forced)
     x, y = quadrants()
     history = fit(mlp([64, 8, 4], np.random.default_rng(0)), x, y, Adam(0.01),
-                  rng=np.random.default_rng(0), epochs=3, batch_size=50)
+                  rng=np.random.default_rng(0), epochs=3, batch_size=50,
+                  callbacks=[progress.ProgressBar()])
     frames = screen.getvalue().split("\r")
     for e in range(1, 4):
         # the last frame of each epoch shows its number, its mean cost (what the epoch line
@@ -325,7 +326,7 @@ def test_the_closing_lines_name_the_settings(tmp_path: Path, session_idx_dir: Pa
 def test_piped_notebook_says_what_and_how_long_before_its_first_cost_line(
         tmp_path: Path, session_idx_dir: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(training, "ESTIMATE_AFTER", 0.0)  # as if the first steps took long
+    monkeypatch.setattr(progress, "ESTIMATE_AFTER", 0.0)  # as if the first steps took long
     assert not sys.stdout.isatty()
     assert train_run(session_idx_dir, tmp_path, "--recipe", "notebook", "--iterations", "6",
                      "--log-every", "3") == 0

@@ -15,13 +15,14 @@ import pytest
 from test_training import X, Y, quadrant_data
 
 from mnistnp import training
-from mnistnp.callbacks import EarlyStopping, MetricsLog
+from mnistnp.callbacks import Callback, EarlyStopping, MetricsLog, TrainContext
 from mnistnp.config import TrainConfig
 from mnistnp.datasets import validation_split
 from mnistnp.nn import Sequential, mlp
 from mnistnp.optim import SGD, Adam, AdamW, Cosine, Optimizer, ReduceOnPlateau
 from mnistnp.pipeline import train
-from mnistnp.training import History, fit
+from mnistnp.sampling import ShuffledBatches
+from mnistnp.training import ClipGlobalNorm, History, Trainer, TrainState, fit
 
 TIMINGS = {"epoch_seconds", "epoch_samples_per_s"}  # the only fields allowed to differ
 
@@ -82,25 +83,14 @@ def test_validation_rows_never_reach_a_training_batch(monkeypatch: pytest.Monkey
 # --- early stopping --------------------------------------------------------------------------
 
 
-class Watcher:
-    """A callback that never stops training and does nothing at its end."""
-
-    def on_epoch_end(self, history: History, model: Sequential) -> bool:
-        return False
-
-    def on_train_end(self, history: History, model: Sequential) -> None:
-        pass
-
-
-class Snapshots(Watcher):
+class Snapshots(Callback):
     """Keeps a copy of the weights at every epoch's end."""
 
     def __init__(self) -> None:
         self.params: list[np.ndarray] = []
 
-    def on_epoch_end(self, history: History, model: Sequential) -> bool:
-        self.params.append(model.params.copy())
-        return False
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        self.params.append(ctx.model.params.copy())
 
 
 def test_early_stopping_restores_the_best_epochs_weights() -> None:
@@ -111,8 +101,7 @@ def test_early_stopping_restores_the_best_epochs_weights() -> None:
     model = mlp([64, 16, 4], np.random.default_rng(0), "float64")
     snaps, early = Snapshots(), EarlyStopping(patience=3)
     history = fit(model, X, Y, Adam(0.01), rng=np.random.default_rng(0), epochs=30,
-                  batch_size=32, validation=(x_val, y_val), callbacks=[snaps, early],
-                  progress=False)
+                  batch_size=32, validation=(x_val, y_val), callbacks=[snaps, early])
     best = int(np.argmin(history.epoch_val_loss)) + 1
     assert history.epochs == best + 3 < 30  # stopped after 3 epochs without improvement
     assert history.best_epoch == best == early.best_epoch
@@ -126,12 +115,15 @@ def test_early_stopping_counts_only_real_improvements() -> None:
     model = mlp([4, 2], np.random.default_rng(0))
     early = EarlyStopping(patience=2, min_delta=0.1)
     history = History()
+    ctx = TrainContext(model, SGD(0.1), TrainState(history=history), epochs=9, iterations=9,
+                       steps_per_epoch=1, validation=(X, Y))
     stops = []
     # 0.85 beats the best (1.0) by more than 0.1 and resets the count; 0.95, 0.8, 0.78 do not
     for loss in [1.0, 0.95, 0.85, 0.8, 0.78]:
         history.epoch_loss.append(0.0)
         history.epoch_val_loss.append(loss)
-        stops.append(early.on_epoch_end(history, model))
+        early.on_epoch_end(ctx)
+        stops.append(ctx.state.finished)
     assert stops == [False, False, False, False, True]
     assert early.best_epoch == 3 and early.best_loss == 0.85
 
@@ -152,8 +144,7 @@ def test_another_optimizer_starts_without_the_configs_weight_decay(
 def test_early_stopping_without_validation_is_refused() -> None:
     with pytest.raises(ValueError, match="validation"):
         fit(mlp([64, 4], np.random.default_rng(0)), X, Y, SGD(0.1),
-            rng=np.random.default_rng(0), epochs=2, callbacks=[EarlyStopping(1)],
-            progress=False)
+            rng=np.random.default_rng(0), epochs=2, callbacks=[EarlyStopping(1)])
     with pytest.raises(ValueError, match="patience"):
         TrainConfig(patience=2, val_split=0).validate()
 
@@ -176,9 +167,10 @@ def full_run(seed: int, make_opt: Callable[[], Optimizer]) -> tuple[Sequential, 
     rng = np.random.default_rng(seed)
     model = mlp([64, 16, 16, 4], rng, "float32", dropout=0.2)
     x_val, y_val = quadrant_data(60, seed=9)
-    history = fit(model, X, Y, make_opt(), rng=rng, epochs=4, batch_size=32,
-                  schedule=Cosine(0.01, 40, warmup=5), validation=(x_val, y_val),
-                  clip_norm=1.0, callbacks=[EarlyStopping(2)], progress=False)
+    trainer = Trainer(model, make_opt(), ShuffledBatches(len(X), 32),
+                      grad_hooks=[ClipGlobalNorm(1.0)],
+                      callbacks=[Cosine(0.01, 40, warmup=5), EarlyStopping(2)])
+    history = trainer.fit(X, Y, rng=rng, epochs=4, validation=(x_val, y_val))
     return model, history
 
 
@@ -205,8 +197,7 @@ def test_plateau_schedule_in_fit_follows_the_validation_loss() -> None:
     model = mlp([64, 16, 4], np.random.default_rng(0), "float64")
     schedule = ReduceOnPlateau(0.01, 100, factor=0.5, patience=0)
     history = fit(model, X, Y, Adam(0.01), rng=np.random.default_rng(0), epochs=6,
-                  batch_size=32, schedule=schedule, validation=(x_val, (y_val + 1) % 4),
-                  progress=False)
+                  batch_size=32, validation=(x_val, (y_val + 1) % 4), callbacks=[schedule])
     # epoch k's rate is the one set after the losses of epochs 1..k-1
     replay = ReduceOnPlateau(0.01, 100, factor=0.5, patience=0)
     for k in range(history.epochs):
@@ -223,17 +214,16 @@ def test_metrics_log_writes_one_object_per_epoch_as_it_goes(tmp_path: Path) -> N
     x_val, y_val = quadrant_data(40, seed=2)
     lines_during: list[int] = []
 
-    class Peek(Watcher):
+    class Peek(Callback):
         """After the log's own line for an epoch, read what is on disk already."""
 
-        def on_epoch_end(self, history: History, model: Sequential) -> bool:
+        def on_epoch_end(self, ctx: TrainContext) -> None:
             lines_during.append(len(path.read_text().splitlines()))
-            return False
 
     log = MetricsLog(path)
     history = fit(mlp([64, 8, 4], np.random.default_rng(0)), X, Y, SGD(0.1),
                   rng=np.random.default_rng(0), epochs=3, batch_size=64,
-                  validation=(x_val, y_val), callbacks=[log, Peek()], progress=False)
+                  validation=(x_val, y_val), callbacks=[log, Peek()])
     assert lines_during == [1, 2, 3]  # line-buffered: each epoch is on disk at once
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert [list(r) for r in records] == [
@@ -249,6 +239,6 @@ def test_metrics_log_writes_one_object_per_epoch_as_it_goes(tmp_path: Path) -> N
 def test_metrics_without_validation_are_null_not_nan(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
     fit(mlp([64, 8, 4], np.random.default_rng(0)), X, Y, SGD(0.1),
-        rng=np.random.default_rng(0), epochs=1, callbacks=[MetricsLog(path)], progress=False)
+        rng=np.random.default_rng(0), epochs=1, callbacks=[MetricsLog(path)])
     record = json.loads(path.read_text())  # json.loads reads NaN as nan, not None
     assert record["val_loss"] is None and record["val_accuracy"] is None

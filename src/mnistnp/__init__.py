@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 from . import datasets
-from .callbacks import EarlyStopping, MetricsLog
+from .callbacks import Callback, EarlyStopping, MetricsLog, TrainContext
 from .config import RECIPES, TrainConfig
 from .errors import DatasetError, ImageError, MnistnpError, ModelFileError, TrainingError
 from .io import load_model, save_model
@@ -11,13 +11,16 @@ from .metrics import accuracy, confusion_matrix, per_class_accuracy
 from .nn import Dense, Dropout, Flatten, RandomShift, ReLU, Sequential, mlp, softmax_cross_entropy
 from .optim import SGD, Adam, AdamW, Cosine, ReduceOnPlateau, Schedule, StepDecay
 from .pipeline import TrainResult, train
-from .training import History, fit
+from .progress import ProgressBar, TextLog
+from .sampling import ShuffledBatches
+from .training import ClipGlobalNorm, History, Trainer, fit
 
 __all__ = [
-    "RECIPES", "SGD", "Adam", "AdamW", "Cosine", "DatasetError", "Dense", "Dropout",
-    "EarlyStopping", "Flatten", "History", "ImageError", "MetricsLog", "MnistnpError",
-    "ModelFileError", "RandomShift", "ReLU", "ReduceOnPlateau", "Schedule", "Sequential",
-    "StepDecay", "TrainConfig", "TrainResult", "TrainingError", "__version__", "accuracy",
+    "RECIPES", "SGD", "Adam", "AdamW", "Callback", "ClipGlobalNorm", "Cosine", "DatasetError",
+    "Dense", "Dropout", "EarlyStopping", "Flatten", "History", "ImageError", "MetricsLog",
+    "MnistnpError", "ModelFileError", "ProgressBar", "RandomShift", "ReLU", "ReduceOnPlateau",
+    "Schedule", "Sequential", "ShuffledBatches", "StepDecay", "TextLog", "TrainConfig",
+    "TrainContext", "TrainResult", "Trainer", "TrainingError", "__version__", "accuracy",
     "confusion_matrix", "datasets", "fit", "load_model", "mlp", "per_class_accuracy",
     "save_model", "softmax_cross_entropy", "train",
 ]

@@ -1,19 +1,96 @@
-"""Callbacks for ``fit``: early stopping with best-weight restore, and the metrics.jsonl log."""
+"""Callbacks: the hooks the fit loop calls (``Callback``, and the ``TrainContext`` each hook
+receives), and early stopping, the metrics.jsonl log and checkpoints written as a run goes."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-from typing import IO
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from .nn import Sequential
-from .training import History
+if TYPE_CHECKING:
+    from .nn import Sequential
+    from .optim import Optimizer
+    from .training import History, TrainState
 
 
-class EarlyStopping:
+@dataclass(eq=False)
+class TrainContext:
+    """What callbacks see of a run: its live objects, its plan and where it stands. One per
+    run; ``state`` (epoch, batch, History) moves on as training does."""
+
+    model: Sequential
+    optimizer: Optimizer
+    state: TrainState
+    epochs: int  # epochs the run will have run when done (the last may be cut short)
+    iterations: int  # steps the run will have taken when done
+    steps_per_epoch: int
+    validation: tuple[np.ndarray, np.ndarray] | None  # (images, labels), scored each epoch
+
+    @property
+    def history(self) -> History:
+        return self.state.history
+
+    def stop(self) -> None:
+        """End the run: from ``on_epoch_end``, after this epoch; from ``on_batch_end``, after
+        this batch, which then ends the epoch. The run counts as finished, as if planned that
+        long: its last checkpoint says so."""
+        self.state.finished = True
+
+
+class Callback:
+    """A hook into the fit loop, in the manner of Keras' callbacks. Define any of the methods;
+    the loop calls each only on the callbacks that define it (the lists are made once per
+    run), so a hook nobody defines costs nothing per batch, and a callback need not subclass
+    this. A process that must not write (a second rank) is simply given no writing callbacks.
+
+    Order of calls: on_train_begin; per epoch on_epoch_begin, per batch on_batch_begin, the
+    step, on_batch_end; then on_epoch_end (after the epoch's History entries and validation);
+    on_train_end when the run ends as planned or stopped; close always, even after an error
+    or an interrupt. Callbacks are called in the order given, so one that reads another's
+    work goes after it (a checkpoint after early stopping).
+    """
+
+    def on_train_begin(self, ctx: TrainContext) -> None:
+        """Before the first step, of a fresh run or a resumed one."""
+
+    def on_epoch_begin(self, ctx: TrainContext) -> None:
+        """Before the epoch's first batch (the first batch left, when resuming mid-epoch)."""
+
+    def on_batch_begin(self, ctx: TrainContext) -> None:
+        """Before each step; ``ctx.history.iterations`` steps are done."""
+
+    def on_batch_end(self, ctx: TrainContext) -> None:
+        """After each step; its cost is ``ctx.history.costs[-1]``. May raise to stop at once
+        (``training.Interrupted``, after saving what a resume needs) or call ``ctx.stop()``."""
+
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        """After the epoch is recorded (and ``ctx.state.finished`` set if it was the last);
+        ``ctx.stop()`` ends the run here."""
+
+    def on_train_end(self, ctx: TrainContext) -> None:
+        """The run ended as planned or by ``ctx.stop()`` (not on an error or an interrupt)."""
+
+    def close(self) -> None:
+        """Always called last: release files and the screen."""
+
+
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "on_batch_end", "on_epoch_end",
+         "on_train_end", "close")
+
+
+def bound_hooks(callbacks: Sequence[Any], name: str) -> list[Callable[..., None]]:
+    """The ``name`` methods of those ``callbacks`` that define it (not Callback's no-op)."""
+    base = getattr(Callback, name)
+    return [getattr(cb, name) for cb in callbacks
+            if getattr(type(cb), name, base) is not base and callable(getattr(cb, name))]
+
+
+class EarlyStopping(Callback):
     """Stop when the validation loss has not improved for ``patience`` epochs, then put back
     the weights of the best epoch (so the model is the best seen, not the last)."""
 
@@ -24,19 +101,22 @@ class EarlyStopping:
         self.best_loss, self.best_epoch, self.waited = math.inf, 0, 0
         self.best_params: np.ndarray | None = None
 
-    def on_epoch_end(self, history: History, model: Sequential) -> bool:
-        loss = history.epoch_val_loss[-1]
-        if math.isnan(loss):
+    def on_train_begin(self, ctx: TrainContext) -> None:
+        if ctx.validation is None:  # before any epoch is spent
             raise ValueError("early stopping needs a validation split")
+
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        loss = ctx.history.epoch_val_loss[-1]
         if loss < self.best_loss - self.min_delta:
-            self.best_loss, self.best_epoch, self.waited = loss, history.epochs, 0
+            self.best_loss, self.best_epoch, self.waited = loss, ctx.history.epochs, 0
             if self.best_params is None:
-                self.best_params = model.params.copy()
+                self.best_params = ctx.model.params.copy()
             else:
-                self.best_params[...] = model.params
-            return False
+                self.best_params[...] = ctx.model.params
+            return
         self.waited += 1
-        return self.waited >= self.patience
+        if self.waited >= self.patience:
+            ctx.stop()
 
     def state_dict(self) -> dict[str, float | int]:
         """The counters, for checkpoints (``best_params`` is saved beside them)."""
@@ -49,13 +129,13 @@ class EarlyStopping:
         self.waited = int(state["waited"])
         self.best_params = None if best_params is None else best_params.copy()
 
-    def on_train_end(self, history: History, model: Sequential) -> None:
-        if self.best_params is not None and self.best_epoch != history.epochs:
-            model.params[...] = self.best_params
-            history.best_epoch = self.best_epoch
+    def on_train_end(self, ctx: TrainContext) -> None:
+        if self.best_params is not None and self.best_epoch != ctx.history.epochs:
+            ctx.model.params[...] = self.best_params
+            ctx.history.best_epoch = self.best_epoch
 
 
-class MetricsLog:
+class MetricsLog(Callback):
     """Write one JSON object per epoch to ``target``: a path (line-buffered, so `tail -f`
     follows a run and a crash loses at most the line being written) or an open text stream
     such as ``sys.stdout`` (flushed at each line and left open).
@@ -80,14 +160,42 @@ class MetricsLog:
             self._file.write(json.dumps(record) + "\n")
             self._file.flush()
 
-    def on_epoch_end(self, history: History, model: Sequential) -> bool:
-        self._write(history.record(history.epochs))
-        return False
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        self._write(ctx.history.record(ctx.history.epochs))
 
-    def on_train_end(self, history: History, model: Sequential) -> None:
+    def on_train_end(self, ctx: TrainContext) -> None:
         self.close()
 
     def close(self) -> None:
         if self._file is not None and self._owned:
             self._file.close()
         self._file = None
+
+
+class Checkpoints(Callback):
+    """Hand the run to ``save`` (which writes a checkpoint) every ``every`` epochs, and at the
+    run's end, marked finished, if it saved one before or was ``resumed``: then the file on
+    disk never offers to redo a done run, while a run that never wrote one leaves none.
+    ``save_now`` is for an interrupt (see ``signals.StopOnRequest``).
+
+    Give it after the callbacks whose state a checkpoint holds (the schedule, early stopping),
+    so it saves the epoch's end as they left it.
+    """
+
+    def __init__(self, save: Callable[[TrainContext], None], every: int = 0,
+                 resumed: bool = False) -> None:
+        if every < 0:
+            raise ValueError(f"checkpoint interval must be >= 0 epochs, got {every!r}")
+        self.save, self.every, self.wrote = save, int(every), resumed
+
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        state = ctx.state
+        due = self.every > 0 and (state.finished or state.epoch % self.every == 0)
+        # The end's save comes before on_train_end, which may put back earlier weights: a
+        # finished checkpoint holds the last epoch's, from which a longer run can go on.
+        if due or (state.finished and self.wrote):
+            self.save_now(ctx)
+
+    def save_now(self, ctx: TrainContext) -> None:
+        self.wrote = True
+        self.save(ctx)

@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,11 @@ from .config import TrainConfig
 from .errors import ModelFileError
 from .npzfile import read_npz
 from .training import History, TrainState
+
+if TYPE_CHECKING:
+    from .callbacks import EarlyStopping
+    from .nn import Sequential
+    from .optim import Optimizer, Schedule
 
 KIND = "mnistnp-checkpoint"
 VERSION = 1
@@ -109,3 +114,35 @@ def extend(ckpt: Checkpoint, epochs: int | None = None, iterations: int | None =
     longer = (replace(config, iterations=wanted) if unit == "iterations"
               else replace(config, epochs=wanted))
     return replace(ckpt, config=longer, state=replace(ckpt.state, finished=False))
+
+
+def snapshot(config: TrainConfig, state: TrainState, model: Sequential, optimizer: Optimizer,
+             schedule: Schedule, early: EarlyStopping | None) -> Checkpoint:
+    """Everything needed to resume, copied out of the live objects: the loop's ``state``
+    (epoch, batch, the batch order's random state, History), the weights, the optimizer's and
+    the schedule's state, the layers' random streams and early stopping's bests."""
+    return Checkpoint(
+        config, state, model.params.copy(), optimizer.state_dict(), schedule.state_dict(),
+        [dict(layer.rng.bit_generator.state) for layer in _random_layers(model)],
+        early.state_dict() if early else {}, early.best_params if early else None)
+
+
+def restore(ckpt: Checkpoint, model: Sequential, optimizer: Optimizer, schedule: Schedule,
+            early: EarlyStopping | None) -> None:
+    """Put a checkpoint's state back into freshly built objects of the same config."""
+    if ckpt.params.shape != model.params.shape:
+        raise ModelFileError(f"checkpoint weights hold {ckpt.params.size:,} numbers but the "
+                             f"model has {model.params.size:,}")
+    model.params[...] = ckpt.params
+    optimizer.load_state_dict(ckpt.optimizer)
+    schedule.load_state_dict(ckpt.schedule)
+    for layer, rng_state in zip(_random_layers(model), ckpt.layer_rngs):
+        layer.rng.bit_generator.state = rng_state
+    if early is not None and ckpt.early_stopping:
+        early.load_state_dict(ckpt.early_stopping, ckpt.best_params)
+
+
+def _random_layers(model: Sequential) -> list[Any]:
+    """Layers that own a random stream (Dropout, RandomShift, ...), in order."""
+    return [layer for layer in model.layers if isinstance(getattr(layer, "rng", None),
+                                                          np.random.Generator)]

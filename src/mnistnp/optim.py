@@ -1,7 +1,8 @@
 """Optimizers over one flat parameter buffer, and learning-rate schedules.
 
 Each optimizer owns its state (velocity, moments, step count) and can save and restore it.
-``step(params, grads)`` updates ``params`` in place and never writes to ``grads``.
+``step(params, grads)`` updates ``params`` in place and never writes to ``grads``. A schedule
+is a callback of the fit loop and the one writer of ``optimizer.lr`` during training.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from .callbacks import Callback, TrainContext
 
 
 class Optimizer:
@@ -183,8 +186,14 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": Ada
 # ---- learning-rate schedules: lr per iteration, some adapting at epoch ends ----
 
 
-class Schedule:
-    """Constant: ``schedule(step)`` is the learning rate for step 0, 1, ..., total_steps - 1."""
+class Schedule(Callback):
+    """Constant: ``schedule(step)`` is the learning rate for step 0, 1, ..., total_steps - 1.
+
+    Given to the fit loop among its callbacks, a schedule owns the rate: before every step it
+    sets ``optimizer.lr`` to ``schedule(steps done)``, and nothing else writes it, so the
+    optimizer's own ``lr`` only holds until the first step. The step count is the run's
+    (History's), so a resumed run continues the schedule where it stood.
+    """
 
     name = "constant"
 
@@ -193,6 +202,12 @@ class Schedule:
 
     def __call__(self, step: int) -> float:
         return self.lr
+
+    def on_batch_begin(self, ctx: TrainContext) -> None:
+        ctx.optimizer.lr = self(ctx.state.history.iterations)
+
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        self.epoch_end(ctx.history.epoch_val_loss[-1] if ctx.validation is not None else None)
 
     def epoch_end(self, val_loss: float | None) -> None:
         """Told each epoch's validation loss (None without validation); plateau uses it."""

@@ -11,14 +11,15 @@ from typing import IO, Any
 import numpy as np
 
 from . import datasets
-from .callbacks import EarlyStopping, MetricsLog
-from .checkpoint import Checkpoint, save_checkpoint
+from .callbacks import Callback, Checkpoints, EarlyStopping, MetricsLog
+from .checkpoint import Checkpoint, restore, save_checkpoint, snapshot
 from .config import TrainConfig
-from .errors import DatasetError, MnistnpWarning, ModelFileError
+from .errors import DatasetError, MnistnpWarning
 from .metrics import accuracy
 from .nn import Sequential, mlp
 from .optim import (
     OPTIMIZERS,
+    SCHEDULES,
     SGD,
     Adam,
     AdamW,
@@ -28,7 +29,10 @@ from .optim import (
     Schedule,
     StepDecay,
 )
-from .training import Callback, History, TrainState, fit
+from .progress import ProgressBar, TextLog
+from .sampling import ShuffledBatches
+from .signals import StopOnRequest
+from .training import ClipGlobalNorm, History, Trainer
 
 Data = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -62,39 +66,61 @@ def num_classes(config: TrainConfig, *labels: np.ndarray) -> int:
     return info.num_classes if info else max(int(y.max()) for y in labels if len(y)) + 1
 
 
+# How each optimizer is built from a config, by name (OPTIMIZERS holds the same names).
+OPTIMIZER_BUILDERS: dict[str, Callable[[TrainConfig], Optimizer]] = {
+    SGD.name: lambda c: SGD(c.lr, c.momentum, c.nesterov, c.weight_decay),
+    Adam.name: lambda c: Adam(c.lr, weight_decay=c.weight_decay),
+    AdamW.name: lambda c: AdamW(c.lr, weight_decay=c.weight_decay),
+}
+
+
 def make_optimizer(config: TrainConfig) -> Optimizer:
-    if config.optimizer == "sgd":
-        return SGD(config.lr, config.momentum, config.nesterov, config.weight_decay)
-    if config.optimizer == "adam":
-        return Adam(config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return AdamW(config.lr, weight_decay=config.weight_decay)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose from {sorted(OPTIMIZERS)}")
+    build = OPTIMIZER_BUILDERS.get(config.optimizer)
+    if build is None:
+        raise ValueError(f"unknown optimizer {config.optimizer!r}; choose from "
+                         f"{sorted(OPTIMIZERS)}")
+    return build(config)
+
+
+def _cosine(config: TrainConfig, steps_per_epoch: int, total_steps: int) -> Schedule:
+    warmup = round(config.warmup_epochs * steps_per_epoch)
+    if warmup and warmup >= total_steps:
+        _warn_run_too_short(config, "warmup_epochs", warmup, total_steps,
+                            "rises to its peak at the end and never decays")
+    return Cosine(config.lr, total_steps, warmup)
+
+
+def _step(config: TrainConfig, steps_per_epoch: int, total_steps: int) -> Schedule:
+    step = config.step_epochs * steps_per_epoch
+    if step >= total_steps:
+        _warn_run_too_short(config, "step_epochs", step, total_steps, "never drops")
+    return StepDecay(config.lr, total_steps, step, config.gamma)
+
+
+# How each schedule is built from a config, its epoch counts turned into iterations.
+SCHEDULE_BUILDERS: dict[str, Callable[[TrainConfig, int, int], Schedule]] = {
+    Schedule.name: lambda c, _, total: Schedule(c.lr, total),
+    Cosine.name: _cosine,
+    StepDecay.name: _step,
+    ReduceOnPlateau.name: lambda c, _, total: ReduceOnPlateau(c.lr, total, c.gamma,
+                                                              c.plateau_patience),
+}
 
 
 def make_schedule(config: TrainConfig, steps_per_epoch: int, total_steps: int) -> Schedule:
     """The config's schedule, its epoch counts turned into iterations; a warning if the run
     ends before the rate would decay or drop."""
-    if config.schedule == "cosine":
-        warmup = round(config.warmup_epochs * steps_per_epoch)
-        if warmup and warmup >= total_steps:
-            _warn_run_too_short(config, "warmup_epochs", warmup, total_steps,
-                                "rises to its peak at the end and never decays")
-        return Cosine(config.lr, total_steps, warmup)
-    if config.schedule == "step":
-        step = config.step_epochs * steps_per_epoch
-        if step >= total_steps:
-            _warn_run_too_short(config, "step_epochs", step, total_steps, "never drops")
-        return StepDecay(config.lr, total_steps, step, config.gamma)
-    if config.schedule == "plateau":
-        return ReduceOnPlateau(config.lr, total_steps, config.gamma, config.plateau_patience)
-    return Schedule(config.lr, total_steps)
+    build = SCHEDULE_BUILDERS.get(config.schedule)
+    if build is None:
+        raise ValueError(f"unknown schedule {config.schedule!r}; choose from "
+                         f"{sorted(SCHEDULES)}")
+    return build(config, steps_per_epoch, total_steps)
 
 
 def _warn_run_too_short(config: TrainConfig, name: str, steps: int, total_steps: int,
                         so: str) -> None:
     warnings.warn(f"{config.setting(name)} ({steps:,} steps) is not shorter than the run "
-                  f"({total_steps:,} steps): the rate {so}", MnistnpWarning, stacklevel=3)
+                  f"({total_steps:,} steps): the rate {so}", MnistnpWarning, stacklevel=4)
 
 
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int,
@@ -133,64 +159,35 @@ def train(config: TrainConfig, data: Data | None = None,
     (x_train, y_train), validation = datasets.validation_split(x_all, y_all, config.val_split)
     rng = np.random.default_rng(config.seed)
     model = build_model(config, x_train.shape[1:], num_classes(config, y_all, y_test), rng)
-    n = len(x_train)
-    batch = n if config.batch_size is None else min(config.batch_size, n)
-    steps_per_epoch = -(-n // batch)
+    sampler = ShuffledBatches(len(x_train), config.batch_size)
     optimizer = make_optimizer(config)
-    schedule = make_schedule(config, steps_per_epoch,
-                             config.iterations or config.epochs * steps_per_epoch)
+    schedule = make_schedule(config, sampler.steps_per_epoch,
+                             config.iterations or config.epochs * sampler.steps_per_epoch)
     early = EarlyStopping(config.patience) if config.patience else None
     if resume is not None:
         restore(resume, model, optimizer, schedule, early)
-    extra: list[Callback] = [*callbacks, *([early] if early else [])]
-    if metrics_path:
-        extra.append(MetricsLog(metrics_path, resume.state.history if resume else None))
 
-    wrote = resume is not None  # then the last, finished checkpoint replaces an earlier one
-
-    def on_checkpoint(state: TrainState) -> None:
-        nonlocal wrote
-        if checkpoint_path and (not state.finished or wrote or checkpoint_every):
-            wrote = True
-            save_checkpoint(checkpoint_path, snapshot(config, state, model, optimizer,
-                                                      schedule, early))
-
-    history = fit(model, x_train, y_train, optimizer, rng=rng, epochs=config.epochs,
-                  iterations=config.iterations, batch_size=batch, schedule=schedule,
-                  validation=validation, clip_norm=config.clip_norm, callbacks=extra,
-                  log_every=config.log_every, log=log, progress=progress,
-                  state=resume.state if resume else None, should_stop=should_stop,
-                  on_checkpoint=on_checkpoint, checkpoint_every=checkpoint_every)
+    saver = None
+    if checkpoint_path:
+        path = checkpoint_path
+        saver = Checkpoints(lambda ctx: save_checkpoint(path, snapshot(
+            config, ctx.state, model, optimizer, schedule, early)), checkpoint_every,
+            resumed=resume is not None)
+    # In this order: the schedule's epoch end and early stopping's decision come before the
+    # checkpoint that saves them, the caller's callbacks before the metrics line (so one that
+    # fails leaves the log at the epoch before), the stop request last of all.
+    watchers: list[Callback | None] = [
+        schedule, TextLog(log, config.log_every) if log else None,
+        None if progress is False else ProgressBar(), *callbacks, early,
+        MetricsLog(metrics_path, resume.state.history if resume else None)
+        if metrics_path else None, saver,
+        StopOnRequest(should_stop, saver.save_now if saver else None) if should_stop else None]
+    trainer = Trainer(model, optimizer, sampler,
+                      grad_hooks=[ClipGlobalNorm(config.clip_norm)] if config.clip_norm else [],
+                      callbacks=[w for w in watchers if w is not None])
+    history = trainer.fit(x_train, y_train, rng=rng, epochs=config.epochs,
+                          iterations=config.iterations, validation=validation,
+                          state=resume.state if resume else None)
     val_acc = accuracy(validation[1], model.predict(validation[0])) if validation else None
     return TrainResult(model, history, accuracy(y_train, model.predict(x_train)),
                        accuracy(y_test, model.predict(x_test)), val_acc)
-
-
-def snapshot(config: TrainConfig, state: TrainState, model: Sequential, optimizer: Optimizer,
-             schedule: Schedule, early: EarlyStopping | None) -> Checkpoint:
-    """Everything needed to resume, copied out of the live objects."""
-    return Checkpoint(
-        config, state, model.params.copy(), optimizer.state_dict(), schedule.state_dict(),
-        [dict(layer.rng.bit_generator.state) for layer in _random_layers(model)],
-        early.state_dict() if early else {}, early.best_params if early else None)
-
-
-def restore(ckpt: Checkpoint, model: Sequential, optimizer: Optimizer, schedule: Schedule,
-            early: EarlyStopping | None) -> None:
-    """Put a checkpoint's state back into freshly built objects of the same config."""
-    if ckpt.params.shape != model.params.shape:
-        raise ModelFileError(f"checkpoint weights hold {ckpt.params.size:,} numbers but the "
-                             f"model has {model.params.size:,}")
-    model.params[...] = ckpt.params
-    optimizer.load_state_dict(ckpt.optimizer)
-    schedule.load_state_dict(ckpt.schedule)
-    for layer, rng_state in zip(_random_layers(model), ckpt.layer_rngs):
-        layer.rng.bit_generator.state = rng_state
-    if early is not None and ckpt.early_stopping:
-        early.load_state_dict(ckpt.early_stopping, ckpt.best_params)
-
-
-def _random_layers(model: Sequential) -> list[Any]:
-    """Layers that own a random stream (Dropout, RandomShift, ...), in order."""
-    return [layer for layer in model.layers if isinstance(getattr(layer, "rng", None),
-                                                          np.random.Generator)]

@@ -1,12 +1,16 @@
 """Stopping cleanly on Ctrl-C or SIGTERM: the first signal asks training to stop after the
-current batch; later ones are ignored until the checkpoint is safely written."""
+batch (``StopRequest``, which ``StopOnRequest`` polls); later ones wait for the checkpoint."""
 
 from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any
+
+from .callbacks import Callback, TrainContext
+from .training import Interrupted
 
 
 class StopRequest:
@@ -54,6 +58,22 @@ class StopRequest:
                  tb: TracebackType | None) -> None:
         for sig, handler in self._old.items():
             signal.signal(sig, handler)
+
+
+class StopOnRequest(Callback):
+    """After every batch, ask ``should_stop`` (a StopRequest, say); when it answers True, hand
+    the run to ``save`` (``Checkpoints.save_now``; None for a process that does not write) and
+    raise Interrupted, whose ``state`` says where the run stopped."""
+
+    def __init__(self, should_stop: Callable[[], bool],
+                 save: Callable[[TrainContext], None] | None = None) -> None:
+        self.should_stop, self.save = should_stop, save
+
+    def on_batch_end(self, ctx: TrainContext) -> None:
+        if self.should_stop():
+            if self.save is not None:
+                self.save(ctx)
+            raise Interrupted(ctx.state)
 
 
 def _bar_shown() -> bool:

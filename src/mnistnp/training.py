@@ -1,26 +1,23 @@
-"""The fit loop (mini-batch or full-batch gradient descent) and the History it returns."""
+"""The fit loop (``fit``, and ``Trainer`` with all its seams): forward and backward, gradient
+hooks, the optimizer's step, on a sampler's batches, with callbacks around; and its History."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .callbacks import HOOKS, Callback, TrainContext, bound_hooks
 from .errors import TrainingError
 from .nn import Sequential, log_softmax, softmax_cross_entropy
-from .optim import Optimizer, Schedule
-from .progress import (
-    ESTIMATE_AFTER,
-    bar_figures,
-    cost_line,
-    epoch_line,
-    progress_bar,
-    time_left_line,
-)
+from .sampling import Batch, Sampler, ShuffledBatches
+
+if TYPE_CHECKING:
+    from .optim import Optimizer
 
 # Rows per forward/backward pass: a larger batch (the notebook's full batch of 60,000) is
 # processed in chunks whose gradients add up to the batch's, so no float copy of the whole
@@ -33,7 +30,10 @@ WEIGHT_CHECK_EVERY = 16
 # float64: 376 MB). It was a quarter of the notebook recipe's step; larger sets still stream.
 INPUT_CACHE_BYTES = 1 << 30
 
-Batch = np.ndarray | slice
+# A gradient hook sees the batch's whole flat gradient between backward and the optimizer's
+# step and may change it in place: clipping today; an allreduce across processes (before the
+# clipping, so every process clips the same sum) later.
+GradHook = Callable[[np.ndarray], None]
 
 
 @dataclass
@@ -88,37 +88,18 @@ class TrainState:
     # The batch-order generator's state when the epoch under way began (or the next begins).
     epoch_rng: dict[str, Any] | None = None
     history: History = field(default_factory=History)
-    finished: bool = False  # the run ended as planned or by early stopping, not interrupted
+    # The run ended as planned or by a callback's ``TrainContext.stop()`` (early stopping),
+    # not interrupted: set at the last epoch's end, before the callbacks see it.
+    finished: bool = False
 
 
 class Interrupted(Exception):
-    """Training stopped at a batch boundary because ``should_stop`` said so (a signal)."""
+    """Training stopped at a batch boundary because a callback asked it to (on a signal: see
+    ``signals.StopOnRequest``); ``state`` says where, for a checkpoint to resume from."""
 
     def __init__(self, state: TrainState) -> None:
         super().__init__(f"interrupted at epoch {state.epoch + 1}, batch {state.batch}")
         self.state = state
-
-
-class Callback(Protocol):
-    """Told of each finished epoch; ``on_epoch_end`` returns True to stop training."""
-
-    def on_epoch_end(self, history: History, model: Sequential) -> bool: ...
-
-    def on_train_end(self, history: History, model: Sequential) -> None: ...
-
-
-def batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[Batch]:
-    """Index sets for one epoch: a fresh permutation cut into batches of ``batch_size``.
-
-    A batch as large as the set is one slice in order (the full-batch gradient does not depend
-    on order), so it costs no gather at all.
-    """
-    if batch_size >= n:
-        yield slice(0, n)
-        return
-    order = rng.permutation(n)
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
 
 
 def _chunks(batch: Batch, n: int) -> list[Batch]:
@@ -136,14 +117,29 @@ def clip_global_norm_inplace(grads: np.ndarray, max_norm: float) -> float:
     return norm
 
 
-class BatchRows:
-    """The rows of ``x`` for a batch. A slice is a view; the index arrays that ``batches``
-    makes (in range by construction) are gathered with ``np.take`` into one buffer reused from
-    batch to batch: 15 µs against 29 µs for ``x[idx]`` with 128 MNIST rows, as ``take``'s
-    "clip" mode neither allocates nor buffers. Each result is valid until the next call."""
+class ClipGlobalNorm:
+    """A gradient hook: scale the gradient so its global L2 norm is at most ``max_norm``."""
 
-    def __init__(self, x: np.ndarray) -> None:
+    def __init__(self, max_norm: float) -> None:
+        if not (math.isfinite(max_norm) and max_norm > 0):
+            raise ValueError(f"clip norm must be a number > 0, got {max_norm!r}")
+        self.max_norm = float(max_norm)
+
+    def __call__(self, grads: np.ndarray) -> None:
+        clip_global_norm_inplace(grads, self.max_norm)
+
+
+class BatchRows:
+    """The rows of ``x`` for a batch. A slice is a view; index arrays are gathered with
+    ``np.take`` into one buffer reused from batch to batch: 15 µs against 29 µs for ``x[idx]``
+    with 128 MNIST rows, as ``take``'s "clip" mode neither allocates nor buffers. That mode
+    reads a wrong row for an index out of range instead of failing, so it is used only for
+    indices known to be ``in_range`` (a sampler says so); others are gathered checked. Each
+    result is valid until the next call."""
+
+    def __init__(self, x: np.ndarray, in_range: bool = True) -> None:
         self.x = x
+        self.mode: Literal["clip", "raise"] = "clip" if in_range else "raise"
         self._buffer = np.empty((0, *x.shape[1:]), x.dtype)
 
     def __call__(self, batch: Batch) -> np.ndarray:
@@ -151,15 +147,15 @@ class BatchRows:
             return self.x[batch]
         if len(self._buffer) < len(batch):
             self._buffer = np.empty((len(batch), *self.x.shape[1:]), self.x.dtype)
-        return np.take(self.x, batch, axis=0, out=self._buffer[:len(batch)], mode="clip")
+        return np.take(self.x, batch, axis=0, out=self._buffer[:len(batch)], mode=self.mode)
 
 
-def train_step(model: Sequential, x: np.ndarray, y: np.ndarray, batch: Batch,
-               optimizer: Optimizer, clip_norm: float | None = None,
-               from_layer: int = 0, rows: BatchRows | None = None) -> float:
-    """One gradient-descent step on ``batch``; returns the batch's mean cost before the step.
-    ``x`` is the input of layer ``from_layer`` (see ``Sequential.forward``). ``rows``, for
-    index batches known to be in range, gathers them (``x[batch]`` otherwise)."""
+def gradient(model: Sequential, x: np.ndarray, y: np.ndarray, batch: Batch,
+             from_layer: int = 0, rows: BatchRows | None = None) -> tuple[float, np.ndarray]:
+    """Forward and backward over ``batch``: its mean cost, and the gradient of that mean as one
+    flat buffer (``model.grads``, or for a batch over MAX_CHUNK rows the sum of its chunks'
+    gradients in a buffer of its own). ``x`` is the input of layer ``from_layer`` (see
+    ``Sequential.forward``); ``rows`` gathers index batches (``x[batch]`` without it)."""
     if isinstance(batch, slice):
         start, stop, _ = batch.indices(len(x))
         size = stop - start
@@ -176,9 +172,18 @@ def train_step(model: Sequential, x: np.ndarray, y: np.ndarray, batch: Batch,
         loss += part
         if total is not None:
             total += model.grads
-    grads = model.grads if total is None else total
-    if clip_norm is not None:
-        clip_global_norm_inplace(grads, clip_norm)
+    return loss, model.grads if total is None else total
+
+
+def train_step(model: Sequential, x: np.ndarray, y: np.ndarray, batch: Batch,
+               optimizer: Optimizer, grad_hooks: Sequence[GradHook] = (),
+               from_layer: int = 0, rows: BatchRows | None = None) -> float:
+    """One gradient-descent step on ``batch``: forward and backward, then each of
+    ``grad_hooks`` on the gradient in order, then the optimizer's step. Returns the batch's
+    mean cost before the step. ``x``, ``from_layer`` and ``rows`` as for ``gradient``."""
+    loss, grads = gradient(model, x, y, batch, from_layer, rows)
+    for hook in grad_hooks:
+        hook(grads)
     optimizer.step(model.params, grads)
     return loss
 
@@ -210,155 +215,148 @@ def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray) -> tuple[float, fl
     return total / len(x), correct / len(x)
 
 
-def fit(
-    model: Sequential,
-    x: np.ndarray,
-    y: np.ndarray,
-    optimizer: Optimizer,
-    *,
-    rng: np.random.Generator,
-    epochs: int | None = None,
-    iterations: int | None = None,
-    batch_size: int | None = 128,
-    schedule: Schedule | None = None,
-    validation: tuple[np.ndarray, np.ndarray] | None = None,
-    clip_norm: float | None = None,
-    callbacks: Sequence[Callback] = (),
-    log_every: int = 0,
-    log: Callable[[str], None] | None = None,
-    progress: bool | None = None,
-    state: TrainState | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    on_checkpoint: Callable[[TrainState], None] | None = None,
-    checkpoint_every: int = 0,
-) -> History:
-    """Train ``model`` on images ``x`` (n_samples, ...) and labels ``y`` (n_samples,).
+def fit(model: Sequential, x: np.ndarray, y: np.ndarray, optimizer: Optimizer, *,
+        rng: np.random.Generator, epochs: int = 1, batch_size: int | None = 128,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        callbacks: Sequence[Callback] = ()) -> History:
+    """Train ``model`` on images ``x`` (n_samples, ...) and labels ``y`` (n_samples,) for
+    ``epochs`` passes in shuffled mini-batches of ``batch_size`` (None, or any size >=
+    n_samples: full-batch gradient descent), drawing the order from ``rng``.
 
-    Runs ``iterations`` steps if given, else ``epochs`` passes. ``batch_size=None`` (or any size
-    >= n_samples) is full-batch gradient descent. ``schedule`` sets the optimizer's learning
-    rate before every step. ``validation`` (images, labels) is scored after every epoch; it is
-    never trained on. ``clip_norm`` clips the gradient's global L2 norm. ``callbacks`` see each
-    epoch's end and may stop training. One plain line per epoch goes to ``log``, and with
-    ``log_every`` a cost line every that many iterations (in full-batch training, where an
-    epoch is one step, the cost lines replace the epoch lines and carry the validation); a run
-    still going after ESTIMATE_AFTER seconds also gets one line with the time left.
-    ``progress=None`` shows a tqdm bar (epoch, mean loss so far, rate) on a terminal only.
+    ``validation`` (images, labels) is scored after every epoch; it is never trained on.
+    ``callbacks`` see the run as it goes (see ``Callback``): a learning-rate schedule (which
+    then sets the optimizer's rate before every step), early stopping, the progress bar and
+    lines (``progress.ProgressBar``, ``progress.TextLog``), the metrics log. Without them fit
+    writes and prints nothing. Gradient hooks (clipping), another sampler, a length in
+    iterations and resuming are ``Trainer``'s.
 
-    Resuming and interrupting: ``state`` (from a checkpoint) continues a run where it stood.
-    ``should_stop`` is polled after every batch; when it answers True, ``on_checkpoint`` gets
-    the state and Interrupted is raised. ``on_checkpoint`` is also called every
-    ``checkpoint_every`` epochs, and when the run ends (then ``state.finished`` is True).
     Raises TrainingError if the cost or the weights become non-finite.
     """
-    n = len(x)
-    if n == 0 or (validation is not None and not len(validation[0])):
-        raise ValueError(f"{'validation' if n else 'training'} set holds no samples")
-    _check_labels(y, model.num_classes, "training")
-    if validation is not None:
-        _check_labels(validation[1], model.num_classes, "validation")
-    batch_size = n if batch_size is None else min(batch_size, n)
-    steps_per_epoch = math.ceil(n / batch_size)
-    if iterations is None:
-        iterations = (1 if epochs is None else epochs) * steps_per_epoch
-    if iterations < 1:
-        raise ValueError(f"nothing to train: epochs={epochs!r}, iterations={iterations!r}")
-    n_epochs = math.ceil(iterations / steps_per_epoch)
-    state = state or TrainState()
-    history = state.history
-    inputs, from_layer = x, 0
-    if steps_per_epoch == 1:  # full batch: the same rows every step
-        inputs, from_layer = fixed_inputs(model, x) or (x, 0)
-    rows = BatchRows(inputs)
-    bar = progress_bar(iterations, history.iterations, progress)
-    shown = not bar.disable
-    began, done_before = time.perf_counter(), history.iterations
-    estimated = log is None  # the time-left line is still to come
-    next_figures = 0.0  # when the bar's loss and rate are next refreshed
+    sampler = ShuffledBatches(len(x), batch_size)
+    return Trainer(model, optimizer, sampler, callbacks=callbacks).fit(
+        x, y, rng=rng, epochs=epochs, validation=validation)
 
-    def emit(line: str) -> None:
-        if log is not None:
-            with bar.external_write_mode():  # keeps the bar intact below the lines
-                log(line)
 
-    # Overflow is reported by _check_finite as one clear line, so NumPy's warnings are muted.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        try:
-            for epoch in range(state.epoch + 1, n_epochs + 1):
-                if state.epoch_rng is not None:
-                    rng.bit_generator.state = state.epoch_rng
-                state.epoch_rng = dict(rng.bit_generator.state)
-                first = history.epoch_end[-1] if history.epoch_end else 0
-                if shown:
-                    bar.set_description_str(f"epoch {epoch}/{n_epochs}", refresh=False)
-                start = time.perf_counter()
-                for b, batch in enumerate(batches(n, batch_size, rng)):
-                    if b < state.batch:
-                        continue  # done before the run was interrupted
-                    if history.iterations == iterations:
-                        break
-                    if schedule is not None:
-                        optimizer.lr = schedule(history.iterations)
-                    cost = train_step(model, inputs, y, batch, optimizer, clip_norm,
-                                      from_layer, rows)
-                    _check_finite(cost, model, epoch, b + 1,
-                                  weights=b % WEIGHT_CHECK_EVERY == 0)
-                    history.costs.append(cost)
-                    state.batch = b + 1
-                    if shown or not estimated:  # one clock read per batch, then nothing
-                        now = time.perf_counter()
-                        if shown and now >= next_figures:  # not every batch: it costs µs
-                            bar.set_postfix_str(bar_figures(history.costs[first:],
-                                                             optimizer.lr), refresh=False)
-                            next_figures = now + bar.mininterval
-                        if not estimated and now - began >= ESTIMATE_AFTER:
-                            estimated = True
-                            if history.iterations < iterations:
-                                emit(time_left_line(now - began,
-                                                     history.iterations - done_before,
-                                                     iterations - history.iterations))
-                    bar.update()
-                    if log_every and steps_per_epoch > 1 and history.iterations % log_every == 0:
-                        emit(cost_line(history, log_every, full_batch=False))
-                    if should_stop is not None and should_stop():
-                        if on_checkpoint is not None:
-                            on_checkpoint(state)
-                        raise Interrupted(state)
-                seconds = time.perf_counter() - start
-                _end_epoch(history, model, optimizer, first, seconds, batch_size, n, validation)
-                state.epoch, state.batch = epoch, 0
-                state.epoch_rng = dict(rng.bit_generator.state)
-                if schedule is not None:
-                    schedule.epoch_end(history.epoch_val_loss[-1] if validation else None)
-                if not log_every or steps_per_epoch > 1:
-                    emit(epoch_line(history, n_epochs))
-                elif history.iterations % log_every == 0:  # full batch: an epoch is a step
-                    emit(cost_line(history, log_every, full_batch=True))
-                stop = any([cb.on_epoch_end(history, model) for cb in callbacks])
-                state.finished = stop or epoch == n_epochs
-                # The last call comes before on_train_end, which may put back earlier weights:
-                # a finished checkpoint holds the last epoch's, from which a run can go on.
-                if on_checkpoint and (state.finished or (
-                        checkpoint_every and epoch % checkpoint_every == 0)):
-                    on_checkpoint(state)
-                if stop:
-                    break
-            for cb in callbacks:
-                cb.on_train_end(history, model)
-        finally:
-            bar.close()
-            for cb in callbacks:  # a failed run still closes its files
-                close = getattr(cb, "close", None)
-                if close is not None:
+class Trainer:
+    """The fit loop with every seam: where the batches come from (``sampler``), what happens
+    to the gradient between backward and the optimizer's step (``grad_hooks``, in order), and
+    what watches the run (``callbacks``, in order). A process of a data-parallel run would
+    differ only in these: a sharding sampler, an allreduce hook before the clipping, a
+    callback that broadcasts the first process's weights at the start, and no callbacks that
+    write on any process but the first.
+
+    The loop itself does only what every run needs: the plan (epochs or iterations), the batch
+    order's random state per epoch (so a resumed run draws the same batches), the steps, the
+    finite checks, and the History with each epoch's validation.
+    """
+
+    def __init__(self, model: Sequential, optimizer: Optimizer, sampler: Sampler, *,
+                 grad_hooks: Sequence[GradHook] = (),
+                 callbacks: Sequence[Callback] = ()) -> None:
+        self.model, self.optimizer, self.sampler = model, optimizer, sampler
+        self.grad_hooks, self.callbacks = list(grad_hooks), list(callbacks)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, *, rng: np.random.Generator,
+            epochs: int | None = None, iterations: int | None = None,
+            validation: tuple[np.ndarray, np.ndarray] | None = None,
+            state: TrainState | None = None) -> History:
+        """Train on images ``x`` and labels ``y`` (the rows the sampler indexes) for
+        ``iterations`` steps if given, else ``epochs`` passes (1 if neither), drawing the batch
+        order from ``rng``; ``validation`` as for ``fit``. ``state`` (from a checkpoint)
+        continues a run where it stood, bit-identical to one never interrupted, given the
+        model, optimizer, callbacks and ``rng`` restored alike. Returns the History.
+
+        Raises ValueError for empty or mislabelled sets, TrainingError if the cost or the
+        weights become non-finite, and whatever a callback raises (Interrupted).
+        """
+        model, sampler = self.model, self.sampler
+        n = len(x)
+        _check_set(x, y, model.num_classes, "training")
+        if validation is not None:
+            _check_set(*validation, model.num_classes, "validation")
+        if sampler.n != n:
+            raise ValueError(f"the sampler draws from {sampler.n:,} rows but the training set "
+                             f"holds {n:,}")
+        steps = sampler.steps_per_epoch
+        if iterations is None:
+            iterations = (1 if epochs is None else epochs) * steps
+        if iterations < 1:
+            raise ValueError(f"nothing to train: epochs={epochs!r}, iterations={iterations!r}")
+        ctx = TrainContext(model, self.optimizer, state or TrainState(),
+                           math.ceil(iterations / steps), iterations, steps, validation)
+        if ctx.state.epoch < ctx.epochs:  # epochs are left to run: they decide
+            ctx.state.finished = False
+        hooks = {name: bound_hooks(self.callbacks, name) for name in HOOKS}
+        # Overflow is reported by _check_finite as one clear line, so NumPy's warnings are muted.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            try:
+                for hook in hooks["on_train_begin"]:
+                    hook(ctx)
+                self._epochs(ctx, x, y, rng, hooks)
+                for hook in hooks["on_train_end"]:
+                    hook(ctx)
+            finally:
+                for close in hooks["close"]:  # a failed run still closes its files
                     close()
-    return history
+        return ctx.history
+
+    def _epochs(self, ctx: TrainContext, x: np.ndarray, y: np.ndarray,
+                rng: np.random.Generator, hooks: dict[str, list[Callable[..., None]]]) -> None:
+        model, optimizer, sampler, grad_hooks = (self.model, self.optimizer, self.sampler,
+                                                 self.grad_hooks)
+        state, history, iterations = ctx.state, ctx.history, ctx.iterations
+        batch_begin, batch_end = hooks["on_batch_begin"], hooks["on_batch_end"]
+        inputs, from_layer = x, 0
+        if ctx.steps_per_epoch == 1:  # the same rows every step
+            inputs, from_layer = fixed_inputs(model, x) or (x, 0)
+        rows = BatchRows(inputs, in_range=getattr(sampler, "in_range", False))
+        for epoch in range(state.epoch + 1, ctx.epochs + 1):
+            if state.epoch_rng is not None:
+                rng.bit_generator.state = state.epoch_rng
+            state.epoch_rng = dict(rng.bit_generator.state)
+            first = history.epoch_end[-1] if history.epoch_end else 0
+            for hook in hooks["on_epoch_begin"]:
+                hook(ctx)
+            start = time.perf_counter()
+            for b, batch in enumerate(sampler.epoch_batches(epoch, rng)):
+                if b < state.batch:
+                    continue  # done before the run was interrupted
+                if history.iterations == iterations:
+                    break
+                for hook in batch_begin:
+                    hook(ctx)
+                cost = train_step(model, inputs, y, batch, optimizer, grad_hooks, from_layer,
+                                  rows)
+                _check_finite(cost, model, epoch, b + 1, weights=b % WEIGHT_CHECK_EVERY == 0)
+                history.costs.append(cost)
+                state.batch = b + 1
+                for hook in batch_end:
+                    hook(ctx)
+                if state.finished:  # a callback's ctx.stop(): the epoch ends here
+                    break
+            seconds = time.perf_counter() - start
+            _end_epoch(history, model, optimizer, first, seconds, sampler, ctx.validation)
+            state.epoch, state.batch = epoch, 0
+            state.epoch_rng = dict(rng.bit_generator.state)
+            if epoch == ctx.epochs:
+                state.finished = True  # before on_epoch_end, so a checkpoint says so
+            for hook in hooks["on_epoch_end"]:
+                hook(ctx)
+            if state.finished:
+                break
 
 
-def _check_labels(y: np.ndarray, num_classes: int, what: str) -> None:
-    """Once per fit: the loss reaches each true-class cell by flat index, so a label outside
-    [0, num_classes) would silently pick another row's cell rather than fail."""
+def _check_set(x: np.ndarray, y: np.ndarray, num_classes: int, what: str) -> None:
+    """Once per fit: images and labels pair up, and the labels suit the model. The loss
+    reaches each true-class cell by flat index, so a label outside [0, num_classes) would
+    silently pick another row's cell rather than fail."""
+    if not len(x):
+        raise ValueError(f"{what} set holds no samples")
+    if len(x) != len(y):
+        raise ValueError(f"{what} set: {len(x):,} images but {len(y):,} labels")
     if not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"{what} labels must be integers, got dtype {y.dtype}")
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+    if int(y.min()) < 0 or int(y.max()) >= num_classes:
         raise ValueError(f"{what} labels must be in 0-{num_classes - 1} for this model, "
                          f"got {int(y.min())}-{int(y.max())}")
 
@@ -382,14 +380,14 @@ def _check_finite(cost: float, model: Sequential, epoch: int, batch: int,
 
 
 def _end_epoch(history: History, model: Sequential, optimizer: Optimizer, first: int,
-               seconds: float, batch_size: int, n: int,
+               seconds: float, sampler: Sampler,
                validation: tuple[np.ndarray, np.ndarray] | None) -> None:
     done = history.costs[first:]
     history.epoch_loss.append(float(np.mean(done)))
     history.epoch_end.append(history.iterations)
     history.epoch_lr.append(optimizer.lr)
     history.epoch_seconds.append(seconds)
-    seen = min(len(done) * batch_size, n)
+    seen = sampler.rows(len(done))
     history.epoch_samples_per_s.append(seen / seconds if seconds > 0 else math.inf)
     val_loss, val_acc = evaluate(model, *validation) if validation else (math.nan, math.nan)
     history.epoch_val_loss.append(val_loss)
