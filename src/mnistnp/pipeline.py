@@ -12,11 +12,11 @@ import numpy as np
 
 from . import datasets
 from .callbacks import EarlyStopping, MetricsLog
-from .checkpoint import Checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, model_state, restore_model, save_checkpoint
 from .config import TrainConfig
-from .errors import DatasetError, MnistnpWarning, ModelFileError
+from .errors import DatasetError, MnistnpWarning
 from .metrics import accuracy
-from .nn import Sequential, mlp
+from .nn import Sequential, network
 from .optim import (
     OPTIMIZERS,
     SGD,
@@ -99,9 +99,9 @@ def _warn_run_too_short(config: TrainConfig, name: str, steps: int, total_steps:
 
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int,
                 rng: np.random.Generator) -> Sequential:
-    """An MLP: flattened input, the config's hidden widths, one output per class."""
-    sizes = [int(np.prod(input_shape)), *config.hidden, num_classes]
-    return mlp(sizes, rng, config.dtype, dropout=config.dropout, shift=config.shift)
+    """The network of ``config.model`` for samples of ``input_shape``, one output per class,
+    initialised from ``rng``; ShapeError naming the layer the data's shape does not fit."""
+    return network(config.model.layers, input_shape, num_classes, config.dtype, rng)
 
 
 def train(config: TrainConfig, data: Data | None = None,
@@ -172,16 +172,14 @@ def snapshot(config: TrainConfig, state: TrainState, model: Sequential, optimize
     return Checkpoint(
         config, state, model.params.copy(), optimizer.state_dict(), schedule.state_dict(),
         [dict(layer.rng.bit_generator.state) for layer in _random_layers(model)],
-        early.state_dict() if early else {}, early.best_params if early else None)
+        early.state_dict() if early else {}, early.best_params if early else None,
+        model.spec(), model_state(model))
 
 
 def restore(ckpt: Checkpoint, model: Sequential, optimizer: Optimizer, schedule: Schedule,
             early: EarlyStopping | None) -> None:
     """Put a checkpoint's state back into freshly built objects of the same config."""
-    if ckpt.params.shape != model.params.shape:
-        raise ModelFileError(f"checkpoint weights hold {ckpt.params.size:,} numbers but the "
-                             f"model has {model.params.size:,}")
-    model.params[...] = ckpt.params
+    restore_model(ckpt, model)
     optimizer.load_state_dict(ckpt.optimizer)
     schedule.load_state_dict(ckpt.schedule)
     for layer, rng_state in zip(_random_layers(model), ckpt.layer_rngs):

@@ -378,7 +378,7 @@ def _check_finite(cost: float, model: Sequential, epoch: int, batch: int,
         what = "the weights became non-finite"
     if what:
         raise TrainingError(f"{what} at epoch {epoch}, batch {batch}; try a lower learning "
-                            f"rate (--lr)")
+                            "rate", setting="lr")
 
 
 def _end_epoch(history: History, model: Sequential, optimizer: Optimizer, first: int,

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import MnistnpError
 from ..io import load_model
-from .evaluate import check_input
+from ..sources import check_input
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
