@@ -76,7 +76,7 @@ def toy_layers() -> Iterator[dict[str, type[Layer]]]:
             return {"type": self.kind, "features": self.features}
 
         @classmethod
-        def from_spec(cls, spec: Mapping[str, Any], dtype: np.dtype | str = "float32"
+        def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32"
                       ) -> ToyNorm:
             return cls(spec["features"], dtype)
 
@@ -110,7 +110,7 @@ def toy_layers() -> Iterator[dict[str, type[Layer]]]:
             return {"type": self.kind, "in": self.inputs, "out": self.out}
 
         @classmethod
-        def from_spec(cls, spec: Mapping[str, Any], dtype: np.dtype | str = "float32"
+        def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32"
                       ) -> ToyProject:
             return cls(spec["in"], spec["out"])
 

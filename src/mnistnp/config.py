@@ -75,19 +75,19 @@ class ModelConfig:
         ``shift``) changed; None values are ignored. ValueError if both are given (the layers
         say the whole network), or MLP settings for layers that are not an MLP's."""
         given = {k: v for k, v in changes.items() if v is not None}
-        mlp = {k: given[k] for k in MLP_SETTINGS if k in given}
+        shorthand = {k: given[k] for k in MLP_SETTINGS if k in given}
         if "layers" in given:
-            if mlp:
+            if shorthand:
                 raise ValueError(f"layers {given['layers']!r}: the layers say the whole "
-                                 f"network, so {' and '.join(mlp)} cannot be given too")
+                                 f"network, so {' and '.join(shorthand)} cannot be given too")
             return ModelConfig(given["layers"]).validate()
-        if not mlp:
+        if not shorthand:
             return self
         settings = self.mlp_settings()
         if settings is None:
-            raise ValueError(f"{next(iter(mlp))}: the layers {self.layers!r} are not an MLP's; "
-                             "give the whole network as layers")
-        return ModelConfig.mlp(**{**settings, **mlp})
+            raise ValueError(f"{next(iter(shorthand))}: the layers {self.layers!r} are not an "
+                             "MLP's; give the whole network as layers")
+        return ModelConfig.mlp(**{**settings, **shorthand})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

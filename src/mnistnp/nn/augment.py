@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -64,7 +63,7 @@ class RandomShift(Layer):
         return {"type": self.kind, "shift": self.shift}
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], dtype: np.dtype | str = "float32"
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32"
                   ) -> RandomShift:
         return cls(spec["shift"])
 

@@ -124,7 +124,7 @@ class Layer:
         return {"type": self.kind}
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], dtype: np.dtype | str = "float32") -> Layer:
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
         """Rebuild a layer from ``spec()`` data; the model's ``dtype`` is for layers that hold
         arrays outside the parameter buffer. KeyError/TypeError/ValueError if ``spec`` is bad.
         The default suits a layer without settings."""
@@ -158,10 +158,10 @@ class Layer:
         return buf[:shape[0]]
 
 
-def layer_from_spec(spec: Mapping[str, Any], dtype: np.dtype | str = "float32") -> Layer:
+def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
     """Rebuild a layer from ``Layer.spec()`` data by the class its kind names; raises
     KeyError/TypeError/ValueError if the spec is bad."""
-    if not isinstance(spec, Mapping):
+    if not isinstance(spec, dict):
         raise TypeError(f"a layer spec is a JSON object, got {spec!r}")
     cls = LAYERS.get(spec["type"])
     if cls is None:

@@ -9,7 +9,7 @@ nothing. Such an output stays valid until the layer's next training-mode call; e
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -56,7 +56,7 @@ class Rescale(Layer):
         return {"type": self.kind, "scale": self.scale}
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], dtype: np.dtype | str = "float32") -> Rescale:
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Rescale:
         return cls(spec["scale"], dtype)
 
     def __repr__(self) -> str:
@@ -160,7 +160,7 @@ class Dense(Layer):
                 "init": self.init_name}
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], dtype: np.dtype | str = "float32") -> Dense:
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Dense:
         return cls(spec["in"], spec["out"], spec.get("init", "he"))
 
     @classmethod
@@ -238,7 +238,7 @@ class Dropout(Layer):
         return {"type": self.kind, "p": self.p}
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], dtype: np.dtype | str = "float32") -> Dropout:
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Dropout:
         return cls(spec["p"])
 
     def __repr__(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -181,7 +181,7 @@ class Sequential:
                 "layers": [layer.spec() for layer in self.layers]}
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> Sequential:
+    def from_spec(cls, spec: dict[str, Any]) -> Sequential:
         """Rebuild an (uninitialised, zero) model from ``spec()`` data: each layer by the class
         its kind names. KeyError/TypeError/ValueError (ShapeError) if the spec is bad."""
         if spec["dtype"] not in ("float32", "float64"):
