@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .nn.arch import LayerStringError, mlp_layers, mlp_parts, parse_layers
+from .nn.augment import MAX_SHIFT
 from .optim import OPTIMIZERS, SCHEDULES
 
 DTYPES = ("float32", "float64")
@@ -30,7 +31,6 @@ _READ_BY: dict[str, tuple[str, tuple[str, ...]]] = {
 
 # The settings that make an MLP (``ModelConfig.mlp``): a shorthand for its layer string.
 MLP_SETTINGS = ("hidden", "dropout", "shift")
-MAX_SHIFT = 8
 
 
 @dataclass(frozen=True)
