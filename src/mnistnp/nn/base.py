@@ -80,10 +80,11 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # Only a class that names its own kind is one; a subclass that does not is a variant
-        # of its parent (a test's spy, say) and rebuilds as the parent.
-        entries: list[tuple[dict[str, Any], str, Any]] = [(SHORTHANDS, name, (cls, shorthand))
-                   for name, shorthand in cls.__dict__.get("shorthands", {}).items()]
+        # Only a class that sets its own kind is a new kind; a subclass that does not is a
+        # variant of its parent (a test's spy, say) and rebuilds as the parent.
+        shorthands = cls.__dict__.get("shorthands", {})
+        entries: list[tuple[dict[str, Any], str, Any]] = [
+            (SHORTHANDS, name, (cls, shorthand)) for name, shorthand in shorthands.items()]
         if "kind" in cls.__dict__:
             entries.append((LAYERS, cls.kind, cls))
         for table, key, _ in entries:  # all checked before any is taken

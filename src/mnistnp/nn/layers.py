@@ -38,7 +38,8 @@ class Rescale(Layer):
     kind = "Rescale"
 
     def __init__(self, scale: float = 1.0, dtype: np.dtype | str = "float32") -> None:
-        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale != 0):
+        if not (isinstance(scale, (int, float)) and not isinstance(scale, bool)
+                and math.isfinite(scale) and scale != 0):
             raise ValueError(f"scale must be a finite number other than 0, got {scale!r}")
         self.scale = float(scale)
         self.dtype = np.dtype(dtype)
