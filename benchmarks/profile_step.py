@@ -72,7 +72,7 @@ def main() -> None:
                 t = tick(f"forward {layer.kind}", t)
             _, g = mnistnp.softmax_cross_entropy(h, labels, scale=1 / batch)
             t = tick("loss", t)
-            for layer in reversed(model.layers[1:]):
+            for layer in reversed(model.layers[model.backward_stop:]):
                 g = layer.backward(g)
                 t = tick(f"backward {layer.kind}", t)
             if chunked:

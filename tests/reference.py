@@ -21,8 +21,11 @@ def npz_weights(path: Path) -> Weights:
                           if (m := re.fullmatch(r"layers\.(\d+)\.W", name))})
         weights = [(f[f"layers.{i}.W"], f[f"layers.{i}.b"]) for i in indices]
     kinds = [layer["type"] for layer in meta["model"]["layers"]]
-    # What forward() below assumes: Flatten (pixels / 255), then Dense layers with ReLU between.
-    assert kinds == ["Flatten"] + ["Dense", "ReLU"] * (len(weights) - 1) + ["Dense"], kinds
+    # What forward() below assumes: Rescale (pixels / 255), Flatten, then Dense layers with
+    # ReLU between (model file format 2).
+    assert meta["format_version"] == 2
+    assert kinds == ["Rescale", "Flatten"] + ["Dense", "ReLU"] * (len(weights) - 1) + ["Dense"], \
+        kinds
     assert meta["model"]["layers"][0]["scale"] == 1 / 255
     return weights
 

@@ -69,7 +69,7 @@ def test_train_writes_the_model_and_the_run_files(tmp_path: Path, session_idx_di
     assert (run_dir / "learning_curve.png").read_bytes().startswith(PNG_MAGIC)
     settings = json.loads((run_dir / "settings.json").read_text())
     config = settings["config"]
-    assert config["hidden"] == [16] and config["epochs"] == 3
+    assert config["model"] == {"layers": "dense:16"} and config["epochs"] == 3
     assert config["data_dir"] == str(session_idx_dir)
     assert config["seed"] == 0 and settings["recipe"] == "default"
 
@@ -132,7 +132,7 @@ def test_notebook_recipe_full_batch_float64(tmp_path: Path, session_idx_dir: Pat
     assert model.params.dtype == np.float64
     config = model.info["config"]
     assert config["batch_size"] is None and config["optimizer"] == "sgd"
-    assert config["hidden"] == [50, 50, 50]
+    assert config["model"] == {"layers": "dense:50,dense:50,dense:50"}
 
 
 def test_batch_size_full(tmp_path: Path, session_idx_dir: Path,
@@ -173,7 +173,7 @@ TRAINING_OPTIONS = {  # each option, the config field it sets and the value expe
     "adamw-cosine": (["--optimizer", "adamw", "--weight-decay", "0.01", "--schedule", "cosine",
                       "--warmup-epochs", "1", "--dropout", "0.2", "--clip-norm", "1"],
                      {"optimizer": "adamw", "weight_decay": 0.01, "warmup_epochs": 1.0,
-                      "dropout": 0.2, "clip_norm": 1.0}),
+                      "model": {"layers": "dense:16,dropout:0.2"}, "clip_norm": 1.0}),
     "plateau-patience": (["--schedule", "plateau", "--plateau-patience", "0", "--patience", "1",
                           "--val-split", "0.25"],
                          {"schedule": "plateau", "plateau_patience": 0, "patience": 1,

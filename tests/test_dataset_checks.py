@@ -17,7 +17,7 @@ import pytest
 from conftest import FILE_NAMES, MakeIdxDir, cli, tiny_arrays
 
 from mnistnp import datasets
-from mnistnp.config import TrainConfig
+from mnistnp.config import ModelConfig, TrainConfig
 from mnistnp.data import idx_bytes, parse_idx
 from mnistnp.errors import DatasetError, MnistnpWarning
 from mnistnp.io import load_model, save_model
@@ -81,7 +81,7 @@ def test_the_api_refuses_empty_sets_in_one_clear_error() -> None:
         fit(model, x[:0], y[:0], SGD(0.1), rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="validation set holds no samples"):
         fit(model, x, y, SGD(0.1), rng=np.random.default_rng(0), validation=(x[:0], y[:0]))
-    config = TrainConfig(hidden=(8,), epochs=1)
+    config = TrainConfig(model=ModelConfig("dense:8"), epochs=1)
     with pytest.raises(DatasetError, match="the training set holds no images"):
         pipeline_train(config, ((x[:0], y[:0]), (x, y)))
     with pytest.raises(DatasetError, match="the test set holds no images"):

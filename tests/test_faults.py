@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistnp import TrainConfig, load_model
+from mnistnp import ModelConfig, TrainConfig, load_model
 from mnistnp.checkpoint import load_checkpoint
 from mnistnp.cli import main
 from mnistnp.errors import TrainingError
@@ -21,9 +21,9 @@ from mnistnp.training import Interrupted
 
 # Every piece of state a resume must restore: Adam moments, warmup + cosine, dropout masks,
 # augmentation shifts, early-stopping bests and the validation split.
-CONFIG = TrainConfig(hidden=(16, 12), epochs=4, batch_size=64, optimizer="adamw", lr=3e-3,
-                     weight_decay=0.01, warmup_epochs=1, dropout=0.2, shift=1, val_split=100,
-                     patience=3, seed=5, dataset="tiny")
+CONFIG = TrainConfig(model=ModelConfig.mlp((16, 12), dropout=0.2, shift=1), epochs=4,
+                     batch_size=64, optimizer="adamw", lr=3e-3, weight_decay=0.01,
+                     warmup_epochs=1, val_split=100, patience=3, seed=5, dataset="tiny")
 
 
 def stop_after(batches: int):
@@ -79,7 +79,8 @@ def test_non_finite_weights_stop_training(tiny_idx_dir, monkeypatch):
         return cost
 
     monkeypatch.setattr(training, "train_step", poisoned)
-    config = TrainConfig(hidden=(8,), epochs=1, data_dir=str(tiny_idx_dir), dataset="tiny")
+    config = TrainConfig(model=ModelConfig("dense:8"),
+                         epochs=1, data_dir=str(tiny_idx_dir), dataset="tiny")
     with pytest.raises(TrainingError, match="weights became non-finite at epoch 1, batch 1"):
         train(config, progress=False)
 

@@ -12,7 +12,16 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from mnistnp.nn import Dense, Dropout, Flatten, ReLU, Sequential, mlp, softmax_cross_entropy
+from mnistnp.nn import (
+    Dense,
+    Dropout,
+    Flatten,
+    ReLU,
+    Rescale,
+    Sequential,
+    mlp,
+    softmax_cross_entropy,
+)
 
 SEEDS = [0, 1, 2, 3, 4]
 EPS = 1e-6  # central-difference step
@@ -82,7 +91,7 @@ def test_dense_gradients_via_sequential_binding() -> None:
     """Bound through Sequential, the layer's dW and db land in the model's ``grads`` buffer."""
     rng = np.random.default_rng(7)
     layer = Dense(4, 3)
-    model = Sequential([layer], dtype="float64").init(rng)
+    model = Sequential([layer], (4,), dtype="float64").init(rng)
     model.params += rng.standard_normal(model.params.shape)  # non-zero biases
     x = rng.standard_normal((5, 4))
     g = rng.standard_normal((5, 3))
@@ -116,11 +125,29 @@ def test_relu_gradient_matches_finite_differences(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_flatten_backward_matches_finite_differences(seed: int) -> None:
+def test_rescale_backward_matches_finite_differences(seed: int) -> None:
     rng = np.random.default_rng(seed)
     shape = (int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 4)))
     scale = float(rng.uniform(0.01, 3.0))
-    layer = Flatten(scale, dtype="float64")
+    layer = Rescale(scale, dtype="float64")
+    x = rng.standard_normal(shape)
+    g = rng.standard_normal(shape)
+
+    out = layer.forward(x, training=True)
+    dx = layer.backward(g)
+
+    def loss() -> float:
+        return float(np.sum(layer.forward(x, training=True) * g))
+
+    assert out.shape == dx.shape == x.shape
+    assert rel_error(dx, numerical_grad(loss, x)) < TOL
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_flatten_backward_matches_finite_differences(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    layer = Flatten()
     x = rng.standard_normal(shape)
     g = rng.standard_normal((shape[0], shape[1] * shape[2]))
 
@@ -240,15 +267,19 @@ def test_layer_forward_and_backward_do_not_mutate_arguments(seed: int) -> None:
     assert_unchanged(lambda a: dropout.forward(a, True), x)
     assert_unchanged(dropout.backward, rng.standard_normal((n, n_in)))
 
-    flatten = Flatten(0.5, dtype="float64")
+    rescale = Rescale(0.5, dtype="float64")
     images = rng.standard_normal((n, 2, 3))
-    assert_unchanged(lambda a: flatten.forward(a, True), images)
-    assert_unchanged(flatten.backward, rng.standard_normal((n, 6)))
+    assert_unchanged(lambda a: rescale.forward(a, True), images)
+    assert_unchanged(rescale.backward, rng.standard_normal((n, 2, 3)))
     # Same dtype in and out with scale 1: still a new array, not a view of the caller's memory.
     rows = rng.standard_normal((n, 6))
-    out = Flatten(1.0, dtype="float64").forward(rows)
+    out = Rescale(1.0, dtype="float64").forward(rows)
     out += 1.0
     assert not np.shares_memory(out, rows)
+
+    flatten = Flatten()
+    assert_unchanged(lambda a: flatten.forward(a, True), images)
+    assert_unchanged(flatten.backward, rng.standard_normal((n, 6)))
 
 
 @pytest.mark.parametrize("seed", SEEDS[:3])
@@ -273,10 +304,10 @@ def test_loss_and_model_do_not_mutate_arguments(seed: int) -> None:
 def test_mlp_depth_follows_the_sizes_list(sizes: list[int]) -> None:
     model = mlp(sizes, np.random.default_rng(0), "float64")
     kinds = [type(layer) for layer in model.layers]
-    assert kinds[0] is Flatten
+    assert kinds[:2] == [Rescale, Flatten]
     assert kinds.count(Dense) == len(sizes) - 1
     assert kinds.count(ReLU) == len(sizes) - 2
-    expected = [Flatten] + [Dense, ReLU] * (len(sizes) - 2) + [Dense]
+    expected = [Rescale, Flatten] + [Dense, ReLU] * (len(sizes) - 2) + [Dense]
     assert kinds == expected  # alternating, last layer linear
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     assert [(d.in_features, d.out_features) for d in dense] == list(itertools.pairwise(sizes))
@@ -287,7 +318,7 @@ def test_mlp_depth_follows_the_sizes_list(sizes: list[int]) -> None:
 def test_mlp_dropout_follows_every_hidden_relu(sizes: list[int]) -> None:
     model = mlp(sizes, np.random.default_rng(0), "float64", dropout=0.3)
     kinds = [type(layer) for layer in model.layers]
-    assert kinds == [Flatten] + [Dense, ReLU, Dropout] * (len(sizes) - 2) + [Dense]
+    assert kinds == [Rescale, Flatten] + [Dense, ReLU, Dropout] * (len(sizes) - 2) + [Dense]
     assert all(layer.p == 0.3 for layer in model.layers if isinstance(layer, Dropout))
 
 
@@ -342,8 +373,8 @@ def test_dense_rejects_unknown_init() -> None:
 def test_spec_round_trip_gives_the_same_layers(dtype: str) -> None:
     rng = np.random.default_rng(0)
     model = Sequential(
-        [Flatten(0.25, dtype), Dense(6, 5), ReLU(), Dropout(0.2), Dense(5, 4, init="glorot"),
-         ReLU(), Dense(4, 3)], dtype).init(rng)
+        [Rescale(0.25, dtype), Flatten(), Dense(6, 5), ReLU(), Dropout(0.2),
+         Dense(5, 4, init="glorot"), ReLU(), Dense(4, 3)], (2, 3), dtype).init(rng)
     spec = json.loads(json.dumps(model.spec()))  # JSON-ready
     rebuilt = Sequential.from_spec(spec)
 
@@ -351,9 +382,10 @@ def test_spec_round_trip_gives_the_same_layers(dtype: str) -> None:
     assert rebuilt.dtype == model.dtype
     assert [type(a) for a in rebuilt.layers] == [type(a) for a in model.layers]
     assert [a.param_shapes for a in rebuilt.layers] == [a.param_shapes for a in model.layers]
+    assert rebuilt.input_shape == (2, 3)
     assert rebuilt.layers[0].scale == 0.25
-    assert rebuilt.layers[3].p == 0.2
-    assert rebuilt.layers[4].init_name == "glorot"
+    assert rebuilt.layers[4].p == 0.2
+    assert rebuilt.layers[5].init_name == "glorot"
     assert rebuilt.params.shape == model.params.shape
     np.testing.assert_array_equal(rebuilt.params, 0)  # rebuilt uninitialised
 

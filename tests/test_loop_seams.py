@@ -20,8 +20,8 @@ from test_training import X, Y, fresh_model
 
 from mnistnp import pipeline, progress
 from mnistnp.callbacks import Callback, TrainContext, bound_hooks
-from mnistnp.config import TrainConfig
-from mnistnp.nn import mlp
+from mnistnp.config import ModelConfig, TrainConfig
+from mnistnp.nn import Dense, mlp
 from mnistnp.optim import OPTIMIZERS, SCHEDULES, SGD, Adam, Cosine
 from mnistnp.sampling import Batch, ShuffledBatches
 from mnistnp.training import ClipGlobalNorm, Trainer, TrainState, fit
@@ -99,14 +99,16 @@ def test_a_custom_samplers_batches_are_exactly_the_ones_trained_on() -> None:
     x = rng.integers(0, 256, (20, 3, 4), dtype=np.uint8)
     y = rng.integers(0, 3, 20)
     model = mlp([12, 5, 3], rng, "float64")
-    weights = [p.copy() for layer in model.layers[1::2] for p in (layer.W, layer.b)]
+    weights = [p.copy() for layer in model.layers if isinstance(layer, Dense)
+               for p in (layer.W, layer.b)]
     sampler = FixedBatches(len(x))
     history = Trainer(model, SGD(0.3), sampler).fit(x, y, rng=rng, epochs=2)
     costs = []
     for batch in BATCHES * 2:
         weights, cost = reference_sgd_step(weights, x[batch], y[batch], 0.3)
         costs.append(cost)
-    got = [p for layer in model.layers[1::2] for p in (layer.W, layer.b)]
+    got = [p for layer in model.layers if isinstance(layer, Dense)
+               for p in (layer.W, layer.b)]
     for g, want in zip(got, weights, strict=True):
         np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(history.costs, costs, rtol=1e-10)
@@ -302,7 +304,7 @@ def test_in_a_whole_run_the_schedule_is_the_only_writer_of_the_rate(
     opts: list[WatchedAdam] = []
     monkeypatch.setitem(pipeline.OPTIMIZER_BUILDERS, "adam",
                         lambda c: opts.append(WatchedAdam(c.lr)) or opts[-1])
-    config = TrainConfig(hidden=(8,), epochs=2, batch_size=64, optimizer="adam",
+    config = TrainConfig(model=ModelConfig("dense:8"), epochs=2, batch_size=64, optimizer="adam",
                          warmup_epochs=1, clip_norm=1.0, val_split=50, dataset="tiny")
     pipeline.train(config, data=((X, Y), (X, Y)), log=lambda line: None, progress=False)
     (opt,) = opts

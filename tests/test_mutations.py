@@ -15,7 +15,7 @@ from reference import argmax_accuracy, model_weights
 
 from mnistnp import training
 from mnistnp.cli import main
-from mnistnp.config import RECIPES, TrainConfig
+from mnistnp.config import RECIPES, ModelConfig, TrainConfig
 from mnistnp.nn import mlp
 from mnistnp.optim import SGD
 from mnistnp.pipeline import train
@@ -118,13 +118,14 @@ def test_one_train_step_is_the_mean_gradient_step(kind: str, max_chunk: int,
     x = rng.integers(0, 256, (20, 3, 4), dtype=np.uint8)
     y = rng.integers(0, 3, 20)
     model = mlp([12, 5, 3], rng, "float64")
-    model.layers[1].b[...] = rng.normal(0, 0.1, 5)  # nonzero biases: their gradient counts too
-    before = [p.copy() for layer in model.layers[1::2] for p in (layer.W, layer.b)]
+    dense = model.layers[2::2]  # after Rescale and Flatten, Dense and ReLU alternate
+    dense[0].b[...] = rng.normal(0, 0.1, 5)  # nonzero biases: their gradient counts too
+    before = [p.copy() for layer in dense for p in (layer.W, layer.b)]
     batch = np.array([3, 17, 0, 8, 8, 12, 5, 19, 1]) if kind == "indices" else slice(4, 13)
     lr = 0.3
     cost = training.train_step(model, x, y, batch, SGD(lr))
     expected, expected_cost = reference_sgd_step(before, x[batch], y[batch], lr)
-    after = [p for layer in model.layers[1::2] for p in (layer.W, layer.b)]
+    after = [p for layer in dense for p in (layer.W, layer.b)]
     for got, want, old in zip(after, expected, before, strict=True):
         assert not np.allclose(want, old)  # every parameter moves, so each is checked
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
@@ -136,7 +137,8 @@ def test_one_train_step_is_the_mean_gradient_step(kind: str, max_chunk: int,
 def test_the_pipelines_accuracies_are_argmax_accuracy_of_an_imperfect_model() -> None:
     """Two small steps leave the model unsure and often wrong: the notebook's rounded
     probabilities compared cell by cell with one-hot labels would score it near 90%."""
-    config = TrainConfig(hidden=(16,), iterations=2, batch_size=64, optimizer="sgd", lr=0.05,
+    config = TrainConfig(model=ModelConfig("dense:16"),
+                         iterations=2, batch_size=64, optimizer="sgd", lr=0.05,
                          schedule="constant", val_split=100, dtype="float64", dataset="tiny")
     result = train(config, data=DATA, progress=False)
     weights = model_weights(result.model)

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from conftest import MakeIdxDir, cli
 
-from mnistnp import TrainConfig, datasets, load_model
+from mnistnp import ModelConfig, TrainConfig, datasets, load_model
 from mnistnp.callbacks import Callback, TrainContext
 from mnistnp.checkpoint import extend, load_checkpoint
 from mnistnp.datasets import FILES, DatasetInfo
@@ -154,7 +154,8 @@ def test_metrics_dash_writes_json_lines_to_stdout_and_the_rest_to_stderr(
 
 # --- metrics.jsonl across a resume ----------------------------------------------------------------
 
-CONFIG = TrainConfig(hidden=(8,), epochs=6, batch_size=64, val_split=100, seed=2, dataset="tiny")
+CONFIG = TrainConfig(model=ModelConfig("dense:8"),
+                     epochs=6, batch_size=64, val_split=100, seed=2, dataset="tiny")
 
 
 class Crash(BaseException):
@@ -407,4 +408,4 @@ def test_an_unreadable_settings_file_is_reported_and_replaced(
     assert len(warning) == 1 and str(run / "settings.json") in warning[0]
     settings = json.loads((run / "settings.json").read_text())
     assert settings["command"] is None and len(settings["resumed"]) == 1
-    assert settings["config"]["hidden"] == [8]
+    assert settings["config"]["model"] == {"layers": "dense:8"}

@@ -13,7 +13,7 @@ import pytest
 from reference import argmax_accuracy, model_weights
 
 from mnistnp import training
-from mnistnp.config import TrainConfig
+from mnistnp.config import ModelConfig, TrainConfig
 from mnistnp.errors import TrainingError
 from mnistnp.nn import Sequential, mlp
 from mnistnp.optim import SGD, Adam, Optimizer
@@ -154,12 +154,13 @@ def test_batch_rows_gathers_exactly_the_indexed_rows() -> None:
 
 def test_fixed_prefix_stops_at_randomness_and_parameters() -> None:
     rng = np.random.default_rng(0)
-    assert mlp([64, 8, 4], rng).fixed_prefix() == 1  # Flatten
+    assert mlp([64, 8, 4], rng).fixed_prefix() == 2  # Rescale, Flatten
     assert mlp([64, 8, 4], rng, shift=1).fixed_prefix() == 0  # random shifts come first
     model = mlp([64, 8, 4], rng)
     rows, start = training.fixed_inputs(model, X)
-    assert start == 1 and rows.shape == (len(X), 64) and rows.dtype == np.float32
-    np.testing.assert_array_equal(rows, model.layers[0].forward(X, training=True))
+    assert start == 2 and rows.shape == (len(X), 64) and rows.dtype == np.float32
+    flat = model.layers[1].forward(model.layers[0].forward(X, training=True), training=True)
+    np.testing.assert_array_equal(rows, flat)
 
 
 def test_index_batch_in_chunks_equals_unchunked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -267,13 +268,14 @@ def test_nan_cost_message_names_the_epoch(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_pipeline_train_on_tiny_unregistered_data() -> None:
     x_test, y_test = quadrant_data(100, seed=1)
-    config = TrainConfig(hidden=(16,), epochs=8, batch_size=32, lr=0.01, dataset="tiny",
+    config = TrainConfig(model=ModelConfig("dense:16"),
+                         epochs=8, batch_size=32, lr=0.01, dataset="tiny",
                          seed=0, val_split=0)
     lines: list[str] = []
     result = train(config, data=((X, Y), (x_test, y_test)), log=lines.append, progress=False)
 
     assert result.model.num_classes == 4  # from the labels: "tiny" is not registered
-    assert result.model.layers[1].in_features == 64
+    assert result.model.layers[2].in_features == 64 and result.model.input_shape == X.shape[1:]
     assert result.history.iterations == 8 * math.ceil(300 / 32)
     assert len(lines) == 8 and all(line.startswith("epoch") for line in lines)
     assert result.train_accuracy >= 0.95
@@ -287,7 +289,8 @@ def test_pipeline_train_on_tiny_unregistered_data() -> None:
 
 def test_pipeline_holds_out_a_validation_split() -> None:
     x_test, y_test = quadrant_data(100, seed=1)
-    config = TrainConfig(hidden=(16,), epochs=4, batch_size=32, lr=0.01, dataset="tiny",
+    config = TrainConfig(model=ModelConfig("dense:16"),
+                         epochs=4, batch_size=32, lr=0.01, dataset="tiny",
                          val_split=50)
     result = train(config, data=((X, Y), (x_test, y_test)), progress=False)
     # 50 of the 300 held out: 250 train rows, ceil(250 / 32) = 8 steps per epoch.

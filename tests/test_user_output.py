@@ -27,7 +27,8 @@ from test_download import FILES_GZ, Handler, sha256
 
 from mnistnp import datasets, progress
 from mnistnp.cli import build_parser
-from mnistnp.config import RECIPES, TrainConfig
+from mnistnp.cli.train_options import setting_of
+from mnistnp.config import MLP_SETTINGS, RECIPES, TrainConfig
 from mnistnp.datasets import FILES, DatasetInfo, bundled_dir
 from mnistnp.download import fetch
 from mnistnp.errors import DatasetError
@@ -74,7 +75,8 @@ def test_train_help_gives_the_default_recipes_value_of_each_setting() -> None:
     """Read back each value the help shows, with the option's own parser, and compare it with
     the recipe: so the help can neither go stale nor show a value the option would not give."""
     default = RECIPES["default"]
-    settings = {f for f in TrainConfig.__dataclass_fields__}
+    # The config's own fields, and its network's: the layer string and the MLP's settings.
+    settings = {*TrainConfig.__dataclass_fields__, "layers", *MLP_SETTINGS} - {"model"}
     checked = []
     for action in options(subcommands()["train"]):
         if action.dest not in settings:
@@ -88,7 +90,7 @@ def test_train_help_gives_the_default_recipes_value_of_each_setting() -> None:
             value = None
         elif isinstance(value, str) and action.type is not None:
             value = action.type(text)  # type: ignore[operator]
-        expected = getattr(default, action.dest)
+        expected = setting_of(default, action.dest)
         if action.dest == "batch_size" and value == 0:
             value = None
         if isinstance(expected, float) and value is not None:
@@ -96,7 +98,7 @@ def test_train_help_gives_the_default_recipes_value_of_each_setting() -> None:
         else:
             assert value == expected, action.dest
         checked.append(action.dest)
-    assert {"hidden", "epochs", "lr", "optimizer", "weight_decay", "warmup_epochs",
+    assert {"hidden", "layers", "epochs", "lr", "optimizer", "weight_decay", "warmup_epochs",
             "val_split", "batch_size", "seed", "nesterov", "patience"} <= set(checked)
 
 
@@ -119,10 +121,10 @@ def test_the_recipe_help_lists_what_each_recipe_changes() -> None:
     for name in ("best", "notebook"):
         part = text.split(f"'{name}'")[1].split(";")[0]
         recipe = RECIPES[name]
-        for field in TrainConfig.__dataclass_fields__:
+        for field in {*TrainConfig.__dataclass_fields__, *MLP_SETTINGS} - {"model"}:
             if field == "epochs" and recipe.iterations:
                 continue  # iterations count instead
-            if getattr(recipe, field) != getattr(RECIPES["default"], field):
+            if setting_of(recipe, field) != setting_of(RECIPES["default"], field):
                 assert re.search(rf"[(, ]{field.replace('_', '-')} ", part), (name, field)
 
 
@@ -475,33 +477,37 @@ def test_a_corrupt_bundled_file_is_not_copied(tmp_path: Path,
 
 def test_summary_counts_parameters_and_follows_shapes() -> None:
     sizes = [784, 50, 30, 10]
-    model = mlp(sizes, np.random.default_rng(0), dropout=0.1, shift=1)
+    model = mlp(sizes, np.random.default_rng(0), dropout=0.1, shift=1)  # 784: 28x28 images
     per_dense = [a * b + b for a, b in itertools.pairwise(sizes)]  # weights and biases
     text = model.summary()
     cells = [re.split(r"\s{2,}", line.strip()) for line in text.splitlines()]
     rows = {row[0]: row[1:] for row in cells if len(row) == 3}
     assert rows["input"] == ["(N, 28, 28)", "0"]
     assert rows["RandomShift(shift=1)"] == ["(N, 28, 28)", "0"]
-    assert rows["Flatten(scale=0.00392)"] == ["(N, 784)", "0"]
+    assert rows["Rescale(scale=0.00392)"] == ["(N, 28, 28)", "0"]
+    assert rows["Flatten"] == ["(N, 784)", "0"]
     for (a, b), count in zip(itertools.pairwise(sizes), per_dense):
         assert rows[f"Dense({a}, {b})"] == [f"(N, {b})", f"{count:,}"]
     assert text.splitlines()[-1] == (f"total: {sum(per_dense):,} parameters "
                                      f"({4 * sum(per_dense) / 1024:,.1f} KiB)")
     assert str(model) == text
-    assert repr(model) == ("Sequential(RandomShift(shift=1) -> Flatten(scale=0.00392) -> "
-                           "Dense(784, 50) -> ReLU -> Dropout(p=0.1) -> Dense(50, 30) -> ReLU "
-                           f"-> Dropout(p=0.1) -> Dense(30, 10); {sum(per_dense):,} "
+    assert repr(model) == ("Sequential(RandomShift(shift=1) -> Rescale(scale=0.00392) -> "
+                           "Flatten -> Dense(784, 50) -> ReLU -> Dropout(p=0.1) -> "
+                           "Dense(50, 30) -> ReLU -> Dropout(p=0.1) -> Dense(30, 10); "
+                           f"{sum(per_dense):,} "
                            "parameters, float32)")
 
 
 def test_summary_of_rows_and_of_a_shape_the_model_cannot_take() -> None:
     model = mlp([6, 4, 3])  # 6 inputs: not a square image, so rows
     assert "(N, 6)" in model.summary().splitlines()[3]
-    assert "(N, 6)" in model.summary((2, 3)).splitlines()[4]  # (2, 3) images flattened
-    with pytest.raises(ValueError, match=r"Dense\(6, 4\) takes rows of 6, got shape \(7,\)"):
+    assert "(N, 6)" in model.summary((2, 3)).splitlines()[5]  # (2, 3) images flattened
+    with pytest.raises(ValueError, match=r"layer 2 \(Dense\): expects 6 inputs, gets 7$"):
         model.summary((7,))
-    with pytest.raises(ValueError, match="RandomShift"):
-        mlp([6, 3], shift=1).summary((6,))
+    with pytest.raises(ValueError, match=r"layer 0 \(RandomShift\): takes images"):
+        mlp([6, 3], shift=1, input_shape=(2, 3)).summary((6,))
+    with pytest.raises(ValueError, match=r"layer 0 \(RandomShift\): takes images"):
+        mlp([6, 3], shift=1)  # rows: nothing to shift
     assert Dense(3, 2).output_shape((3,)) == (2,) and Flatten().output_shape((4, 5)) == (20,)
     assert RandomShift(1).output_shape((4, 5)) == (4, 5)
 

@@ -16,7 +16,7 @@ from test_training import X, Y, quadrant_data
 
 from mnistnp import training
 from mnistnp.callbacks import Callback, EarlyStopping, MetricsLog, TrainContext
-from mnistnp.config import TrainConfig
+from mnistnp.config import ModelConfig, TrainConfig
 from mnistnp.datasets import validation_split
 from mnistnp.nn import Sequential, mlp
 from mnistnp.optim import SGD, Adam, AdamW, Cosine, Optimizer, ReduceOnPlateau
@@ -72,7 +72,8 @@ def test_validation_rows_never_reach_a_training_batch(monkeypatch: pytest.Monkey
         return real_step(model, x, y, batch, *args)
 
     monkeypatch.setattr(training, "train_step", spy)
-    config = TrainConfig(hidden=(8,), epochs=3, batch_size=32, dataset="tiny", val_split=50)
+    config = TrainConfig(model=ModelConfig("dense:8"),
+                         epochs=3, batch_size=32, dataset="tiny", val_split=50)
     result = train(config, data=((X, Y), (X[:10], Y[:10])), progress=False)
     assert result.val_accuracy is not None
     assert len(seen) == 3

@@ -4,11 +4,22 @@ __version__ = "0.1.0"
 
 from . import datasets
 from .callbacks import Callback, EarlyStopping, MetricsLog, TrainContext
-from .config import RECIPES, TrainConfig
+from .config import RECIPES, ModelConfig, TrainConfig
 from .errors import DatasetError, ImageError, MnistnpError, ModelFileError, TrainingError
 from .io import load_model, save_model
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
-from .nn import Dense, Dropout, Flatten, RandomShift, ReLU, Sequential, mlp, softmax_cross_entropy
+from .nn import (
+    Dense,
+    Dropout,
+    Flatten,
+    RandomShift,
+    ReLU,
+    Rescale,
+    Sequential,
+    mlp,
+    network,
+    softmax_cross_entropy,
+)
 from .optim import SGD, Adam, AdamW, Cosine, ReduceOnPlateau, Schedule, StepDecay
 from .pipeline import TrainResult, train
 from .progress import ProgressBar, TextLog
@@ -18,9 +29,9 @@ from .training import ClipGlobalNorm, History, Trainer, fit
 __all__ = [
     "RECIPES", "SGD", "Adam", "AdamW", "Callback", "ClipGlobalNorm", "Cosine", "DatasetError",
     "Dense", "Dropout", "EarlyStopping", "Flatten", "History", "ImageError", "MetricsLog",
-    "MnistnpError", "ModelFileError", "ProgressBar", "RandomShift", "ReLU", "ReduceOnPlateau",
-    "Schedule", "Sequential", "ShuffledBatches", "StepDecay", "TextLog", "TrainConfig",
-    "TrainContext", "TrainResult", "Trainer", "TrainingError", "__version__", "accuracy",
-    "confusion_matrix", "datasets", "fit", "load_model", "mlp", "per_class_accuracy",
-    "save_model", "softmax_cross_entropy", "train",
+    "MnistnpError", "ModelConfig", "ModelFileError", "ProgressBar", "RandomShift", "ReLU",
+    "ReduceOnPlateau", "Rescale", "Schedule", "Sequential", "ShuffledBatches", "StepDecay",
+    "TextLog", "TrainConfig", "TrainContext", "TrainResult", "Trainer", "TrainingError",
+    "__version__", "accuracy", "confusion_matrix", "datasets", "fit", "load_model", "mlp",
+    "network", "per_class_accuracy", "save_model", "softmax_cross_entropy", "train",
 ]

@@ -1,5 +1,6 @@
-"""Checkpoints: everything a run needs to resume bit-identically (weights, optimizer and
-schedule state, random streams, epoch and batch, History), in one atomically written ``.npz``."""
+"""Checkpoints: everything a run needs to resume bit-identically (weights and layer state,
+optimizer and schedule state, random streams, epoch and batch, History), in one atomically
+written ``.npz``. Version 2 adds the architecture and the layers' non-trainable state."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import numpy as np
 from .atomic import atomic_write
 from .config import TrainConfig
 from .errors import ModelFileError
+from .io import load_state, named_state
+from .nn import Sequential
 from .npzfile import read_npz
 from .training import History, TrainState
 
@@ -23,7 +26,8 @@ if TYPE_CHECKING:
     from .optim import Optimizer, Schedule
 
 KIND = "mnistnp-checkpoint"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)  # a version-1 checkpoint (no model spec, no layer state) resumes as well
 META_KEY = "checkpoint.json"
 
 
@@ -39,6 +43,45 @@ class Checkpoint:
     layer_rngs: list[dict[str, Any]] = field(default_factory=list)  # dropout streams, in order
     early_stopping: dict[str, Any] = field(default_factory=dict)  # scalars; best params below
     best_params: np.ndarray | None = None
+    # The architecture (``Sequential.spec()``), checked against the model a resume rebuilds;
+    # None in a version-1 checkpoint.
+    model: dict[str, Any] | None = None
+    # Copies of the layers' non-trainable state, by file name (``io.named_state``).
+    layer_state: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def model_state(model: Sequential) -> dict[str, np.ndarray]:
+    """Copies of ``model``'s layer state by file name, for a Checkpoint."""
+    return {name: array.copy() for name, array in named_state(model).items()}
+
+
+def restore_model(ckpt: Checkpoint, model: Sequential) -> None:
+    """Put a checkpoint's weights and layer state into ``model``, freshly built from its
+    config; ModelFileError if the model is not the one the checkpoint was taken of."""
+    if ckpt.model is not None and ckpt.model != model.spec():
+        raise ModelFileError(f"the checkpoint was taken of the network {_outline(ckpt.model)}, "
+                             f"but its settings build {_outline(model.spec())} for this data")
+    if ckpt.params.shape != model.params.shape:
+        raise ModelFileError(f"checkpoint weights hold {ckpt.params.size:,} numbers but the "
+                             f"model has {model.params.size:,}")
+    names = set(named_state(model))
+    if set(ckpt.layer_state) != names:
+        raise ModelFileError(f"the checkpoint holds layer state {sorted(ckpt.layer_state)}, "
+                             f"the model {sorted(names)}")
+    model.params[...] = ckpt.params
+    try:
+        load_state(model, ckpt.layer_state)
+    except (KeyError, ValueError) as e:
+        raise ModelFileError(f"bad layer state in the checkpoint ({e})") from None
+
+
+def _outline(spec: dict[str, Any]) -> str:
+    """'(28, 28) -> Rescale -> Flatten -> Dense(784, 50) -> ...' for messages."""
+    layers = [", ".join(f"{v}" for k, v in layer.items() if k != "type") for layer in
+              spec.get("layers", [])]
+    kinds = [f"{layer.get('type')}({args})" if args else str(layer.get("type"))
+             for layer, args in zip(spec.get("layers", []), layers)]
+    return " -> ".join([str(tuple(spec.get("input_shape", ()))), *kinds])
 
 
 def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
@@ -49,8 +92,9 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
                   "epoch_rng": ckpt.state.epoch_rng, "finished": ckpt.state.finished},
         "history": ckpt.state.history.to_dict(), "schedule": ckpt.schedule,
         "layer_rngs": ckpt.layer_rngs, "early_stopping": ckpt.early_stopping,
+        "model": ckpt.model,
     }
-    arrays = {"params": ckpt.params}
+    arrays = {"params": ckpt.params, **ckpt.layer_state}
     arrays.update({f"optimizer.{k}": v for k, v in ckpt.optimizer.items()})
     if ckpt.best_params is not None:
         arrays["best_params"] = ckpt.best_params
@@ -70,7 +114,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise ModelFileError(f"{path}: not an mnistnp checkpoint (no {META_KEY})")
     try:
         meta = json.loads(raw.tobytes().decode())
-        if meta.get("kind") != KIND or meta.get("version") != VERSION:
+        if meta.get("kind") != KIND or meta.get("version") not in READS:
             raise ValueError(f"kind {meta.get('kind')!r} version {meta.get('version')!r}")
         config = TrainConfig.from_dict(meta["config"]).validate()
         s = meta["state"]
@@ -84,9 +128,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if params.ndim != 1 or params.dtype.name != config.dtype or not np.isfinite(params).all():
         raise ModelFileError(f"{path}: the weights are not finite {config.dtype} numbers")
     optimizer = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("optimizer.")}
+    layer_state = {k: v for k, v in arrays.items() if k.startswith("layers.")}
+    for name, value in layer_state.items():
+        if value.dtype.name != config.dtype or not np.isfinite(value).all():
+            raise ModelFileError(f"{path}: {name} is not finite {config.dtype} numbers")
+    model = meta.get("model")
+    if not isinstance(model, (dict, type(None))):
+        raise ModelFileError(f"{path}: not a usable mnistnp checkpoint (model {model!r})")
     return Checkpoint(config, state, params, optimizer, meta.get("schedule") or {},
                       meta.get("layer_rngs") or [], meta.get("early_stopping") or {},
-                      arrays.get("best_params"))
+                      arrays.get("best_params"), model, layer_state)
 
 
 def extend(ckpt: Checkpoint, epochs: int | None = None, iterations: int | None = None
@@ -124,16 +175,14 @@ def snapshot(config: TrainConfig, state: TrainState, model: Sequential, optimize
     return Checkpoint(
         config, state, model.params.copy(), optimizer.state_dict(), schedule.state_dict(),
         [dict(layer.rng.bit_generator.state) for layer in _random_layers(model)],
-        early.state_dict() if early else {}, early.best_params if early else None)
+        early.state_dict() if early else {}, early.best_params if early else None,
+        model.spec(), model_state(model))
 
 
 def restore(ckpt: Checkpoint, model: Sequential, optimizer: Optimizer, schedule: Schedule,
             early: EarlyStopping | None) -> None:
     """Put a checkpoint's state back into freshly built objects of the same config."""
-    if ckpt.params.shape != model.params.shape:
-        raise ModelFileError(f"checkpoint weights hold {ckpt.params.size:,} numbers but the "
-                             f"model has {model.params.size:,}")
-    model.params[...] = ckpt.params
+    restore_model(ckpt, model)
     optimizer.load_state_dict(ckpt.optimizer)
     schedule.load_state_dict(ckpt.schedule)
     for layer, rng_state in zip(_random_layers(model), ckpt.layer_rngs):

@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .atomic import atomic_write, new_file_mode
-from .datasets import FILES, REGISTRY, DatasetInfo, bundled_dir, cache_dir
+from .datasets import FILES, REGISTRY, DatasetInfo, bundled_dir, cache_dir, locate
 from .errors import DatasetError
 
 CHUNK = 1 << 16
@@ -31,6 +31,16 @@ TIMEOUT = 15.0
 
 class DownloadFailed(DatasetError):
     """No mirror served a file verified."""
+
+
+class DatasetUnnamed(DatasetError):
+    """Files were to be fetched into a folder, but no known dataset was named: which files
+    belong there cannot be told. ``folder`` is the folder, ``known`` the datasets that can be
+    fetched."""
+
+    def __init__(self, folder: str | os.PathLike[str] | None, known: list[str]) -> None:
+        super().__init__(f"which dataset belongs in {folder}? name one ({', '.join(known)})")
+        self.folder, self.known = folder, known
 
 
 def mirrors_for(info: DatasetInfo) -> tuple[str, ...]:
@@ -87,6 +97,34 @@ def download(name: str, data_dir: str | os.PathLike[str] | None = None, *,
                 made.rmdir()
         raise
     return folder
+
+
+def downloadable() -> list[str]:
+    """The registered datasets that have files to fetch (mnist's are bundled, so it has too)."""
+    return sorted(k for k, v in REGISTRY.items() if v.gz_sha256)
+
+
+def fetch_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, *,
+                  timeout: float = TIMEOUT, log: Callable[[str], None] | None = None,
+                  progress: bool | None = None) -> Path:
+    """Make sure dataset ``name`` can be loaded: fetch it into ``data_dir`` (or the cache)
+    unless it is already there; returns the folder it is in.
+
+    Without a folder, a copy found outside the cache (the bundled MNIST, $MNISTNP_DATA, a system
+    folder) is left to ``datasets.load`` as it is, so no request is made; the cache is
+    verified, and what is missing or corrupt there is fetched (see ``download``). Raises
+    DatasetUnnamed if ``name`` is not a known dataset (a folder's name, say).
+    """
+    if name not in REGISTRY:
+        raise DatasetUnnamed(data_dir, downloadable())
+    if data_dir is None:
+        try:
+            found = locate(name)
+        except DatasetError:
+            found = None
+        if found is not None and found != cache_dir() / name:
+            return found
+    return download(name, data_dir, timeout=timeout, log=log, progress=progress)
 
 
 def _make_folder(folder: Path) -> list[Path]:

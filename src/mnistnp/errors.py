@@ -20,7 +20,12 @@ class ImageError(MnistnpError):
 
 
 class TrainingError(MnistnpError):
-    """Training cannot go on (for example, the loss became non-finite)."""
+    """Training cannot go on (for example, the loss became non-finite); ``setting`` names the
+    setting whose change would help (``"lr"``), if one would."""
+
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class MnistnpWarning(UserWarning):
@@ -38,3 +43,7 @@ def os_problem(error: OSError, what: str) -> str:
     if isinstance(error, PermissionError):
         return "permission denied"
     return f"cannot read ({error.strerror or error})"
+
+
+class ShapeError(MnistnpError, ValueError):
+    """A layer cannot take the shape the layer before it (or the data) gives it."""

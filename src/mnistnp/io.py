@@ -1,13 +1,15 @@
-"""Model files: a NumPy ``.npz`` of named weights plus JSON metadata that rebuilds the model.
+"""Model files: a NumPy ``.npz`` of named arrays plus JSON metadata that rebuilds the model.
 
 Written atomically; read with ``allow_pickle=False`` and checked before any weight is trusted.
+Format 2 records the input shape; format-1 files (before it) are upgraded as they load.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
+import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,66 +17,111 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import ModelFileError
-from .nn import Dense, Sequential
+from .nn import Sequential, layer_from_spec
+from .nn.model import output_shapes
 from .npzfile import read_npz
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 META_KEY = "meta.json"
+# A format-1 file of this many inputs that does not record its image shape was trained on
+# 28x28 images: every dataset mnistnp knew then (and every one it knows now) has that shape.
+V1_SQUARE = {784: (28, 28)}
 
 
-def _param_names(model: Sequential) -> list[str]:
-    """Names are made only here, at the file boundary: ``layers.<index>.<W|b>``."""
-    return [f"layers.{i}.{name}" for i, layer in enumerate(model.layers)
-            for name in ("W", "b")[:len(layer.param_shapes)]]
+def named_params(model: Sequential) -> dict[str, np.ndarray]:
+    """Every parameter by its name in a file, ``layers.<index>.<name>`` (the layer says the
+    name, the model the index): names are made only here, at the file boundary."""
+    return {f"layers.{i}.{name}": array for i, layer in enumerate(model.layers)
+            for name, array in zip(layer.param_names, layer.parameters(), strict=True)}
+
+
+def named_state(model: Sequential) -> dict[str, np.ndarray]:
+    """Every layer's non-trainable state (batch norm's running statistics), named as
+    parameters are: the live arrays."""
+    return {f"layers.{i}.{name}": array for i, layer in enumerate(model.layers)
+            for name, array in layer.state().items()}
+
+
+def load_state(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
+    """Give each layer its state from ``arrays`` (named as ``named_state`` names them)."""
+    for i, layer in enumerate(model.layers):
+        if layer.state_names:
+            layer.load_state({name: arrays[f"layers.{i}.{name}"] for name in layer.state_names})
 
 
 def save_model(path: str | os.PathLike[str], model: Sequential,
                info: dict[str, Any] | None = None) -> None:
-    """Write ``model`` (architecture, weights and ``info`` such as seed, dataset, metrics) to
-    exactly ``path``, atomically: an earlier file there stays intact until the new one is whole.
-    """
+    """Write ``model`` (architecture, weights, state and ``info`` such as seed, dataset,
+    metrics) to exactly ``path``, atomically: an earlier file there stays intact until the new
+    one is whole."""
     meta = {"format_version": FORMAT_VERSION, "model": model.spec(), "info": info or {}}
-    arrays = dict(zip(_param_names(model), model.param_arrays))
+    arrays = {**named_params(model), **named_state(model)}
     arrays[META_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     with atomic_write(path) as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
-def load_model(path: str | os.PathLike[str]) -> Sequential:
+def load_model(path: str | os.PathLike[str],
+               input_shape: Sequence[int] | None = None) -> Sequential:
     """Read a model file written by ``save_model``; its ``info`` lands on ``model.info``.
 
+    A format-1 file is upgraded as it is read (see ``upgrade_v1``); ``input_shape`` gives the
+    shape of its images when it does not record it and it cannot be told.
     Raises ModelFileError naming the file for anything missing, inconsistent or non-finite.
     """
     path = Path(path)
     arrays = read_npz(path)
     meta = _read_meta(path, arrays.pop(META_KEY, None))
-    try:
-        model = Sequential.from_spec(meta["model"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ModelFileError(f"{path}: bad architecture in metadata ({e!r})") from None
-    _check_chain(path, model)
-    names = _param_names(model)
-    missing = [n for n in names if n not in arrays]
-    if missing:
-        raise ModelFileError(f"{path}: missing weights {', '.join(missing)}")
-    extra = sorted(set(arrays) - set(names))
-    if extra:
-        raise ModelFileError(f"{path}: unexpected members {', '.join(extra)}")
-    for name, target in zip(names, model.param_arrays):
-        value = arrays[name]
-        if value.shape != target.shape:
-            raise ModelFileError(f"{path}: {name} has shape {value.shape}, "
-                                 f"expected {target.shape}")
-        if value.dtype.kind != "f":
-            raise ModelFileError(f"{path}: {name} has dtype {value.dtype}, not floating point")
-        if not np.isfinite(value).all():
-            raise ModelFileError(f"{path}: {name} holds non-finite values")
-        target[...] = value
     info = meta.get("info") or {}
     if not isinstance(info, dict):
         raise ModelFileError(f"{path}: metadata 'info' is not a JSON object")
+    spec = meta.get("model")
+    if meta["format_version"] == 1:
+        spec, arrays = upgrade_v1(path, spec, arrays, info, input_shape)
+    model = _build(path, spec)
+    params, state = named_params(model), named_state(model)
+    missing = [n for n in [*params, *state] if n not in arrays]
+    if missing:
+        raise ModelFileError(f"{path}: missing weights {', '.join(missing)}")
+    extra = sorted(set(arrays) - set(params) - set(state))
+    if extra:
+        raise ModelFileError(f"{path}: unexpected members {', '.join(extra)}")
+    for name, target in [*params.items(), *state.items()]:
+        _check_array(path, name, arrays[name], target.shape)
+    for name, target in params.items():
+        target[...] = arrays[name]
+    try:
+        load_state(model, arrays)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{path}: bad layer state ({e})") from None
     model.info = info
     return model
+
+
+def _build(path: Path, spec: Any) -> Sequential:
+    """The model ``spec`` describes, checked: its layers chain, it has weights, and it gives
+    one score per class."""
+    if not isinstance(spec, dict):
+        raise ModelFileError(f"{path}: no architecture in metadata")
+    try:
+        model = Sequential.from_spec(spec)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{path}: bad architecture in metadata ({e})") from None
+    if not model.num_params:
+        raise ModelFileError(f"{path}: the model has no weights")
+    if len(model.output_shape) != 1:
+        raise ModelFileError(f"{path}: the model's output {model.output_shape} is not one "
+                             "score per class")
+    return model
+
+
+def _check_array(path: Path, name: str, value: np.ndarray, shape: tuple[int, ...]) -> None:
+    if value.shape != shape:
+        raise ModelFileError(f"{path}: {name} has shape {value.shape}, expected {shape}")
+    if value.dtype.kind != "f":
+        raise ModelFileError(f"{path}: {name} has dtype {value.dtype}, not floating point")
+    if not np.isfinite(value).all():
+        raise ModelFileError(f"{path}: {name} holds non-finite values")
 
 
 def _read_meta(path: Path, raw: np.ndarray | None) -> dict[str, Any]:
@@ -87,18 +134,75 @@ def _read_meta(path: Path, raw: np.ndarray | None) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path}: metadata is not a JSON object")
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in (1, FORMAT_VERSION) or isinstance(version, bool):
         raise ModelFileError(f"{path}: format version {version!r} is not supported "
-                             f"(this mnistnp reads version {FORMAT_VERSION})")
+                             f"(this mnistnp reads versions 1 to {FORMAT_VERSION})")
     return meta
 
 
-def _check_chain(path: Path, model: Sequential) -> None:
-    """Each Dense layer's input size must be the previous one's output size."""
-    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
-    if not dense:
-        raise ModelFileError(f"{path}: the model has no Dense layer")
-    for prev, nxt in itertools.pairwise(dense):
-        if prev.out_features != nxt.in_features:
-            raise ModelFileError(f"{path}: layer sizes do not chain "
-                                 f"({prev.out_features} outputs feed {nxt.in_features} inputs)")
+def upgrade_v1(path: Path, spec: Any, arrays: dict[str, np.ndarray], info: dict[str, Any],
+               input_shape: Sequence[int] | None = None
+               ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A format-1 model spec and its arrays as format 2 has them.
+
+    Format 1's first layer, Flatten, also scaled the pixels: it becomes Rescale then Flatten,
+    and the arrays of the layers after it are renamed for their new index. Format 1 did not
+    record the input shape: it is ``input_shape`` if given, else the image shape ``info``
+    records (``mnistnp train`` wrote it from version 0.1), else 28x28 for 784 inputs, else
+    rows of the first layer's inputs if the layers take rows; otherwise ModelFileError, saying
+    how to load the file and save it again.
+    """
+    layers: list[dict[str, Any]] = []
+    index: dict[int, int] = {}  # a layer's index in format 1 -> in format 2
+    try:
+        for old, layer in enumerate(spec["layers"]):
+            index[old] = len(layers)
+            if layer.get("type") == "Flatten":  # format 1's Flatten scaled as well
+                layers += [{"type": "Rescale", "scale": layer["scale"]}, {"type": "Flatten"}]
+            else:
+                layers.append(layer)
+        inputs = next(layer["in"] for layer in layers if "in" in layer)
+        new = {"dtype": spec["dtype"], "layers": layers}
+    except (KeyError, TypeError, AttributeError, StopIteration) as e:
+        raise ModelFileError(f"{path}: bad architecture in format-1 metadata ({e!r})") from None
+    if not _whole_numbers([inputs]):
+        raise ModelFileError(f"{path}: bad architecture in format-1 metadata (the first "
+                             f"layer's inputs are {inputs!r})")
+    renamed = {}
+    for name, array in arrays.items():
+        i, dot, rest = name.removeprefix("layers.").partition(".")
+        old = int(i) if name.startswith("layers.") and dot and i.isdigit() else -1
+        renamed[f"layers.{index[old]}.{rest}" if old in index else name] = array
+    candidates: list[Any] = ([input_shape] if input_shape is not None else
+                             [info.get("image_shape"), V1_SQUARE.get(inputs), (inputs,)])
+    shapes = [tuple(s) for s in candidates if _whole_numbers(s)]
+    for shape in shapes:
+        if math.prod(shape) == inputs and _fits(new, shape):
+            return {**new, "input_shape": list(shape)}, renamed
+    if input_shape is not None:
+        raise ModelFileError(f"{path}: input shape {tuple(input_shape)} does not fit the "
+                             f"model, which takes {inputs} numbers")
+    raise ModelFileError(
+        f"{path}: a format-1 model file that does not record the shape of its images ({inputs} "
+        f"pixels; its first layers need images); load it with mnistnp.load_model(path, "
+        f"input_shape=(height, width)) and save it with mnistnp.save_model to write format "
+        f"{FORMAT_VERSION}")
+
+
+def _fits(spec: dict[str, Any], shape: tuple[int, ...]) -> bool:
+    """Whether the layers of ``spec`` take samples of ``shape``; True if the layers cannot even
+    be built (loading the model then says what is wrong with them)."""
+    try:
+        layers = [layer_from_spec(layer, spec["dtype"]) for layer in spec["layers"]]
+    except (KeyError, TypeError, ValueError):
+        return True
+    try:
+        output_shapes(layers, shape)
+    except ValueError:
+        return False
+    return True
+
+
+def _whole_numbers(shape: Any) -> bool:
+    return isinstance(shape, (list, tuple)) and bool(shape) and all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)

@@ -16,7 +16,7 @@ from .checkpoint import Checkpoint, restore, save_checkpoint, snapshot
 from .config import TrainConfig
 from .errors import DatasetError, MnistnpWarning
 from .metrics import accuracy
-from .nn import Sequential, mlp
+from .nn import Sequential, network
 from .optim import (
     OPTIMIZERS,
     SCHEDULES,
@@ -125,9 +125,9 @@ def _warn_run_too_short(config: TrainConfig, name: str, steps: int, total_steps:
 
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int,
                 rng: np.random.Generator) -> Sequential:
-    """An MLP: flattened input, the config's hidden widths, one output per class."""
-    sizes = [int(np.prod(input_shape)), *config.hidden, num_classes]
-    return mlp(sizes, rng, config.dtype, dropout=config.dropout, shift=config.shift)
+    """The network of ``config.model`` for samples of ``input_shape``, one output per class,
+    initialised from ``rng``; ShapeError naming the layer the data's shape does not fit."""
+    return network(config.model.layers, input_shape, num_classes, config.dtype, rng)
 
 
 def train(config: TrainConfig, data: Data | None = None,

@@ -3,6 +3,7 @@ and whether that data fits the model (image shape, classes) before it is scored.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import datasets
-from .errors import DatasetError, MnistnpWarning
+from .errors import DatasetError, MnistnpWarning, ShapeError
 from .nn import Sequential
 
 Data = tuple[datasets.Split, datasets.Split]
@@ -44,7 +45,8 @@ class SourceUnknown(DatasetError):
     the arguments (``dataset``, ``data_dir``) that would."""
 
     def __init__(self, what: str, options: tuple[str, ...]) -> None:
-        super().__init__(f"{what}; say which data to use ({' or '.join(options)})")
+        super().__init__(f"{what}; say which data to use (the {' or '.join(options)} "
+                         "argument)")
         self.what, self.options = what, options
 
 
@@ -108,13 +110,11 @@ def check_fits(model: Sequential, path: str | os.PathLike[str], data: Data,
     classes are not those of the one the model was trained on."""
     (_, y_train), (x_test, y_test) = data
     shape, trained = x_test.shape[1:], model.info.get("image_shape")
-    size = "x".join(map(str, shape))
     if isinstance(trained, list) and tuple(trained) != shape:
         raise DatasetError(f"{path} takes {'x'.join(map(str, trained))} images "
-                           f"({model.input_size} inputs) but those of {source} are {size}")
-    if model.input_size != int(np.prod(shape)):
-        raise DatasetError(f"{path}: the model takes {model.input_size} inputs but the images "
-                           f"of {source} are {size}")
+                           f"({model.input_size} inputs) but those of {source} are "
+                           f"{'x'.join(map(str, shape))}")
+    check_input(path, model, shape, f"the images of {source}")
     n, info = model.num_classes, datasets.REGISTRY.get(source.registered or "")
     found = datasets.class_list(np.concatenate([y_train, y_test]))
     classes = info.num_classes if info else max(int(y_train.max()), int(y_test.max())) + 1
@@ -130,3 +130,19 @@ def check_fits(model: Sequential, path: str | os.PathLike[str], data: Data,
         warnings.warn(f"{path} was trained on {own}, whose classes are not those of "
                       f"{info.name}: class numbers are compared, under {info.name}'s names",
                       MnistnpWarning, stacklevel=2)
+
+
+def check_input(path: str | os.PathLike[str], model: Sequential, shape: tuple[int, ...],
+                what: str = "the images") -> None:
+    """ShapeError unless samples of ``shape`` (one sample's shape, such as (28, 28)) are what
+    the model read from ``path`` takes: its input shape or, for a model of rows, any shape of
+    as many numbers (flattened)."""
+    shape = tuple(shape)
+    if shape == model.input_shape:
+        return
+    if len(model.input_shape) == 1 and math.prod(shape) == model.input_size:
+        return
+    takes = (f"{model.input_size} inputs" if len(model.input_shape) == 1 else
+             f"{'x'.join(map(str, model.input_shape))} images ({model.input_size} inputs)")
+    raise ShapeError(f"{path}: the model takes {takes} but {what} are "
+                     f"{'x'.join(map(str, shape))}")

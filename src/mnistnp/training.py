@@ -26,7 +26,7 @@ MAX_CHUNK = 8192
 # Batches between two sums of all weights (see _check_finite): a few µs saved per step.
 WEIGHT_CHECK_EVERY = 16
 # Full-batch training feeds the same rows every step, so the model's fixed prefix (the uint8
-# to float Flatten) is computed once if its output takes at most this many bytes (MNIST in
+# to float rows) is computed once if its output takes at most this many bytes (MNIST in
 # float64: 376 MB). It was a quarter of the notebook recipe's step; larger sets still stream.
 INPUT_CACHE_BYTES = 1 << 30
 
@@ -376,7 +376,7 @@ def _check_finite(cost: float, model: Sequential, epoch: int, batch: int,
         what = "the weights became non-finite"
     if what:
         raise TrainingError(f"{what} at epoch {epoch}, batch {batch}; try a lower learning "
-                            f"rate (--lr)")
+                            "rate", setting="lr")
 
 
 def _end_epoch(history: History, model: Sequential, optimizer: Optimizer, first: int,

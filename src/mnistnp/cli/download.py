@@ -6,13 +6,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import datasets
 from ..datasets import FILES, REGISTRY, bundled_dir
-from ..download import TIMEOUT, DownloadFailed, download
-from ..errors import DatasetError
+from ..download import (
+    TIMEOUT,
+    DatasetUnnamed,
+    DownloadFailed,
+    download,
+    downloadable,
+    fetch_dataset,
+)
 from . import options as opt
 from .options import UsageError
 
@@ -20,10 +26,6 @@ from .options import UsageError
 ELSEWHERE = ("; to get the files another way, set $MNISTNP_MIRRORS to mirrors you can reach "
              "(comma-separated base URLs; file:///folder/ works too), or put the four files in "
              "a folder and give --data-dir DIR")
-
-
-def _downloadable() -> list[str]:
-    return sorted(k for k, v in REGISTRY.items() if v.gz_sha256)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -36,8 +38,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "(comma-separated base URLs, where {name} stands for the dataset) replaces the mirror "
         "list, e.g. with a local mirror. MNIST is bundled: it is never fetched, only copied "
         "into --data-dir if one is given.")
-    parser.add_argument("name", nargs="?", choices=_downloadable(),
-                        help=f"the dataset: {', '.join(_downloadable())}")
+    parser.add_argument("name", nargs="?", choices=downloadable(),
+                        help=f"the dataset: {', '.join(downloadable())}")
     parser.add_argument("--data-dir", type=Path, metavar="DIR",
                         help="put the files in DIR instead of the cache")
     parser.add_argument("--timeout", type=opt.positive_float, metavar="SECONDS",
@@ -48,7 +50,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     if args.name is None:
-        raise UsageError(f"name the dataset to fetch: {', '.join(_downloadable())} (mnist is "
+        raise UsageError(f"name the dataset to fetch: {', '.join(downloadable())} (mnist is "
                          "bundled and needs no download)")
     if REGISTRY[args.name].bundled and args.data_dir is None:
         print(f"{args.name} is bundled with mnistnp, in {bundled_dir()}: nothing to download "
@@ -59,31 +61,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def fetch_dataset(name: str, data_dir: str | os.PathLike[str] | None,
-                  timeout: float | None = None) -> Path:
-    """``--download``: fetch ``name`` into ``data_dir`` (or the cache) unless it is already there.
-
-    Without a folder, a copy found outside the cache (the bundled MNIST, $MNISTNP_DATA, a system
-    folder) is left to ``load`` as it is, so no request is made; the cache is verified, and
-    what is missing or corrupt there is fetched.
-    """
-    if name not in REGISTRY:  # only a --data-dir's folder name gets here
-        raise UsageError(f"--download: which dataset belongs in {data_dir}? name it with "
-                         f"--dataset ({', '.join(_downloadable())})")
-    if data_dir is None:
-        try:
-            found = datasets.locate(name)
-        except DatasetError:
-            found = None
-        if found is not None and found != datasets.cache_dir() / name:
-            return found
-    return _download(name, data_dir, timeout)
-
-
-def _download(name: str, data_dir: str | os.PathLike[str] | None, timeout: float | None) -> Path:
+def fetch(name: str, data_dir: str | os.PathLike[str] | None) -> Path:
+    """The ``--download`` step of train and evaluate: ``fetch_dataset``, with the command
+    line's timeout and messages."""
     try:
-        return download(name, data_dir, timeout=timeout or _env_timeout(),
-                        log=lambda line: print(f"mnistnp: {line}", file=sys.stderr, flush=True))
+        return _download(name, data_dir, None, fetch_dataset)
+    except DatasetUnnamed:  # only a --data-dir's folder name gets here
+        raise UsageError(f"--download: which dataset belongs in {data_dir}? name it with "
+                         f"--dataset ({', '.join(downloadable())})") from None
+
+
+def _download(name: str, data_dir: str | os.PathLike[str] | None, timeout: float | None,
+              how: Callable[..., Path] = download) -> Path:
+    try:
+        return how(name, data_dir, timeout=timeout or _env_timeout(),
+                   log=lambda line: print(f"mnistnp: {line}", file=sys.stderr, flush=True))
     except DownloadFailed as e:
         raise DownloadFailed(f"{e}{ELSEWHERE}") from None
 

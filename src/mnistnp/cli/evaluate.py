@@ -7,13 +7,10 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .. import datasets
 from ..errors import MnistnpError
 from ..io import load_model
 from ..metrics import accuracy, confusion_matrix, per_class_accuracy
-from ..nn import Sequential
 from ..sources import SourceUnknown, check_fits, source_for, trained_on
 
 
@@ -39,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
                             for option in e.options)
         raise MnistnpError(f"{e.what}; give {flags}") from None
     if args.download:
-        from .download import fetch_dataset
+        from .download import fetch
 
-        fetch_dataset(source.name or trained_on(model.info) or "", source.data_dir)
+        fetch(source.name or trained_on(model.info) or "", source.data_dir)
     data = source.load()
     check_fits(model, args.model, data, source)
     _, (x_test, y_test) = data
@@ -71,11 +68,3 @@ def _width(text: str) -> int:
 
 def _pad(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
-
-
-def check_input(path: Path, model: Sequential, shape: tuple[int, ...]) -> None:
-    """Refuse images whose pixel count is not the model's input size."""
-    expected = model.input_size
-    if expected != int(np.prod(shape)):
-        raise MnistnpError(f"{path}: the model takes {expected} inputs but the images are "
-                           f"{'x'.join(map(str, shape))}")

@@ -17,9 +17,8 @@ from PIL import Image
 from .. import datasets
 from ..errors import MnistnpError
 from ..io import load_model
-from ..sources import trained_on
+from ..sources import check_input, trained_on
 from . import options as opt
-from .evaluate import check_input
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what a folder is searched for
 

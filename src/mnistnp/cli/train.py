@@ -16,7 +16,7 @@ import numpy as np
 from .. import __version__, datasets
 from ..atomic import check_writable
 from ..config import OPTIMIZER_DEFAULTS, RECIPES, TrainConfig
-from ..errors import MnistnpError
+from ..errors import MnistnpError, TrainingError
 from ..io import save_model
 from ..plots import plot_format
 from ..progress import ESTIMATE_AFTER
@@ -64,9 +64,9 @@ def _run(args: argparse.Namespace) -> int:
         raise opt.UsageError(f"--run-dir {run_dir} is not empty (an earlier run's files would "
                              f"be overwritten); give another folder, or --overwrite")
     if args.download:
-        from .download import fetch_dataset
+        from .download import fetch
 
-        fetch_dataset(config.dataset, config.data_dir)  # with --resume, the checkpoint's
+        fetch(config.dataset, config.data_dir)  # with --resume, the checkpoint's
     data = load_data(config)
     for option in ("out", "plot", "metrics"):
         path = getattr(args, option)
@@ -152,8 +152,10 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
     from ..plots import plot_learning_curve
 
     (x_train, y_train), (_, y_test) = data
-    sizes = "-".join(map(str, (int(np.prod(x_train.shape[1:])), *config.hidden,
-                               num_classes(config, y_train, y_test))))
+    # 784-50-50-50-10 for an MLP, 784-[dense:256,dropout:0.2]-10 for another network
+    mlp, inputs = config.model.mlp_settings(), int(np.prod(x_train.shape[1:]))
+    hidden = mlp["hidden"] if mlp else [f"[{config.model.layers}]"]
+    sizes = "-".join(map(str, (inputs, *hidden, num_classes(config, y_train, y_test))))
     model_path = args.out if args.out and args.repeats == 1 else folder / "model.npz"
     plot_path = args.plot or folder / "learning_curve.png"
     metrics_path = args.metrics or folder / "metrics.jsonl"
@@ -171,6 +173,10 @@ def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder:
                            resume=args.resume_from,
                            checkpoint_path=str(checkpoint),
                            checkpoint_every=args.checkpoint_every, should_stop=stop)
+    except TrainingError as e:
+        if e.setting is None:
+            raise
+        raise TrainingError(f"{e} (--{e.setting.replace('_', '-')})") from None
     except Interrupted as e:
         print(f"mnistnp: stopped at epoch {e.state.epoch + 1}, batch {e.state.batch}; "
               f"checkpoint: {checkpoint}\nresume with: mnistnp train --resume {checkpoint}",

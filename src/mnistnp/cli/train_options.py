@@ -9,7 +9,9 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import DTYPES, RECIPES, TrainConfig
+from ..config import DTYPES, MLP_SETTINGS, RECIPES, TrainConfig
+from ..nn import LayerStringError, parse_layers
+from ..nn.arch import format_layers, grammar
 from ..optim import OPTIMIZERS, SCHEDULES
 from ..plots import PLOT_FORMATS
 from . import options as opt
@@ -31,6 +33,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--hidden", type=opt.hidden_sizes, metavar="W,W,...",
                    help="hidden-layer widths, e.g. 50,50,50 for a 784-50-50-50-10 net "
                    f"({_recipe('hidden')})")
+    r.add_argument("--layers", type=layer_string, metavar="LAYERS",
+                   help="the network as a layer string, instead of --hidden, --dropout and "
+                   "--shift: e.g. dense:256,dropout:0.2,dense:128. Items, comma-separated: "
+                   f"{grammar()}. The pixels are rescaled to [0, 1] first; the output layer, "
+                   f"one unit per class, is added at the end ({_recipe('layers')})")
     r.add_argument("--epochs", type=opt.positive_int, metavar="N",
                    help=f"passes over the data ({_recipe('epochs')})")
     r.add_argument("--iterations", type=opt.positive_int, metavar="N",
@@ -139,29 +146,52 @@ def _shown(name: str, value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def setting_of(config: TrainConfig, name: str) -> Any:
+    """The value of setting ``name`` in ``config``: one of its fields, its model's layer string
+    (``layers``), or one of its MLP's settings (``hidden``, ``dropout``, ``shift``)."""
+    if name == "layers":
+        return config.model.layers
+    if name in MLP_SETTINGS:
+        return (config.model.mlp_settings() or {}).get(name)
+    return getattr(config, name)
+
+
 def _recipe(name: str) -> str:
     """'default recipe: 20': the default recipe's value of setting ``name``, for the help."""
-    return f"default recipe: {_shown(name, getattr(DEFAULT, name))}"
+    return f"default recipe: {_shown(name, setting_of(DEFAULT, name))}"
 
 
 def _differences(recipe: str) -> str:
     """The settings in which ``recipe`` differs from the default one, as options (epochs not
-    when iterations are set: they count instead)."""
+    when iterations are set: they count instead; the network as MLP settings if it is one)."""
     config = RECIPES[recipe]
-    return ", ".join(f"{f.name.replace('_', '-')} {_shown(f.name, getattr(config, f.name))}"
-                     for f in fields(TrainConfig)
-                     if getattr(config, f.name) != getattr(DEFAULT, f.name)
-                     and not (f.name == "epochs" and config.iterations))
+    mlp = config.model.mlp_settings() is not None
+    names = [*(MLP_SETTINGS if mlp else ("layers",)),
+             *(f.name for f in fields(TrainConfig) if f.name != "model")]
+    return ", ".join(f"{name.replace('_', '-')} {_shown(name, setting_of(config, name))}"
+                     for name in names
+                     if setting_of(config, name) != setting_of(DEFAULT, name)
+                     and not (name == "epochs" and config.iterations))
 
 
-OVERRIDES = ("hidden", "epochs", "iterations", "dtype", "seed", "optimizer", "lr", "momentum",
-              "nesterov", "weight_decay", "schedule", "warmup_epochs", "step_epochs", "gamma",
-              "plateau_patience", "dropout", "shift", "clip_norm", "val_split", "patience",
-              "log_every", "dataset")
+OVERRIDES = ("layers", "hidden", "epochs", "iterations", "dtype", "seed", "optimizer", "lr",
+             "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs", "step_epochs",
+             "gamma", "plateau_patience", "dropout", "shift", "clip_norm", "val_split",
+             "patience", "log_every", "dataset")
+
+
+# What to write in a layer string instead of an MLP option given with --layers.
+_IN_LAYERS = {"hidden": "dense:N items, one per hidden layer", "dropout": "dropout:P items "
+              "where you want dropout, e.g. dense:256,dropout:0.2", "shift": "shift:PX first, "
+              "e.g. shift:2,dense:256"}
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The recipe with every option given on the command line applied."""
+    clash = next((name for name in MLP_SETTINGS if getattr(args, name) is not None), None)
+    if args.layers is not None and clash:
+        raise opt.UsageError(f"--{clash} with --layers: the layer string says the whole "
+                             f"network; write {_IN_LAYERS[clash]}")
     try:  # a bad value, or an option the chosen optimizer or schedule would ignore
         config = RECIPES[args.recipe].with_overrides(
             **{name: getattr(args, name) for name in OVERRIDES})
@@ -177,6 +207,15 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         return config.validate()
     except ValueError as e:
         raise opt.UsageError(f"--{e}") from None
+
+
+def layer_string(text: str) -> str:
+    """A layer string such as 'dense:256,dropout:0.2', each item checked (see nn.arch), as
+    written but for spaces around items."""
+    try:
+        return format_layers(parse_layers(text))
+    except LayerStringError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _path_or_stdout(text: str) -> Path | str:

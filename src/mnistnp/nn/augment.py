@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .layers import Layer
+from .base import Arg, Layer, Shape, Shorthand, whole
+
+# Shifts of more than this move a 28x28 digit's strokes off the image.
+MAX_SHIFT = 8
 
 
 class RandomShift(Layer):
     """In training, move each image (n_samples, height, width) by a random whole number of
     pixels in [-shift, shift] along each axis, filling with 0 (the background); in evaluation
     the identity. Small shifts are the classic way to teach an MLP that a digit moved by a
-    pixel is the same digit. It sits before Flatten, so it only ever sees images, and it is
+    pixel is the same digit. It works on the raw images, before they are rescaled, and it is
     first in the model, so no gradient ever passes through it.
 
     Its random stream is a child of the model's generator (set in ``init``).
     """
 
     kind = "RandomShift"
+    shorthands: ClassVar[dict[str, Shorthand]] = {"shift": Shorthand(
+        (Arg("PX", whole(1, MAX_SHIFT)),),
+        "in training, move the images by up to PX pixels; first only")}
+    raw_input = True
     deterministic = False
 
     def __init__(self, shift: int) -> None:
-        if shift < 0:
-            raise ValueError(f"shift must be >= 0, got {shift!r}")
+        if not (isinstance(shift, (int, np.integer)) and not isinstance(shift, bool)
+                and shift >= 0):
+            raise ValueError(f"shift must be a whole number >= 0, got {shift!r}")
         self.shift = int(shift)
         self.rng = np.random.default_rng(0)
 
@@ -46,14 +54,18 @@ class RandomShift(Layer):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         raise NotImplementedError("RandomShift is an input layer: nothing needs its gradient")
 
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 2:
+            raise ValueError(f"takes images (height, width), gets {tuple(input_shape)}")
+        return tuple(input_shape)
+
     def spec(self) -> dict[str, Any]:
         return {"type": self.kind, "shift": self.shift}
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        if len(input_shape) != 2:
-            raise ValueError(f"{self!r} takes images (height, width), got shape "
-                             f"{tuple(input_shape)}")
-        return tuple(input_shape)
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32"
+                  ) -> RandomShift:
+        return cls(spec["shift"])
 
     def __repr__(self) -> str:
         return f"RandomShift(shift={self.shift})"

@@ -1,127 +1,123 @@
-"""Layers: Flatten (uint8 images in), Dense, ReLU, Dropout; one protocol, described by ``spec``.
-
-Protocol: ``forward(x, training)`` keeps what ``backward`` needs and returns the output;
-``backward(grad_out)`` stores parameter gradients on the layer and returns the input gradient.
-Neither mutates its arguments. Shapes are (n_samples, ...) and no layer assumes 2-D input
-except Dense, which acts on (n_samples, in_features).
+"""Layers: Rescale (uint8 pixels in), Flatten, Dense, ReLU, Dropout; each registers itself.
 
 The hot path is planned: in training, each layer writes its output and input gradient into
 buffers it owns and reuses from batch to batch (``out=``), so a step allocates almost
 nothing. Such an output stays valid until the layer's next training-mode call; evaluation
-(``training=False``) returns fresh arrays.
+(``training=False``) returns fresh arrays and keeps nothing for ``backward``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
+from .base import Arg, Layer, Shape, Shorthand, fraction, whole
 
-class Layer:
-    """Base layer: no parameters; subclasses override what they need."""
+__all__ = ["INITIALIZERS", "Dense", "Dropout", "Flatten", "Layer", "ReLU", "Rescale"]
 
-    kind: ClassVar[str] = "Layer"
-    # Shapes of this layer's parameters, in the order the model lays them out in its flat buffer.
-    param_shapes: tuple[tuple[int, ...], ...] = ()
-    # False for the first layer with parameters: its input gradient is never used, so skip it.
-    needs_input_grad: bool = True
-    # False if training-mode output depends on more than the input and parameters (randomness).
-    deterministic: ClassVar[bool] = True
-
-    def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """Take views into the model's flat parameter and gradient buffers."""
-
-    def init(self, rng: np.random.Generator) -> None:
-        """Fill the bound parameters with their initial values."""
-
-    def parameters(self) -> list[np.ndarray]:
-        """This layer's parameters (views into the model's buffer), in ``param_shapes`` order."""
-        return []
-
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        raise NotImplementedError
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def spec(self) -> dict[str, Any]:
-        """The layer as JSON-ready data, enough to rebuild it with ``layer_from_spec``."""
-        return {"type": self.kind}
-
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """The shape of one sample's output for one sample's input shape (no batch axis);
-        ValueError if the layer cannot take that shape. Most layers keep the shape."""
-        return input_shape
-
-    @property
-    def num_params(self) -> int:
-        return sum(math.prod(shape) for shape in self.param_shapes)
-
-    def __repr__(self) -> str:
-        return self.kind
-
-    def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """A reusable array of ``shape``: a view of the first rows of a cached one when it is
-        big enough (the last, smaller batch of an epoch reuses the full-size buffer)."""
-        buffers: dict[str, np.ndarray] = self.__dict__.setdefault("_buffers", {})
-        buf = buffers.get(name)
-        if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] \
-                or buf.shape[0] < shape[0]:
-            buf = buffers[name] = np.empty(shape, dtype)
-        return buf[:shape[0]]
+# What an evaluation-mode forward leaves where a training one keeps its input: nothing.
+_NOTHING = np.empty((0, 0))
+_NOTHING.flags.writeable = False
 
 
-class Flatten(Layer):
-    """Turn a batch of images (n_samples, *shape) of any dtype into float rows, times ``scale``.
+def describe(shape: Shape) -> str:
+    """'40' for rows of 40 numbers, '(28, 28)' for anything else: for shape messages."""
+    return str(shape[0]) if len(shape) == 1 else str(tuple(shape))
 
-    The model's first layer: with ``scale=1/255`` it takes the uint8 images as stored, so the
-    pixels stay uint8 until a batch is formed.
+
+class Rescale(Layer):
+    """Cast a batch of any dtype (uint8 pixels) to the model's float dtype, times ``scale``.
+
+    The model's first layer (after random shifts): with ``scale=1/255`` it takes the uint8
+    images as stored, so the pixels stay uint8 until a batch is formed.
     """
 
-    kind = "Flatten"
+    kind = "Rescale"
 
     def __init__(self, scale: float = 1.0, dtype: np.dtype | str = "float32") -> None:
+        if not (isinstance(scale, (int, float)) and not isinstance(scale, bool)
+                and math.isfinite(scale) and scale != 0):
+            raise ValueError(f"scale must be a finite number other than 0, got {scale!r}")
         self.scale = float(scale)
         self.dtype = np.dtype(dtype)
-        self._shape: tuple[int, ...] = ()
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._shape = x.shape
-        rows = x.reshape(len(x), math.prod(x.shape[1:]))  # explicit: works for 0 samples
-        out = self._buffer("out", rows.shape, self.dtype) if training else None
+        out = self._buffer("out", x.shape, self.dtype) if training else None
         # One pass: cast and scale together. A scale of the model's dtype keeps uint8 * scale
         # in float32, with no float64 detour.
-        return np.multiply(rows, self.dtype.type(self.scale), out=out, dtype=self.dtype)
+        return np.multiply(x, self.dtype.type(self.scale), out=out, dtype=self.dtype)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        return grad_out.reshape(self._shape) * self.scale
+        return grad_out * grad_out.dtype.type(self.scale)
 
     def spec(self) -> dict[str, Any]:
         return {"type": self.kind, "scale": self.scale}
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return (math.prod(input_shape),)
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Rescale:
+        return cls(spec["scale"], dtype)
 
     def __repr__(self) -> str:
-        return f"Flatten(scale={self.scale:.3g})"
+        return f"Rescale(scale={self.scale:.3g})"
+
+
+class Flatten(Layer):
+    """(n_samples, *shape) -> (n_samples, prod(shape)): a reshape, so a view of a contiguous
+    batch (what Rescale gives); a strided one is copied, in training into a reused buffer."""
+
+    kind = "Flatten"
+    shorthands: ClassVar[dict[str, Shorthand]] = {
+        "flatten": Shorthand(help="images to rows; dense:N adds one when it gets images")}
+    idempotent = True
+
+    def __init__(self) -> None:
+        self._shape: Shape = ()
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if training:
+            self._shape = x.shape
+            if not x.flags.c_contiguous:  # a strided view, such as a conv layer's output
+                buf = self._buffer("out", x.shape, x.dtype)
+                buf[...] = x
+                x = buf
+        # -1 is the quick way (a third of the time of a computed size), but 0 samples need
+        # the size spelt out
+        return x.reshape(len(x), -1) if len(x) else x.reshape(0, math.prod(x.shape[1:]))
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out.reshape(self._shape)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return (math.prod(input_shape),)
 
 
 class Dense(Layer):
-    """Fully connected: ``y = x @ W + b`` with W of shape (in_features, out_features).
+    """Fully connected: ``y = x @ W + b`` with W of shape (in_features, out_features), on rows
+    (n_samples, in_features).
 
     Weights are He-initialised (normal, std sqrt(2 / in_features)), suited to ReLU; biases are 0.
     """
 
     kind = "Dense"
+    shorthands: ClassVar[dict[str, Shorthand]] = {
+        "dense": Shorthand((Arg("N", whole(1)),), "N units then a ReLU: a hidden layer"),
+        "linear": Shorthand((Arg("N", whole(1)),), "N units, no activation"),
+    }
+    param_names = ("W", "b")
 
     def __init__(self, in_features: int, out_features: int, init: str = "he") -> None:
+        for name, n in (("in_features", in_features), ("out_features", out_features)):
+            if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1):
+                raise ValueError(f"{name} must be a whole number >= 1, got {n!r}")
         if init not in INITIALIZERS:
             raise ValueError(f"unknown init {init!r}; choose from {sorted(INITIALIZERS)}")
-        self.in_features, self.out_features, self.init_name = in_features, out_features, init
-        self.param_shapes = ((in_features, out_features), (out_features,))
-        self._x = np.empty((0, in_features))
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.init_name = init
+        self.param_shapes = ((self.in_features, self.out_features), (self.out_features,))
+        self._x = _NOTHING
         self._ones = np.empty(0)
 
     def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
@@ -136,7 +132,7 @@ class Dense(Layer):
         self.b[...] = 0
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._x = x  # (N, in) kept for dW; not copied
+        self._x = x if training else _NOTHING  # (N, in) kept for dW; not copied
         out = self._buffer("out", (len(x), self.out_features), self.W.dtype) if training \
             else None
         y = np.matmul(x, self.W, out=out)  # (N, out)
@@ -155,15 +151,26 @@ class Dense(Layer):
         dx = self._buffer("dx", (len(grad_out), self.in_features), grad_out.dtype)
         return np.matmul(grad_out, self.W.T, out=dx)
 
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if tuple(input_shape) != (self.in_features,):
+            raise ValueError(f"expects {self.in_features} inputs, gets {describe(input_shape)}")
+        return (self.out_features,)
+
     def spec(self) -> dict[str, Any]:
         return {"type": self.kind, "in": self.in_features, "out": self.out_features,
                 "init": self.init_name}
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        if tuple(input_shape) != (self.in_features,):
-            raise ValueError(f"{self!r} takes rows of {self.in_features}, got shape "
-                             f"{tuple(input_shape)}")
-        return (self.out_features,)
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Dense:
+        return cls(spec["in"], spec["out"], spec.get("init", "he"))
+
+    @classmethod
+    def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
+                       dtype: np.dtype) -> list[Layer]:
+        """``dense:N`` or ``linear:N`` after any shape: images are flattened first."""
+        layers: list[Layer] = [] if len(input_shape) == 1 else [Flatten()]
+        layers.append(cls(math.prod(input_shape), values[0]))
+        return [*layers, ReLU()] if name == "dense" else layers
 
     def __repr__(self) -> str:
         return f"Dense({self.in_features}, {self.out_features})"
@@ -173,6 +180,9 @@ class ReLU(Layer):
     """max(x, 0); its backward multiplies by the stored mask (cheaper than ``np.where``)."""
 
     kind = "ReLU"
+    shorthands: ClassVar[dict[str, Shorthand]] = {
+        "relu": Shorthand(help="max(x, 0); dense:N has its own")}
+    idempotent = True
 
     def __init__(self) -> None:
         self._mask = np.empty(0)
@@ -200,10 +210,12 @@ class Dropout(Layer):
     """
 
     kind = "Dropout"
+    shorthands: ClassVar[dict[str, Shorthand]] = {"dropout": Shorthand(
+        (Arg("P", fraction),), "in training, zero each unit with probability P")}
     deterministic = False
 
     def __init__(self, p: float) -> None:
-        if not 0 <= p < 1:
+        if not (isinstance(p, (int, float)) and 0 <= p < 1):
             raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
         self.p = float(p)
         self.rng = np.random.default_rng(0)
@@ -226,6 +238,10 @@ class Dropout(Layer):
     def spec(self) -> dict[str, Any]:
         return {"type": self.kind, "p": self.p}
 
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Dropout:
+        return cls(spec["p"])
+
     def __repr__(self) -> str:
         return f"Dropout(p={self.p:g})"
 
@@ -241,23 +257,5 @@ def glorot_uniform(w: np.ndarray, rng: np.random.Generator) -> None:
     w[...] = rng.uniform(-a, a, w.shape)
 
 
-INITIALIZERS = {"he": he_normal, "glorot": glorot_uniform}
-LAYERS: dict[str, type[Layer]] = {cls.kind: cls for cls in (Flatten, Dense, ReLU, Dropout)}
-
-
-def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
-    """Rebuild a layer from ``Layer.spec()`` data; raises KeyError/ValueError/TypeError if bad."""
-    kind = spec["type"]
-    if kind == "Flatten":
-        return Flatten(float(spec["scale"]), dtype)
-    if kind == "Dense":
-        return Dense(int(spec["in"]), int(spec["out"]), str(spec.get("init", "he")))
-    if kind == "ReLU":
-        return ReLU()
-    if kind == "Dropout":
-        return Dropout(float(spec["p"]))
-    if kind == "RandomShift":
-        from .augment import RandomShift
-
-        return RandomShift(int(spec["shift"]))
-    raise ValueError(f"unknown layer type {kind!r}")
+INITIALIZERS: dict[str, Callable[[np.ndarray, np.random.Generator], None]] = {
+    "he": he_normal, "glorot": glorot_uniform}

@@ -1,4 +1,5 @@
-"""Sequential models: layers in a list, parameters in one contiguous buffer; ``mlp`` builds one."""
+"""Sequential models: layers in a list, their shapes checked once, parameters in one contiguous
+buffer; ``mlp`` builds one from its layer sizes."""
 
 from __future__ import annotations
 
@@ -9,27 +10,49 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ShapeError
 from .augment import RandomShift
-from .layers import Dense, Dropout, Flatten, Layer, ReLU, layer_from_spec
+from .base import Layer, Shape, layer_from_spec
+from .layers import Dense, Dropout, Flatten, ReLU, Rescale
 from .losses import softmax
 
 
-class Sequential:
-    """Layers applied in order. All parameters live in one flat buffer ``params`` and all
-    gradients in one flat buffer ``grads`` of the same layout, each layer holding views into
-    them, so an optimizer (or an allreduce) updates the whole model in one call.
+def output_shapes(layers: Sequence[Layer], input_shape: Shape) -> list[Shape]:
+    """Each layer's output shape (per sample) when the first takes ``input_shape``; ShapeError
+    naming the first layer that cannot take what it gets ("layer 3 (Dense): expects 50 inputs,
+    gets 40")."""
+    shapes, shape = [], tuple(input_shape)
+    for i, layer in enumerate(layers):
+        try:
+            shape = tuple(layer.output_shape(shape))
+        except ValueError as e:
+            raise ShapeError(f"layer {i} ({layer.kind}): {e}") from None
+        shapes.append(shape)
+    return shapes
 
-    ``forward`` takes what the first layer takes (for ``mlp``: uint8 images of shape
-    (n_samples, 28, 28) or rows (n_samples, 784)) and returns logits (n_samples, n_classes).
+
+class Sequential:
+    """Layers applied in order to samples of ``input_shape`` (one sample's shape, e.g.
+    (28, 28)). All parameters live in one flat buffer ``params`` and all gradients in one flat
+    buffer ``grads`` of the same layout, each layer holding views into them, so an optimizer
+    (or an allreduce) updates the whole model in one call.
+
+    The chain of shapes is checked here, once (ShapeError naming the layer that does not fit).
+    ``forward`` takes a batch (n_samples, *input_shape), such as uint8 images, and returns
+    logits (n_samples, n_classes).
     """
 
-    def __init__(self, layers: Sequence[Layer], dtype: np.dtype | str = "float32") -> None:
+    def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int],
+                 dtype: np.dtype | str = "float32") -> None:
         self.layers = list(layers)
+        self.input_shape: Shape = tuple(int(n) for n in input_shape)
+        if not self.input_shape or min(self.input_shape) < 1:
+            raise ShapeError(f"input shape {self.input_shape} is not a sample's shape")
         self.dtype = np.dtype(dtype)
+        self.shapes = output_shapes(self.layers, self.input_shape)
         # What the model file records beside the weights: seed, dataset, metrics, settings.
         self.info: dict[str, Any] = {}
-        shapes = [s for layer in self.layers for s in layer.param_shapes]
-        sizes = [int(np.prod(s)) for s in shapes]
+        sizes = [math.prod(s) for layer in self.layers for s in layer.param_shapes]
         self.params = np.zeros(sum(sizes), dtype=self.dtype)
         self.grads = np.zeros_like(self.params)
         offset = 0
@@ -37,7 +60,7 @@ class Sequential:
         for layer in self.layers:
             p_views, g_views = [], []
             for shape in layer.param_shapes:
-                size = int(np.prod(shape))
+                size = math.prod(shape)
                 p_views.append(self.params[offset:offset + size].reshape(shape))
                 g_views.append(self.grads[offset:offset + size].reshape(shape))
                 offset += size
@@ -46,7 +69,7 @@ class Sequential:
                 layer.needs_input_grad = not first
                 first = False
         # Backward stops at the first layer with parameters: nothing below needs a gradient.
-        self._backward_stop = next(
+        self.backward_stop = next(
             (i for i, layer in enumerate(self.layers) if layer.param_shapes), 0)
 
     def init(self, rng: np.random.Generator) -> Sequential:
@@ -69,9 +92,10 @@ class Sequential:
         return x
 
     def fixed_prefix(self) -> int:
-        """How many leading layers have no parameters and no randomness (for ``mlp``: the
-        Flatten, unless random shifts come first). Their training output is a fixed function
-        of the input, so a caller who feeds the same rows every step can compute it once."""
+        """How many leading layers have no parameters and no randomness (for ``mlp``: Rescale
+        and Flatten, unless random shifts come first). Their training output is a fixed
+        function of the input, so a caller who feeds the same rows every step can compute it
+        once."""
         count = 0
         for layer in self.layers:
             if layer.param_shapes or not layer.deterministic:
@@ -81,7 +105,7 @@ class Sequential:
 
     def backward(self, grad_out: np.ndarray) -> None:
         """Fill ``grads`` from the gradient of the loss w.r.t. the logits."""
-        for layer in reversed(self.layers[self._backward_stop:]):
+        for layer in reversed(self.layers[self.backward_stop:]):
             grad_out = layer.backward(grad_out)
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
@@ -98,14 +122,18 @@ class Sequential:
         return np.concatenate(out) if out else np.empty(0, np.intp)
 
     @property
+    def output_shape(self) -> Shape:
+        """One sample's output shape: (n_classes,) for a classifier."""
+        return self.shapes[-1] if self.shapes else self.input_shape
+
+    @property
     def input_size(self) -> int:
-        """Numbers per input sample: the first Dense layer's input width (784 for MNIST)."""
-        return next(layer.in_features for layer in self.layers if isinstance(layer, Dense))
+        """Numbers per input sample (784 for MNIST's 28x28 images)."""
+        return math.prod(self.input_shape)
 
     @property
     def num_classes(self) -> int:
-        return next(layer.out_features for layer in reversed(self.layers)
-                    if isinstance(layer, Dense))
+        return self.output_shape[-1]
 
     @property
     def param_arrays(self) -> list[np.ndarray]:
@@ -119,13 +147,12 @@ class Sequential:
     def summary(self, input_shape: Sequence[int] | None = None) -> str:
         """A table of the layers with each one's output shape and parameter count, then the
         totals, as Keras' ``model.summary()`` prints. ``input_shape`` is one sample's shape
-        (no batch axis); by default square images of ``input_size`` pixels (28x28 for MNIST),
-        else rows. ValueError if a layer cannot take the shape it is given."""
-        shape = tuple(input_shape) if input_shape is not None else self._default_input_shape()
-        rows = [("input", shape, 0)]
-        for layer in self.layers:
-            shape = layer.output_shape(shape)
-            rows.append((repr(layer), shape, layer.num_params))
+        (no batch axis), by default the model's own; ShapeError (a ValueError) if a layer
+        cannot take the shape it is given."""
+        shape = self.input_shape if input_shape is None else tuple(input_shape)
+        shapes = self.shapes if input_shape is None else output_shapes(self.layers, shape)
+        rows = [("input", shape, 0)] + [(repr(layer), s, layer.num_params)
+                                        for layer, s in zip(self.layers, shapes)]
         table = [(name, "(N, " + ", ".join(map(str, s)) + ")", f"{n:,}") for name, s, n in rows]
         head = ("layer", "output shape", "parameters")
         widths = [max(len(r[i]) for r in [head, *table]) for i in range(3)]
@@ -141,11 +168,6 @@ class Sequential:
                           *map(line, table), rule,
                           f"total: {self.num_params:,} parameters ({size})"])
 
-    def _default_input_shape(self) -> tuple[int, ...]:
-        n = self.input_size
-        side = math.isqrt(n)
-        return (side, side) if side * side == n else (n,)
-
     def __str__(self) -> str:
         return self.summary()
 
@@ -155,15 +177,23 @@ class Sequential:
 
     def spec(self) -> dict[str, Any]:
         """The architecture as JSON-ready data; ``Sequential.from_spec`` rebuilds it."""
-        return {"dtype": self.dtype.name, "layers": [layer.spec() for layer in self.layers]}
+        return {"input_shape": list(self.input_shape), "dtype": self.dtype.name,
+                "layers": [layer.spec() for layer in self.layers]}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Sequential:
-        """Rebuild an (uninitialised, zero) model from ``spec()`` data (ValueError if bad)."""
+        """Rebuild an (uninitialised, zero) model from ``spec()`` data: each layer by the class
+        its kind names. KeyError/TypeError/ValueError (ShapeError) if the spec is bad."""
         if spec["dtype"] not in ("float32", "float64"):
             raise ValueError(f"dtype {spec['dtype']!r} is not float32 or float64")
+        shape = spec["input_shape"]
+        if not (isinstance(shape, list) and all(isinstance(n, int) and not isinstance(n, bool)
+                                                for n in shape)):
+            raise ValueError(f"input_shape {shape!r} is not a list of whole numbers")
+        if not isinstance(spec["layers"], list):
+            raise ValueError("layers is not a list")
         dtype = np.dtype(spec["dtype"])
-        return cls([layer_from_spec(s, dtype) for s in spec["layers"]], dtype)
+        return cls([layer_from_spec(s, dtype) for s in spec["layers"]], shape, dtype)
 
 
 def mlp(
@@ -173,23 +203,33 @@ def mlp(
     input_scale: float = 1 / 255,
     dropout: float = 0.0,
     shift: int = 0,
+    input_shape: Sequence[int] | None = None,
 ) -> Sequential:
     """A ReLU multilayer perceptron from its layer sizes, e.g. ``[784, 50, 50, 50, 10]``.
 
-    The first layer flattens images and scales pixels by ``input_scale``; the last Dense layer
-    is linear (its logits go to the softmax in the loss). With ``dropout`` > 0, a Dropout layer
-    follows every hidden ReLU. With ``shift`` > 0, training images are randomly moved by up
-    to that many pixels (a RandomShift layer first). Initialised from ``rng`` if given.
+    The input is rescaled by ``input_scale`` (uint8 pixels to [0, 1]) and flattened. The model
+    records ``input_shape``, one sample's shape: by default square images if ``sizes[0]`` is a
+    square number (28x28 for 784), else rows of ``sizes[0]`` numbers. The last Dense layer is
+    linear (its logits go to the softmax in the loss). With ``dropout`` > 0, a Dropout layer
+    follows every hidden ReLU. With ``shift`` > 0, training images are randomly moved by up to
+    that many pixels (a RandomShift layer first, which needs images). Initialised from
+    ``rng`` if given.
     """
     if len(sizes) < 2:
         raise ValueError(f"an MLP needs an input and an output size, got {list(sizes)}")
+    side = math.isqrt(sizes[0])
+    shape = (tuple(input_shape) if input_shape is not None else (side, side)
+             if side > 1 and side * side == sizes[0] else (sizes[0],))
+    if math.prod(shape) != sizes[0]:
+        raise ShapeError(f"input_shape {shape} holds {math.prod(shape)} numbers, not the "
+                         f"{sizes[0]} inputs of sizes {list(sizes)}")
     layers: list[Layer] = [RandomShift(shift)] if shift else []
-    layers.append(Flatten(input_scale, dtype))
+    layers += [Rescale(input_scale, dtype), Flatten()]
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(Dense(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(ReLU())
             if dropout:
                 layers.append(Dropout(dropout))
-    model = Sequential(layers, dtype)
+    model = Sequential(layers, shape, dtype)
     return model.init(rng) if rng is not None else model

@@ -1,0 +1,171 @@
+"""Architectures as data: the layer string (``dense:256,dropout:0.2,dense:128``), read through
+the layer registry and built into a Sequential for the data's input shape and classes.
+
+Grammar: items separated by commas, each a name and its values separated by colons
+(``name:value:value``); the names and what they take come from the layer classes (see
+``SHORTHANDS``, ``grammar``). The network built is: the leading raw-input items (random
+shifts), a Rescale of the pixels to [0, 1], the items' layers in order (``dense:N`` adds a
+Flatten before it when it gets images, and a ReLU after it), then the output layer,
+``linear:<number of classes>``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from .base import SHORTHANDS, Layer, Shape
+from .layers import Rescale
+from .model import Sequential
+
+
+class LayerStringError(ValueError):
+    """A layer string that cannot be read; the message names the item and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item of a layer string: its name, its values read, and its text as written."""
+
+    name: str
+    values: tuple[Any, ...]
+    text: str
+
+    @property
+    def raw_input(self) -> bool:
+        return SHORTHANDS[self.name][0].raw_input
+
+
+def grammar() -> str:
+    """Every name a layer string takes, with its values and what it means, for help texts:
+    "dense:N (N units, then a ReLU: a hidden layer), ..."."""
+    return ", ".join(f"{shorthand.usage(name)} ({shorthand.help})" if shorthand.help
+                     else shorthand.usage(name)
+                     for name, (_, shorthand) in sorted(SHORTHANDS.items()))
+
+
+def parse_layers(text: str) -> tuple[Item, ...]:
+    """The items of a layer string, each checked against its layer kind's shorthand;
+    LayerStringError for the first mistake: an empty item, an unknown name (with a "did you
+    mean"), a missing, extra or bad value, or a raw-input item (``shift``) after another."""
+    if not text.strip():
+        raise LayerStringError("no layers given; e.g. dense:256,dropout:0.2,dense:128")
+    items: list[Item] = []
+    for k, word in enumerate(text.split(","), 1):
+        word = word.strip()
+        if not word:
+            raise LayerStringError(f"item {k} of {text!r} is empty")
+        item = _item(word)
+        if item.raw_input and items and not items[-1].raw_input:
+            raise LayerStringError(f"{word} must come first: it works on the raw images, "
+                                   f"before any other layer")
+        items.append(item)
+    return tuple(items)
+
+
+def _item(word: str) -> Item:
+    name, *texts = (part.strip() for part in word.split(":"))
+    if name not in SHORTHANDS:
+        close = difflib.get_close_matches(name, list(SHORTHANDS), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise LayerStringError(f"unknown layer {name!r} in {word!r}{hint} (known: "
+                               f"{', '.join(sorted(SHORTHANDS))})")
+    shorthand = SHORTHANDS[name][1]
+    usage = shorthand.usage(name)
+    if len(texts) < len(shorthand.args):
+        missing = shorthand.args[len(texts)].placeholder
+        raise LayerStringError(f"{word}: missing {missing}; write {usage}")
+    if len(texts) > len(shorthand.args):
+        takes = (f"takes {len(shorthand.args)} value{'s' * (len(shorthand.args) > 1)}"
+                 if shorthand.args else "takes no value")
+        raise LayerStringError(f"{word}: {name} {takes}; write {usage}")
+    values = []
+    for arg, value in zip(shorthand.args, texts):
+        try:
+            values.append(arg.parse(value))
+        except ValueError as e:
+            raise LayerStringError(f"{word}: {arg.placeholder} must be {e}, got "
+                                   f"{value!r}") from None
+    return Item(name, tuple(values), word)
+
+
+def format_layers(items: Sequence[Item]) -> str:
+    """The layer string of ``items``, as written."""
+    return ",".join(item.text for item in items)
+
+
+def build_layers(layers: str | Sequence[Item], input_shape: Sequence[int], num_classes: int,
+                 dtype: np.dtype | str = "float32", input_scale: float = 1 / 255
+                 ) -> list[Layer]:
+    """The layers of the network a layer string describes, for samples of ``input_shape`` and
+    ``num_classes`` classes (see the module's docstring). LayerStringError if the string is
+    bad; ShapeError naming the item if a layer cannot take what the one before gives."""
+    items = parse_layers(layers) if isinstance(layers, str) else tuple(layers)
+    dtype = np.dtype(dtype)
+    built: list[Layer] = []
+    shape: Shape = tuple(input_shape)
+
+    def add(new: list[Layer], what: str) -> None:
+        nonlocal shape
+        # relu after dense:N (which has its ReLU) adds nothing: one ReLU is the same as two.
+        if len(new) == 1 and built and new[0].spec() == built[-1].spec() \
+                and type(new[0]).idempotent:
+            return
+        for layer in new:
+            try:
+                shape = tuple(layer.output_shape(shape))
+            except ValueError as e:
+                raise ShapeError(f"{what}: {e}") from None
+            built.append(layer)
+
+    def add_item(name: str, values: tuple[Any, ...], what: str) -> None:
+        add(SHORTHANDS[name][0].from_shorthand(name, values, shape, dtype), what)
+
+    raw = 0
+    while raw < len(items) and items[raw].raw_input:
+        add_item(items[raw].name, items[raw].values, items[raw].text)
+        raw += 1
+    add([Rescale(input_scale, dtype)], "rescaling the input")
+    for item in items[raw:]:
+        add_item(item.name, item.values, item.text)
+    add_item("linear", (num_classes,), f"the output layer (linear:{num_classes})")
+    return built
+
+
+def network(layers: str | Sequence[Item], input_shape: Sequence[int], num_classes: int,
+            dtype: np.dtype | str = "float32", rng: np.random.Generator | None = None,
+            input_scale: float = 1 / 255) -> Sequential:
+    """The Sequential model a layer string describes (see ``build_layers``), initialised from
+    ``rng`` if given: ``network("dense:256,dropout:0.2", (28, 28), 10, rng=rng)``."""
+    model = Sequential(build_layers(layers, input_shape, num_classes, dtype, input_scale),
+                       input_shape, dtype)
+    return model.init(rng) if rng is not None else model
+
+
+def mlp_layers(hidden: Sequence[int], dropout: float = 0.0, shift: int = 0) -> str:
+    """The layer string of an MLP of ``hidden`` widths with ``dropout`` after each hidden
+    layer and random shifts of ``shift`` pixels: what ``mlp`` builds."""
+    items = [f"shift:{shift}"] if shift else []
+    for width in hidden:
+        items.append(f"dense:{width}")
+        if dropout:
+            items.append(f"dropout:{float(dropout)}")
+    return ",".join(items)
+
+
+def mlp_parts(layers: str) -> tuple[tuple[int, ...], float, int] | None:
+    """(hidden widths, dropout, shift) of a layer string that ``mlp_layers`` could have
+    written, else None (its layers are not only an MLP's)."""
+    items = parse_layers(layers)
+    hidden = tuple(item.values[0] for item in items if item.name == "dense")
+    dropout = next((item.values[0] for item in items if item.name == "dropout"), 0.0)
+    shift = next((item.values[0] for item in items if item.name == "shift"), 0)
+    same = parse_layers(mlp_layers(hidden, dropout, shift)) if hidden else ()
+    if [(i.name, i.values) for i in same] != [(i.name, i.values) for i in items]:
+        return None
+    return hidden, dropout, shift

@@ -1,0 +1,209 @@
+"""The layer protocol, and the registries every layer class joins by being defined: its kind
+(rebuilding it from a model file) and its names in a layer string (``dense:256``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+Shape = tuple[int, ...]  # one sample's shape, without the batch axis
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One value of a layer-string item, as ``256`` in ``dense:256``: its placeholder in the
+    usage (``N``), and ``parse``, which turns the text into the value or raises ValueError
+    saying what the value must be ("a whole number >= 1")."""
+
+    placeholder: str
+    parse: Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Shorthand:
+    """How a layer kind is written in a layer string: the values after its name, and one line
+    of help."""
+
+    args: tuple[Arg, ...] = ()
+    help: str = ""
+
+    def usage(self, name: str) -> str:
+        """``dense:N``: the name and its values' placeholders."""
+        return ":".join([name, *(a.placeholder for a in self.args)])
+
+
+# kind -> class: how a model file's layer spec finds the class that rebuilds it.
+LAYERS: dict[str, type[Layer]] = {}
+# name in a layer string -> (class, how it is written).
+SHORTHANDS: dict[str, tuple[type[Layer], Shorthand]] = {}
+
+
+class Layer:
+    """Base layer: no parameters, no state; subclasses override what they need.
+
+    Protocol: ``forward(x, training)`` returns the output and, in training only, keeps what
+    ``backward`` needs; ``backward(grad_out)`` stores parameter gradients on the layer and
+    returns the input gradient. Neither mutates its arguments. Batches are (n_samples, *shape).
+
+    A subclass that sets its own ``kind`` is registered under it (``LAYERS``), and each name in
+    its ``shorthands`` becomes a word of the layer string (``SHORTHANDS``): adding a layer kind
+    touches only the file that defines it.
+    """
+
+    # The registry key, written as "type" in the layer's spec (a model file's layer list).
+    kind: ClassVar[str] = "Layer"
+    # Names this kind takes in a layer string, each with its values (see ``from_shorthand``).
+    shorthands: ClassVar[Mapping[str, Shorthand]] = {}
+    # True for a layer that works on the raw input (uint8 images) before it is rescaled, and
+    # has no backward: it must come first (random shifts).
+    raw_input: ClassVar[bool] = False
+    # The names of this layer's parameters, in ``param_shapes`` order ("W", "b"); a model
+    # file calls them ``layers.<index>.<name>``.
+    param_names: ClassVar[tuple[str, ...]] = ()
+    # Shapes of this layer's parameters, in the order the model lays them out in its flat buffer.
+    param_shapes: tuple[Shape, ...] = ()
+    # Non-trainable arrays saved with the model but not optimised (batch norm's running
+    # statistics): names and shapes; ``state()`` returns them, ``load_state`` copies them in.
+    state_names: ClassVar[tuple[str, ...]] = ()
+    state_shapes: tuple[Shape, ...] = ()
+    # False for the first layer with parameters: its input gradient is never used, so skip it.
+    needs_input_grad: bool = True
+    # False if training-mode output depends on more than the input and parameters (randomness).
+    deterministic: ClassVar[bool] = True
+    # True if applying the layer twice is the same as once (ReLU): a layer string's item that
+    # repeats such a layer adds nothing.
+    idempotent: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Only a class that sets its own kind is a new kind; a subclass that does not is a
+        # variant of its parent (a test's spy, say) and rebuilds as the parent.
+        shorthands = cls.__dict__.get("shorthands", {})
+        entries: list[tuple[dict[str, Any], str, Any]] = [
+            (SHORTHANDS, name, (cls, shorthand)) for name, shorthand in shorthands.items()]
+        if "kind" in cls.__dict__:
+            entries.append((LAYERS, cls.kind, cls))
+        for table, key, _ in entries:  # all checked before any is taken
+            _check_free(table, key, cls)
+        for table, key, value in entries:
+            table[key] = value
+
+    def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Take views into the model's flat parameter and gradient buffers."""
+
+    def init(self, rng: np.random.Generator) -> None:
+        """Fill the bound parameters (and any state) with their initial values."""
+
+    def parameters(self) -> list[np.ndarray]:
+        """This layer's parameters (views into the model's buffer), in ``param_names`` order."""
+        return []
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The non-trainable state by name, in ``state_names`` order: the live arrays."""
+        return {}
+
+    def load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Copy saved state in (ValueError naming the array if one is missing or misshapen)."""
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        """One sample's output shape for one sample's input shape; ValueError saying what it
+        expects if the layer cannot take that shape. Most layers keep the shape."""
+        return tuple(input_shape)
+
+    def spec(self) -> dict[str, Any]:
+        """The layer as JSON-ready data, enough for ``from_spec`` to rebuild it."""
+        return {"type": self.kind}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
+        """Rebuild a layer from ``spec()`` data; the model's ``dtype`` is for layers that hold
+        arrays outside the parameter buffer. KeyError/TypeError/ValueError if ``spec`` is bad.
+        The default suits a layer without settings."""
+        extra = sorted(set(spec) - {"type"})
+        if extra:
+            raise ValueError(f"{cls.kind} takes no settings, got {', '.join(extra)}")
+        return cls()
+
+    @classmethod
+    def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
+                       dtype: np.dtype) -> list[Layer]:
+        """The layers that ``name:values`` in a layer string stands for, placed after a layer
+        whose output is ``input_shape``. By default this one layer, built from the values."""
+        return [cls(*values)]
+
+    @property
+    def num_params(self) -> int:
+        return sum(math.prod(shape) for shape in self.param_shapes)
+
+    def __repr__(self) -> str:
+        return self.kind
+
+    def _buffer(self, name: str, shape: Shape, dtype: np.dtype) -> np.ndarray:
+        """A reusable array of ``shape``: a view of the first rows of a cached one when it is
+        big enough (the last, smaller batch of an epoch reuses the full-size buffer)."""
+        buffers: dict[str, np.ndarray] = self.__dict__.setdefault("_buffers", {})
+        buf = buffers.get(name)
+        if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] \
+                or buf.shape[0] < shape[0]:
+            buf = buffers[name] = np.empty(shape, dtype)
+        return buf[:shape[0]]
+
+
+def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
+    """Rebuild a layer from ``Layer.spec()`` data by the class its kind names; raises
+    KeyError/TypeError/ValueError if the spec is bad."""
+    if not isinstance(spec, dict):
+        raise TypeError(f"a layer spec is a JSON object, got {spec!r}")
+    cls = LAYERS.get(spec["type"])
+    if cls is None:
+        raise ValueError(f"unknown layer type {spec['type']!r} (known: {', '.join(LAYERS)})")
+    return cls.from_spec(spec, dtype)
+
+
+def _check_free(table: dict[str, Any], key: str, cls: type) -> None:
+    """TypeError if ``key`` is taken in a registry by another class (a programming error);
+    the same class defined again (a module reloaded) may take its place."""
+    held = table.get(key)
+    owner = held[0] if isinstance(held, tuple) else held
+    if owner is not None and (owner.__module__, owner.__qualname__) != (cls.__module__,
+                                                                        cls.__qualname__):
+        raise TypeError(f"layer name {key!r} of {cls.__qualname__} is taken by "
+                        f"{owner.__module__}.{owner.__qualname__}")
+
+
+# Readers of layer-string values; each raises ValueError saying what the value must be.
+
+def whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A whole number in [low, high] (no upper bound without ``high``)."""
+    what = f"a whole number >= {low}" if high is None else f"a whole number from {low} to {high}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise ValueError(what)
+        return value
+    return parse
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise ValueError("a number in [0, 1)")
+    return value
