@@ -156,22 +156,24 @@ class Conv2D(Layer):
         (ho, _, _), (wo, _, _) = self._geometry(input_shape[1], input_shape[2])
         return self.out_channels, ho, wo
 
-    def _padded(self, x: np.ndarray, name: str | None) -> np.ndarray:
-        """``x`` with its zero border, in a reused buffer ``name`` (None: a fresh array)."""
+    def _padded(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """``x`` with its zero border: an (N, C, Hp, Wp) view of (C, N, Hp, Wp) memory, the
+        order ``im2col`` writes in, which makes its copies about a fifth faster. In a reused
+        buffer in training, a fresh array otherwise; ``x`` itself when there is no border."""
         n, c, h, w = x.shape
         (_, top, bottom), (_, left, right) = self._geometry(h, w)
         if not (top or bottom or left or right):
             return x
-        shape = (n, c, h + top + bottom, w + left + right)
-        xp = np.empty(shape, self.W.dtype) if name is None \
-            else self._buffer(name, shape, self.W.dtype)
+        shape = (c, n, h + top + bottom, w + left + right)
+        xp = self._flat("padded", shape, self.W.dtype) if training \
+            else np.empty(shape, self.W.dtype)
         # Only the border is zeroed: the interior is overwritten just after.
         xp[:, :, :top] = 0
         xp[:, :, top + h:] = 0
         xp[:, :, top:top + h, :left] = 0
         xp[:, :, top:top + h, left + w:] = 0
-        xp[:, :, top:top + h, left:left + w] = x
-        return xp
+        xp[:, :, top:top + h, left:left + w] = x.transpose(1, 0, 2, 3)
+        return xp.transpose(1, 0, 2, 3)
 
     def _flat(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """A reused buffer of ``shape`` whose leading axis is not the batch (``_buffer``
@@ -187,7 +189,7 @@ class Conv2D(Layer):
             self._cols = None  # backward differentiates the last forward: none here
             return self._forward_eval(x, wmat, ho, wo)
         self._x_shape = x.shape
-        xp = self._padded(x, "padded")
+        xp = self._padded(x, training=True)
         cols = im2col(xp, self.kernel, self.stride,
                       self._flat("cols", (c, kh, kw, n, ho, wo), dtype))
         self._cols = cols.reshape(c * kh * kw, n * ho * wo)  # (C*kh*kw, N*H'*W')
@@ -205,7 +207,7 @@ class Conv2D(Layer):
         for lo in range(0, n, step):
             part = x[lo:lo + step]
             m = len(part)
-            cols = im2col(self._padded(part, None), self.kernel, self.stride,
+            cols = im2col(self._padded(part, training=False), self.kernel, self.stride,
                           np.empty((c, kh, kw, m, ho, wo), self.W.dtype))
             out = wmat @ cols.reshape(c * kh * kw, m * ho * wo)  # (F, m*H'*W')
             out += self.b[:, None]

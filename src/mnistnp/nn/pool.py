@@ -35,7 +35,9 @@ class MaxPool2D(Layer):
         self.size = _pair(size, "pool size")
         self.stride = self.size if stride is None else _pair(stride, "pool stride")
         self._x_shape: tuple[int, ...] = ()
-        self._argmax: np.ndarray | None = None  # per output, the offset of its maximum
+        # Where each maximum was: (row, column) within the window, or the offset when windows
+        # overlap; None after an evaluation-mode forward.
+        self._argmax: tuple[np.ndarray, ...] | None = None
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
         """(C, H', W') for a per-sample input shape (C, H, W)."""
@@ -48,38 +50,51 @@ class MaxPool2D(Layer):
             raise ValueError(f"a {kh}x{kw} pool does not fit in {h}x{w} images")
         return c, (h - kh) // sh + 1, (w - kw) // sw + 1
 
+    def _tiled(self) -> bool:
+        return self.size == self.stride
+
+    def _tiles(self, x: np.ndarray, ho: int, wo: int) -> np.ndarray:
+        """(N, C, H', kh, W', kw): the windows side by side, a view (the crop is a slice)."""
+        (kh, kw) = self.size
+        return x[:, :, :ho * kh, :wo * kw].reshape(*x.shape[:2], ho, kh, wo, kw)
+
     def _windows(self, x: np.ndarray, ho: int, wo: int) -> list[np.ndarray]:
         """The kh*kw strided views (N, C, H', W'), one per offset in the window, row-major."""
         (kh, kw), (sh, sw) = self.size, self.stride
-        if (kh, kw) == (sh, sw):  # side by side: (N, C, H', kh, W', kw), the crop is a view
-            tiles = x[:, :, :ho * kh, :wo * kw].reshape(*x.shape[:2], ho, kh, wo, kw)
-            return [tiles[:, :, :, i, :, j] for i in range(kh) for j in range(kw)]
         return [x[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
                 for i in range(kh) for j in range(kw)]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         n, c, h, w = x.shape
         _, ho, wo = self.output_shape((c, h, w))
-        windows = self._windows(x, ho, wo)
-        shape = (n, c, ho, wo)
+        kh = self.size[0]
+        self._x_shape = x.shape
         if not training:
             self._argmax = None  # backward differentiates the last forward: none here
-            y = windows[0].copy()
-            for win in windows[1:]:
-                np.maximum(y, win, out=y)
+            if self._tiled():  # the maximum along each row's windows, then down the rows
+                rows = _max_of(list(np.moveaxis(self._tiles(x, ho, wo), 5, 0)))
+                return _max_of(list(np.moveaxis(rows, 3, 0)))
+            return _max_of(self._windows(x, ho, wo))
+        if self._tiled():
+            # Two rounds, each keeping the first maximum on a tie: across each row of a
+            # window, then down the rows' winners. That picks the first maximum in row-major
+            # order, and costs two passes over the input (a round of kh*kw - 1 comparisons
+            # against a running maximum costs more than twice that).
+            rows = self._buffer("rows", (n, c, ho, kh, wo), x.dtype)
+            col_index = self._buffer("col_index", rows.shape, np.dtype(np.uint8))
+            _max_first(list(np.moveaxis(self._tiles(x, ho, wo), 5, 0)), rows, col_index,
+                       self._buffer("rows_greater", rows.shape, np.dtype(bool)))
+            y = self._buffer("out", (n, c, ho, wo), x.dtype)
+            row_index = self._buffer("row_index", y.shape, np.dtype(np.uint8))
+            _max_first(list(np.moveaxis(rows, 3, 0)), y, row_index,
+                       self._buffer("greater", y.shape, np.dtype(bool)))
+            self._argmax = (row_index, col_index)
             return y
-        self._x_shape = x.shape
-        y = self._buffer("out", shape, x.dtype)
-        argmax = self._buffer("argmax", shape, np.dtype(np.uint8))
-        greater = self._buffer("greater", shape, np.dtype(bool))
-        np.copyto(y, windows[0])
-        argmax[...] = 0
-        for k, win in enumerate(windows[1:], 1):
-            # Strictly greater: on a tie the earlier offset keeps the gradient.
-            np.greater(win, y, out=greater)
-            np.copyto(argmax, k, where=greater)
-            np.maximum(y, win, out=y)
-        self._argmax = argmax
+        y = self._buffer("out", (n, c, ho, wo), x.dtype)
+        index = self._buffer("index", y.shape, np.dtype(np.uint8))
+        _max_first(self._windows(x, ho, wo), y, index,
+                   self._buffer("greater", y.shape, np.dtype(bool)))
+        self._argmax = (index,)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
@@ -87,23 +102,25 @@ class MaxPool2D(Layer):
             raise RuntimeError("MaxPool2D.backward needs a training-mode forward before it")
         n, c, h, w = self._x_shape
         ho, wo = grad_out.shape[2:]
+        kh, kw = self.size
         dx = self._buffer("dx", (n, c, h, w), grad_out.dtype)
-        hit = self._buffer("hit", grad_out.shape, np.dtype(bool))
-        windows = self._windows(dx, ho, wo)
-        argmax = self._argmax
-        (kh, kw), (sh, sw) = self.size, self.stride
-        if (kh, kw) == (sh, sw):
-            # The windows tile dx without overlap: one product written per offset; only the
+        if self._tiled():
+            row_index, col_index = self._argmax
+            # The windows tile dx without overlap, so each entry is written once; only the
             # rows and columns past the last window need zeros.
             dx[:, :, ho * kh:] = 0
             dx[:, :, :, wo * kw:] = 0
-            for k, win in enumerate(windows):
-                np.equal(argmax, k, out=hit)
-                np.multiply(grad_out, hit, out=win)
+            rows = self._buffer("grad_rows", (n, c, ho, kh, wo), grad_out.dtype)
+            _route(grad_out, row_index, list(np.moveaxis(rows, 3, 0)),
+                   self._buffer("hit", row_index.shape, np.dtype(bool)))
+            _route(rows, col_index, list(np.moveaxis(self._tiles(dx, ho, wo), 5, 0)),
+                   self._buffer("rows_hit", col_index.shape, np.dtype(bool)))
             return dx
+        (index,) = self._argmax
         dx[...] = 0  # overlapping windows: their gradients add up
-        for k, win in enumerate(windows):
-            np.equal(argmax, k, out=hit)
+        hit = self._buffer("hit", index.shape, np.dtype(bool))
+        for k, win in enumerate(self._windows(dx, ho, wo)):
+            np.equal(index, k, out=hit)
             win += grad_out * hit
         return dx
 
@@ -113,6 +130,41 @@ class MaxPool2D(Layer):
     @classmethod
     def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> MaxPool2D:
         return cls(list(spec["size"]), list(spec["stride"]))
+
+
+def _max_of(views: list[np.ndarray]) -> np.ndarray:
+    """The elementwise maximum of same-shaped ``views``, a fresh array."""
+    out = views[0].copy()
+    for view in views[1:]:
+        np.maximum(out, view, out=out)
+    return out
+
+
+def _max_first(views: list[np.ndarray], out: np.ndarray, index: np.ndarray,
+               greater: np.ndarray) -> None:
+    """``out`` = the elementwise maximum of ``views``, ``index`` = which view holds it, the
+    first one on a tie (uint8). ``greater`` is a bool scratch of the same shape."""
+    if len(views) == 1:
+        np.copyto(out, views[0])
+        index[...] = 0
+        return
+    np.greater(views[1], views[0], out=index.view(bool))  # strictly: a tie keeps view 0
+    np.maximum(views[0], views[1], out=out)
+    for k, view in enumerate(views[2:], 2):
+        np.greater(view, out, out=greater)
+        np.copyto(index, k, where=greater)
+        np.maximum(out, view, out=out)
+
+
+def _route(grad: np.ndarray, index: np.ndarray, outs: list[np.ndarray],
+           hit: np.ndarray) -> None:
+    """``outs[k]`` = ``grad`` where ``index`` == k, else 0 (``hit``: a bool scratch)."""
+    if len(outs) == 2:
+        np.multiply(grad, index.view(bool), out=outs[1])
+        np.multiply(grad, np.logical_not(index.view(bool), out=hit), out=outs[0])
+        return
+    for k, out in enumerate(outs):
+        np.multiply(grad, np.equal(index, k, out=hit), out=out)
 
 
 class GlobalAvgPool(Layer):
