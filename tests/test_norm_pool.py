@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from gradcheck import TOL, bind_random, gradient_errors
 
+from mnistnp.nn.conv import Conv2D, channel_major
 from mnistnp.nn.norm import BatchNorm
 from mnistnp.nn.pool import GlobalAvgPool, MaxPool2D
 
@@ -301,3 +302,43 @@ def test_spec_round_trip(layer) -> None:
     assert rebuilt.spec() == layer.spec()
     assert rebuilt.param_shapes == layer.param_shapes
     assert len(type(layer).param_names) == len(layer.param_shapes)
+
+
+# --- layouts: (N, C, H, W) arrays in C order or as views of (C, N, H, W) memory --------------
+
+
+def as_layout(a: np.ndarray, channels_first: bool) -> np.ndarray:
+    """``a`` as an (N, C, H, W) view of C-contiguous (C, N, H, W) memory (Conv2D's output
+    layout), or C-contiguous."""
+    if not channels_first:
+        return np.ascontiguousarray(a)
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+
+
+def layout_layers() -> list:
+    return [MaxPool2D(2), MaxPool2D(3, 2), BatchNorm(3, dtype="float64"), GlobalAvgPool(),
+            Conv2D(3, 2, 3, padding="same"), Conv2D(3, 2, 3, 2)]
+
+
+@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize(("x_first", "g_first"), [(True, False), (True, True), (False, True)])
+def test_either_layout_gives_the_same_results(index: int, x_first: bool, g_first: bool) -> None:
+    """Inputs and gradients in either layout give what C-ordered ones give; pooling and batch
+    norm keep a channel-major input's layout for their output and input gradient."""
+    rng = np.random.default_rng(10)
+    x = distinct(rng, (4, 3, 7, 9))
+    results = []
+    for xf, gf in ((False, False), (x_first, g_first)):
+        layer = layout_layers()[index]
+        _, grads = bind_random(layer, np.random.default_rng(11))
+        y = layer.forward(as_layout(x, xf), training=True)
+        g = rng.standard_normal(y.shape) if not results else results[0][3]
+        dx = layer.backward(as_layout(g, gf) if g.ndim == 4 else g)
+        results.append((y.copy(), dx.copy(), [d.copy() for d in grads], g))
+        if xf and isinstance(layer, (MaxPool2D, BatchNorm)):
+            assert channel_major(y) and channel_major(dx)
+    (y0, dx0, grads0, _), (y1, dx1, grads1, _) = results
+    np.testing.assert_allclose(y1, y0, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx1, dx0, rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads1, grads0, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -18,6 +18,25 @@ from .layers import Layer
 # unlike the element-by-element transpose that NHWC <-> NCHW costs. So the output is returned
 # as an (N, F, H', W') view of that (F, N, H', W') memory, and layers after it read it as it is.
 
+
+
+def channel_major(x: np.ndarray) -> bool:
+    """True if ``x`` (N, C, ...) is a view of C-contiguous (C, N, ...) memory, as Conv2D's
+    output is: layers after it lay their buffers out the same way (``buffer_like``), so
+    their passes sweep memory in order and the gradient reaching Conv2D needs no reordering."""
+    return x.ndim >= 2 and not x.flags.c_contiguous and x.swapaxes(0, 1).flags.c_contiguous
+
+
+def buffer_like(layer: Layer, name: str, shape: tuple[int, ...], dtype: np.dtype,
+                channels_first: bool) -> np.ndarray:
+    """``layer``'s reused buffer ``name`` of ``shape`` (N, C, ...): C-contiguous, or with
+    ``channels_first`` an (N, C, ...) view of (C, N, ...) memory."""
+    if not channels_first:
+        return layer._buffer(name, shape, dtype)
+    swapped = (shape[1], shape[0], *shape[2:])
+    return layer._buffer(name, (math.prod(shape),), dtype).reshape(swapped).swapaxes(0, 1)
+
+
 # In evaluation, at most this many column entries at once (64 MB in float32): the batch is
 # cut into chunks of samples, so predicting on 10,000 images does not build gigabytes of columns.
 EVAL_COLUMN_LIMIT = 1 << 24

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .conv import buffer_like, channel_major
 from .layers import Layer
 
 
@@ -51,7 +52,7 @@ class BatchNorm(Layer):
         self.state_shapes = ((self.num_features,), (self.num_features,))
         self.running_mean = np.zeros(self.num_features, dtype)
         self.running_var = np.ones(self.num_features, dtype)
-        self._xhat = np.empty(0)
+        self._xc = np.empty(0)  # x - batch mean, from the last training forward
         self._x = np.empty(0)
         self._inv_std = np.empty(0)
         self._training = True
@@ -97,6 +98,10 @@ class BatchNorm(Layer):
             return (0,), (1, x.shape[1])
         return (0, 2, 3), (1, x.shape[1], 1, 1)
 
+    def _like(self, name: str, x: np.ndarray) -> np.ndarray:
+        """A reused buffer shaped and laid out as ``x`` (see ``channel_major``)."""
+        return buffer_like(self, name, x.shape, self.gamma.dtype, channel_major(x))
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         axes, bshape = self._axes(x)
         self._training = training
@@ -114,13 +119,14 @@ class BatchNorm(Layer):
                              f"got input of shape {x.shape}")
         dtype = self.gamma.dtype
         mean = np.mean(x, axis=axes, dtype=dtype)
-        xhat = np.subtract(x, mean.reshape(bshape), out=self._buffer("xhat", x.shape, dtype))
-        y = np.multiply(xhat, xhat, out=self._buffer("out", x.shape, dtype))  # scratch first
-        var = np.mean(y, axis=axes)  # biased: the batch's own spread normalises it
+        # Centred values, kept for backward: two passes (not E[x^2] - mean^2, which loses
+        # the variance to cancellation when the mean is large against the spread).
+        xc = np.subtract(x, mean.reshape(bshape), out=self._like("centred", x))
+        var = _feature_dot(xc, xc) / n  # biased: the batch's own spread normalises it
         self._inv_std = 1 / np.sqrt(var + dtype.type(self.eps))
-        xhat *= self._inv_std.reshape(bshape)
-        self._xhat = xhat
-        np.multiply(xhat, self.gamma.reshape(bshape), out=y)
+        self._xc = xc
+        y = np.multiply(xc, (self.gamma * self._inv_std).reshape(bshape),
+                        out=self._like("out", x))
         y += self.beta.reshape(bshape)
         m = dtype.type(self.momentum)
         self.running_mean *= 1 - m
@@ -131,31 +137,29 @@ class BatchNorm(Layer):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         axes, bshape = self._axes(grad_out)
-        dx = self._buffer("dx", grad_out.shape, self.gamma.dtype)
-        tmp = self._buffer("tmp", grad_out.shape, self.gamma.dtype)
         np.sum(grad_out, axis=axes, out=self.dbeta)
+        a = self.gamma * self._inv_std
+        # Laid out as the forward's input (which Conv2D.backward then takes without a copy)
+        dx = self._like("dx", self._xc if self._training else self._x)
         if not self._training:  # the statistics are constants
-            np.multiply(np.subtract(self._x, self.running_mean.reshape(bshape), out=tmp),
-                        self._inv_std.reshape(bshape), out=tmp)
-            np.multiply(grad_out, tmp, out=tmp)
-            np.sum(tmp, axis=axes, out=self.dgamma)
-            return np.multiply(grad_out, (self.gamma * self._inv_std).reshape(bshape), out=dx)
-        xhat, n = self._xhat, grad_out.size // self.num_features
-        np.sum(np.multiply(grad_out, xhat, out=tmp), axis=axes, out=self.dgamma)
-        # One pass over the data, with the per-feature sums above. With xhat = (x - mu) * r,
-        # r = (var + eps)^(-1/2), mu and var the batch mean and biased variance over n values:
+            xc = np.subtract(self._x, self.running_mean.reshape(bshape),
+                             out=self._like("centred", grad_out))
+            np.multiply(self._inv_std, _feature_dot(grad_out, xc), out=self.dgamma)
+            return np.multiply(grad_out, a.reshape(bshape), out=dx)
+        xc, n = self._xc, grad_out.size // self.num_features
+        np.multiply(self._inv_std, _feature_dot(grad_out, xc), out=self.dgamma)
+        # All in one expression, from the per-feature sums above. With xhat = (x - mu) r,
+        # r = (var + eps)^(-1/2), mu and var the batch mean and biased variance of n values:
         #   d mu / d x_i = 1/n,   d var / d x_i = 2 (x_i - mu) / n,
         #   d xhat_j / d x_i = r (delta_ij - 1/n) - r xhat_j xhat_i / n,
-        # so with dL/dxhat_j = gamma * dy_j,
-        #   dx_i = gamma r / n * (n dy_i - sum_j dy_j - xhat_i sum_j dy_j xhat_j)
-        #        = a dy_i + b xhat_i + c,  a = gamma r,  b = -a dgamma / n,  c = -a dbeta / n,
-        # since dbeta = sum dy and dgamma = sum dy xhat.
-        a = self.gamma * self._inv_std
-        b, c = -a * self.dgamma / n, -a * self.dbeta / n
-        np.multiply(xhat, b.reshape(bshape), out=tmp)
-        np.multiply(grad_out, a.reshape(bshape), out=dx)
-        dx += tmp
-        dx += c.reshape(bshape)
+        # so with dL/dxhat_j = gamma dy_j, dbeta = sum dy and dgamma = sum dy xhat,
+        #   dx_i = gamma r / n * (n dy_i - dbeta - xhat_i dgamma)
+        #        = a (dy_i + k (x_i - mu) - dbeta / n),  a = gamma r,  k = -dgamma r / n,
+        # four passes without a temporary (and no division by gamma, which may be 0).
+        np.multiply(xc, (-self.dgamma * self._inv_std / n).reshape(bshape), out=dx)
+        dx += grad_out
+        dx -= (self.dbeta / n).reshape(bshape)
+        dx *= a.reshape(bshape)
         return dx
 
     def spec(self) -> dict[str, Any]:
@@ -165,3 +169,12 @@ class BatchNorm(Layer):
     @classmethod
     def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> BatchNorm:
         return cls(int(spec["features"]), float(spec["momentum"]), float(spec["eps"]), dtype)
+
+
+def _feature_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sum(a * b) per feature (axis 1) of (N, F) or (N, C, H, W) arrays, without an (N, ...)
+    temporary: one dot product per (sample, channel) row, then a sum over the samples."""
+    if a.ndim == 2:
+        return np.einsum("nf,nf->f", a, b)
+    n, c, h, w = a.shape
+    return np.matmul(a.reshape(n, c, 1, h * w), b.reshape(n, c, h * w, 1)).sum(axis=(0, 2, 3))

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .conv import _pair
+from .conv import _pair, buffer_like, channel_major
 from .layers import Layer
 
 
@@ -35,6 +35,7 @@ class MaxPool2D(Layer):
         self.size = _pair(size, "pool size")
         self.stride = self.size if stride is None else _pair(stride, "pool stride")
         self._x_shape: tuple[int, ...] = ()
+        self._channels_first = False
         # Where each maximum was: (row, column) within the window, or the offset when windows
         # overlap; None after an evaluation-mode forward.
         self._argmax: tuple[np.ndarray, ...] | None = None
@@ -49,6 +50,9 @@ class MaxPool2D(Layer):
         if h < kh or w < kw:
             raise ValueError(f"a {kh}x{kw} pool does not fit in {h}x{w} images")
         return c, (h - kh) // sh + 1, (w - kw) // sw + 1
+
+    def _like(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        return buffer_like(self, name, shape, dtype, self._channels_first)
 
     def _tiled(self) -> bool:
         return self.size == self.stride
@@ -69,6 +73,7 @@ class MaxPool2D(Layer):
         _, ho, wo = self.output_shape((c, h, w))
         kh = self.size[0]
         self._x_shape = x.shape
+        self._channels_first = channel_major(x)  # buffers follow x's layout
         if not training:
             self._argmax = None  # backward differentiates the last forward: none here
             if self._tiled():  # the maximum along each row's windows, then down the rows
@@ -80,20 +85,20 @@ class MaxPool2D(Layer):
             # window, then down the rows' winners. That picks the first maximum in row-major
             # order, and costs two passes over the input (a round of kh*kw - 1 comparisons
             # against a running maximum costs more than twice that).
-            rows = self._buffer("rows", (n, c, ho, kh, wo), x.dtype)
-            col_index = self._buffer("col_index", rows.shape, np.dtype(np.uint8))
+            rows = self._like("rows", (n, c, ho, kh, wo), x.dtype)
+            col_index = self._like("col_index", rows.shape, np.dtype(np.uint8))
             _max_first(list(np.moveaxis(self._tiles(x, ho, wo), 5, 0)), rows, col_index,
-                       self._buffer("rows_greater", rows.shape, np.dtype(bool)))
-            y = self._buffer("out", (n, c, ho, wo), x.dtype)
-            row_index = self._buffer("row_index", y.shape, np.dtype(np.uint8))
+                       self._like("rows_greater", rows.shape, np.dtype(bool)))
+            y = self._like("out", (n, c, ho, wo), x.dtype)
+            row_index = self._like("row_index", y.shape, np.dtype(np.uint8))
             _max_first(list(np.moveaxis(rows, 3, 0)), y, row_index,
-                       self._buffer("greater", y.shape, np.dtype(bool)))
+                       self._like("greater", y.shape, np.dtype(bool)))
             self._argmax = (row_index, col_index)
             return y
-        y = self._buffer("out", (n, c, ho, wo), x.dtype)
-        index = self._buffer("index", y.shape, np.dtype(np.uint8))
+        y = self._like("out", (n, c, ho, wo), x.dtype)
+        index = self._like("index", y.shape, np.dtype(np.uint8))
         _max_first(self._windows(x, ho, wo), y, index,
-                   self._buffer("greater", y.shape, np.dtype(bool)))
+                   self._like("greater", y.shape, np.dtype(bool)))
         self._argmax = (index,)
         return y
 
@@ -103,22 +108,28 @@ class MaxPool2D(Layer):
         n, c, h, w = self._x_shape
         ho, wo = grad_out.shape[2:]
         kh, kw = self.size
-        dx = self._buffer("dx", (n, c, h, w), grad_out.dtype)
+        dx = self._like("dx", (n, c, h, w), grad_out.dtype)
+        if channel_major(grad_out) != self._channels_first:
+            # One copy into the layout of the saved maxima: a quarter of the image size, cheaper
+            # than the mixed-layout passes below it saves.
+            reordered = self._like("grad", grad_out.shape, grad_out.dtype)
+            np.copyto(reordered, grad_out)
+            grad_out = reordered
         if self._tiled():
             row_index, col_index = self._argmax
             # The windows tile dx without overlap, so each entry is written once; only the
             # rows and columns past the last window need zeros.
             dx[:, :, ho * kh:] = 0
             dx[:, :, :, wo * kw:] = 0
-            rows = self._buffer("grad_rows", (n, c, ho, kh, wo), grad_out.dtype)
+            rows = self._like("grad_rows", (n, c, ho, kh, wo), grad_out.dtype)
             _route(grad_out, row_index, list(np.moveaxis(rows, 3, 0)),
-                   self._buffer("hit", row_index.shape, np.dtype(bool)))
+                   self._like("hit", row_index.shape, np.dtype(bool)))
             _route(rows, col_index, list(np.moveaxis(self._tiles(dx, ho, wo), 5, 0)),
-                   self._buffer("rows_hit", col_index.shape, np.dtype(bool)))
+                   self._like("rows_hit", col_index.shape, np.dtype(bool)))
             return dx
         (index,) = self._argmax
         dx[...] = 0  # overlapping windows: their gradients add up
-        hit = self._buffer("hit", index.shape, np.dtype(bool))
+        hit = self._like("hit", index.shape, np.dtype(bool))
         for k, win in enumerate(self._windows(dx, ho, wo)):
             np.equal(index, k, out=hit)
             win += grad_out * hit
