@@ -29,9 +29,10 @@ class BatchNorm(Layer):
     (the live arrays, which training updates in place) and ``load_state(arrays)`` copies
     saved ones in. They have the dtype given here (the model's).
 
-    Training-mode outputs and input gradients are reused buffers, valid until the layer's
-    next training-mode call; evaluation returns fresh arrays. ``backward`` also works after
-    an evaluation-mode ``forward``: then the statistics are constants (a frozen layer).
+    Training-mode outputs and input gradients are reused buffers (laid out as the input, see
+    ``channel_major``), valid until the layer's next training-mode call; evaluation returns
+    fresh arrays. ``backward`` differentiates the last ``forward``; after an evaluation-mode
+    one, the statistics are constants (a frozen layer).
     """
 
     kind: ClassVar[str] = "BatchNorm"
