@@ -229,7 +229,7 @@ class Conv2D(Layer):
                           np.empty((c, kh, kw, m, ho, wo), self.W.dtype))
             out = wmat @ cols.reshape(c * kh * kw, m * ho * wo)  # (F, m*H'*W')
             out += self.b[:, None]
-            y[lo:lo + m] = out.reshape(f, m, ho, wo).transpose(1, 0, 2, 3)
+            y[lo:lo + m] = out.reshape(f, m, ho, wo).transpose(1, 0, 2, 3)  # (m, F, H', W')
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
@@ -250,7 +250,7 @@ class Conv2D(Layer):
         # dW^T = cols @ gy^T, (C*kh*kw, F), then a copy of its transpose (a few thousand
         # numbers): OpenBLAS runs this operand order about a fifth faster than gy @ cols^T.
         dwt = np.matmul(cols, gy.T, out=self._buffer("dWT", (cols.shape[0], f), gy.dtype))
-        np.copyto(self.dW.reshape(f, -1), dwt.T)
+        np.copyto(self.dW.reshape(f, -1), dwt.T)  # (F, C*kh*kw) view of (F, C, kh, kw)
         # Row sums by a reduction: as fast as a GEMV here, and free of the stalls a 2-thread
         # BLAS call of so little work suffers when the other core is busy.
         np.sum(gy, axis=1, out=self.db)
@@ -262,7 +262,8 @@ class Conv2D(Layer):
         # The column gradient overwrites the columns, whose last use was dW just above.
         dcols = np.matmul(self.W.reshape(f, -1).T, gy, out=cols)  # (C*kh*kw, N*H'*W')
         dxp = self._flat("dx", (c, n, h + top + bottom, w + left + right), cols.dtype)
-        col2im(dcols.reshape(c, kh, kw, n, ho, wo), self.stride, dxp)  # (C, N, Hp, Wp)
+        # (C, kh, kw, N, H', W') columns added back into (C, N, Hp, Wp)
+        col2im(dcols.reshape(c, kh, kw, n, ho, wo), self.stride, dxp)
         return dxp[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)  # (N, C, H, W) view
 
     def spec(self) -> dict[str, Any]:

@@ -178,4 +178,5 @@ def _feature_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.ndim == 2:
         return np.einsum("nf,nf->f", a, b)
     n, c, h, w = a.shape
-    return np.matmul(a.reshape(n, c, 1, h * w), b.reshape(n, c, h * w, 1)).sum(axis=(0, 2, 3))
+    rows = np.matmul(a.reshape(n, c, 1, h * w), b.reshape(n, c, h * w, 1))  # (N, C, 1, 1)
+    return rows.sum(axis=(0, 2, 3))
