@@ -134,8 +134,8 @@ class Conv2D(Layer):
     def __init__(self, in_channels: int, out_channels: int,
                  kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
                  padding: str = "valid", init: str = "he") -> None:
-        if not (isinstance(in_channels, (int, np.integer)) and in_channels >= 1
-                and isinstance(out_channels, (int, np.integer)) and out_channels >= 1):
+        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
+                   for n in (in_channels, out_channels)):
             raise ValueError("channel counts must be positive ints, got "
                              f"{in_channels!r} in and {out_channels!r} out")
         if padding not in ("valid", "same"):
@@ -273,6 +273,7 @@ class Conv2D(Layer):
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Conv2D:
-        """Rebuild from ``spec()`` data (the dtype comes from the model's parameters)."""
-        return cls(int(spec["in"]), int(spec["out"]), list(spec["kernel"]),
-                   list(spec["stride"]), str(spec["padding"]), str(spec.get("init", "he")))
+        """Rebuild from ``spec()`` data (the dtype comes from the model's parameters); the
+        values are checked as given, not coerced: KeyError or ValueError if bad."""
+        return cls(spec["in"], spec["out"], spec["kernel"], spec["stride"], spec["padding"],
+                   spec.get("init", "he"))

@@ -41,11 +41,12 @@ class BatchNorm(Layer):
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
                  dtype: np.dtype | str = "float32") -> None:
-        if not (isinstance(num_features, (int, np.integer)) and num_features >= 1):
+        if not (isinstance(num_features, (int, np.integer)) and not isinstance(num_features, bool)
+                and num_features >= 1):
             raise ValueError(f"num_features must be a positive int, got {num_features!r}")
-        if not 0 <= momentum <= 1:
+        if not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
             raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-        if not eps > 0:
+        if not (isinstance(eps, (int, float)) and eps > 0):
             raise ValueError(f"eps must be > 0, got {eps!r}")
         self.num_features, self.momentum, self.eps = int(num_features), float(momentum), \
             float(eps)
@@ -169,7 +170,7 @@ class BatchNorm(Layer):
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> BatchNorm:
-        return cls(int(spec["features"]), float(spec["momentum"]), float(spec["eps"]), dtype)
+        return cls(spec["features"], spec["momentum"], spec["eps"], dtype)
 
 
 def _feature_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -140,7 +140,7 @@ class MaxPool2D(Layer):
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> MaxPool2D:
-        return cls(list(spec["size"]), list(spec["stride"]))
+        return cls(spec["size"], spec["stride"])
 
 
 def _max_of(views: list[np.ndarray]) -> np.ndarray:
