@@ -1,6 +1,7 @@
 """Tests for Conv2D and its im2col/col2im helpers: finite-difference gradient checks in float64
-over kernels, strides, paddings and batch sizes; a direct-loop reference; hand-worked examples;
-the 'same' padding geometry; buffers, arguments, specs and initialisation."""
+over kernels, strides, paddings and batch sizes, and of a whole CNN stack in Sequential; a
+direct-loop reference; hand-worked examples; the 'same' padding geometry; buffers, arguments,
+specs and initialisation."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import json
 
 import numpy as np
 import pytest
-from gradcheck import TOL, bind_random, gradient_errors, rel_error
+from gradcheck import TOL, bind_random, gradient_errors, numerical_grad, rel_error
 
+from mnistnp.nn import ReLU, Sequential
 from mnistnp.nn.conv import Conv2D, col2im, conv_geometry, im2col
+from mnistnp.nn.norm import BatchNorm
+from mnistnp.nn.pool import GlobalAvgPool, MaxPool2D
 
 # (in, out, kernel, stride, padding, batch): kernels 1, 3, 5, even and oblong ones with 'same',
 # strides 1 and 2, a batch of 1 and a remainder-like batch of 3, all on 7x9 images.
@@ -317,3 +321,28 @@ def test_rel_error_helper_sees_a_wrong_gradient() -> None:
     """The check itself can fail: a gradient off by 1% is well above the tolerance."""
     g = np.random.default_rng(0).standard_normal(20)
     assert rel_error(g, 1.01 * g) > 100 * TOL
+
+
+# --- a whole stack ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_cnn_stack_in_sequential_matches_finite_differences(seed: int) -> None:
+    """conv -> batch norm -> ReLU -> pool -> conv -> pool -> global average inside today's
+    Sequential (one flat parameter buffer): every parameter's gradient, with the layouts the
+    layers hand each other (Conv2D's channel-major views, ReLU's C-ordered buffers)."""
+    rng = np.random.default_rng(seed)
+    model = Sequential([Conv2D(2, 3, 3, padding="same"), BatchNorm(3, dtype="float64"), ReLU(),
+                        MaxPool2D(2), Conv2D(3, 4, (3, 2), padding="same"), MaxPool2D(2),
+                        GlobalAvgPool()], dtype="float64").init(rng)
+    model.params += 0.1 * rng.standard_normal(model.params.shape)  # non-zero biases and beta
+    x = rng.standard_normal((3, 2, 9, 8))
+    g = rng.standard_normal((3, 4))
+    model.forward(x, training=True)
+    model.backward(g)
+    analytic = model.grads.copy()
+
+    def loss() -> float:
+        return float(np.sum(model.forward(x, training=True) * g))
+
+    assert rel_error(analytic, numerical_grad(loss, model.params)) < TOL
