@@ -29,13 +29,20 @@ from mnistnp.nn import (
     network,
     parse_layers,
 )
+from mnistnp.nn.affine import RandomAffine
 from mnistnp.nn.base import Shorthand
+from mnistnp.nn.conv import Conv2D
+from mnistnp.nn.norm import BatchNorm
+from mnistnp.nn.pool import GlobalAvgPool, MaxPool2D
+from mnistnp.nn.to_image import ToImage
 from mnistnp.pipeline import train
 from mnistnp.training import Interrupted
 
 # One instance of every kind mnistnp has, with settings away from the defaults.
 EXAMPLES = [Rescale(0.5, "float64"), Flatten(), Dense(7, 3, init="glorot"), ReLU(),
-            Dropout(0.3), RandomShift(2)]
+            Dropout(0.3), RandomShift(2), Conv2D(2, 3, (3, 2), 2, "same", "glorot"),
+            MaxPool2D(3, 2), BatchNorm(4, 0.2, 1e-3, "float64"), GlobalAvgPool(),
+            RandomAffine(10, (0.9, 1.1), 2), ToImage(0.5, "float64")]
 
 
 def test_every_kind_has_an_example_here() -> None:

@@ -1,0 +1,183 @@
+"""Batch normalisation for dense (N, F) and convolutional (N, C, H, W) activations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .conv import buffer_like, channel_major
+from .layers import Layer
+
+
+class BatchNorm(Layer):
+    """Normalise each feature (each channel, for (N, C, H, W) input) to zero mean and unit
+    variance, then scale by ``gamma`` and shift by ``beta``: y = gamma * xhat + beta
+    (Ioffe and Szegedy, 2015).
+
+    In training, the statistics are the batch's (over N, and H and W for images), with the
+    biased variance, and the gradient flows through them; the running estimates are updated
+    as ``r = (1 - momentum) * r + momentum * batch_value``, the variance's with the unbiased
+    batch variance (as PyTorch). In evaluation, the running estimates are used, so a sample's
+    output does not depend on the rest of its batch.
+
+    Parameters (trainable, in ``param_shapes``/``param_names``): ``gamma`` (ones at ``init``)
+    and ``beta`` (zeros). State (not trained, but part of the model: a model file and a
+    checkpoint must save it): ``running_mean`` (zeros) and ``running_var`` (ones), declared
+    in ``state_names``/``state_shapes`` as parameters are; ``state()`` returns them by name
+    (the live arrays, which training updates in place) and ``load_state(arrays)`` copies
+    saved ones in. They have the dtype given here (the model's).
+
+    Training-mode outputs and input gradients are reused buffers (laid out as the input, see
+    ``channel_major``), valid until the layer's next training-mode call; evaluation returns
+    fresh arrays. ``backward`` differentiates the last ``forward``; after an evaluation-mode
+    one, the statistics are constants (a frozen layer).
+    """
+
+    kind: ClassVar[str] = "BatchNorm"
+    param_names: ClassVar[tuple[str, ...]] = ("gamma", "beta")
+    state_names: ClassVar[tuple[str, ...]] = ("running_mean", "running_var")
+
+    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
+                 dtype: np.dtype | str = "float32") -> None:
+        if not (isinstance(num_features, (int, np.integer)) and not isinstance(num_features, bool)
+                and num_features >= 1):
+            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
+        if not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
+            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+        if not (isinstance(eps, (int, float)) and eps > 0):
+            raise ValueError(f"eps must be > 0, got {eps!r}")
+        self.num_features, self.momentum, self.eps = int(num_features), float(momentum), \
+            float(eps)
+        self.param_shapes = ((self.num_features,), (self.num_features,))
+        self.state_shapes = ((self.num_features,), (self.num_features,))
+        self.running_mean = np.zeros(self.num_features, dtype)
+        self.running_var = np.ones(self.num_features, dtype)
+        self._xc = np.empty(0)  # x - batch mean, from the last training forward
+        self._x = np.empty(0)
+        self._inv_std = np.empty(0)
+        self._training = True
+
+    def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        self.gamma, self.beta = params
+        self.dgamma, self.dbeta = grads
+
+    def parameters(self) -> list[np.ndarray]:
+        return [self.gamma, self.beta]
+
+    def init(self, rng: np.random.Generator) -> None:
+        self.gamma[...] = 1
+        self.beta[...] = 0
+        self.running_mean[...] = 0
+        self.running_var[...] = 1
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The non-trainable state by name, in ``state_names`` order: the live arrays."""
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Copy saved state in (ValueError naming the array if one is missing or misshapen)."""
+        for name, shape in zip(self.state_names, self.state_shapes, strict=True):
+            value = np.asarray(arrays[name]) if name in arrays else None
+            if value is None or value.shape != shape:
+                got = "missing" if value is None else f"shape {value.shape}"
+                raise ValueError(f"BatchNorm {name}: expected shape {shape}, got {got}")
+            self.state()[name][...] = value
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The per-sample input shape, (F,) or (C, H, W), unchanged."""
+        if len(input_shape) not in (1, 3) or input_shape[0] != self.num_features:
+            raise ValueError(f"BatchNorm({self.num_features}) expects ({self.num_features},) "
+                             f"or ({self.num_features}, height, width) samples, "
+                             f"got {tuple(input_shape)}")
+        return tuple(input_shape)
+
+    @staticmethod
+    def _axes(x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(the axes statistics are taken over, the shape a per-feature vector broadcasts as)."""
+        if x.ndim == 2:
+            return (0,), (1, x.shape[1])
+        return (0, 2, 3), (1, x.shape[1], 1, 1)
+
+    def _like(self, name: str, x: np.ndarray) -> np.ndarray:
+        """A reused buffer shaped and laid out as ``x`` (see ``channel_major``)."""
+        return buffer_like(self, name, x.shape, self.gamma.dtype, channel_major(x))
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        axes, bshape = self._axes(x)
+        self._training = training
+        if not training:
+            # Constant statistics: one scale and one shift per feature. Kept (x itself is not
+            # copied) so that a backward through a frozen layer works.
+            self._x = x
+            self._inv_std = 1 / np.sqrt(self.running_var + self.running_var.dtype.type(self.eps))
+            scale = (self.gamma * self._inv_std).reshape(bshape)
+            shift = (self.beta - self.running_mean * self._inv_std * self.gamma).reshape(bshape)
+            return x * scale + shift
+        n = x.size // self.num_features  # values per feature
+        if n < 2:
+            raise ValueError("BatchNorm needs more than one value per feature in training, "
+                             f"got input of shape {x.shape}")
+        dtype = self.gamma.dtype
+        mean = np.mean(x, axis=axes, dtype=dtype)
+        # Centred values, kept for backward: two passes (not E[x^2] - mean^2, which loses
+        # the variance to cancellation when the mean is large against the spread).
+        xc = np.subtract(x, mean.reshape(bshape), out=self._like("centred", x))
+        var = _feature_dot(xc, xc) / n  # biased: the batch's own spread normalises it
+        self._inv_std = 1 / np.sqrt(var + dtype.type(self.eps))
+        self._xc = xc
+        y = np.multiply(xc, (self.gamma * self._inv_std).reshape(bshape),
+                        out=self._like("out", x))
+        y += self.beta.reshape(bshape)
+        m = dtype.type(self.momentum)
+        self.running_mean *= 1 - m
+        self.running_mean += m * mean
+        self.running_var *= 1 - m
+        self.running_var += (m * n / (n - 1)) * var  # unbiased, as PyTorch
+        return y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        axes, bshape = self._axes(grad_out)
+        np.sum(grad_out, axis=axes, out=self.dbeta)
+        a = self.gamma * self._inv_std
+        # Laid out as the forward's input (which Conv2D.backward then takes without a copy)
+        dx = self._like("dx", self._xc if self._training else self._x)
+        if not self._training:  # the statistics are constants
+            xc = np.subtract(self._x, self.running_mean.reshape(bshape),
+                             out=self._like("centred", grad_out))
+            np.multiply(self._inv_std, _feature_dot(grad_out, xc), out=self.dgamma)
+            return np.multiply(grad_out, a.reshape(bshape), out=dx)
+        xc, n = self._xc, grad_out.size // self.num_features
+        np.multiply(self._inv_std, _feature_dot(grad_out, xc), out=self.dgamma)
+        # All in one expression, from the per-feature sums above. With xhat = (x - mu) r,
+        # r = (var + eps)^(-1/2), mu and var the batch mean and biased variance of n values:
+        #   d mu / d x_i = 1/n,   d var / d x_i = 2 (x_i - mu) / n,
+        #   d xhat_j / d x_i = r (delta_ij - 1/n) - r xhat_j xhat_i / n,
+        # so with dL/dxhat_j = gamma dy_j, dbeta = sum dy and dgamma = sum dy xhat,
+        #   dx_i = gamma r / n * (n dy_i - dbeta - xhat_i dgamma)
+        #        = a (dy_i + k (x_i - mu) - dbeta / n),  a = gamma r,  k = -dgamma r / n,
+        # four passes without a temporary (and no division by gamma, which may be 0).
+        np.multiply(xc, (-self.dgamma * self._inv_std / n).reshape(bshape), out=dx)
+        dx += grad_out
+        dx -= (self.dbeta / n).reshape(bshape)
+        dx *= a.reshape(bshape)
+        return dx
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": self.kind, "features": self.num_features, "momentum": self.momentum,
+                "eps": self.eps}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> BatchNorm:
+        return cls(spec["features"], spec["momentum"], spec["eps"], dtype)
+
+
+def _feature_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sum(a * b) per feature (axis 1) of (N, F) or (N, C, H, W) arrays, without an (N, ...)
+    temporary: one dot product per (sample, channel) row, then a sum over the samples."""
+    if a.ndim == 2:
+        return np.einsum("nf,nf->f", a, b)
+    n, c, h, w = a.shape
+    rows = np.matmul(a.reshape(n, c, 1, h * w), b.reshape(n, c, h * w, 1))  # (N, C, 1, 1)
+    return rows.sum(axis=(0, 2, 3))

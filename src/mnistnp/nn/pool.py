@@ -1,0 +1,216 @@
+"""Pooling layers on (N, C, H, W) batches: MaxPool2D (argmax routing) and GlobalAvgPool."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .conv import _pair, buffer_like, channel_major
+from .layers import Layer
+
+
+class MaxPool2D(Layer):
+    """The maximum of each ``size`` window, one every ``stride`` pixels (default: ``size``,
+    windows side by side), no padding: H' = floor((H - size) / stride) + 1, so rows and
+    columns no window reaches are dropped, as PyTorch's ``MaxPool2d``.
+
+    The gradient goes to the window's maximum; on a tie, to the first one in row-major order
+    (as PyTorch), so each output's gradient lands exactly once (where a ReLU gave a window of
+    zeros, say). A NaN in a window makes its output NaN (as ``np.max``).
+
+    Training-mode outputs and input gradients are reused buffers, valid until the layer's
+    next training-mode call; evaluation returns fresh arrays. ``backward`` differentiates the
+    last ``forward``, which must be in training mode. ``size`` and ``stride`` are ints or
+    (height, width) pairs.
+    """
+
+    kind: ClassVar[str] = "MaxPool2D"
+    param_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, size: int | Sequence[int] = 2,
+                 stride: int | Sequence[int] | None = None) -> None:
+        self.size = _pair(size, "pool size")
+        self.stride = self.size if stride is None else _pair(stride, "pool stride")
+        self._x_shape: tuple[int, ...] = ()
+        self._channels_first = False
+        # Where each maximum was: (row, column) within the window, or the offset when windows
+        # overlap; None after an evaluation-mode forward.
+        self._argmax: tuple[np.ndarray, ...] | None = None
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """(C, H', W') for a per-sample input shape (C, H, W)."""
+        if len(input_shape) != 3:
+            raise ValueError(f"MaxPool2D expects (channels, height, width) samples, "
+                             f"got {tuple(input_shape)}")
+        c, h, w = input_shape
+        (kh, kw), (sh, sw) = self.size, self.stride
+        if h < kh or w < kw:
+            raise ValueError(f"a {kh}x{kw} pool does not fit in {h}x{w} images")
+        return c, (h - kh) // sh + 1, (w - kw) // sw + 1
+
+    def _like(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        return buffer_like(self, name, shape, dtype, self._channels_first)
+
+    def _tiled(self) -> bool:
+        return self.size == self.stride
+
+    def _tiles(self, x: np.ndarray, ho: int, wo: int) -> np.ndarray:
+        """(N, C, H', kh, W', kw): the windows side by side, a view (the crop is a slice)."""
+        (kh, kw) = self.size
+        return x[:, :, :ho * kh, :wo * kw].reshape(*x.shape[:2], ho, kh, wo, kw)
+
+    def _windows(self, x: np.ndarray, ho: int, wo: int) -> list[np.ndarray]:
+        """The kh*kw strided views (N, C, H', W'), one per offset in the window, row-major."""
+        (kh, kw), (sh, sw) = self.size, self.stride
+        return [x[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
+                for i in range(kh) for j in range(kw)]
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        n, c, h, w = x.shape
+        _, ho, wo = self.output_shape((c, h, w))
+        kh = self.size[0]
+        self._x_shape = x.shape
+        self._channels_first = channel_major(x)  # buffers follow x's layout
+        if not training:
+            self._argmax = None  # backward differentiates the last forward: none here
+            if self._tiled():  # the maximum along each row's windows, then down the rows
+                rows = _max_of(list(np.moveaxis(self._tiles(x, ho, wo), 5, 0)))
+                return _max_of(list(np.moveaxis(rows, 3, 0)))
+            return _max_of(self._windows(x, ho, wo))
+        if self._tiled():
+            # Two rounds, each keeping the first maximum on a tie: across each row of a
+            # window, then down the rows' winners. That picks the first maximum in row-major
+            # order, and costs two passes over the input (a round of kh*kw - 1 comparisons
+            # against a running maximum costs more than twice that).
+            rows = self._like("rows", (n, c, ho, kh, wo), x.dtype)
+            col_index = self._like("col_index", rows.shape, np.dtype(np.uint8))
+            _max_first(list(np.moveaxis(self._tiles(x, ho, wo), 5, 0)), rows, col_index,
+                       self._like("rows_greater", rows.shape, np.dtype(bool)))
+            y = self._like("out", (n, c, ho, wo), x.dtype)
+            row_index = self._like("row_index", y.shape, np.dtype(np.uint8))
+            _max_first(list(np.moveaxis(rows, 3, 0)), y, row_index,
+                       self._like("greater", y.shape, np.dtype(bool)))
+            self._argmax = (row_index, col_index)
+            return y
+        y = self._like("out", (n, c, ho, wo), x.dtype)
+        index = self._like("index", y.shape, np.dtype(np.uint8))
+        _max_first(self._windows(x, ho, wo), y, index,
+                   self._like("greater", y.shape, np.dtype(bool)))
+        self._argmax = (index,)
+        return y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        if self._argmax is None:
+            raise RuntimeError("MaxPool2D.backward needs a training-mode forward before it")
+        n, c, h, w = self._x_shape
+        ho, wo = grad_out.shape[2:]
+        kh, kw = self.size
+        dx = self._like("dx", (n, c, h, w), grad_out.dtype)
+        if channel_major(grad_out) != self._channels_first:
+            # One copy into the layout of the saved maxima: a quarter of the image size, cheaper
+            # than the mixed-layout passes below it saves.
+            reordered = self._like("grad", grad_out.shape, grad_out.dtype)
+            np.copyto(reordered, grad_out)
+            grad_out = reordered
+        if self._tiled():
+            row_index, col_index = self._argmax
+            # The windows tile dx without overlap, so each entry is written once; only the
+            # rows and columns past the last window need zeros.
+            dx[:, :, ho * kh:] = 0
+            dx[:, :, :, wo * kw:] = 0
+            rows = self._like("grad_rows", (n, c, ho, kh, wo), grad_out.dtype)
+            _route(grad_out, row_index, list(np.moveaxis(rows, 3, 0)),
+                   self._like("hit", row_index.shape, np.dtype(bool)))
+            _route(rows, col_index, list(np.moveaxis(self._tiles(dx, ho, wo), 5, 0)),
+                   self._like("rows_hit", col_index.shape, np.dtype(bool)))
+            return dx
+        (index,) = self._argmax
+        dx[...] = 0  # overlapping windows: their gradients add up
+        hit = self._like("hit", index.shape, np.dtype(bool))
+        for k, win in enumerate(self._windows(dx, ho, wo)):
+            np.equal(index, k, out=hit)
+            win += grad_out * hit
+        return dx
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": self.kind, "size": list(self.size), "stride": list(self.stride)}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> MaxPool2D:
+        return cls(spec["size"], spec["stride"])
+
+
+def _max_of(views: list[np.ndarray]) -> np.ndarray:
+    """The elementwise maximum of same-shaped ``views``, a fresh array."""
+    out = views[0].copy()
+    for view in views[1:]:
+        np.maximum(out, view, out=out)
+    return out
+
+
+def _max_first(views: list[np.ndarray], out: np.ndarray, index: np.ndarray,
+               greater: np.ndarray) -> None:
+    """``out`` = the elementwise maximum of ``views``, ``index`` = which view holds it, the
+    first one on a tie (uint8). ``greater`` is a bool scratch of the same shape."""
+    if len(views) == 1:
+        np.copyto(out, views[0])
+        index[...] = 0
+        return
+    np.greater(views[1], views[0], out=index.view(bool))  # strictly: a tie keeps view 0
+    np.maximum(views[0], views[1], out=out)
+    for k, view in enumerate(views[2:], 2):
+        np.greater(view, out, out=greater)
+        np.copyto(index, k, where=greater)
+        np.maximum(out, view, out=out)
+
+
+def _route(grad: np.ndarray, index: np.ndarray, outs: list[np.ndarray],
+           hit: np.ndarray) -> None:
+    """``outs[k]`` = ``grad`` where ``index`` == k, else 0 (``hit``: a bool scratch)."""
+    if len(outs) == 2:
+        np.multiply(grad, index.view(bool), out=outs[1])
+        np.multiply(grad, np.logical_not(index.view(bool), out=hit), out=outs[0])
+        return
+    for k, out in enumerate(outs):
+        np.multiply(grad, np.equal(index, k, out=hit), out=out)
+
+
+class GlobalAvgPool(Layer):
+    """The mean of each channel over the image: (N, C, H, W) -> (N, C). A cheap head for a
+    CNN (no weights) in place of a large Dense on the flattened maps.
+
+    Training-mode outputs and input gradients are reused buffers, valid until the layer's next
+    training-mode call; evaluation returns fresh arrays."""
+
+    kind: ClassVar[str] = "GlobalAvgPool"
+    param_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        self._x_shape: tuple[int, ...] = ()
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int]:
+        """(C,) for a per-sample input shape (C, H, W)."""
+        if len(input_shape) != 3:
+            raise ValueError(f"GlobalAvgPool expects (channels, height, width) samples, "
+                             f"got {tuple(input_shape)}")
+        return (input_shape[0],)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._x_shape = x.shape
+        out = self._buffer("out", x.shape[:2], x.dtype) if training else None
+        return np.mean(x, axis=(2, 3), out=out)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        dx = self._buffer("dx", self._x_shape, grad_out.dtype)
+        np.multiply(grad_out[:, :, None, None], 1.0 / math.prod(self._x_shape[2:]), out=dx)
+        return dx
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": self.kind}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> GlobalAvgPool:
+        return cls()
