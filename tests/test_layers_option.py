@@ -42,7 +42,7 @@ def usage_error(capsys: pytest.CaptureFixture[str], *argv: object) -> str:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("dens:256", r"unknown layer 'dens' in 'dens:256'; did you mean dense\? \(known: .*dense"),
-    ("dense:256,conv:32", r"unknown layer 'conv' in 'conv:32' \(known: "),
+    ("dense:256,lstm:32", r"unknown layer 'lstm' in 'lstm:32' \(known: "),
     ("dense", r"^dense: missing N; write dense:N$"),
     ("dense:0", r"^dense:0: N must be a whole number >= 1, got '0'$"),
     ("dense:wide", r"^dense:wide: N must be a whole number >= 1, got 'wide'$"),

@@ -18,6 +18,7 @@ from mnistnp.checkpoint import load_checkpoint
 from mnistnp.nn import (
     LAYERS,
     SHORTHANDS,
+    AddChannel,
     Dense,
     Dropout,
     Flatten,
@@ -34,7 +35,6 @@ from mnistnp.nn.base import Shorthand
 from mnistnp.nn.conv import Conv2D
 from mnistnp.nn.norm import BatchNorm
 from mnistnp.nn.pool import GlobalAvgPool, MaxPool2D
-from mnistnp.nn.to_image import ToImage
 from mnistnp.pipeline import train
 from mnistnp.training import Interrupted
 
@@ -42,7 +42,7 @@ from mnistnp.training import Interrupted
 EXAMPLES = [Rescale(0.5, "float64"), Flatten(), Dense(7, 3, init="glorot"), ReLU(),
             Dropout(0.3), RandomShift(2), Conv2D(2, 3, (3, 2), 2, "same", "glorot"),
             MaxPool2D(3, 2), BatchNorm(4, 0.2, 1e-3, "float64"), GlobalAvgPool(),
-            RandomAffine(10, (0.9, 1.1), 2), ToImage(0.5, "float64")]
+            RandomAffine(10, (0.9, 1.1), 2), AddChannel()]
 
 
 def test_every_kind_has_an_example_here() -> None:

@@ -207,9 +207,10 @@ def fixed_inputs(model: Sequential, x: np.ndarray) -> tuple[np.ndarray, int] | N
 def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on images ``x`` and labels ``y``."""
     total, correct = 0.0, 0
-    for i in range(0, len(x), MAX_CHUNK):
-        logits = model.forward(x[i:i + MAX_CHUNK])
-        labels = y[i:i + MAX_CHUNK]
+    step = model.eval_rows  # a bounded amount of activations: 8,192 rows of an MLP
+    for i in range(0, len(x), step):
+        logits = model.forward(x[i:i + step])
+        labels = y[i:i + step]
         total -= float(log_softmax(logits)[np.arange(len(labels)), labels].sum(dtype=np.float64))
         correct += int(np.count_nonzero(np.argmax(logits, axis=1) == labels))
     return total / len(x), correct / len(x)

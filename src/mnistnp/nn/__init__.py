@@ -1,14 +1,19 @@
 """Neural-network building blocks: layers (registered by kind), the fused softmax cross-entropy,
 Sequential and mlp, and networks built from a layer string."""
 
+from .affine import RandomAffine
 from .arch import LayerStringError, mlp_layers, network, parse_layers
 from .augment import RandomShift
 from .base import LAYERS, SHORTHANDS, Layer, layer_from_spec
-from .layers import INITIALIZERS, Dense, Dropout, Flatten, ReLU, Rescale
+from .conv import Conv2D
+from .layers import INITIALIZERS, AddChannel, Dense, Dropout, Flatten, ReLU, Rescale
 from .losses import log_softmax, softmax, softmax_cross_entropy
 from .model import Sequential, mlp
+from .norm import BatchNorm
+from .pool import GlobalAvgPool, MaxPool2D
 
-__all__ = ["INITIALIZERS", "LAYERS", "SHORTHANDS", "Dense", "Dropout", "Flatten", "Layer",
-           "LayerStringError", "RandomShift", "ReLU", "Rescale", "Sequential", "layer_from_spec",
+__all__ = ["INITIALIZERS", "LAYERS", "SHORTHANDS", "AddChannel", "BatchNorm", "Conv2D", "Dense",
+           "Dropout", "Flatten", "GlobalAvgPool", "Layer", "LayerStringError", "MaxPool2D",
+           "RandomAffine", "RandomShift", "ReLU", "Rescale", "Sequential", "layer_from_spec",
            "log_softmax", "mlp", "mlp_layers", "network", "parse_layers", "softmax",
            "softmax_cross_entropy"]

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .layers import Layer
+from .augment import MAX_SHIFT
+from .base import Arg, Layer, Shape, Shorthand, fraction, number, whole
 
 # Coordinates. A pixel is addressed as (row, column), rows going down, and an image of
 # height h and width w turns about its centre ((h - 1) / 2, (w - 1) / 2). A transform is
@@ -127,7 +128,12 @@ class RandomAffine(Layer):
     """
 
     kind: ClassVar[str] = "RandomAffine"
+    shorthands: ClassVar[dict[str, Shorthand]] = {"affine": Shorthand(
+        (Arg("DEG", number(0, 180)), Arg("SCALE", fraction), Arg("PX", whole(0, MAX_SHIFT), 0)),
+        "in training, turn the images by up to DEG degrees, scale them by 1 - SCALE to "
+        "1 + SCALE and move them by up to PX whole pixels (default 0); first only")}
     param_names: ClassVar[tuple[str, ...]] = ()
+    raw_input = True
     deterministic = False
 
     def __init__(self, rotate: float = 0.0, scale: Sequence[float] = (1.0, 1.0),
@@ -155,11 +161,11 @@ class RandomAffine(Layer):
         """True if every transform it can draw is the identity."""
         return self.rotate == 0 and self.scale == (1.0, 1.0) and self.shift == 0
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    def output_shape(self, input_shape: Shape) -> Shape:
         """The per-sample input shape, (H, W) or (C, H, W), unchanged."""
         if len(input_shape) not in (2, 3):
-            raise ValueError(f"RandomAffine expects (height, width) or (channels, height, "
-                             f"width) samples, got {tuple(input_shape)}")
+            raise ValueError(f"expects (height, width) or (channels, height, width) samples, "
+                             f"gets {tuple(input_shape)}")
         return tuple(input_shape)
 
     def sample_matrices(self, n: int, height: int, width: int) -> np.ndarray:
@@ -185,3 +191,14 @@ class RandomAffine(Layer):
     def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> RandomAffine:
         """Rebuild from ``spec()`` data, the values checked as given: KeyError or ValueError."""
         return cls(spec["rotate"], spec["scale"], spec["shift"])
+
+    @classmethod
+    def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
+                       dtype: np.dtype) -> list[Layer]:
+        """``affine:DEG:SCALE:PX``: scales from 1 - SCALE to 1 + SCALE."""
+        rotate, scale, shift = values
+        return [cls(rotate, (1 - scale, 1 + scale), shift)]
+
+    def __repr__(self) -> str:
+        low, high = self.scale
+        return f"RandomAffine(rotate={self.rotate:g}, scale={low:g}-{high:g}, shift={self.shift})"

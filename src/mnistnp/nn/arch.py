@@ -4,9 +4,11 @@ the layer registry and built into a Sequential for the data's input shape and cl
 Grammar: items separated by commas, each a name and its values separated by colons
 (``name:value:value``); the names and what they take come from the layer classes (see
 ``SHORTHANDS``, ``grammar``). The network built is: the leading raw-input items (random
-shifts), a Rescale of the pixels to [0, 1], the items' layers in order (``dense:N`` adds a
-Flatten before it when it gets images, and a ReLU after it), then the output layer,
-``linear:<number of classes>``.
+shifts and affine transforms), a Rescale of the pixels to [0, 1], the items' layers in order
+(``dense:N`` adds a Flatten before it when it gets images, and a ReLU after it; ``conv``
+likewise a ReLU, and it, ``maxpool``, ``bn`` and ``gap`` an AddChannel before them when they
+get images without channels; ``bn`` and ``maxpool`` right after such a ReLU go before it, see
+``Layer.before_relu``), then the output layer, ``linear:<number of classes>``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .base import SHORTHANDS, Layer, Shape
-from .layers import Rescale
+from .layers import ReLU, Rescale
 from .model import Sequential
 
 
@@ -77,12 +79,13 @@ def _item(word: str) -> Item:
                                f"{', '.join(sorted(SHORTHANDS))})")
     shorthand = SHORTHANDS[name][1]
     usage = shorthand.usage(name)
-    if len(texts) < len(shorthand.args):
+    most, least = len(shorthand.args), shorthand.least
+    if len(texts) < least:
         missing = shorthand.args[len(texts)].placeholder
         raise LayerStringError(f"{word}: missing {missing}; write {usage}")
-    if len(texts) > len(shorthand.args):
-        takes = (f"takes {len(shorthand.args)} value{'s' * (len(shorthand.args) > 1)}"
-                 if shorthand.args else "takes no value")
+    if len(texts) > most:
+        count = str(most) if least == most else f"{least} to {most}"
+        takes = f"takes {count} value{'s' * (most > 1)}" if most else "takes no value"
         raise LayerStringError(f"{word}: {name} {takes}; write {usage}")
     values = []
     for arg, value in zip(shorthand.args, texts):
@@ -91,6 +94,7 @@ def _item(word: str) -> Item:
         except ValueError as e:
             raise LayerStringError(f"{word}: {arg.placeholder} must be {e}, got "
                                    f"{value!r}") from None
+    values += [arg.default for arg in shorthand.args[len(texts):]]
     return Item(name, tuple(values), word)
 
 
@@ -110,21 +114,29 @@ def build_layers(layers: str | Sequence[Item], input_shape: Sequence[int], num_c
     built: list[Layer] = []
     shape: Shape = tuple(input_shape)
 
-    def add(new: list[Layer], what: str) -> None:
-        nonlocal shape
+    own_relu = False  # the last layer is a ReLU that the item before added of its own
+
+    def add(new: list[Layer], what: str, name: str = "") -> None:
+        nonlocal shape, own_relu
         # relu after dense:N (which has its ReLU) adds nothing: one ReLU is the same as two.
+        # Written out, it says the items after it go after it.
         if len(new) == 1 and built and new[0].spec() == built[-1].spec() \
                 and type(new[0]).idempotent:
+            own_relu = False
             return
-        for layer in new:
+        relu = built.pop() if own_relu and new and all(
+            type(layer).before_relu for layer in new) else None  # a ReLU keeps the shape
+        for layer in [*new, *([relu] if relu else [])]:
             try:
                 shape = tuple(layer.output_shape(shape))
             except ValueError as e:
                 raise ShapeError(f"{what}: {e}") from None
             built.append(layer)
+        own_relu = relu is not None or (name not in ("", "relu") and bool(new)
+                                        and isinstance(new[-1], ReLU))
 
     def add_item(name: str, values: tuple[Any, ...], what: str) -> None:
-        add(SHORTHANDS[name][0].from_shorthand(name, values, shape, dtype), what)
+        add(SHORTHANDS[name][0].from_shorthand(name, values, shape, dtype), what, name)
 
     raw = 0
     while raw < len(items) and items[raw].raw_input:

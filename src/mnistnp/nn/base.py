@@ -13,14 +13,29 @@ import numpy as np
 Shape = tuple[int, ...]  # one sample's shape, without the batch axis
 
 
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+# The default of a value an item must give.
+REQUIRED: Any = _Required()
+
+
 @dataclass(frozen=True)
 class Arg:
     """One value of a layer-string item, as ``256`` in ``dense:256``: its placeholder in the
-    usage (``N``), and ``parse``, which turns the text into the value or raises ValueError
-    saying what the value must be ("a whole number >= 1")."""
+    usage (``N``), ``parse``, which turns the text into the value or raises ValueError
+    saying what the value must be ("a whole number >= 1"), and the value taken when the item
+    leaves it out (only the last values of an item may have one)."""
 
     placeholder: str
     parse: Callable[[str], Any]
+    default: Any = REQUIRED
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
 
 
 @dataclass(frozen=True)
@@ -31,9 +46,22 @@ class Shorthand:
     args: tuple[Arg, ...] = ()
     help: str = ""
 
+    def __post_init__(self) -> None:
+        flags = [a.required for a in self.args]
+        if flags != sorted(flags, reverse=True):
+            raise TypeError("only the last values of a layer-string item may be left out")
+
+    @property
+    def least(self) -> int:
+        """How many values an item must give."""
+        return sum(a.required for a in self.args)
+
     def usage(self, name: str) -> str:
-        """``dense:N``: the name and its values' placeholders."""
-        return ":".join([name, *(a.placeholder for a in self.args)])
+        """``dense:N``, ``conv:F:K[:S[:PAD]]``: the name and its values' placeholders, those
+        that may be left out in brackets."""
+        required = [name, *(a.placeholder for a in self.args if a.required)]
+        optional = [a.placeholder for a in self.args if not a.required]
+        return ":".join(required) + "".join(f"[:{p}" for p in optional) + "]" * len(optional)
 
 
 # kind -> class: how a model file's layer spec finds the class that rebuilds it.
@@ -77,6 +105,11 @@ class Layer:
     # True if applying the layer twice is the same as once (ReLU): a layer string's item that
     # repeats such a layer adds nothing.
     idempotent: ClassVar[bool] = False
+    # True if a layer-string item of this kind that follows the ReLU an item added of its own
+    # (``dense:N``'s, ``conv:...``'s) goes before that ReLU: batch norm normalises what the
+    # ReLU gets (where Ioffe and Szegedy put it); max pooling gives the same values and
+    # gradients on either side of it, and the ReLU then has a quarter of the values to do.
+    before_relu: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -119,6 +152,13 @@ class Layer:
         """One sample's output shape for one sample's input shape; ValueError saying what it
         expects if the layer cannot take that shape. Most layers keep the shape."""
         return tuple(input_shape)
+
+    def eval_values(self, input_shape: Shape) -> int:
+        """How many numbers one sample of ``input_shape`` takes while this layer runs in
+        evaluation, besides its input: its output, by default; a layer with working arrays
+        (a convolution's columns) counts them too. Sequential sizes its evaluation chunks
+        from it."""
+        return math.prod(self.output_shape(input_shape))
 
     def spec(self) -> dict[str, Any]:
         """The layer as JSON-ready data, enough for ``from_spec`` to rebuild it."""
@@ -207,3 +247,25 @@ def fraction(text: str) -> float:
     if not 0 <= value < 1:
         raise ValueError("a number in [0, 1)")
     return value
+
+
+def number(low: float, high: float) -> Callable[[str], float]:
+    """A number in [low, high]."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:
+            raise ValueError(f"a number from {low:g} to {high:g}")
+        return value
+    return parse
+
+
+def one_of(*words: str) -> Callable[[str], str]:
+    """One of ``words``."""
+    def parse(text: str) -> str:
+        if text not in words:
+            raise ValueError(" or ".join(words))
+        return text
+    return parse

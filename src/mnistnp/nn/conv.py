@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .layers import Layer
+from .base import Arg, Layer, Shape, Shorthand, one_of, whole
+from .layers import ReLU, with_channels
 
 # Layout. Batches come and go as (N, C, H, W). Inside, the columns are channel-major,
 # (C*kh*kw, N*H'*W'), and the GEMM writes its output as (F, N*H'*W'): with that, all three
@@ -129,6 +130,11 @@ class Conv2D(Layer):
     """
 
     kind: ClassVar[str] = "Conv2D"
+    shorthands: ClassVar[dict[str, Shorthand]] = {"conv": Shorthand(
+        (Arg("F", whole(1)), Arg("K", whole(1)), Arg("S", whole(1), 1),
+         Arg("PAD", one_of("same", "valid"), "same")),
+        "F filters of KxK, stride S (default 1), PAD same (default: the output as large as "
+        "the input, over S) or valid (no padding); then a ReLU")}
     param_names: ClassVar[tuple[str, ...]] = ("W", "b")
 
     def __init__(self, in_channels: int, out_channels: int,
@@ -166,13 +172,26 @@ class Conv2D(Layer):
         return (conv_geometry(h, self.kernel[0], self.stride[0], self.padding),
                 conv_geometry(w, self.kernel[1], self.stride[1], self.padding))
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
-        """The per-sample output shape (F, H', W') for a per-sample input shape (C, H, W)."""
+    def output_shape(self, input_shape: Shape) -> tuple[int, int, int]:
+        """The per-sample output shape (F, H', W') for a per-sample input shape (C, H, W).
+        A kernel larger than the image is refused with either padding: with 'same', most of
+        what it would see is the zero border."""
         if len(input_shape) != 3 or input_shape[0] != self.in_channels:
-            raise ValueError(f"Conv2D expects ({self.in_channels}, height, width) samples, "
-                             f"got {tuple(input_shape)}")
-        (ho, _, _), (wo, _, _) = self._geometry(input_shape[1], input_shape[2])
+            raise ValueError(f"expects ({self.in_channels}, height, width) samples, "
+                             f"gets {tuple(input_shape)}")
+        (kh, kw), (_, h, w) = self.kernel, input_shape
+        if kh > h or kw > w:
+            raise ValueError(f"a {kh}x{kw} kernel does not fit in {h}x{w} images")
+        (ho, _, _), (wo, _, _) = self._geometry(h, w)
         return self.out_channels, ho, wo
+
+    def eval_values(self, input_shape: Shape) -> int:
+        """The output (twice: the GEMM's, then reordered), the padded input and the columns."""
+        c, h, w = input_shape
+        f, ho, wo = self.output_shape(input_shape)
+        (_, top, bottom), (_, left, right) = self._geometry(h, w)
+        padded = c * (h + top + bottom) * (w + left + right)
+        return 2 * f * ho * wo + padded + c * self.kernel[0] * self.kernel[1] * ho * wo
 
     def _padded(self, x: np.ndarray, training: bool) -> np.ndarray:
         """``x`` with its zero border: an (N, C, Hp, Wp) view of (C, N, Hp, Wp) memory, the
@@ -277,3 +296,21 @@ class Conv2D(Layer):
         values are checked as given, not coerced: KeyError or ValueError if bad."""
         return cls(spec["in"], spec["out"], spec["kernel"], spec["stride"], spec["padding"],
                    spec.get("init", "he"))
+
+    @classmethod
+    def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
+                       dtype: np.dtype) -> list[Layer]:
+        """``conv:F:K:S:PAD``: the convolution and its ReLU, with a channel axis added first
+        to (height, width) images."""
+        channels = with_channels(input_shape)
+        shape = channels[0].output_shape(input_shape) if channels else input_shape
+        filters, kernel, stride, padding = values
+        # A sample of rows is not an image: the convolution's shape check says so.
+        return [*channels, cls(shape[0], filters, kernel, stride, padding), ReLU()]
+
+    def __repr__(self) -> str:
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        stride = "" if (sh, sw) == (1, 1) else f", stride {sh}" if sh == sw else \
+            f", stride {sh}x{sw}"
+        return (f"Conv2D({self.in_channels}, {self.out_channels}, {kh}x{kw}{stride}, "
+                f"{self.padding})")

@@ -1,4 +1,5 @@
-"""Layers: Rescale (uint8 pixels in), Flatten, Dense, ReLU, Dropout; each registers itself.
+"""Layers: Rescale (uint8 pixels in), Flatten, AddChannel, Dense, ReLU, Dropout; each registers
+itself.
 
 The hot path is planned: in training, each layer writes its output and input gradient into
 buffers it owns and reuses from batch to batch (``out=``), so a step allocates almost
@@ -16,7 +17,8 @@ import numpy as np
 
 from .base import Arg, Layer, Shape, Shorthand, fraction, whole
 
-__all__ = ["INITIALIZERS", "Dense", "Dropout", "Flatten", "Layer", "ReLU", "Rescale"]
+__all__ = ["INITIALIZERS", "AddChannel", "Dense", "Dropout", "Flatten", "Layer", "ReLU",
+           "Rescale"]
 
 # What an evaluation-mode forward leaves where a training one keeps its input: nothing.
 _NOTHING = np.empty((0, 0))
@@ -92,6 +94,32 @@ class Flatten(Layer):
 
     def output_shape(self, input_shape: Shape) -> Shape:
         return (math.prod(input_shape),)
+
+
+class AddChannel(Layer):
+    """(n_samples, height, width) -> (n_samples, 1, height, width), a view: images without a
+    channel axis (MNIST's) as the one-channel images a convolution takes. ``conv``,
+    ``maxpool``, ``bn`` and ``gap`` in a layer string add one when they get such images, so
+    the model still takes (28, 28) samples, as ``dense:N`` adds a Flatten."""
+
+    kind = "AddChannel"
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return x[:, None]
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out[:, 0]
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 2:
+            raise ValueError(f"takes images (height, width), gets {describe(input_shape)}")
+        return (1, *input_shape)
+
+
+def with_channels(input_shape: Shape) -> list[Layer]:
+    """What an image layer of a layer string needs before it for ``input_shape``: an
+    AddChannel for (height, width) images, nothing otherwise."""
+    return [AddChannel()] if len(input_shape) == 2 else []
 
 
 class Dense(Layer):

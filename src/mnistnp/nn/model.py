@@ -16,6 +16,11 @@ from .base import Layer, Shape, layer_from_spec
 from .layers import Dense, Dropout, Flatten, ReLU, Rescale
 from .losses import softmax
 
+# The bytes of activations an evaluation chunk may take (``Sequential.eval_rows``): 8,192 rows
+# of an MLP, 160 images of a two-layer CNN, rather than the gigabyte 8,192 of those would take.
+EVAL_BYTES = 1 << 27
+MAX_EVAL_ROWS = 8192
+
 
 def output_shapes(layers: Sequence[Layer], input_shape: Shape) -> list[Shape]:
     """Each layer's output shape (per sample) when the first takes ``input_shape``; ShapeError
@@ -50,6 +55,7 @@ class Sequential:
             raise ShapeError(f"input shape {self.input_shape} is not a sample's shape")
         self.dtype = np.dtype(dtype)
         self.shapes = output_shapes(self.layers, self.input_shape)
+        self.eval_rows = self._eval_rows()
         # What the model file records beside the weights: seed, dataset, metrics, settings.
         self.info: dict[str, Any] = {}
         sizes = [math.prod(s) for layer in self.layers for s in layer.param_shapes]
@@ -71,6 +77,16 @@ class Sequential:
         # Backward stops at the first layer with parameters: nothing below needs a gradient.
         self.backward_stop = next(
             (i for i, layer in enumerate(self.layers) if layer.param_shapes), 0)
+
+    def _eval_rows(self) -> int:
+        """Rows per evaluation chunk: as many as fit in EVAL_BYTES at the layer that takes
+        the most per sample (its input, its output and its working arrays), at most
+        MAX_EVAL_ROWS."""
+        most = max((math.prod(shape) + layer.eval_values(shape)
+                    for layer, shape in zip(self.layers, [self.input_shape, *self.shapes])),
+                   default=0)
+        per_sample = most * self.dtype.itemsize
+        return max(1, min(MAX_EVAL_ROWS, EVAL_BYTES // max(1, per_sample)))
 
     def init(self, rng: np.random.Generator) -> Sequential:
         """Initialise every layer's parameters from ``rng``; returns self."""
@@ -108,15 +124,19 @@ class Sequential:
         for layer in reversed(self.layers[self.backward_stop:]):
             grad_out = layer.backward(grad_out)
 
-    def predict_proba(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes), computed in batches."""
+    def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), computed in batches of
+        ``batch_size`` rows (default ``eval_rows``: a bounded amount of memory)."""
+        batch_size = batch_size or self.eval_rows
         if 0 < len(x) <= batch_size:  # one call: what a server answering one image needs
             return softmax(self.forward(x))
         out = [softmax(self.forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.empty((0, self.num_classes), self.dtype)
 
-    def predict(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-        """Predicted classes, shape (n_samples,): the argmax of the logits."""
+    def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Predicted classes, shape (n_samples,): the argmax of the logits, computed in
+        batches as ``predict_proba``."""
+        batch_size = batch_size or self.eval_rows
         out = [np.argmax(self.forward(x[i:i + batch_size]), axis=1)
                for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.empty(0, np.intp)

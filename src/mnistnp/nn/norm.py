@@ -7,8 +7,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .base import Layer, Shape, Shorthand
 from .conv import buffer_like, channel_major
-from .layers import Layer
+from .layers import with_channels
 
 
 class BatchNorm(Layer):
@@ -36,8 +37,12 @@ class BatchNorm(Layer):
     """
 
     kind: ClassVar[str] = "BatchNorm"
+    shorthands: ClassVar[dict[str, Shorthand]] = {"bn": Shorthand(
+        help="batch norm of each feature or channel; after dense:N or conv:..., before their "
+             "ReLU")}
     param_names: ClassVar[tuple[str, ...]] = ("gamma", "beta")
     state_names: ClassVar[tuple[str, ...]] = ("running_mean", "running_var")
+    before_relu = True
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
                  dtype: np.dtype | str = "float32") -> None:
@@ -85,12 +90,11 @@ class BatchNorm(Layer):
                 raise ValueError(f"BatchNorm {name}: expected shape {shape}, got {got}")
             self.state()[name][...] = value
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    def output_shape(self, input_shape: Shape) -> Shape:
         """The per-sample input shape, (F,) or (C, H, W), unchanged."""
         if len(input_shape) not in (1, 3) or input_shape[0] != self.num_features:
-            raise ValueError(f"BatchNorm({self.num_features}) expects ({self.num_features},) "
-                             f"or ({self.num_features}, height, width) samples, "
-                             f"got {tuple(input_shape)}")
+            raise ValueError(f"expects ({self.num_features},) or ({self.num_features}, "
+                             f"height, width) samples, gets {tuple(input_shape)}")
         return tuple(input_shape)
 
     @staticmethod
@@ -171,6 +175,18 @@ class BatchNorm(Layer):
     @classmethod
     def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> BatchNorm:
         return cls(spec["features"], spec["momentum"], spec["eps"], dtype)
+
+    @classmethod
+    def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
+                       dtype: np.dtype) -> list[Layer]:
+        """``bn``: over the features of rows, the channels of images (a channel axis added
+        to (height, width) ones)."""
+        channels = with_channels(input_shape)
+        shape = channels[0].output_shape(input_shape) if channels else input_shape
+        return [*channels, cls(shape[0], dtype=dtype)]
+
+    def __repr__(self) -> str:
+        return f"BatchNorm({self.num_features})"
 
 
 def _feature_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:

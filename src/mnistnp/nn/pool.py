@@ -8,8 +8,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .base import Arg, Layer, Shape, Shorthand, whole
 from .conv import _pair, buffer_like, channel_major
-from .layers import Layer
+from .layers import with_channels
 
 
 class MaxPool2D(Layer):
@@ -28,7 +29,12 @@ class MaxPool2D(Layer):
     """
 
     kind: ClassVar[str] = "MaxPool2D"
+    shorthands: ClassVar[dict[str, Shorthand]] = {"maxpool": Shorthand(
+        (Arg("S", whole(1)), Arg("STRIDE", whole(1), None)),
+        "the maximum of each SxS window, windows STRIDE apart (default S); after conv:... "
+        "it goes before the conv's ReLU (the same values, less work)")}
     param_names: ClassVar[tuple[str, ...]] = ()
+    before_relu = True
 
     def __init__(self, size: int | Sequence[int] = 2,
                  stride: int | Sequence[int] | None = None) -> None:
@@ -40,11 +46,11 @@ class MaxPool2D(Layer):
         # overlap; None after an evaluation-mode forward.
         self._argmax: tuple[np.ndarray, ...] | None = None
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    def output_shape(self, input_shape: Shape) -> tuple[int, int, int]:
         """(C, H', W') for a per-sample input shape (C, H, W)."""
         if len(input_shape) != 3:
-            raise ValueError(f"MaxPool2D expects (channels, height, width) samples, "
-                             f"got {tuple(input_shape)}")
+            raise ValueError(f"expects (channels, height, width) samples, "
+                             f"gets {tuple(input_shape)}")
         c, h, w = input_shape
         (kh, kw), (sh, sw) = self.size, self.stride
         if h < kh or w < kw:
@@ -142,6 +148,15 @@ class MaxPool2D(Layer):
     def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> MaxPool2D:
         return cls(spec["size"], spec["stride"])
 
+    @classmethod
+    def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
+                       dtype: np.dtype) -> list[Layer]:
+        return [*with_channels(input_shape), cls(*values)]
+
+    def __repr__(self) -> str:
+        size, stride = (f"{a}" if a == b else f"{a}x{b}" for a, b in (self.size, self.stride))
+        return f"MaxPool2D({size}{'' if self.stride == self.size else f', stride {stride}'})"
+
 
 def _max_of(views: list[np.ndarray]) -> np.ndarray:
     """The elementwise maximum of same-shaped ``views``, a fresh array."""
@@ -186,16 +201,18 @@ class GlobalAvgPool(Layer):
     training-mode call; evaluation returns fresh arrays."""
 
     kind: ClassVar[str] = "GlobalAvgPool"
+    shorthands: ClassVar[dict[str, Shorthand]] = {"gap": Shorthand(
+        help="global average pooling: each channel's mean over the image")}
     param_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         self._x_shape: tuple[int, ...] = ()
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int]:
+    def output_shape(self, input_shape: Shape) -> tuple[int]:
         """(C,) for a per-sample input shape (C, H, W)."""
         if len(input_shape) != 3:
-            raise ValueError(f"GlobalAvgPool expects (channels, height, width) samples, "
-                             f"got {tuple(input_shape)}")
+            raise ValueError(f"expects (channels, height, width) samples, "
+                             f"gets {tuple(input_shape)}")
         return (input_shape[0],)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
@@ -208,9 +225,7 @@ class GlobalAvgPool(Layer):
         np.multiply(grad_out[:, :, None, None], 1.0 / math.prod(self._x_shape[2:]), out=dx)
         return dx
 
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind}
-
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> GlobalAvgPool:
-        return cls()
+    def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
+                       dtype: np.dtype) -> list[Layer]:
+        return [*with_channels(input_shape), cls()]

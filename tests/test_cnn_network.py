@@ -1,0 +1,231 @@
+"""A CNN from a layer string: the conv, maxpool, bn, gap and affine items, what each builds
+(a channel axis for (28, 28) images, batch norm and pooling before the conv's ReLU), their
+one-line mistakes, and the chunks a CNN is evaluated in."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from gradcheck import rel_error
+
+from mnistnp.errors import ShapeError
+from mnistnp.nn import (
+    SHORTHANDS,
+    AddChannel,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Flatten,
+    LayerStringError,
+    Rescale,
+    Sequential,
+    layer_from_spec,
+    network,
+    parse_layers,
+    softmax_cross_entropy,
+)
+from mnistnp.nn.model import EVAL_BYTES
+from mnistnp.training import evaluate
+
+# The issue's example: TensorFlow's tutorial CNN.
+EXAMPLE = "conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:1024,dropout:0.4"
+
+
+def kinds(model: Sequential) -> list[str]:
+    return [layer.kind for layer in model.layers]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (EXAMPLE, ["Rescale", "AddChannel", "Conv2D", "MaxPool2D", "ReLU", "Conv2D", "MaxPool2D",
+               "ReLU", "Flatten", "Dense", "ReLU", "Dropout", "Dense"]),
+    # batch norm and pooling go before the conv's (or dense's) own ReLU, in the order written
+    ("conv:8:3,bn,maxpool:2,dense:16,bn", ["Rescale", "AddChannel", "Conv2D", "BatchNorm",
+                                           "MaxPool2D", "ReLU", "Flatten", "Dense",
+                                           "BatchNorm", "ReLU", "Dense"]),
+    # a ReLU written out keeps what follows after it
+    ("conv:8:3,relu,bn", ["Rescale", "AddChannel", "Conv2D", "ReLU", "BatchNorm", "Flatten",
+                          "Dense"]),
+    ("conv:8:3,gap", ["Rescale", "AddChannel", "Conv2D", "ReLU", "GlobalAvgPool", "Dense"]),
+    ("maxpool:2,conv:4:3", ["Rescale", "AddChannel", "MaxPool2D", "Conv2D", "ReLU", "Flatten",
+                            "Dense"]),
+    ("bn,dense:8", ["Rescale", "AddChannel", "BatchNorm", "Flatten", "Dense", "ReLU", "Dense"]),
+    ("affine:10:0.1:2,conv:4:3", ["RandomAffine", "Rescale", "AddChannel", "Conv2D", "ReLU",
+                                  "Flatten", "Dense"]),
+    ("affine:10:0.1,shift:1,dense:8", ["RandomAffine", "RandomShift", "Rescale", "Flatten",
+                                       "Dense", "ReLU", "Dense"]),
+], ids=["example", "bn-and-pool", "relu-written", "gap", "pool-first", "bn-first", "affine",
+        "affine-and-shift"])
+def test_what_each_cnn_string_builds(text: str, expected: list[str]) -> None:
+    model = network(text, (28, 28), 10)
+    assert kinds(model) == expected
+    assert model.input_shape == (28, 28) and model.output_shape == (10,)
+
+
+def test_the_example_has_the_tutorials_shapes_and_settings() -> None:
+    model = network(EXAMPLE, (28, 28), 10)
+    convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
+    assert [(c.in_channels, c.out_channels, c.kernel, c.stride, c.padding) for c in convs] == [
+        (1, 32, (5, 5), (1, 1), "same"), (32, 64, (5, 5), (1, 1), "same")]
+    # 'same' padding and two 2x2 pools: 28 -> 14 -> 7, so the dense layer gets 7 * 7 * 64
+    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+    assert (dense[0].in_features, dense[0].out_features) == (7 * 7 * 64, 1024)
+    assert model.num_params == (25 * 32 + 32) + (25 * 32 * 64 + 64) + (3136 * 1024 + 1024) \
+        + (1024 * 10 + 10)
+
+
+def test_conv_values_and_their_defaults() -> None:
+    (item,) = parse_layers("conv:16:3")
+    assert item.values == (16, 3, 1, "same")
+    (item,) = parse_layers("conv:16:3:2:valid")
+    assert item.values == (16, 3, 2, "valid")
+    assert parse_layers("maxpool:3")[0].values == (3, None)
+    assert parse_layers("affine:12.5:0.15")[0].values == (12.5, 0.15, 0)
+    model = network("conv:4:3:2:valid,maxpool:3:2", (28, 28), 10)
+    conv, pool = model.layers[2], model.layers[3]
+    assert model.shapes[2] == (4, 13, 13)  # (28 - 3) // 2 + 1
+    assert (pool.size, pool.stride) == ((3, 3), (2, 2)) and model.shapes[3] == (4, 6, 6)
+    assert SHORTHANDS["conv"][1].usage("conv") == "conv:F:K[:S[:PAD]]"
+    assert SHORTHANDS["affine"][1].usage("affine") == "affine:DEG:SCALE[:PX]"
+    affine = network("affine:15:0.2:3", (28, 28), 10).layers[0]
+    assert (affine.rotate, affine.scale, affine.shift) == (15.0, (0.8, 1.2), 3)
+    assert repr(conv) == "Conv2D(1, 4, 3x3, stride 2, valid)"
+
+
+def test_images_that_have_channels_get_no_channel_layer() -> None:
+    model = network("conv:4:3,bn", (3, 10, 10), 5)
+    assert kinds(model)[:2] == ["Rescale", "Conv2D"] and model.layers[1].in_channels == 3
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("conv:32", r"^conv:32: missing K; write conv:F:K\[:S\[:PAD\]\]$"),
+    ("conv:32:5:1:same:2", r"^conv:32:5:1:same:2: conv takes 2 to 4 values; write conv:F:K"),
+    ("conv:32:5:0", r"^conv:32:5:0: S must be a whole number >= 1, got '0'$"),
+    ("conv:32:5:1:full", r"^conv:32:5:1:full: PAD must be same or valid, got 'full'$"),
+    ("maxpool:0", r"^maxpool:0: S must be a whole number >= 1, got '0'$"),
+    ("bn:0.9", r"^bn:0.9: bn takes no value; write bn$"),
+    ("affine:200:0.1", r"^affine:200:0.1: DEG must be a number from 0 to 180, got '200'$"),
+    ("affine:10:1.5", r"^affine:10:1.5: SCALE must be a number in \[0, 1\), got '1.5'$"),
+    ("conv:8:3,affine:10:0.1", r"^affine:10:0.1 must come first: it works on the raw images"),
+], ids=["missing-k", "too-many", "stride-0", "padding", "pool-0", "bn-value", "rotate",
+        "scale", "affine-not-first"])
+def test_each_cnn_mistake_is_one_clear_message(text: str, message: str) -> None:
+    with pytest.raises(LayerStringError, match=message):
+        parse_layers(text)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("conv:8:29", r"^conv:8:29: a 29x29 kernel does not fit in 28x28 images$"),
+    ("conv:8:40:1:valid", r"^conv:8:40:1:valid: a 40x40 kernel does not fit in 28x28"),
+    ("maxpool:2,maxpool:2,maxpool:2,maxpool:2,maxpool:2", r"^maxpool:2: a 2x2 pool does not "
+     r"fit in 1x1 images$"),
+    ("dense:8,conv:4:3", r"^conv:4:3: expects \(8, height, width\) samples, gets \(8,\)$"),
+    ("dense:8,gap", r"^gap: expects \(channels, height, width\) samples, gets \(8,\)$"),
+], ids=["kernel-same", "kernel-valid", "pooled-away", "conv-on-rows", "gap-on-rows"])
+def test_a_cnn_string_that_does_not_fit_the_images_names_its_item(text: str,
+                                                                  message: str) -> None:
+    with pytest.raises(ShapeError, match=message):
+        network(text, (28, 28), 10)
+
+
+def test_pooling_before_the_relu_gives_what_pooling_after_it_gives() -> None:
+    """The reason maxpool may go before the conv's ReLU: max and ReLU commute, so the output
+    and every gradient are the same as with the ReLU first (checked in float64, where a ReLU
+    gives many ties in a window: whole windows of zeros)."""
+    rng = np.random.default_rng(3)
+    built = network("conv:6:3,maxpool:2,dense:8", (12, 12), 4, "float64", rng)
+    i = kinds(built).index("MaxPool2D")
+    assert kinds(built)[i:i + 2] == ["MaxPool2D", "ReLU"]
+    specs = [layer.spec() for layer in built.layers]
+    specs[i], specs[i + 1] = specs[i + 1], specs[i]
+    other = Sequential([layer_from_spec(spec, "float64") for spec in specs], (12, 12),
+                       "float64")
+    assert kinds(other)[i:i + 2] == ["ReLU", "MaxPool2D"]
+    other.params[...] = built.params
+    x = rng.integers(0, 256, (9, 12, 12), dtype=np.uint8)
+    y = rng.integers(0, 4, 9)
+    grads = []
+    for model in (built, other):
+        logits = model.forward(x, training=True)
+        _, g = softmax_cross_entropy(logits, y, scale=1 / 9)
+        model.backward(g)
+        grads.append((logits.copy(), model.grads.copy()))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    assert rel_error(grads[0][1], grads[1][1]) < 1e-12
+
+
+def test_the_channel_layer_is_a_view_with_its_own_backward() -> None:
+    x = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    layer = AddChannel()
+    y = layer.forward(x, training=True)
+    assert y.shape == (2, 1, 3, 4) and np.shares_memory(x, y)
+    np.testing.assert_array_equal(layer.backward(y), x)
+    with pytest.raises(ValueError, match=r"takes images \(height, width\), gets 12"):
+        layer.output_shape((12,))
+
+
+# --- evaluation in chunks of bounded memory ------------------------------------------------
+
+
+class Spy:
+    """Records the batch sizes a model's first layer is given."""
+
+    def __init__(self, model: Sequential) -> None:
+        self.sizes: list[int] = []
+        first = model.layers[0]
+        real = first.forward
+
+        def forward(x: np.ndarray, training: bool = False) -> np.ndarray:
+            self.sizes.append(len(x))
+            return real(x, training)
+
+        first.forward = forward  # type: ignore[method-assign]
+
+
+def test_a_cnn_is_evaluated_in_chunks_that_bound_its_columns() -> None:
+    """The example's second conv turns each 32x14x14 sample into 32*5*5 x 14*14 columns
+    (627 KB in float32): 8,192 images at once would take 5 GB. Every path that evaluates
+    (predict, predict_proba, the loop's validation) cuts the images into chunks whose
+    columns fit in the evaluation budget, and the answers are those of one image at a time."""
+    model = network(EXAMPLE, (28, 28), 10, rng=np.random.default_rng(0))
+    column_bytes = 32 * 5 * 5 * 14 * 14 * 4
+    rows = model.eval_rows
+    assert 1 <= rows and rows * column_bytes <= EVAL_BYTES
+    x = np.random.default_rng(1).integers(0, 256, (2 * rows + 3, 28, 28), dtype=np.uint8)
+    y = np.random.default_rng(2).integers(0, 10, len(x))
+    spy = Spy(model)
+    predicted = model.predict(x)
+    proba = model.predict_proba(x)
+    loss, accuracy = evaluate(model, x, y)
+    assert spy.sizes and max(spy.sizes) <= rows and sum(spy.sizes) == 3 * len(x)
+    alone = np.concatenate([model.predict_proba(x[i:i + 1]) for i in range(0, len(x), 7)])
+    np.testing.assert_allclose(proba[::7], alone, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(predicted, proba.argmax(axis=1))
+    assert accuracy == np.mean(predicted == y)
+    assert loss == pytest.approx(-np.mean(np.log(proba[np.arange(len(y)), y])), rel=1e-5)
+
+
+@pytest.mark.parametrize(("text", "dtype"), [("dense:50,dense:50,dense:50", "float32"),
+                                             ("dense:50,dense:50,dense:50", "float64"),
+                                             ("shift:2,dense:800,dropout:0.2,dense:800",
+                                              "float64")])
+def test_an_mlp_is_still_evaluated_8192_rows_at_a_time(text: str, dtype: str) -> None:
+    assert network(text, (28, 28), 10, dtype).eval_rows == 8192
+
+
+def test_the_chunk_follows_the_layer_that_takes_the_most_per_sample() -> None:
+    """Counted by hand: Conv2D(1, 8, 3x3, same) on 20x20 takes its input (400), its output
+    twice (2 * 8 * 400), the padded input (22 * 22) and the columns (9 * 400)."""
+    model = Sequential([Rescale(1.0), AddChannel(), Conv2D(1, 8, 3, padding="same"),
+                        Flatten(), Dense(3200, 2)], (20, 20), "float64")
+    per_sample = (400 + 2 * 8 * 400 + 22 * 22 + 9 * 400) * 8
+    assert model.eval_rows == min(8192, EVAL_BYTES // per_sample)
+
+
+def test_batch_norm_keeps_its_state_in_the_models_dtype() -> None:
+    model = network("conv:4:3,bn,dense:8,bn", (10, 10), 3, "float64")
+    norms = [layer for layer in model.layers if isinstance(layer, BatchNorm)]
+    assert [n.num_features for n in norms] == [4, 8]
+    assert all(n.running_mean.dtype == np.float64 == n.running_var.dtype for n in norms)
+    assert math.prod(model.shapes[-1]) == 3
