@@ -5,7 +5,9 @@ written ``.npz``. Version 2 adds the architecture and the layers' non-trainable 
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +18,7 @@ from .atomic import atomic_write
 from .config import TrainConfig
 from .errors import ModelFileError
 from .io import load_state, named_state
-from .nn import Sequential
+from .nn import Layer, Sequential
 from .npzfile import read_npz
 from .training import History, TrainState
 
@@ -55,15 +57,27 @@ def model_state(model: Sequential) -> dict[str, np.ndarray]:
     return {name: array.copy() for name, array in named_state(model).items()}
 
 
+def check_network(ckpt: Checkpoint, layers: Sequence[Layer], input_shape: Sequence[int],
+                  dtype: np.dtype | str) -> None:
+    """ModelFileError unless ``layers`` for samples of ``input_shape`` (built from the
+    checkpoint's config for this data, but not yet put in a model, so nothing is allocated)
+    are the network the checkpoint was taken of, with as many weights as it holds: a
+    checkpoint whose settings declare a huge network is refused before it is allocated."""
+    spec = {"input_shape": list(input_shape), "dtype": np.dtype(dtype).name,
+            "layers": [layer.spec() for layer in layers]}
+    if ckpt.model is not None and ckpt.model != spec:
+        raise ModelFileError(f"the checkpoint was taken of the network {_outline(ckpt.model)}, "
+                             f"but its settings build {_outline(spec)} for this data")
+    declared = sum(math.prod(shape) for layer in layers for shape in layer.param_shapes)
+    if ckpt.params.size != declared:
+        raise ModelFileError(f"checkpoint weights hold {ckpt.params.size:,} numbers but the "
+                             f"model has {declared:,}")
+
+
 def restore_model(ckpt: Checkpoint, model: Sequential) -> None:
     """Put a checkpoint's weights and layer state into ``model``, freshly built from its
     config; ModelFileError if the model is not the one the checkpoint was taken of."""
-    if ckpt.model is not None and ckpt.model != model.spec():
-        raise ModelFileError(f"the checkpoint was taken of the network {_outline(ckpt.model)}, "
-                             f"but its settings build {_outline(model.spec())} for this data")
-    if ckpt.params.shape != model.params.shape:
-        raise ModelFileError(f"checkpoint weights hold {ckpt.params.size:,} numbers but the "
-                             f"model has {model.params.size:,}")
+    check_network(ckpt, model.layers, model.input_shape, model.dtype)
     names = set(named_state(model))
     if set(ckpt.layer_state) != names:
         raise ModelFileError(f"the checkpoint holds layer state {sorted(ckpt.layer_state)}, "

@@ -78,17 +78,8 @@ def load_model(path: str | os.PathLike[str],
     spec = meta.get("model")
     if meta["format_version"] == 1:
         spec, arrays = upgrade_v1(path, spec, arrays, info, input_shape)
-    model = _build(path, spec)
-    params, state = named_params(model), named_state(model)
-    missing = [n for n in [*params, *state] if n not in arrays]
-    if missing:
-        raise ModelFileError(f"{path}: missing weights {', '.join(missing)}")
-    extra = sorted(set(arrays) - set(params) - set(state))
-    if extra:
-        raise ModelFileError(f"{path}: unexpected members {', '.join(extra)}")
-    for name, target in [*params.items(), *state.items()]:
-        _check_array(path, name, arrays[name], target.shape)
-    for name, target in params.items():
+    model = _build(path, spec, arrays)
+    for name, target in named_params(model).items():
         target[...] = arrays[name]
     try:
         load_state(model, arrays)
@@ -98,21 +89,39 @@ def load_model(path: str | os.PathLike[str],
     return model
 
 
-def _build(path: Path, spec: Any) -> Sequential:
-    """The model ``spec`` describes, checked: its layers chain, it has weights, and it gives
-    one score per class."""
+def _build(path: Path, spec: Any, arrays: dict[str, np.ndarray]) -> Sequential:
+    """The (zero) model ``spec`` describes, checked: its layers chain, it has weights, it
+    gives one score per class, and ``arrays`` hold every parameter and state array it
+    declares, of the declared shape, finite floats, and nothing else. All of this is checked
+    on what the layers declare, before the model allocates anything: a spec declaring
+    billions of weights is refused without allocating them."""
     if not isinstance(spec, dict):
         raise ModelFileError(f"{path}: no architecture in metadata")
     try:
-        model = Sequential.from_spec(spec)
+        layers, input_shape, dtype = Sequential.parts_from_spec(spec)
+        shapes = output_shapes(layers, input_shape)
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: bad architecture in metadata ({e})") from None
-    if not model.num_params:
+    declared = {f"layers.{i}.{name}": shape for i, layer in enumerate(layers)
+                for name, shape in zip((*layer.param_names, *layer.state_names),
+                                       (*layer.param_shapes, *layer.state_shapes), strict=True)}
+    if not any(layer.param_shapes for layer in layers):
         raise ModelFileError(f"{path}: the model has no weights")
-    if len(model.output_shape) != 1:
-        raise ModelFileError(f"{path}: the model's output {model.output_shape} is not one "
-                             "score per class")
-    return model
+    if shapes and len(shapes[-1]) != 1:
+        raise ModelFileError(f"{path}: the model's output {shapes[-1]} is not one score per "
+                             "class")
+    missing = [name for name in declared if name not in arrays]
+    if missing:
+        raise ModelFileError(f"{path}: missing weights {', '.join(missing)}")
+    extra = sorted(set(arrays) - set(declared))
+    if extra:
+        raise ModelFileError(f"{path}: unexpected members {', '.join(extra)}")
+    for name, shape in declared.items():
+        _check_array(path, name, arrays[name], shape)
+    try:
+        return Sequential(layers, input_shape, dtype)
+    except ValueError as e:  # more than a model file may hold, or than a sample may take
+        raise ModelFileError(f"{path}: bad architecture in metadata ({e})") from None
 
 
 def _check_array(path: Path, name: str, value: np.ndarray, shape: tuple[int, ...]) -> None:

@@ -12,11 +12,12 @@ import numpy as np
 
 from . import datasets
 from .callbacks import Callback, Checkpoints, EarlyStopping, MetricsLog
-from .checkpoint import Checkpoint, restore, save_checkpoint, snapshot
+from .checkpoint import Checkpoint, check_network, restore, save_checkpoint, snapshot
 from .config import TrainConfig
 from .errors import DatasetError, MnistnpWarning
 from .metrics import accuracy
-from .nn import Sequential, network
+from .nn import Sequential
+from .nn.arch import build_layers
 from .optim import (
     OPTIMIZERS,
     SCHEDULES,
@@ -124,10 +125,15 @@ def _warn_run_too_short(config: TrainConfig, name: str, steps: int, total_steps:
 
 
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int,
-                rng: np.random.Generator) -> Sequential:
+                rng: np.random.Generator, resume: Checkpoint | None = None) -> Sequential:
     """The network of ``config.model`` for samples of ``input_shape``, one output per class,
-    initialised from ``rng``; ShapeError naming the layer the data's shape does not fit."""
-    return network(config.model.layers, input_shape, num_classes, config.dtype, rng)
+    initialised from ``rng``; ShapeError naming the layer the data's shape does not fit.
+    With ``resume``, ModelFileError before anything is allocated if the network is not the
+    one the checkpoint holds (see ``checkpoint.check_network``)."""
+    layers = build_layers(config.model.layers, input_shape, num_classes, config.dtype)
+    if resume is not None:
+        check_network(resume, layers, input_shape, config.dtype)
+    return Sequential(layers, input_shape, config.dtype).init(rng)
 
 
 def train(config: TrainConfig, data: Data | None = None,
@@ -158,7 +164,8 @@ def train(config: TrainConfig, data: Data | None = None,
             raise DatasetError(f"the {what} set holds no images")
     (x_train, y_train), validation = datasets.validation_split(x_all, y_all, config.val_split)
     rng = np.random.default_rng(config.seed)
-    model = build_model(config, x_train.shape[1:], num_classes(config, y_all, y_test), rng)
+    model = build_model(config, x_train.shape[1:], num_classes(config, y_all, y_test), rng,
+                        resume)
     sampler = ShuffledBatches(len(x_train), config.batch_size)
     optimizer = make_optimizer(config)
     schedule = make_schedule(config, sampler.steps_per_epoch,

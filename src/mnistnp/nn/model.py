@@ -16,6 +16,12 @@ from .base import Layer, Shape, layer_from_spec
 from .layers import Dense, Dropout, Flatten, ReLU, Rescale
 from .losses import softmax
 
+# At most this many bytes of parameters and layer state: what a model file may hold
+# (``npzfile.MAX_TOTAL_BYTES``). A larger network is refused before anything is allocated.
+MAX_WEIGHT_BYTES = 1 << 30
+# At most this many bytes for one sample in any layer's evaluation (``Layer.eval_values``);
+# a 28x28 CNN takes about 1 MB.
+MAX_SAMPLE_BYTES = 1 << 28
 # The bytes of activations an evaluation chunk may take (``Sequential.eval_rows``): 8,192 rows
 # of an MLP, 160 images of a two-layer CNN, rather than the gigabyte 8,192 of those would take.
 EVAL_BYTES = 1 << 27
@@ -59,6 +65,13 @@ class Sequential:
         # What the model file records beside the weights: seed, dataset, metrics, settings.
         self.info: dict[str, Any] = {}
         sizes = [math.prod(s) for layer in self.layers for s in layer.param_shapes]
+        state = sum(math.prod(s) for layer in self.layers for s in layer.state_shapes)
+        size = (sum(sizes) + state) * self.dtype.itemsize
+        if size > MAX_WEIGHT_BYTES:
+            held = f"{sum(sizes):,} parameters" + (f" and {state:,} state values" if state
+                                                    else "")
+            raise ShapeError(f"the network has {held} ({size / 2**30:,.1f} GiB in "
+                             f"{self.dtype.name}), more than the 1 GiB a model file may hold")
         self.params = np.zeros(sum(sizes), dtype=self.dtype)
         self.grads = np.zeros_like(self.params)
         offset = 0
@@ -81,11 +94,16 @@ class Sequential:
     def _eval_rows(self) -> int:
         """Rows per evaluation chunk: as many as fit in EVAL_BYTES at the layer that takes
         the most per sample (its input, its output and its working arrays), at most
-        MAX_EVAL_ROWS."""
-        most = max((math.prod(shape) + layer.eval_values(shape)
-                    for layer, shape in zip(self.layers, [self.input_shape, *self.shapes])),
-                   default=0)
+        MAX_EVAL_ROWS; ShapeError if one sample takes more than MAX_SAMPLE_BYTES."""
+        most, where = 0, 0
+        for i, (layer, shape) in enumerate(zip(self.layers, [self.input_shape, *self.shapes])):
+            values = math.prod(shape) + layer.eval_values(shape)
+            if values > most:
+                most, where = values, i
         per_sample = most * self.dtype.itemsize
+        if per_sample > MAX_SAMPLE_BYTES:
+            raise ShapeError(f"layer {where} ({self.layers[where].kind}): takes {per_sample:,} "
+                             f"bytes per sample, more than the {MAX_SAMPLE_BYTES:,} allowed")
         return max(1, min(MAX_EVAL_ROWS, EVAL_BYTES // max(1, per_sample)))
 
     def init(self, rng: np.random.Generator) -> Sequential:
@@ -204,6 +222,13 @@ class Sequential:
     def from_spec(cls, spec: dict[str, Any]) -> Sequential:
         """Rebuild an (uninitialised, zero) model from ``spec()`` data: each layer by the class
         its kind names. KeyError/TypeError/ValueError (ShapeError) if the spec is bad."""
+        return cls(*cls.parts_from_spec(spec))
+
+    @staticmethod
+    def parts_from_spec(spec: dict[str, Any]) -> tuple[list[Layer], Shape, np.dtype]:
+        """The layers, input shape and dtype ``spec()`` data describes, the layers rebuilt
+        (which allocates nothing) but not yet put together, so a caller can check what they
+        declare (``param_shapes``, ``state_shapes``) first. Raises as ``from_spec``."""
         if spec["dtype"] not in ("float32", "float64"):
             raise ValueError(f"dtype {spec['dtype']!r} is not float32 or float64")
         shape = spec["input_shape"]
@@ -213,7 +238,7 @@ class Sequential:
         if not isinstance(spec["layers"], list):
             raise ValueError("layers is not a list")
         dtype = np.dtype(spec["dtype"])
-        return cls([layer_from_spec(s, dtype) for s in spec["layers"]], shape, dtype)
+        return [layer_from_spec(s, dtype) for s in spec["layers"]], tuple(shape), dtype
 
 
 def mlp(

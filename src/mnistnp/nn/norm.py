@@ -28,7 +28,9 @@ class BatchNorm(Layer):
     checkpoint must save it): ``running_mean`` (zeros) and ``running_var`` (ones), declared
     in ``state_names``/``state_shapes`` as parameters are; ``state()`` returns them by name
     (the live arrays, which training updates in place) and ``load_state(arrays)`` copies
-    saved ones in. They have the dtype given here (the model's).
+    saved ones in. They have the dtype given here (the model's), and are made when first
+    needed, so that building a layer from a model file's spec allocates nothing before the
+    file's arrays are checked against what it declares.
 
     Training-mode outputs and input gradients are reused buffers (laid out as the input, see
     ``channel_major``), valid until the layer's next training-mode call; evaluation returns
@@ -57,8 +59,8 @@ class BatchNorm(Layer):
             float(eps)
         self.param_shapes = ((self.num_features,), (self.num_features,))
         self.state_shapes = ((self.num_features,), (self.num_features,))
-        self.running_mean = np.zeros(self.num_features, dtype)
-        self.running_var = np.ones(self.num_features, dtype)
+        self.dtype = np.dtype(dtype)
+        self._state: dict[str, np.ndarray] = {}
         self._xc = np.empty(0)  # x - batch mean, from the last training forward
         self._x = np.empty(0)
         self._inv_std = np.empty(0)
@@ -79,7 +81,18 @@ class BatchNorm(Layer):
 
     def state(self) -> dict[str, np.ndarray]:
         """The non-trainable state by name, in ``state_names`` order: the live arrays."""
-        return {"running_mean": self.running_mean, "running_var": self.running_var}
+        if not self._state:
+            self._state = {"running_mean": np.zeros(self.num_features, self.dtype),
+                           "running_var": np.ones(self.num_features, self.dtype)}
+        return self._state
+
+    @property
+    def running_mean(self) -> np.ndarray:
+        return self.state()["running_mean"]
+
+    @property
+    def running_var(self) -> np.ndarray:
+        return self.state()["running_var"]
 
     def load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Copy saved state in (ValueError naming the array if one is missing or misshapen)."""
@@ -135,10 +148,11 @@ class BatchNorm(Layer):
                         out=self._like("out", x))
         y += self.beta.reshape(bshape)
         m = dtype.type(self.momentum)
-        self.running_mean *= 1 - m
-        self.running_mean += m * mean
-        self.running_var *= 1 - m
-        self.running_var += (m * n / (n - 1)) * var  # unbiased, as PyTorch
+        running_mean, running_var = self.running_mean, self.running_var
+        running_mean *= 1 - m
+        running_mean += m * mean
+        running_var *= 1 - m
+        running_var += (m * n / (n - 1)) * var  # unbiased, as PyTorch
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
