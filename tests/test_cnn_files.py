@@ -231,3 +231,80 @@ def test_a_checkpoint_whose_settings_declare_a_huge_network_is_refused_before_bu
     finally:
         tracemalloc.stop()
     assert peak < SMALL
+
+
+# --- early stopping and resume keep batch norm's statistics with the weights ----------------
+
+# Every random stream and piece of state a CNN run has: affine transforms, dropout masks,
+# batch-norm statistics (conv and dense), AdamW moments, warmup then cosine.
+CNN_CONFIG = TrainConfig(model=ModelConfig("affine:10:0.1:1,conv:4:3,bn,maxpool:2,dense:16,bn,"
+                                           "dropout:0.2"),
+                         epochs=4, batch_size=50, optimizer="adamw", lr=0.01, warmup_epochs=1,
+                         val_split=60, patience=2, seed=3, dataset="tiny")
+
+
+def noisy_validation() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The tiny set with the validation rows' labels shuffled: the validation loss rises from
+    the first epoch on, so early stopping ends the run and goes back to epoch 1."""
+    (x, y), test = data()
+    y = y.copy()
+    y[-60:] = np.random.default_rng(0).permutation(y[-60:])
+    return (x, y), test
+
+
+class EachEpoch:
+    """A callback that keeps each epoch's weights and layer state."""
+
+    def __init__(self) -> None:
+        self.params: list[np.ndarray] = []
+        self.state: list[dict[str, np.ndarray]] = []
+
+    def on_epoch_end(self, ctx: Any) -> None:
+        from mnistnp.io import named_state
+
+        self.params.append(ctx.model.params.copy())
+        self.state.append({k: v.copy() for k, v in named_state(ctx.model).items()})
+
+
+def test_early_stopping_restores_the_best_epochs_batch_norm_statistics() -> None:
+    seen = EachEpoch()
+    result = train(CNN_CONFIG, noisy_validation(), progress=False, callbacks=[seen])
+    best = result.history.best_epoch
+    assert best is not None and best < result.history.epochs  # it went back
+    from mnistnp.io import named_state
+
+    state = named_state(result.model)
+    assert set(state) == {"layers.4.running_mean", "layers.4.running_var",
+                          "layers.9.running_mean", "layers.9.running_var"}
+    np.testing.assert_array_equal(result.model.params, seen.params[best - 1])
+    for name, array in state.items():
+        np.testing.assert_array_equal(array, seen.state[best - 1][name], err_msg=name)
+        assert not np.array_equal(array, seen.state[-1][name])  # not the last epoch's
+    # What the model reports is what the best epoch's weights and statistics give.
+    (x, y), _ = noisy_validation()
+    assert result.val_accuracy == np.mean(result.model.predict(x[-60:]) == y[-60:])
+
+
+@pytest.mark.parametrize("stop_at", [2, 3, 4, 8])  # 3 steps an epoch: mid-epoch, epoch ends
+def test_an_interrupted_cnn_run_resumes_bit_identically(tmp_path: Path, stop_at: int) -> None:
+    """The checkpoint holds the batch-norm statistics, the affine layer's and dropout's random
+    streams and early stopping's best weights and statistics: the resumed run ends with the
+    same weights, statistics and record as one never interrupted."""
+    from mnistnp.io import named_state
+
+    whole = train(CNN_CONFIG, noisy_validation(), progress=False)
+    assert whole.history.best_epoch is not None
+    calls = iter(range(1000))
+    with pytest.raises(Interrupted):
+        train(CNN_CONFIG, noisy_validation(), progress=False,
+              checkpoint_path=str(tmp_path / "c.npz"), should_stop=lambda: next(calls) + 1 ==
+              stop_at)
+    ckpt = load_checkpoint(tmp_path / "c.npz")
+    assert len(ckpt.layer_rngs) == 2 and set(ckpt.layer_state) == set(named_state(whole.model))
+    resumed = train(CNN_CONFIG, noisy_validation(), progress=False, resume=ckpt)
+    np.testing.assert_array_equal(resumed.model.params, whole.model.params)
+    for name, array in named_state(whole.model).items():
+        np.testing.assert_array_equal(named_state(resumed.model)[name], array, err_msg=name)
+    assert resumed.history.costs == whole.history.costs
+    assert resumed.history.epoch_val_loss == whole.history.epoch_val_loss
+    assert resumed.history.best_epoch == whole.history.best_epoch

@@ -12,6 +12,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from .io import load_state, named_state
+
 if TYPE_CHECKING:
     from .nn import Sequential
     from .optim import Optimizer
@@ -92,7 +94,8 @@ def bound_hooks(callbacks: Sequence[Any], name: str) -> list[Callable[..., None]
 
 class EarlyStopping(Callback):
     """Stop when the validation loss has not improved for ``patience`` epochs, then put back
-    the weights of the best epoch (so the model is the best seen, not the last)."""
+    the weights and layer state (batch norm's running statistics) of the best epoch, so the
+    model is the best seen, not the last."""
 
     def __init__(self, patience: int, min_delta: float = 0.0) -> None:
         if patience < 1:
@@ -100,6 +103,8 @@ class EarlyStopping(Callback):
         self.patience, self.min_delta = int(patience), float(min_delta)
         self.best_loss, self.best_epoch, self.waited = math.inf, 0, 0
         self.best_params: np.ndarray | None = None
+        # Copies of the best epoch's layer state, named as in a model file (``io.named_state``)
+        self.best_state: dict[str, np.ndarray] = {}
 
     def on_train_begin(self, ctx: TrainContext) -> None:
         if ctx.validation is None:  # before any epoch is spent
@@ -113,25 +118,31 @@ class EarlyStopping(Callback):
                 self.best_params = ctx.model.params.copy()
             else:
                 self.best_params[...] = ctx.model.params
+            self.best_state = {name: array.copy()
+                               for name, array in named_state(ctx.model).items()}
             return
         self.waited += 1
         if self.waited >= self.patience:
             ctx.stop()
 
     def state_dict(self) -> dict[str, float | int]:
-        """The counters, for checkpoints (``best_params`` is saved beside them)."""
+        """The counters, for checkpoints (``best_params`` and ``best_state`` are saved
+        beside them)."""
         return {"best_loss": self.best_loss, "best_epoch": self.best_epoch,
                 "waited": self.waited}
 
-    def load_state_dict(self, state: dict[str, float | int],
-                        best_params: np.ndarray | None) -> None:
+    def load_state_dict(self, state: dict[str, float | int], best_params: np.ndarray | None,
+                        best_state: dict[str, np.ndarray] | None = None) -> None:
         self.best_loss, self.best_epoch = float(state["best_loss"]), int(state["best_epoch"])
         self.waited = int(state["waited"])
         self.best_params = None if best_params is None else best_params.copy()
+        self.best_state = {name: array.copy() for name, array in (best_state or {}).items()}
 
     def on_train_end(self, ctx: TrainContext) -> None:
         if self.best_params is not None and self.best_epoch != ctx.history.epochs:
             ctx.model.params[...] = self.best_params
+            if self.best_state:
+                load_state(ctx.model, self.best_state)
             ctx.history.best_epoch = self.best_epoch
 
 

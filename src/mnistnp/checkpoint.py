@@ -1,6 +1,7 @@
 """Checkpoints: everything a run needs to resume bit-identically (weights and layer state,
 optimizer and schedule state, random streams, epoch and batch, History), in one atomically
-written ``.npz``. Version 2 adds the architecture and the layers' non-trainable state."""
+written ``.npz``. Version 2 adds the architecture and the layers' non-trainable state (and
+early stopping's copy of it)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ KIND = "mnistnp-checkpoint"
 VERSION = 2
 READS = (1, 2)  # a version-1 checkpoint (no model spec, no layer state) resumes as well
 META_KEY = "checkpoint.json"
+BEST = "best."  # early stopping's copies of the layer state: best.layers.<i>.<name>
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Checkpoint:
     model: dict[str, Any] | None = None
     # Copies of the layers' non-trainable state, by file name (``io.named_state``).
     layer_state: dict[str, np.ndarray] = field(default_factory=dict)
+    # Early stopping's copies of the best epoch's layer state, named alike.
+    best_state: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def model_state(model: Sequential) -> dict[str, np.ndarray]:
@@ -112,6 +116,7 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
     arrays.update({f"optimizer.{k}": v for k, v in ckpt.optimizer.items()})
     if ckpt.best_params is not None:
         arrays["best_params"] = ckpt.best_params
+    arrays.update({f"{BEST}{name}": array for name, array in ckpt.best_state.items()})
     # JSON cannot hold NaN in strict mode; History uses NaN for "no validation".
     text = json.dumps(meta, allow_nan=True)
     arrays[META_KEY] = np.frombuffer(text.encode(), dtype=np.uint8)
@@ -143,15 +148,19 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise ModelFileError(f"{path}: the weights are not finite {config.dtype} numbers")
     optimizer = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("optimizer.")}
     layer_state = {k: v for k, v in arrays.items() if k.startswith("layers.")}
-    for name, value in layer_state.items():
+    best_state = {k.removeprefix(BEST): v for k, v in arrays.items() if k.startswith(BEST)}
+    for name, value in [*layer_state.items(), *best_state.items()]:
         if value.dtype.name != config.dtype or not np.isfinite(value).all():
             raise ModelFileError(f"{path}: {name} is not finite {config.dtype} numbers")
+    if best_state and set(best_state) != set(layer_state):
+        raise ModelFileError(f"{path}: early stopping's best layer state "
+                             f"{sorted(best_state)} is not the model's {sorted(layer_state)}")
     model = meta.get("model")
     if not isinstance(model, (dict, type(None))):
         raise ModelFileError(f"{path}: not a usable mnistnp checkpoint (model {model!r})")
     return Checkpoint(config, state, params, optimizer, meta.get("schedule") or {},
                       meta.get("layer_rngs") or [], meta.get("early_stopping") or {},
-                      arrays.get("best_params"), model, layer_state)
+                      arrays.get("best_params"), model, layer_state, best_state)
 
 
 def extend(ckpt: Checkpoint, epochs: int | None = None, iterations: int | None = None
@@ -190,7 +199,7 @@ def snapshot(config: TrainConfig, state: TrainState, model: Sequential, optimize
         config, state, model.params.copy(), optimizer.state_dict(), schedule.state_dict(),
         [dict(layer.rng.bit_generator.state) for layer in _random_layers(model)],
         early.state_dict() if early else {}, early.best_params if early else None,
-        model.spec(), model_state(model))
+        model.spec(), model_state(model), dict(early.best_state) if early else {})
 
 
 def restore(ckpt: Checkpoint, model: Sequential, optimizer: Optimizer, schedule: Schedule,
@@ -202,7 +211,7 @@ def restore(ckpt: Checkpoint, model: Sequential, optimizer: Optimizer, schedule:
     for layer, rng_state in zip(_random_layers(model), ckpt.layer_rngs):
         layer.rng.bit_generator.state = rng_state
     if early is not None and ckpt.early_stopping:
-        early.load_state_dict(ckpt.early_stopping, ckpt.best_params)
+        early.load_state_dict(ckpt.early_stopping, ckpt.best_params, ckpt.best_state)
 
 
 def _random_layers(model: Sequential) -> list[Any]:
