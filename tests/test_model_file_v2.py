@@ -147,7 +147,11 @@ def test_the_upgrade_renames_the_arrays_after_the_split_flatten() -> None:
 # --- the same networks and weights as before ----------------------------------------------------
 
 
-@pytest.mark.parametrize("recipe", sorted(RECIPES))
+# The recipes there were when recipe_weights_v1.json was written; a newer one has no "before".
+OLD_RECIPES = ("best", "default", "notebook")
+
+
+@pytest.mark.parametrize("recipe", OLD_RECIPES)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_each_recipe_builds_the_same_network_and_weights_as_before(recipe: str,
                                                                     seed: int) -> None:

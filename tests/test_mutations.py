@@ -60,7 +60,7 @@ def test_a_recipes_warmup_reaches_every_step_of_the_run(recipe: str,
     """The recipe's first step runs at a fraction of its peak rate, rising linearly."""
     rates = record_rates(monkeypatch)
     base = RECIPES[recipe]
-    config = base.with_overrides(hidden=(8,), epochs=3, batch_size=50, val_split=100,
+    config = base.with_overrides(layers="dense:8", epochs=3, batch_size=50, val_split=100,
                                  dataset="tiny")
     train(config, data=DATA, progress=False)
     steps_per_epoch = (600 - 100) // 50  # 10
