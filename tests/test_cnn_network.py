@@ -229,3 +229,28 @@ def test_batch_norm_keeps_its_state_in_the_models_dtype() -> None:
     assert [n.num_features for n in norms] == [4, 8]
     assert all(n.running_mean.dtype == np.float64 == n.running_var.dtype for n in norms)
     assert math.prod(model.shapes[-1]) == 3
+
+
+def test_batch_norm_refuses_batches_that_would_be_taken_in_chunks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch over MAX_CHUNK rows is processed in chunks whose gradients add up: right for
+    an MLP, wrong for batch norm, whose statistics would be each chunk's. Such a run stops
+    before its first step; without batch norm it trains as before."""
+    import mnistnp.training as training
+    from mnistnp import Adam, fit
+    from mnistnp.errors import TrainingError
+
+    monkeypatch.setattr(training, "MAX_CHUNK", 64)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (200, 8, 8), dtype=np.uint8)
+    y = rng.integers(0, 3, 200)
+    model = network("conv:2:3,bn,dense:4", (8, 8), 3, rng=rng)
+    before = model.params.copy()
+    with pytest.raises(TrainingError, match=r"^BatchNorm takes its statistics over the whole "
+                                            r"batch, but batches of 100 rows are taken in "
+                                            r"chunks of 64; give batches of at most 64 rows$"):
+        fit(model, x, y, Adam(1e-3), rng=rng, batch_size=100)
+    np.testing.assert_array_equal(model.params, before)
+    fit(model, x, y, Adam(1e-3), rng=rng, batch_size=64)  # one chunk a batch: fine
+    mlp_net = network("conv:2:3,dense:4", (8, 8), 3, rng=rng)
+    fit(mlp_net, x, y, Adam(1e-3), rng=rng, batch_size=100)

@@ -278,6 +278,7 @@ class Trainer:
         if sampler.n != n:
             raise ValueError(f"the sampler draws from {sampler.n:,} rows but the training set "
                              f"holds {n:,}")
+        _check_chunks(model, sampler.rows(1))
         steps = sampler.steps_per_epoch
         if iterations is None:
             iterations = (1 if epochs is None else epochs) * steps
@@ -345,6 +346,17 @@ class Trainer:
                 hook(ctx)
             if state.finished:
                 break
+
+
+def _check_chunks(model: Sequential, rows: int) -> None:
+    """TrainingError if batches of ``rows`` rows would be taken in chunks (over MAX_CHUNK rows)
+    by a model whose layers need the whole batch at once: batch norm would normalise each
+    chunk by its own statistics, not the batch's, without a word."""
+    batchwise = [layer.kind for layer in model.layers if layer.batch_statistics]
+    if batchwise and rows > MAX_CHUNK:
+        raise TrainingError(f"{batchwise[0]} takes its statistics over the whole batch, but "
+                            f"batches of {rows:,} rows are taken in chunks of {MAX_CHUNK:,}; "
+                            f"give batches of at most {MAX_CHUNK:,} rows", setting="batch_size")
 
 
 def _check_set(x: np.ndarray, y: np.ndarray, num_classes: int, what: str) -> None:

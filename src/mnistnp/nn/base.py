@@ -102,6 +102,9 @@ class Layer:
     needs_input_grad: bool = True
     # False if training-mode output depends on more than the input and parameters (randomness).
     deterministic: ClassVar[bool] = True
+    # True if a sample's training-mode output depends on the rest of its batch (batch norm's
+    # statistics): a batch then cannot be taken in chunks whose gradients add up.
+    batch_statistics: ClassVar[bool] = False
     # True if applying the layer twice is the same as once (ReLU): a layer string's item that
     # repeats such a layer adds nothing.
     idempotent: ClassVar[bool] = False

@@ -45,6 +45,7 @@ class BatchNorm(Layer):
     param_names: ClassVar[tuple[str, ...]] = ("gamma", "beta")
     state_names: ClassVar[tuple[str, ...]] = ("running_mean", "running_var")
     before_relu = True
+    batch_statistics = True
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
                  dtype: np.dtype | str = "float32") -> None:
