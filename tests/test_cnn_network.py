@@ -254,3 +254,15 @@ def test_batch_norm_refuses_batches_that_would_be_taken_in_chunks(
     fit(model, x, y, Adam(1e-3), rng=rng, batch_size=64)  # one chunk a batch: fine
     mlp_net = network("conv:2:3,dense:4", (8, 8), 3, rng=rng)
     fit(mlp_net, x, y, Adam(1e-3), rng=rng, batch_size=100)
+
+
+def test_print_model_shows_a_cnns_layers_shapes_and_parameters() -> None:
+    text = str(network("affine:10:0.1:2,conv:8:3,bn,maxpool:3:2,gap", (28, 28), 10))
+    rows = [line.split("  ")[0] for line in text.splitlines()[3:-2]]
+    assert rows == ["input", "RandomAffine(rotate=10, scale=0.9-1.1, shift=2)",
+                    "Rescale(scale=0.00392)", "AddChannel", "Conv2D(1, 8, 3x3, same)",
+                    "BatchNorm(8)", "MaxPool2D(3, stride 2)", "ReLU", "GlobalAvgPool",
+                    "Dense(8, 10)"]
+    assert "(N, 8, 13, 13)" in text  # (28 - 3) // 2 + 1
+    # 3x3x8 kernels and 8 biases, 8 gammas and betas, an 8x10 dense layer and its biases
+    assert text.splitlines()[-1].startswith(f"total: {9 * 8 + 8 + 16 + 80 + 10} parameters")

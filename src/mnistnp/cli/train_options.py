@@ -35,7 +35,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    f"({_recipe('hidden')})")
     r.add_argument("--layers", type=layer_string, metavar="LAYERS",
                    help="the network as a layer string, instead of --hidden, --dropout and "
-                   "--shift: e.g. dense:256,dropout:0.2,dense:128. Items, comma-separated: "
+                   "--shift: e.g. dense:256,dropout:0.2,dense:128, or for a CNN "
+                   "conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:1024,dropout:0.4. Items, "
+                   "comma-separated: "
                    f"{grammar()}. The pixels are rescaled to [0, 1] first; the output layer, "
                    f"one unit per class, is added at the end ({_recipe('layers')})")
     r.add_argument("--epochs", type=opt.positive_int, metavar="N",
