@@ -28,11 +28,11 @@ def test_the_issues_example_trains_and_writes_every_file(session_idx_dir: Path, 
                                                          capsys: pytest.CaptureFixture[str]
                                                          ) -> None:
     run = tmp_path / "run"
-    assert cli("train", "--data-dir", session_idx_dir, "--layers", EXAMPLE, "--epochs", "2",
+    assert cli("train", "--data-dir", session_idx_dir, "--layers", EXAMPLE, "--epochs", "1",
                "--seed", "1", "--run-dir", run, "--no-progress") == 0
     out = capsys.readouterr().out
     assert f"training 784-[{EXAMPLE}]-10 on tiny" in out
-    assert "epoch 2/2: loss " in out
+    assert "epoch 1/1: loss " in out
     model = load_model(run / "model.npz")
     assert [layer.kind for layer in model.layers] == [
         "Rescale", "AddChannel", "Conv2D", "MaxPool2D", "ReLU", "Conv2D", "MaxPool2D", "ReLU",
@@ -40,8 +40,7 @@ def test_the_issues_example_trains_and_writes_every_file(session_idx_dir: Path, 
     assert model.input_shape == (28, 28) and model.info["config"]["model"] == {
         "layers": EXAMPLE}
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in lines] == [1, 2] and all(r["val_accuracy"] is not None
-                                                         for r in lines)
+    assert [r["epoch"] for r in lines] == [1] and lines[0]["val_accuracy"] is not None
     assert (run / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     settings = json.loads((run / "settings.json").read_text())
     assert settings["config"]["model"] == {"layers": EXAMPLE}
