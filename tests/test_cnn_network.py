@@ -185,7 +185,8 @@ class Spy:
 
 def test_a_cnn_is_evaluated_in_chunks_that_bound_its_columns() -> None:
     """The example's second conv turns each 32x14x14 sample into 32*5*5 x 14*14 columns
-    (627 KB in float32): 8,192 images at once would take 5 GB. Every path that evaluates
+    (627 KB in float32), and its layers' outputs take 200 KB more: 8,192 images at once
+    held 1.5 GB (measured, docs/performance.md). Every path that evaluates
     (predict, predict_proba, the loop's validation) cuts the images into chunks whose
     columns fit in the evaluation budget, and the answers are those of one image at a time."""
     model = network(EXAMPLE, (28, 28), 10, rng=np.random.default_rng(0))
