@@ -1,6 +1,7 @@
 """Model file format 2 (input shape recorded, names from the layers), and the files and
 checkpoints the code before it wrote (tests/data, see its README): they load, upgraded, and
-give exactly the answers the old code gave, or are refused saying how to re-save them. The
+give the answers the old code gave (up to the order of floating-point sums, which the CPU and
+its BLAS decide), or are refused saying how to re-save them. The
 recipes build the same networks, with the same weights, as before."""
 
 from __future__ import annotations
@@ -31,6 +32,17 @@ def tiny_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nda
     a = tiny_arrays(0)
     return ((a["train_images"], a["train_labels"].astype(np.int64)),
             (a["test_images"], a["test_labels"].astype(np.int64)))
+
+
+def assert_same_arithmetic(actual: np.ndarray, expected: np.ndarray) -> None:
+    """The old code's numbers, up to the order of floating-point sums. The expected values were
+    computed on one machine; another CPU or BLAS thread count sums matrix products in another
+    order (OpenBLAS picks a kernel per CPU), which moves the last bits, and a few training steps
+    carry that along. Anything the code itself changed (a scale, a layer, an order of
+    operations in the maths) moves the numbers by far more than this."""
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    rtol = 1e-4 if actual.dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
 def meta(path: Path) -> dict:
@@ -79,15 +91,13 @@ def test_a_v1_file_from_mnistnp_train_loads_and_predicts_as_before() -> None:
         "RandomShift", "Rescale", "Flatten", "Dense", "ReLU", "Dropout", "Dense"]
     assert model.info["dataset"] == "tiny" and model.info["config"]["hidden"] == [8]
     # The same arithmetic in the same order: bit-identical probabilities.
-    np.testing.assert_array_equal(model.predict_proba(tiny_data()[1][0]),
-                                  EXPECTED["train_cli_proba"])
+    assert_same_arithmetic(model.predict_proba(tiny_data()[1][0]), EXPECTED["train_cli_proba"])
 
 
 def test_a_v1_file_without_its_image_shape_of_784_inputs_takes_28x28_images() -> None:
     model = load_model(DATA / "v1_784_no_info.npz")
     assert model.input_shape == (28, 28) and model.dtype == np.float64
-    np.testing.assert_array_equal(model.predict_proba(tiny_data()[1][0]),
-                                  EXPECTED["784_no_info_proba"])
+    assert_same_arithmetic(model.predict_proba(tiny_data()[1][0]), EXPECTED["784_no_info_proba"])
 
 
 def test_a_v1_file_whose_image_shape_cannot_be_told_is_refused_saying_how_to_resave(
@@ -101,7 +111,7 @@ def test_a_v1_file_whose_image_shape_cannot_be_told_is_refused_saying_how_to_res
     # Doing as it says: loaded with the shape, and saved again as format 2.
     model = load_model(path, input_shape=(6, 6))
     x = EXPECTED["shift_36_images"]
-    np.testing.assert_array_equal(model.predict_proba(x), EXPECTED["shift_36_proba"])
+    assert_same_arithmetic(model.predict_proba(x), EXPECTED["shift_36_proba"])
     save_model(tmp_path / "v2.npz", model, model.info)
     again = load_model(tmp_path / "v2.npz")
     assert again.input_shape == (6, 6) and meta(tmp_path / "v2.npz")["format_version"] == 2
@@ -166,18 +176,18 @@ def test_each_recipe_builds_the_same_network_and_weights_as_before(recipe: str,
 
 def test_training_from_scratch_gives_the_weights_it_gave_before() -> None:
     """Mini-batches with dropout and shifts, and full-batch float64 descent (the fixed
-    prefix, Rescale and Flatten, computed once): bit-identical to the old code's weights."""
+    prefix, Rescale and Flatten, computed once): the old code's weights."""
     config = TrainConfig.from_dict({"hidden": [8], "dropout": 0.2, "shift": 1, "epochs": 3,
                                     "batch_size": 64, "dataset": "tiny", "seed": 1,
                                     "val_split": 100})
     result = train(config, tiny_data(), progress=False)
-    np.testing.assert_array_equal(result.model.params, EXPECTED["fresh_mlp_params"])
+    assert_same_arithmetic(result.model.params, EXPECTED["fresh_mlp_params"])
     full = TrainConfig.from_dict({"hidden": [8, 6], "iterations": 3, "batch_size": None,
                                   "optimizer": "sgd", "lr": 0.1, "schedule": "constant",
                                   "dtype": "float64", "dataset": "tiny", "seed": 2,
                                   "val_split": 0})
     result = train(full, tiny_data(), progress=False)
-    np.testing.assert_array_equal(result.model.params, EXPECTED["fullbatch_params"])
+    assert_same_arithmetic(result.model.params, EXPECTED["fullbatch_params"])
 
 
 def test_a_checkpoint_from_before_resumes_to_the_same_weights(tmp_path: Path) -> None:
@@ -186,4 +196,4 @@ def test_a_checkpoint_from_before_resumes_to_the_same_weights(tmp_path: Path) ->
     assert ckpt.model is None and ckpt.layer_state == {}  # version 1 had neither
     assert ckpt.config.model.layers == "shift:1,dense:8,dropout:0.2"  # from its flat config
     result = train(ckpt.config, tiny_data(), progress=False, resume=ckpt)
-    np.testing.assert_array_equal(result.model.params, EXPECTED["checkpoint_resumed_params"])
+    assert_same_arithmetic(result.model.params, EXPECTED["checkpoint_resumed_params"])
