@@ -17,6 +17,7 @@ from PIL import Image
 
 from mnistnp import load_model
 from mnistnp.checkpoint import load_checkpoint
+from mnistnp.config import RECIPES
 from mnistnp.images import load_digit
 
 EXAMPLE = "conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:1024,dropout:0.4"
@@ -184,6 +185,22 @@ def test_the_same_cnn_runs_unchanged_on_another_28x28_dataset(tmp_path: Path,
     assert "7 classes (0-6)" in capsys.readouterr().out
     model = load_model(out)
     assert model.num_classes == 7 and model.input_shape == (28, 28)
+    assert cli("evaluate", "--model", out) == 0
+    assert capsys.readouterr().out.startswith("accuracy: ")
+
+
+def test_the_cnn_recipe_runs_unchanged_on_another_folder(session_idx_dir: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    """--recipe cnn on another IDX folder: the recipe's network, optimizer and schedule, built
+    for that folder's images and classes, with nothing else given but the length."""
+    out = tmp_path / "m.npz"
+    assert cli("train", "--recipe", "cnn", "--data-dir", session_idx_dir, "--epochs", "2",
+               "--out", out, "--run-dir", tmp_path / "run", "--no-progress") == 0
+    assert "recipe cnn: sgd lr 0.05 momentum 0.9 Nesterov" in capsys.readouterr().out
+    model = load_model(out)
+    assert model.info["config"]["model"] == {"layers": RECIPES["cnn"].model.layers}
+    assert [layer.kind for layer in model.layers].count("BatchNorm") == 3
     assert cli("evaluate", "--model", out) == 0
     assert capsys.readouterr().out.startswith("accuracy: ")
 

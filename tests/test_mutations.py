@@ -51,7 +51,7 @@ WARMUP_RECIPES = [name for name, config in RECIPES.items() if config.warmup_epoc
 
 
 def test_the_recipes_that_warm_up_are_the_documented_ones() -> None:
-    assert WARMUP_RECIPES == ["default", "best"]  # the README says both warm up
+    assert WARMUP_RECIPES == ["default", "best", "cnn"]  # the README says these warm up
 
 
 @pytest.mark.parametrize("recipe", WARMUP_RECIPES)
@@ -74,15 +74,16 @@ def test_a_recipes_warmup_reaches_every_step_of_the_run(recipe: str,
 @pytest.mark.parametrize(("argv", "lr", "warmup_epochs"), [
     (["--recipe", "default"], RECIPES["default"].lr, RECIPES["default"].warmup_epochs),
     (["--recipe", "best"], RECIPES["best"].lr, RECIPES["best"].warmup_epochs),
+    (["--recipe", "cnn"], RECIPES["cnn"].lr, RECIPES["cnn"].warmup_epochs),
     (["--warmup-epochs", "1.5", "--lr", "0.004"], 0.004, 1.5),
-], ids=["default", "best", "option"])
+], ids=["default", "best", "cnn", "option"])
 def test_the_commands_warmup_reaches_every_step_of_the_run(
         argv: list[str], lr: float, warmup_epochs: float, tmp_path: Path,
         session_idx_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rates = record_rates(monkeypatch)
-    assert main(["train", "--data-dir", str(session_idx_dir), "--hidden", "8", "--epochs", "3",
-                 "--batch-size", "50", "--val-split", "100", "--run-dir", str(tmp_path),
-                 "--no-progress", *argv]) == 0
+    assert main(["train", "--data-dir", str(session_idx_dir), "--layers", "dense:8",
+                 "--epochs", "3", "--batch-size", "50", "--val-split", "100",
+                 "--run-dir", str(tmp_path), "--no-progress", *argv]) == 0
     warmup = round(warmup_epochs * 10)  # 500 training rows in batches of 50: 10 per epoch
     assert rates == pytest.approx(warmup_cosine(lr, 30, warmup), rel=1e-12)
 
