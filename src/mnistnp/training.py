@@ -13,11 +13,26 @@ import numpy as np
 
 from .callbacks import HOOKS, Callback, TrainContext, bound_hooks
 from .errors import TrainingError
+from .grad_hooks import ClipGlobalNorm, GradHook, clip_global_norm_inplace
 from .nn import Sequential, log_softmax, softmax_cross_entropy
 from .sampling import Batch, Sampler, ShuffledBatches
 
 if TYPE_CHECKING:
     from .optim import Optimizer
+
+__all__ = [
+    "ClipGlobalNorm",
+    "GradHook",
+    "History",
+    "Interrupted",
+    "TrainState",
+    "Trainer",
+    "clip_global_norm_inplace",
+    "evaluate",
+    "fit",
+    "gradient",
+    "train_step",
+]
 
 # Rows per forward/backward pass: a larger batch (the notebook's full batch of 60,000) is
 # processed in chunks whose gradients add up to the batch's, so no float copy of the whole
@@ -29,12 +44,6 @@ WEIGHT_CHECK_EVERY = 16
 # to float rows) is computed once if its output takes at most this many bytes (MNIST in
 # float64: 376 MB). It was a quarter of the notebook recipe's step; larger sets still stream.
 INPUT_CACHE_BYTES = 1 << 30
-
-# A gradient hook sees the batch's whole flat gradient between backward and the optimizer's
-# step and may change it in place: clipping today; an allreduce across processes (before the
-# clipping, so every process clips the same sum) later.
-GradHook = Callable[[np.ndarray], None]
-
 
 @dataclass
 class History:
@@ -107,26 +116,6 @@ def _chunks(batch: Batch, n: int) -> list[Batch]:
         start, stop, _ = batch.indices(n)
         return [slice(i, min(i + MAX_CHUNK, stop)) for i in range(start, stop, MAX_CHUNK)]
     return [batch[i:i + MAX_CHUNK] for i in range(0, len(batch), MAX_CHUNK)]
-
-
-def clip_global_norm_inplace(grads: np.ndarray, max_norm: float) -> float:
-    """Scale ``grads`` in place so its L2 norm is at most ``max_norm``; returns the norm before."""
-    norm = math.sqrt(float(np.dot(grads, grads)))
-    if norm > max_norm:
-        grads *= max_norm / norm
-    return norm
-
-
-class ClipGlobalNorm:
-    """A gradient hook: scale the gradient so its global L2 norm is at most ``max_norm``."""
-
-    def __init__(self, max_norm: float) -> None:
-        if not (math.isfinite(max_norm) and max_norm > 0):
-            raise ValueError(f"clip norm must be a number > 0, got {max_norm!r}")
-        self.max_norm = float(max_norm)
-
-    def __call__(self, grads: np.ndarray) -> None:
-        clip_global_norm_inplace(grads, self.max_norm)
 
 
 class BatchRows:
