@@ -267,3 +267,38 @@ def test_print_model_shows_a_cnns_layers_shapes_and_parameters() -> None:
     assert "(N, 8, 13, 13)" in text  # (28 - 3) // 2 + 1
     # 3x3x8 kernels and 8 biases, 8 gammas and betas, an 8x10 dense layer and its biases
     assert text.splitlines()[-1].startswith(f"total: {9 * 8 + 8 + 16 + 80 + 10} parameters")
+
+
+def test_a_trained_model_gives_back_its_step_buffers_and_still_trains() -> None:
+    """pipeline.train drops the arrays layers keep between steps (``--repeats`` holds every
+    seed's model until the best is saved); a step after that makes them again and is the same
+    step as one taken by a copy that has them."""
+    from conftest import tiny_arrays
+
+    from mnistnp.config import TrainConfig
+    from mnistnp.optim import SGD
+    from mnistnp.pipeline import train
+    from mnistnp.training import train_step
+
+    a = tiny_arrays()
+    data = ((a["train_images"], a["train_labels"]), (a["test_images"], a["test_labels"]))
+    config = TrainConfig(epochs=1, dataset="tiny").with_overrides(
+        layers="conv:4:3,bn,maxpool:2,dense:8")
+    model = train(config, data=data, progress=False).model
+    assert not any(layer.__dict__.get("_buffers") for layer in model.layers)
+
+    def copy_state(source: Sequential, target: Sequential) -> None:
+        target.params[...] = source.params
+        for layer, twin in zip(source.layers, target.layers, strict=True):
+            for name in layer.state_names:
+                getattr(twin, name)[...] = getattr(layer, name)
+
+    x, y = a["train_images"], a["train_labels"]
+    kept = Sequential.from_spec(model.spec())
+    kept.forward(x[:32].astype(np.float32), training=True)  # makes its buffers
+    assert any(layer.__dict__.get("_buffers") for layer in kept.layers)
+    copy_state(model, kept)
+    for m in (model, kept):
+        train_step(m, x, y, np.arange(32, 64), SGD(0.1))
+    assert any(layer.__dict__.get("_buffers") for layer in model.layers)
+    assert model.params.tobytes() == kept.params.tobytes()

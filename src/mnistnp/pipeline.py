@@ -195,6 +195,7 @@ def train(config: TrainConfig, data: Data | None = None,
     history = trainer.fit(x_train, y_train, rng=rng, epochs=config.epochs,
                           iterations=config.iterations, validation=validation,
                           state=resume.state if resume else None)
+    model.release_buffers()  # training is over: its scratch arrays would outlive it
     val_acc = accuracy(validation[1], model.predict(validation[0])) if validation else None
     return TrainResult(model, history, accuracy(y_train, model.predict(x_train)),
                        accuracy(y_test, model.predict(x_test)), val_acc)

@@ -191,6 +191,11 @@ class Layer:
     def __repr__(self) -> str:
         return self.kind
 
+    def release_buffers(self) -> None:
+        """Drop the arrays kept from step to step (``_buffer``): a CNN's columns and layer
+        outputs take hundreds of MB. The next training-mode call makes them again."""
+        self.__dict__.pop("_buffers", None)
+
     def _buffer(self, name: str, shape: Shape, dtype: np.dtype) -> np.ndarray:
         """A reusable array of ``shape``: a view of the first rows of a cached one when it is
         big enough (the last, smaller batch of an epoch reuses the full-size buffer)."""
