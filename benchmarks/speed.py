@@ -32,10 +32,10 @@ loop `fit` runs) of each implementation, alternating which goes first; one more,
 warms up and is dropped. Before timing a CNN, both sides take 5 steps from the same weights and
 their losses must agree (printed). Printed: medians, min-max
 spreads, ratios of medians, PASS/MISS, the BLAS that ran, and each time over its FLOP floor (the
-matrix-multiply FLOPs, conv layers' included, at this machine's measured GEMM rate). A default
-run takes about 8 minutes on 2 cores (the CNN cases about 4 of them); `--quick` runs 2 repeats
-and skips wide-sgd and cnn-recipe unless --cases names them. Without PyTorch, mnistnp's side
-still runs.
+matrix-multiply FLOPs, conv layers' included, at this machine's measured GEMM rate). The three
+CNN cases add under 2 minutes to a default run (101 s on 2 AVX-512 cores); `--quick` runs 2
+repeats and skips wide-sgd and cnn-recipe unless --cases names them. Without PyTorch, mnistnp's
+side still runs.
 
 The pieces, one file each beside this one: harness.py (timing), gemm_floor.py (the floor),
 torch_twin.py (PyTorch's side), seed_notebook.py (the notebook's code), report.py (the output),
