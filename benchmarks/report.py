@@ -111,11 +111,11 @@ def print_tables(results: list[Result]) -> None:
     for case, f in floors:
         theirs = "-" if math.isnan(f.theirs_s) else \
             f"{f.theirs_s / f.rate_s:.2f}x / {f.theirs_s / f.shapes_s:.2f}x"
-        rows.append([case, f"{f.dtype}, per {f.per}", f"{f.gflop:.2f}", f"{f.rate:.1f}",
-                     f"{f.rate_s:.4f}", f"{f.shapes_s:.4f}",
+        rows.append([case, f"{f.dtype}, per {f.per}", f"{f.gflop:.3g}", f"{f.rate:.1f}",
+                     f"{f.rate_s:.3g}", f"{f.shapes_s:.3g}",
                      f"{f.ours_s / f.rate_s:.2f}x / {f.ours_s / f.shapes_s:.2f}x", theirs])
-    print("\nFLOP floor: measured time over the least time of the epoch's (step's) matrix "
-          "products alone,\nat the best 2048x2048 GEMM rate / each product timed (best of 7) "
-          "at the case's own shapes")
+    print("\nFLOP floor: measured time over the least time of the epoch's (step's, image's) "
+          "matrix products alone,\nat the best 2048x2048 GEMM rate / each product timed "
+          "(best of 7) at the case's own shapes")
     print(markdown_table(["case", "", "GFLOP", "GFLOP/s", "floor s (rate)", "floor s (shapes)",
                           "mnistnp x over floor", "baseline x over floor"], rows))

@@ -1,7 +1,8 @@
 """mnistnp's speed and memory side by side with PyTorch (CPU) and the seed notebook, in one run.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/speed.py \\
-        [--repeats 5] [--cases small-sgd small-adam wide-sgd notebook latency memory] [--quick]
+        [--repeats 5] [--cases small-sgd small-adam wide-sgd notebook latency memory cnn
+                   cnn-recipe cnn-latency] [--quick]
 
 Cases, each judged against the issue's target:
   small-sgd   784-50-50-50-10, SGD momentum 0.9 (lr 0.01), batch 128, float32: training
@@ -16,17 +17,29 @@ Cases, each judged against the issue's target:
   latency     class probabilities for one uint8 (1, 28, 28) image: `predict_proba` against
               PyTorch under inference_mode (target: at most half of PyTorch's latency)
   memory      peak resident memory of `mnistnp train --epochs 1` (default recipe) (<= 400 MB)
+  cnn         the issue's fixed CNN, conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:128, Adam
+              (lr 1e-3), batch 128, float32: training samples/s over PyTorch's (target >= 0.8x)
+  cnn-recipe  the cnn recipe's network (3x3 convolutions with batch norm) and optimizer (Nesterov
+              SGD, momentum 0.9, L2 5e-4, its peak rate, no schedule), without its augmentation
+              and dropout on either side (their random draws cannot match): informative, no target
+  cnn-latency the fixed CNN's class probabilities for one uint8 image, `predict_proba` against
+              PyTorch under inference_mode (target: no slower, >= 1.0x)
 
 Training cases start both implementations from the same weights (mnistnp's, copied into a
 torch.nn.Sequential) and feed them the same uint8 images, scaled per batch, in the same batch
-order. A repeat is one epoch (for `notebook`, a few steps) of each implementation, alternating
-which goes first; one more, first, repeat warms up and is dropped. Printed: medians, min-max
+order. A repeat is one epoch (for `notebook`, a few steps; for the CNNs, 60 steps, through the
+loop `fit` runs) of each implementation, alternating which goes first; one more, first, repeat
+warms up and is dropped. Before timing a CNN, both sides take 5 steps from the same weights and
+their losses must agree (printed). Printed: medians, min-max
 spreads, ratios of medians, PASS/MISS, the BLAS that ran, and each time over its FLOP floor (the
-matrix-multiply FLOPs at this machine's measured GEMM rate). `--quick` runs 2 repeats and skips
-wide-sgd unless --cases names it. Without PyTorch, mnistnp's side still runs.
+matrix-multiply FLOPs, conv layers' included, at this machine's measured GEMM rate). The three
+CNN cases add under 2 minutes to a default run (101 s on 2 AVX-512 cores); `--quick` runs 2
+repeats and skips wide-sgd and cnn-recipe unless --cases names them. Without PyTorch, mnistnp's
+side still runs.
 
 The pieces, one file each beside this one: harness.py (timing), gemm_floor.py (the floor),
-torch_twin.py (PyTorch's side), seed_notebook.py (the notebook's code), report.py (the output).
+torch_twin.py (PyTorch's side), seed_notebook.py (the notebook's code), report.py (the output),
+cnn_speed.py (the CNN cases) with torch_cnn.py (PyTorch's CNN twin).
 """
 
 from __future__ import annotations
@@ -46,6 +59,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import cnn_speed
 import gemm_floor
 import numpy as np
 import report
@@ -257,7 +271,15 @@ CASES: dict[str, Callable[[int, Data], Result]] = {
     "notebook": notebook_case,
     "latency": latency_case,
     "memory": memory_case,
+    "cnn": functools.partial(cnn_speed.training_case,
+                             "CNN conv5x5 32, pool, conv5x5 64, pool, dense 128, Adam",
+                             cnn_speed.FIXED, "adam", 0.8),
+    "cnn-recipe": functools.partial(cnn_speed.training_case,
+                                    "cnn recipe's net without augmentation and dropout, "
+                                    "Nesterov SGD", cnn_speed.recipe_layers(), "nesterov", None),
+    "cnn-latency": cnn_speed.latency_case,
 }
+QUICK_SKIPS = ("wide-sgd", "cnn-recipe")  # the slowest; --quick runs them only if named
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[int, list[str]]:
@@ -270,13 +292,14 @@ def parse_args(argv: Sequence[str] | None) -> tuple[int, list[str]]:
                         help=f"cases to run, by name (space or comma separated): "
                              f"{', '.join(CASES)}")
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: 2 repeats, no wide-sgd unless --cases names it")
+                        help="a smoke run: 2 repeats, no wide-sgd nor cnn-recipe unless "
+                             "--cases names them")
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (2 if args.quick else 5)
     if repeats < 1:
         parser.error(f"--repeats must be at least 1, got {repeats}")
     if args.cases is None:
-        return repeats, [c for c in CASES if not (args.quick and c == "wide-sgd")]
+        return repeats, [c for c in CASES if not (args.quick and c in QUICK_SKIPS)]
     cases = [c for item in args.cases for c in item.split(",") if c]
     unknown = [c for c in cases if c not in CASES]
     if unknown:
