@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import threads
 from .base import Arg, Layer, Shape, Shorthand, one_of, whole
 from .layers import ReLU, with_channels
 
@@ -76,7 +77,13 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
            out: np.ndarray) -> np.ndarray:
     """Copy every kernel-sized window of ``x`` (N, C, Hp, Wp), one every ``stride`` pixels, into
     ``out`` of shape (C, kh, kw, N, H', W') and return it: ``out[c, i, j, n, h, w]`` is
-    ``x[n, c, h*sh + i, w*sw + j]``. ``x`` may have any strides (a transposed view is fine)."""
+    ``x[n, c, h*sh + i, w*sw + j]``. ``x`` may have any strides (a transposed view is fine).
+    Large batches are cut into batch ranges copied side by side (``threads.run``)."""
+    threads.run(lambda lo, hi: _im2col(x[lo:hi], stride, out[:, :, :, lo:hi]), len(x), out.size)
+    return out
+
+
+def _im2col(x: np.ndarray, stride: tuple[int, int], out: np.ndarray) -> None:
     sh, sw = stride
     _, kh, kw, _, ho, wo = out.shape
     for i in range(kh):
@@ -84,7 +91,6 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
             # (C, N, H', W') <- (N, C, H', W'): runs of W' contiguous numbers when sw == 1
             np.copyto(out[:, i, j], x[:, :, i:i + sh * (ho - 1) + 1:sh,
                                         j:j + sw * (wo - 1) + 1:sw].transpose(1, 0, 2, 3))
-    return out
 
 
 def col2im(cols: np.ndarray, stride: tuple[int, int], out: np.ndarray) -> np.ndarray:
@@ -92,14 +98,21 @@ def col2im(cols: np.ndarray, stride: tuple[int, int], out: np.ndarray) -> np.nda
 
     ``cols`` (C, kh, kw, N, H', W'); ``out`` (C, N, Hp, Wp), overwritten and returned. One
     strided add per kernel offset (kh*kw of them), each a plain slice, so no ``np.add.at``.
+    Large batches are cut into batch ranges, each thread adding into its own samples in the
+    same order as one thread would: the sums are bit-identical whatever the thread count.
     """
+    threads.run(lambda lo, hi: _col2im(cols[:, :, :, lo:hi], stride, out[:, lo:hi]),
+                out.shape[1], cols.size)
+    return out
+
+
+def _col2im(cols: np.ndarray, stride: tuple[int, int], out: np.ndarray) -> None:
     sh, sw = stride
     _, kh, kw, _, ho, wo = cols.shape
     out[...] = 0
     for i in range(kh):
         for j in range(kw):
             out[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += cols[:, i, j]
-    return out
 
 
 def conv_init(w: np.ndarray, name: str, rng: np.random.Generator) -> None:
