@@ -1,6 +1,6 @@
-"""The thread pool (nn/threads.py) and the passes it splits: im2col, col2im, MaxPool2D and
-BatchNorm give bit-identical outputs and gradients with 1 thread and with several, the split
-forced onto small arrays (odd sizes, strides, padding, batches that do not divide evenly)."""
+"""The thread pool (nn/threads.py) and the passes it splits: im2col, col2im, MaxPool2D,
+BatchNorm, ReLU and Adam give bit-identical outputs and gradients with 1 thread and with
+several, the split forced onto small arrays (odd sizes, strides, padding, uneven batches)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from mnistnp.nn import network, threads
+from mnistnp.nn import ReLU, network, threads
 from mnistnp.nn.conv import Conv2D
 from mnistnp.nn.norm import BatchNorm
 from mnistnp.nn.pool import MaxPool2D
+from mnistnp.optim import Adam, AdamW
 
 THREAD_COUNTS = (2, 3, 4)
 
@@ -122,6 +123,38 @@ def test_cnn_training_step_bit_identical(split_everything: None) -> None:
 
     one = with_threads(1, compute)
     assert with_threads(3, compute) == one
+
+
+@pytest.mark.parametrize("optimizer", [lambda: Adam(1e-2, weight_decay=0.1),
+                                       lambda: AdamW(1e-2)])
+def test_adam_bit_identical_across_thread_counts(split_everything: None,
+                                                 optimizer: Callable[[], Adam]) -> None:
+    def compute() -> list[np.ndarray]:
+        rng = np.random.default_rng(6)
+        params = rng.standard_normal(101, dtype=np.float32)
+        opt = optimizer()
+        for _ in range(3):
+            opt.step(params, rng.standard_normal(101, dtype=np.float32))
+        assert opt.m is not None and opt.v is not None
+        return [params, opt.m, opt.v]
+
+    one = with_threads(1, compute)
+    for n in THREAD_COUNTS:
+        assert with_threads(n, compute) == one, f"{n} threads"
+
+
+def test_relu_bit_identical_across_thread_counts(split_everything: None) -> None:
+    def compute() -> list[np.ndarray]:
+        rng = np.random.default_rng(7)
+        x = np.ascontiguousarray(rng.standard_normal((3, 5, 4, 7), dtype=np.float32)
+                                 .swapaxes(0, 1)).swapaxes(0, 1)
+        layer = ReLU()
+        y = layer.forward(x, training=True).copy()
+        return [y, layer.backward(rng.standard_normal(y.shape, dtype=np.float32))]
+
+    one = with_threads(1, compute)
+    for n in THREAD_COUNTS:
+        assert with_threads(n, compute) == one, f"{n} threads"
 
 
 def test_run_covers_every_index_once_and_raises_worker_errors(split_everything: None) -> None:
