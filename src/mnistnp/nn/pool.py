@@ -10,7 +10,7 @@ import numpy as np
 
 from . import threads
 from .base import Arg, Layer, Shape, Shorthand, whole
-from .conv import _pair, buffer_like, channel_major
+from .conv import FEW_IMAGES, _pair, buffer_like, channel_major
 from .layers import with_channels
 
 
@@ -83,7 +83,8 @@ class MaxPool2D(Layer):
         self._channels_first = channel_major(x)  # buffers follow x's layout
         if not training:
             self._argmax = None  # backward differentiates the last forward: none here
-            if self._tiled():  # the maximum along each row's windows, then down the rows
+            if self._tiled() and n > FEW_IMAGES:  # the maximum along each row's windows,
+                # then down the rows: two passes (a few images: fewer NumPy calls below)
                 rows = _max_of(list(np.moveaxis(self._tiles(x, ho, wo), 5, 0)))
                 return _max_of(list(np.moveaxis(rows, 3, 0)))
             return _max_of(self._windows(x, ho, wo))
