@@ -1,10 +1,11 @@
 """The thread pool (nn/threads.py) and the passes it splits: im2col, col2im, MaxPool2D,
-BatchNorm, ReLU and Adam give bit-identical outputs and gradients with 1 thread and with
+BatchNorm, ReLU and the optimizers give bit-identical outputs and gradients with 1 thread and with
 several, the split forced onto small arrays (odd sizes, strides, padding, uneven batches)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from mnistnp.nn import ReLU, network, threads
 from mnistnp.nn.conv import Conv2D
 from mnistnp.nn.norm import BatchNorm
 from mnistnp.nn.pool import MaxPool2D
-from mnistnp.optim import Adam, AdamW
+from mnistnp.optim import SGD, Adam, AdamW
 
 THREAD_COUNTS = (2, 3, 4)
 
@@ -126,17 +127,18 @@ def test_cnn_training_step_bit_identical(split_everything: None) -> None:
 
 
 @pytest.mark.parametrize("optimizer", [lambda: Adam(1e-2, weight_decay=0.1),
-                                       lambda: AdamW(1e-2)])
-def test_adam_bit_identical_across_thread_counts(split_everything: None,
-                                                 optimizer: Callable[[], Adam]) -> None:
+                                       lambda: AdamW(1e-2),
+                                       lambda: SGD(0.1, 0.9, nesterov=True, weight_decay=0.1),
+                                       lambda: SGD(0.1, 0.9), lambda: SGD(0.1)])
+def test_optimizers_bit_identical_across_thread_counts(split_everything: None,
+                                                       optimizer: Callable[[], Any]) -> None:
     def compute() -> list[np.ndarray]:
         rng = np.random.default_rng(6)
         params = rng.standard_normal(101, dtype=np.float32)
         opt = optimizer()
         for _ in range(3):
             opt.step(params, rng.standard_normal(101, dtype=np.float32))
-        assert opt.m is not None and opt.v is not None
-        return [params, opt.m, opt.v]
+        return [params, *opt.state_dict().values()]
 
     one = with_threads(1, compute)
     for n in THREAD_COUNTS:

@@ -73,23 +73,28 @@ class SGD(Optimizer):
         g = self._decayed(params, grads)
         if self._tmp is None:
             self._tmp = np.empty_like(params)
-        tmp = self._tmp
-        if self.momentum == 0:
-            np.multiply(g, self.lr, out=tmp)
-            params -= tmp
-            return
-        if self.velocity is None:
+        if self.momentum and self.velocity is None:
             self.velocity = np.zeros_like(params)
-        v = self.velocity
-        v *= self.momentum
-        v += g
-        if self.nesterov:
-            np.multiply(v, self.momentum, out=tmp)
-            tmp += g
-            tmp *= self.lr
-        else:
-            np.multiply(v, self.lr, out=tmp)
-        params -= tmp
+        tmp, v = self._tmp, self.velocity
+
+        def update(lo: int, hi: int) -> None:  # entries lo:hi, on one thread
+            gs, ts = g[lo:hi], tmp[lo:hi]
+            if v is None:
+                np.multiply(gs, self.lr, out=ts)
+            else:
+                vs = v[lo:hi]
+                vs *= self.momentum
+                vs += gs
+                if self.nesterov:
+                    np.multiply(vs, self.momentum, out=ts)
+                    ts += gs
+                    ts *= self.lr
+                else:
+                    np.multiply(vs, self.lr, out=ts)
+            params[lo:hi] -= ts
+
+        # Every entry's update is its own: ranges of the buffer side by side.
+        threads.run(update, params.size, 5 * params.size)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {} if self.velocity is None else {"velocity": self.velocity.copy()}
