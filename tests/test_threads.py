@@ -4,6 +4,7 @@ several, the split forced onto small arrays (odd sizes, strides, padding, uneven
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -197,7 +198,12 @@ def test_thread_count_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match=r"MNISTNP_NUM_THREADS.*'two'"):
         threads.num_threads()
     monkeypatch.delenv(threads.ENV_VAR)
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
     threads.set_num_threads(None)
-    assert threads.num_threads() >= 1
+    assert threads.num_threads() == 1  # OpenBLAS's idle threads spin on the other cores
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "4")
+    threads.set_num_threads(None)
+    assert threads.num_threads() == len(os.sched_getaffinity(0))
     with pytest.raises(ValueError, match="positive int"):
         threads.set_num_threads(0)
+    threads.set_num_threads(None)  # the next test reads its own environment

@@ -11,10 +11,19 @@ __all__ = ["MIN_SPLIT", "num_threads", "run", "set_num_threads"]
 
 ENV_VAR = "MNISTNP_NUM_THREADS"
 
-# A pass is split only when each thread gets at least this many elements: below it, handing
-# the slices over (about 20 us per thread) costs more than the second core saves, so a
-# one-image prediction or a small MLP batch runs inline, exactly as before.
-MIN_SPLIT = 1 << 15
+# A pass is split only when each thread gets at least this many elements: below it, waking a
+# worker costs more than the second core saves (measured on a 2-core EPYC after a GEMM, as in a
+# training step: a ReLU of 200,704 floats 75 us on one thread, 93 us on two; of 802,816,
+# 282 us and 198 us; col2im of 313,600 even), so one-image predictions and MLP batches run
+# inline, exactly as before.
+MIN_SPLIT = 1 << 18
+
+# OpenBLAS's idle threads spin for 2^OPENBLAS_THREAD_TIMEOUT cycles after each GEMM (2^28 by
+# default: most of a CNN step), on the very core a worker of ours would take: the fixed
+# benchmark CNN's step then took 72 ms with two threads of ours against 66 ms with one; with
+# OPENBLAS_THREAD_TIMEOUT=4 (set before NumPy loads OpenBLAS), 58 ms against 66 ms. So by
+# default our workers run only when that timeout is set below OpenBLAS's default.
+_BLAS_TIMEOUT_VAR, _BLAS_DEFAULT_TIMEOUT = "OPENBLAS_THREAD_TIMEOUT", 28
 
 
 class _Pool:
@@ -36,12 +45,16 @@ if hasattr(os, "register_at_fork"):
 
 
 def _default_threads() -> int:
-    """``MNISTNP_NUM_THREADS`` if set, else the CPUs this process may run on."""
+    """``MNISTNP_NUM_THREADS`` if set; else the CPUs this process may run on if OpenBLAS's
+    idle threads sleep soon (a short ``OPENBLAS_THREAD_TIMEOUT``), else 1."""
     value = os.environ.get(ENV_VAR, "").strip()
     if value:
         if not value.isdigit() or int(value) < 1:
             raise ValueError(f"{ENV_VAR} must be a positive integer, got {value!r}")
         return int(value)
+    timeout = os.environ.get(_BLAS_TIMEOUT_VAR, "").strip()
+    if not (timeout.isdigit() and int(timeout) < _BLAS_DEFAULT_TIMEOUT):
+        return 1
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
