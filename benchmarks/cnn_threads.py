@@ -2,7 +2,7 @@
 prediction beside PyTorch's, with the same weights.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/cnn_threads.py \\
-        [--cases step split latency] [--repeats 5] [--steps 10] [--src OTHER/src]
+        [--cases step split im2col latency] [--repeats 5] [--steps 10] [--src OTHER/src]
 
 ``step``: whole training steps (forward, softmax cross-entropy, backward, optimizer) of the
 fixed benchmark CNN (conv 32 5x5 same, maxpool 2, conv 64 5x5 same, maxpool 2, dense 128;
@@ -11,7 +11,8 @@ Nesterov SGD with weight decay as the recipe), with 1 and with 2 of mnistnp's th
 OpenBLAS at 2 threads either way, beside PyTorch's step of the fixed CNN (2 threads);
 alternated repeats, medians of the per-step time. ``split``: one pass (im2col, col2im, a
 ReLU) at several sizes, 1 against 2 threads, after a GEMM as in a step, to set the threshold
-``threads.MIN_SPLIT``. ``latency``: ``predict_proba`` of one uint8 (1, 28, 28) image by the
+``threads.MIN_SPLIT``. ``im2col``: its one strided copy against its kh*kw copies by batch
+size (``conv.FEW_IMAGES``). ``latency``: ``predict_proba`` of one uint8 (1, 28, 28) image by the
 fixed CNN against PyTorch's same network under ``torch.inference_mode()``, at 1 and 2
 threads (BLAS and PyTorch), medians over many calls, alternated. ``--src`` imports mnistnp
 from another source tree (e.g. main's, from ``git archive``) for a before/after.
@@ -210,6 +211,24 @@ def split_size(mnistnp: Any, n: int, gemm: Callable[[], Any], repeats: int) -> N
               f"{1e6 * statistics.median(two):8.1f} µs")
 
 
+def im2col_case(repeats: int) -> None:
+    """µs of the second conv's im2col as one strided copy and as kh*kw copies, one thread,
+    by batch size: where ``FEW_IMAGES`` should end."""
+    from harness import alternate, median_call_us
+
+    from mnistnp.nn import conv
+    print("im2col: 32 channels 18x18 padded, 5x5, µs (median of 30 calls): strided / looped")
+    for n in (1, 4, 8, 16, 32, 128):
+        xp = np.zeros((32, n, 18, 18), np.float32).transpose(1, 0, 2, 3)
+        cols = np.empty((32, 5, 5, n, 14, 14), np.float32)
+        one, loop = alternate([
+            lambda _, xp=xp, cols=cols: median_call_us(
+                lambda: conv._im2col_strided(xp, (1, 1), cols), 30, 3),
+            lambda _, xp=xp, cols=cols: median_call_us(
+                lambda: conv._im2col(xp, (1, 1), cols), 30, 3)], repeats)
+        print(f"  batch {n:3d}: {statistics.median(one):8.1f} / {statistics.median(loop):8.1f}")
+
+
 # ---- one-image prediction ----
 
 
@@ -267,8 +286,8 @@ def layer_profile(model: Any, image: np.ndarray, calls: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", default=["step", "split", "latency"],
-                        choices=["step", "split", "latency"])
+    parser.add_argument("--cases", nargs="+", default=["step", "split", "im2col", "latency"],
+                        choices=["step", "split", "im2col", "latency"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--calls", type=int, default=2000)
@@ -291,6 +310,9 @@ def main() -> None:
         step_case(mnistnp, args.repeats, args.steps)
     if "split" in args.cases and has_threads:
         split_case(mnistnp, args.repeats)
+    if "im2col" in args.cases and has_threads:
+        set_threads(mnistnp, 1, 1)
+        im2col_case(args.repeats)
     if "latency" in args.cases:
         print("latency: one uint8 (1, 28, 28) image, predict_proba, fixed CNN")
         latency_case(mnistnp, args.repeats, args.calls)
