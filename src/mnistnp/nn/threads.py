@@ -21,7 +21,7 @@ MIN_SPLIT = 1 << 18
 # OpenBLAS's idle threads spin for 2^OPENBLAS_THREAD_TIMEOUT cycles after each GEMM (2^28 by
 # default: most of a CNN step), on the very core a worker of ours would take: the fixed
 # benchmark CNN's step then took 72 ms with two threads of ours against 66 ms with one; with
-# OPENBLAS_THREAD_TIMEOUT=4 (set before NumPy loads OpenBLAS), 58 ms against 66 ms. So by
+# OPENBLAS_THREAD_TIMEOUT=4 (set before NumPy loads OpenBLAS), 55 ms against 66 ms. So by
 # default our workers run only when that timeout is set below OpenBLAS's default.
 _BLAS_TIMEOUT_VAR, _BLAS_DEFAULT_TIMEOUT = "OPENBLAS_THREAD_TIMEOUT", 28
 
