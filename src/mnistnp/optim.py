@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .callbacks import Callback, TrainContext
+from .nn import threads
 
 
 class Optimizer:
@@ -72,23 +73,28 @@ class SGD(Optimizer):
         g = self._decayed(params, grads)
         if self._tmp is None:
             self._tmp = np.empty_like(params)
-        tmp = self._tmp
-        if self.momentum == 0:
-            np.multiply(g, self.lr, out=tmp)
-            params -= tmp
-            return
-        if self.velocity is None:
+        if self.momentum and self.velocity is None:
             self.velocity = np.zeros_like(params)
-        v = self.velocity
-        v *= self.momentum
-        v += g
-        if self.nesterov:
-            np.multiply(v, self.momentum, out=tmp)
-            tmp += g
-            tmp *= self.lr
-        else:
-            np.multiply(v, self.lr, out=tmp)
-        params -= tmp
+        tmp, v = self._tmp, self.velocity
+
+        def update(lo: int, hi: int) -> None:  # entries lo:hi, on one thread
+            gs, ts = g[lo:hi], tmp[lo:hi]
+            if v is None:
+                np.multiply(gs, self.lr, out=ts)
+            else:
+                vs = v[lo:hi]
+                vs *= self.momentum
+                vs += gs
+                if self.nesterov:
+                    np.multiply(vs, self.momentum, out=ts)
+                    ts += gs
+                    ts *= self.lr
+                else:
+                    np.multiply(vs, self.lr, out=ts)
+            params[lo:hi] -= ts
+
+        # Every entry's update is its own: ranges of the buffer side by side.
+        threads.run(update, params.size, 5 * params.size)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {} if self.velocity is None else {"velocity": self.velocity.copy()}
@@ -128,21 +134,28 @@ class Adam(Optimizer):
             self._tmp = np.empty_like(params)
         self.t += 1
         b1, b2, m, v, tmp = self.beta1, self.beta2, self.m, self.v, self._tmp
-        # m += (1 - b1) * (g - m) is b1 m + (1 - b1) g without a temporary
-        np.subtract(g, m, out=tmp)
-        tmp *= 1 - b1
-        m += tmp
-        np.multiply(g, g, out=tmp)
-        tmp -= v
-        tmp *= 1 - b2
-        v += tmp
         c2 = math.sqrt(1 - b2 ** self.t)
-        np.sqrt(v, out=tmp)
-        tmp += self.eps * c2
-        np.divide(m, tmp, out=tmp)
-        tmp *= self.lr * c2 / (1 - b1 ** self.t)
-        self._decay_weights(params)
-        params -= tmp
+        eps, scale = self.eps * c2, self.lr * c2 / (1 - b1 ** self.t)
+
+        def update(lo: int, hi: int) -> None:  # entries lo:hi, on one thread
+            gs, ms, vs, ts = g[lo:hi], m[lo:hi], v[lo:hi], tmp[lo:hi]
+            # m += (1 - b1) * (g - m) is b1 m + (1 - b1) g without a temporary
+            np.subtract(gs, ms, out=ts)
+            ts *= 1 - b1
+            ms += ts
+            np.multiply(gs, gs, out=ts)
+            ts -= vs
+            ts *= 1 - b2
+            vs += ts
+            np.sqrt(vs, out=ts)
+            ts += eps
+            np.divide(ms, ts, out=ts)
+            ts *= scale
+            self._decay_weights(params[lo:hi])
+            params[lo:hi] -= ts
+
+        # Every entry's update is its own: ranges of the buffer side by side, a dozen passes.
+        threads.run(update, params.size, 12 * params.size)
 
     def _decay_weights(self, params: np.ndarray) -> None:
         """Adam's decay is in the gradient; AdamW overrides this to decay the weights."""

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import threads
 from .base import Arg, Layer, Shape, Shorthand, fraction, whole
 
 __all__ = ["INITIALIZERS", "AddChannel", "Dense", "Dropout", "Flatten", "Layer", "ReLU",
@@ -219,14 +220,22 @@ class ReLU(Layer):
         if not training:
             self._mask = np.empty(0)  # so no stale mask is ever reused
             return np.maximum(x, 0)
-        y = np.maximum(x, 0, out=self._buffer("out", x.shape, x.dtype))
+        y = self._buffer("out", x.shape, x.dtype)
         # True where the unit is active; a bool mask is a quarter of a float32 one to write
-        self._mask = np.greater(y, 0, out=self._buffer("mask", x.shape, np.dtype(bool)))
+        mask = self._mask = self._buffer("mask", x.shape, np.dtype(bool))
+
+        def rectify(lo: int, hi: int) -> None:  # samples lo:hi, on one thread
+            np.maximum(x[lo:hi], 0, out=y[lo:hi])
+            np.greater(y[lo:hi], 0, out=mask[lo:hi])
+
+        threads.run(rectify, len(x), 2 * x.size)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         dx = self._buffer("dx", grad_out.shape, grad_out.dtype)
-        return np.multiply(grad_out, self._mask, out=dx)
+        threads.run(lambda lo, hi: np.multiply(grad_out[lo:hi], self._mask[lo:hi],
+                                               out=dx[lo:hi]), len(dx), dx.size)
+        return dx
 
 
 class Dropout(Layer):

@@ -7,9 +7,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import threads
 from .base import Layer, Shape, Shorthand
 from .conv import buffer_like, channel_major
 from .layers import with_channels
+
+# Threads take at least two features each: NumPy sums a one-feature slice as a reduction to
+# a scalar, in another order than a column of a wider one (the last bits would differ).
+_GRAIN = 2
 
 
 class BatchNorm(Layer):
@@ -138,16 +143,26 @@ class BatchNorm(Layer):
             raise ValueError("BatchNorm needs more than one value per feature in training, "
                              f"got input of shape {x.shape}")
         dtype = self.gamma.dtype
-        mean = np.mean(x, axis=axes, dtype=dtype)
-        # Centred values, kept for backward: two passes (not E[x^2] - mean^2, which loses
-        # the variance to cancellation when the mean is large against the spread).
-        xc = np.subtract(x, mean.reshape(bshape), out=self._like("centred", x))
-        var = _feature_dot(xc, xc) / n  # biased: the batch's own spread normalises it
-        self._inv_std = 1 / np.sqrt(var + dtype.type(self.eps))
+        xc, y = self._like("centred", x), self._like("out", x)
+        mean, var = np.empty(self.num_features, dtype), np.empty(self.num_features, dtype)
+        self._inv_std = inv_std = np.empty(self.num_features, dtype)
+        eps, part_shape = dtype.type(self.eps), _part_shape(x)
+
+        def normalise(lo: int, hi: int) -> None:  # features lo:hi, on one thread
+            np.mean(x[:, lo:hi], axis=axes, dtype=dtype, out=mean[lo:hi])
+            # Centred values, kept for backward: two passes (not E[x^2] - mean^2, which loses
+            # the variance to cancellation when the mean is large against the spread).
+            part = np.subtract(x[:, lo:hi], mean[lo:hi].reshape(part_shape), out=xc[:, lo:hi])
+            # biased: the batch's own spread normalises it
+            np.divide(_feature_dot(part, part), n, out=var[lo:hi])
+            np.divide(1, np.sqrt(var[lo:hi] + eps), out=inv_std[lo:hi])
+            np.multiply(part, (self.gamma[lo:hi] * inv_std[lo:hi]).reshape(part_shape),
+                        out=y[:, lo:hi])
+            y[:, lo:hi] += self.beta[lo:hi].reshape(part_shape)
+
+        # Each feature's statistics are its own: features side by side on large batches.
+        threads.run(normalise, self.num_features, x.size, grain=_GRAIN)
         self._xc = xc
-        y = np.multiply(xc, (self.gamma * self._inv_std).reshape(bshape),
-                        out=self._like("out", x))
-        y += self.beta.reshape(bshape)
         m = dtype.type(self.momentum)
         running_mean, running_var = self.running_mean, self.running_var
         running_mean *= 1 - m
@@ -158,29 +173,37 @@ class BatchNorm(Layer):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         axes, bshape = self._axes(grad_out)
-        np.sum(grad_out, axis=axes, out=self.dbeta)
-        a = self.gamma * self._inv_std
         # Laid out as the forward's input (which Conv2D.backward then takes without a copy)
         dx = self._like("dx", self._xc if self._training else self._x)
         if not self._training:  # the statistics are constants
+            np.sum(grad_out, axis=axes, out=self.dbeta)
+            a = self.gamma * self._inv_std
             xc = np.subtract(self._x, self.running_mean.reshape(bshape),
                              out=self._like("centred", grad_out))
             np.multiply(self._inv_std, _feature_dot(grad_out, xc), out=self.dgamma)
             return np.multiply(grad_out, a.reshape(bshape), out=dx)
         xc, n = self._xc, grad_out.size // self.num_features
-        np.multiply(self._inv_std, _feature_dot(grad_out, xc), out=self.dgamma)
-        # All in one expression, from the per-feature sums above. With xhat = (x - mu) r,
-        # r = (var + eps)^(-1/2), mu and var the batch mean and biased variance of n values:
-        #   d mu / d x_i = 1/n,   d var / d x_i = 2 (x_i - mu) / n,
-        #   d xhat_j / d x_i = r (delta_ij - 1/n) - r xhat_j xhat_i / n,
-        # so with dL/dxhat_j = gamma dy_j, dbeta = sum dy and dgamma = sum dy xhat,
-        #   dx_i = gamma r / n * (n dy_i - dbeta - xhat_i dgamma)
-        #        = a (dy_i + k (x_i - mu) - dbeta / n),  a = gamma r,  k = -dgamma r / n,
-        # four passes without a temporary (and no division by gamma, which may be 0).
-        np.multiply(xc, (-self.dgamma * self._inv_std / n).reshape(bshape), out=dx)
-        dx += grad_out
-        dx -= (self.dbeta / n).reshape(bshape)
-        dx *= a.reshape(bshape)
+        part_shape = _part_shape(xc)
+
+        def differentiate(lo: int, hi: int) -> None:  # features lo:hi, on one thread
+            g, part, inv_std = grad_out[:, lo:hi], xc[:, lo:hi], self._inv_std[lo:hi]
+            np.sum(g, axis=axes, out=self.dbeta[lo:hi])
+            np.multiply(inv_std, _feature_dot(g, part), out=self.dgamma[lo:hi])
+            # All in one expression, from the per-feature sums above. With xhat = (x - mu) r,
+            # r = (var + eps)^(-1/2), mu and var the batch mean and biased variance of n
+            # values: d mu / d x_i = 1/n,   d var / d x_i = 2 (x_i - mu) / n,
+            #   d xhat_j / d x_i = r (delta_ij - 1/n) - r xhat_j xhat_i / n,
+            # so with dL/dxhat_j = gamma dy_j, dbeta = sum dy and dgamma = sum dy xhat,
+            #   dx_i = gamma r / n * (n dy_i - dbeta - xhat_i dgamma)
+            #        = a (dy_i + k (x_i - mu) - dbeta / n),  a = gamma r,  k = -dgamma r / n,
+            # four passes without a temporary (and no division by gamma, which may be 0).
+            out = dx[:, lo:hi]
+            np.multiply(part, (-self.dgamma[lo:hi] * inv_std / n).reshape(part_shape), out=out)
+            out += g
+            out -= (self.dbeta[lo:hi] / n).reshape(part_shape)
+            out *= (self.gamma[lo:hi] * inv_std).reshape(part_shape)
+
+        threads.run(differentiate, self.num_features, dx.size, grain=_GRAIN)
         return dx
 
     def spec(self) -> dict[str, Any]:
@@ -202,6 +225,11 @@ class BatchNorm(Layer):
 
     def __repr__(self) -> str:
         return f"BatchNorm({self.num_features})"
+
+
+def _part_shape(x: np.ndarray) -> tuple[int, ...]:
+    """The shape a vector over some of ``x``'s features broadcasts as: (1, -1) or (1, -1, 1, 1)."""
+    return (1, -1) + (1,) * (x.ndim - 2)
 
 
 def _feature_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -8,8 +8,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import threads
 from .base import Arg, Layer, Shape, Shorthand, whole
-from .conv import _pair, buffer_like, channel_major
+from .conv import FEW_IMAGES, _pair, buffer_like, channel_major
 from .layers import with_channels
 
 
@@ -82,7 +83,8 @@ class MaxPool2D(Layer):
         self._channels_first = channel_major(x)  # buffers follow x's layout
         if not training:
             self._argmax = None  # backward differentiates the last forward: none here
-            if self._tiled():  # the maximum along each row's windows, then down the rows
+            if self._tiled() and n > FEW_IMAGES:  # the maximum along each row's windows,
+                # then down the rows: two passes (a few images: fewer NumPy calls below)
                 rows = _max_of(list(np.moveaxis(self._tiles(x, ho, wo), 5, 0)))
                 return _max_of(list(np.moveaxis(rows, 3, 0)))
             return _max_of(self._windows(x, ho, wo))
@@ -93,18 +95,25 @@ class MaxPool2D(Layer):
             # against a running maximum costs more than twice that).
             rows = self._like("rows", (n, c, ho, kh, wo), x.dtype)
             col_index = self._like("col_index", rows.shape, np.dtype(np.uint8))
-            _max_first(list(np.moveaxis(self._tiles(x, ho, wo), 5, 0)), rows, col_index,
-                       self._like("rows_greater", rows.shape, np.dtype(bool)))
+            rows_greater = self._like("rows_greater", rows.shape, np.dtype(bool))
             y = self._like("out", (n, c, ho, wo), x.dtype)
             row_index = self._like("row_index", y.shape, np.dtype(np.uint8))
-            _max_first(list(np.moveaxis(rows, 3, 0)), y, row_index,
-                       self._like("greater", y.shape, np.dtype(bool)))
+            greater = self._like("greater", y.shape, np.dtype(bool))
+
+            def tiled(lo: int, hi: int) -> None:  # samples lo:hi, on one thread
+                _max_first(list(np.moveaxis(self._tiles(x[lo:hi], ho, wo), 5, 0)),
+                           rows[lo:hi], col_index[lo:hi], rows_greater[lo:hi])
+                _max_first(list(np.moveaxis(rows[lo:hi], 3, 0)), y[lo:hi], row_index[lo:hi],
+                           greater[lo:hi])
+
+            threads.run(tiled, n, x.size)
             self._argmax = (row_index, col_index)
             return y
         y = self._like("out", (n, c, ho, wo), x.dtype)
         index = self._like("index", y.shape, np.dtype(np.uint8))
-        _max_first(self._windows(x, ho, wo), y, index,
-                   self._like("greater", y.shape, np.dtype(bool)))
+        greater = self._like("greater", y.shape, np.dtype(bool))
+        threads.run(lambda lo, hi: _max_first(self._windows(x[lo:hi], ho, wo), y[lo:hi],
+                                              index[lo:hi], greater[lo:hi]), n, x.size)
         self._argmax = (index,)
         return y
 
@@ -123,22 +132,32 @@ class MaxPool2D(Layer):
             grad_out = reordered
         if self._tiled():
             row_index, col_index = self._argmax
-            # The windows tile dx without overlap, so each entry is written once; only the
-            # rows and columns past the last window need zeros.
-            dx[:, :, ho * kh:] = 0
-            dx[:, :, :, wo * kw:] = 0
             rows = self._like("grad_rows", (n, c, ho, kh, wo), grad_out.dtype)
-            _route(grad_out, row_index, list(np.moveaxis(rows, 3, 0)),
-                   self._like("hit", row_index.shape, np.dtype(bool)))
-            _route(rows, col_index, list(np.moveaxis(self._tiles(dx, ho, wo), 5, 0)),
-                   self._like("rows_hit", col_index.shape, np.dtype(bool)))
+            hit = self._like("hit", row_index.shape, np.dtype(bool))
+            rows_hit = self._like("rows_hit", col_index.shape, np.dtype(bool))
+
+            def tiled(lo: int, hi: int) -> None:  # samples lo:hi, on one thread
+                # The windows tile dx without overlap, so each entry is written once; only
+                # the rows and columns past the last window need zeros.
+                dx[lo:hi, :, ho * kh:] = 0
+                dx[lo:hi, :, :, wo * kw:] = 0
+                _route(grad_out[lo:hi], row_index[lo:hi], list(np.moveaxis(rows[lo:hi], 3, 0)),
+                       hit[lo:hi])
+                _route(rows[lo:hi], col_index[lo:hi],
+                       list(np.moveaxis(self._tiles(dx[lo:hi], ho, wo), 5, 0)), rows_hit[lo:hi])
+
+            threads.run(tiled, n, dx.size)
             return dx
         (index,) = self._argmax
-        dx[...] = 0  # overlapping windows: their gradients add up
         hit = self._like("hit", index.shape, np.dtype(bool))
-        for k, win in enumerate(self._windows(dx, ho, wo)):
-            np.equal(index, k, out=hit)
-            win += grad_out * hit
+
+        def overlapping(lo: int, hi: int) -> None:  # samples lo:hi, on one thread
+            dx[lo:hi] = 0  # overlapping windows: their gradients add up
+            for k, win in enumerate(self._windows(dx[lo:hi], ho, wo)):
+                np.equal(index[lo:hi], k, out=hit[lo:hi])
+                win += grad_out[lo:hi] * hit[lo:hi]
+
+        threads.run(overlapping, n, dx.size)
         return dx
 
     def spec(self) -> dict[str, Any]:
