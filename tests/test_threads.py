@@ -207,3 +207,23 @@ def test_thread_count_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="positive int"):
         threads.set_num_threads(0)
     threads.set_num_threads(None)  # the next test reads its own environment
+
+
+def test_a_bad_thread_count_is_one_usage_line_before_any_work(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any, session_idx_dir: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import cli
+
+    monkeypatch.setenv(threads.ENV_VAR, "0")
+    threads.set_num_threads(None)
+    try:
+        run = tmp_path / "run"
+        assert cli("train", "--data-dir", session_idx_dir, "--iterations", "2",
+                   "--run-dir", run, "--no-progress") == 2
+        err = capsys.readouterr().err
+        assert err == ("mnistnp train: error: environment variable MNISTNP_NUM_THREADS must be a "
+                       "positive integer, got '0'\n")
+        assert not run.exists()
+    finally:
+        monkeypatch.delenv(threads.ENV_VAR)
+        threads.set_num_threads(None)

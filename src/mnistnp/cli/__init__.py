@@ -100,10 +100,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+def _check_environment() -> None:
+    """Settings read from the environment, checked before any work (not mid-training)."""
+    from ..nn import threads
+
+    try:
+        threads.num_threads()
+    except ValueError as e:
+        raise UsageError(f"environment variable {e}") from None
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = _parse(list(sys.argv[1:] if argv is None else argv))
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in settings.json
     try:
+        _check_environment()
         return int(args.func(args))
     except Exit as e:
         return e.status
