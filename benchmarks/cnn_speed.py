@@ -11,7 +11,7 @@ import gemm_floor
 import numpy as np
 import torch_cnn
 import torch_twin
-from harness import Run, alternate, median_call_us
+from harness import Run, alternate, latency_pair
 from report import Result
 from torch_twin import torch
 
@@ -119,14 +119,9 @@ def latency_case(repeats: int, data: Any) -> Result:
     _, (x_test, _) = data
     model = build(FIXED)
     image = x_test[:1]
-    runs: list[Run | None] = [lambda _: median_call_us(
-        lambda: model.predict_proba(image), LATENCY_CALLS, LATENCY_WARMUP), None]
-    if torch is not None:
-        torch_proba = torch_cnn.proba(torch_cnn.twin(model), image)
-        if not np.allclose(torch_proba().numpy(), model.predict_proba(image), atol=1e-5):
-            raise AssertionError("mnistnp and PyTorch disagree on the image's probabilities")
-        runs[1] = lambda _: median_call_us(torch_proba, LATENCY_CALLS, LATENCY_WARMUP)
-    ours, theirs = alternate(runs, repeats)
+    twin = torch_cnn.proba(torch_cnn.twin(model), image) if torch is not None else None
+    ours, theirs = latency_pair(lambda: model.predict_proba(image), twin, repeats,
+                                LATENCY_CALLS, LATENCY_WARMUP)
     result = Result("CNN one-image prediction latency", "µs", ours, theirs, "PyTorch",
                     ">= 1.0x (no slower)", note=f"median of {LATENCY_CALLS} calls per repeat")
     if theirs:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
 
 Run = Callable[[int], float]
 
@@ -48,3 +51,15 @@ def median_call_us(f: Callable[[], object], calls: int, warmup: int) -> float:
         f()
         times.append(time.perf_counter_ns() - start)
     return statistics.median(times) / 1e3
+
+
+def latency_pair(proba: Callable[[], Any], twin_proba: Callable[[], Any] | None, repeats: int,
+                 calls: int, warmup: int) -> list[list[float]]:
+    """Median µs per call of ``proba`` and of its PyTorch twin's ``twin_proba`` (None without
+    PyTorch), alternated over ``repeats``; the twin must first give the same probabilities."""
+    runs: list[Run | None] = [lambda _: median_call_us(proba, calls, warmup), None]
+    if twin_proba is not None:
+        if not np.allclose(twin_proba().numpy(), proba(), atol=1e-5):
+            raise AssertionError("mnistnp and PyTorch disagree on the image's probabilities")
+        runs[1] = lambda _: median_call_us(twin_proba, calls, warmup)
+    return alternate(runs, repeats)

@@ -65,7 +65,7 @@ import numpy as np
 import report
 import seed_notebook
 import torch_twin
-from harness import Run, alternate, median_call_us
+from harness import Run, alternate, latency_pair
 from report import Result
 from torch_twin import torch
 
@@ -210,14 +210,9 @@ def latency_case(repeats: int, data: Data) -> Result:
     _, (x_test, _) = data
     model = mnistnp.mlp(SMALL, np.random.default_rng(SEED), "float32")
     image = x_test[:1]
-    runs: list[Run | None] = [lambda _: median_call_us(
-        lambda: model.predict_proba(image), LATENCY_CALLS, LATENCY_WARMUP), None]
-    if torch is not None:
-        torch_proba = torch_twin.proba(torch_twin.twin(model), image)
-        if not np.allclose(torch_proba().numpy(), model.predict_proba(image), atol=1e-5):
-            raise AssertionError("mnistnp and PyTorch disagree on the image's probabilities")
-        runs[1] = lambda _: median_call_us(torch_proba, LATENCY_CALLS, LATENCY_WARMUP)
-    ours, theirs = alternate(runs, repeats)
+    twin = torch_twin.proba(torch_twin.twin(model), image) if torch is not None else None
+    ours, theirs = latency_pair(lambda: model.predict_proba(image), twin, repeats,
+                                LATENCY_CALLS, LATENCY_WARMUP)
     result = Result("one-image prediction latency", "µs", ours, theirs, "PyTorch",
                     ">= 2.0x (half the latency)",
                     note=f"median of {LATENCY_CALLS} calls per repeat")
