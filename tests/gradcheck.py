@@ -1,4 +1,4 @@
-"""Finite-difference gradient checking for layers (float64), shared by the CNN layer tests."""
+"""Finite-difference gradient checking for layers (float64), shared by the layer tests."""
 
 from __future__ import annotations
 

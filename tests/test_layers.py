@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from gradcheck import TOL, numerical_grad, rel_error
 
 from mnistnp.nn import (
     Dense,
@@ -24,29 +25,6 @@ from mnistnp.nn import (
 )
 
 SEEDS = [0, 1, 2, 3, 4]
-EPS = 1e-6  # central-difference step
-TOL = 1e-6  # allowed relative error between analytic and numerical gradients
-
-
-def rel_error(a: np.ndarray, b: np.ndarray) -> float:
-    """|a - b| / (|a| + |b|) over the whole gradient (Euclidean norms); 0 when both are 0."""
-    num = float(np.linalg.norm(a - b))
-    den = float(np.linalg.norm(a) + np.linalg.norm(b))
-    return num / max(den, np.finfo(np.float64).tiny)
-
-
-def numerical_grad(f: Callable[[], float], x: np.ndarray, eps: float = EPS) -> np.ndarray:
-    """d f / d x by central differences, perturbing ``x`` in place (and restoring it)."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + eps
-        f_plus = f()
-        x[idx] = old - eps
-        f_minus = f()
-        x[idx] = old
-        grad[idx] = (f_plus - f_minus) / (2 * eps)
-    return grad
 
 
 def bound_dense(rng: np.random.Generator, n_in: int, n_out: int) -> Dense:

@@ -23,7 +23,11 @@ def toy_layers() -> Iterator[dict[str, type[Layer]]]:
 
         kind: ClassVar[str] = "ToyNorm"
         shorthands: ClassVar[dict[str, Shorthand]] = {"toynorm": Shorthand(help="a toy")}
-        param_names: ClassVar[tuple[str, ...]] = ("gain", "bias")
+        param_names: ClassVar[tuple[str, ...]] = ("gain", "bias")  # bound by Layer.bind
+        gain: np.ndarray
+        bias: np.ndarray
+        dgain: np.ndarray
+        dbias: np.ndarray
         state_names: ClassVar[tuple[str, ...]] = ("running_mean",)
 
         def __init__(self, features: int, dtype: np.dtype | str = "float32") -> None:
@@ -32,13 +36,6 @@ def toy_layers() -> Iterator[dict[str, type[Layer]]]:
             self.state_shapes = ((features,),)
             self.running_mean = np.zeros(features, dtype)
             self._x = np.empty(0)
-
-        def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-            self.gain, self.bias = params
-            self.dgain, self.dbias = grads
-
-        def parameters(self) -> list[np.ndarray]:
-            return [self.gain, self.bias]
 
         def init(self, rng: np.random.Generator) -> None:
             self.gain[...] = 1

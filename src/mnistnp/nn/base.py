@@ -129,14 +129,18 @@ class Layer:
             table[key] = value
 
     def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """Take views into the model's flat parameter and gradient buffers."""
+        """Take views into the model's flat parameter and gradient buffers: each parameter as
+        ``self.<name>`` and its gradient as ``self.d<name>``, named by ``param_names``."""
+        for name, param, grad in zip(self.param_names, params, grads, strict=True):
+            setattr(self, name, param)
+            setattr(self, "d" + name, grad)
 
     def init(self, rng: np.random.Generator) -> None:
         """Fill the bound parameters (and any state) with their initial values."""
 
     def parameters(self) -> list[np.ndarray]:
         """This layer's parameters (views into the model's buffer), in ``param_names`` order."""
-        return []
+        return [getattr(self, name) for name in self.param_names]
 
     def state(self) -> dict[str, np.ndarray]:
         """The non-trainable state by name, in ``state_names`` order: the live arrays."""

@@ -168,6 +168,11 @@ class Conv2D(Layer):
         "F filters of KxK, stride S (default 1), PAD same (default: the output as large as "
         "the input, over S) or valid (no padding); then a ReLU")}
     param_names: ClassVar[tuple[str, ...]] = ("W", "b")
+    # bound by Layer.bind: views into the model's parameter and gradient buffers
+    W: np.ndarray
+    b: np.ndarray
+    dW: np.ndarray
+    db: np.ndarray
 
     def __init__(self, in_channels: int, out_channels: int,
                  kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
@@ -188,13 +193,6 @@ class Conv2D(Layer):
         self.param_shapes = ((self.out_channels, self.in_channels, kh, kw), (self.out_channels,))
         self._x_shape: tuple[int, ...] = ()
         self._cols: np.ndarray | None = None  # (C*kh*kw, N*H'*W') from the last training forward
-
-    def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        self.W, self.b = params
-        self.dW, self.db = grads
-
-    def parameters(self) -> list[np.ndarray]:
-        return [self.W, self.b]
 
     def init(self, rng: np.random.Generator) -> None:
         conv_init(self.W, self.init_name, rng)

@@ -136,6 +136,11 @@ class Dense(Layer):
         "linear": Shorthand((Arg("N", whole(1)),), "N units, no activation"),
     }
     param_names = ("W", "b")
+    # bound by Layer.bind: views into the model's parameter and gradient buffers
+    W: np.ndarray
+    b: np.ndarray
+    dW: np.ndarray
+    db: np.ndarray
 
     def __init__(self, in_features: int, out_features: int, init: str = "he") -> None:
         for name, n in (("in_features", in_features), ("out_features", out_features)):
@@ -148,13 +153,6 @@ class Dense(Layer):
         self.param_shapes = ((self.in_features, self.out_features), (self.out_features,))
         self._x = _NOTHING
         self._ones = np.empty(0)
-
-    def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        self.W, self.b = params
-        self.dW, self.db = grads
-
-    def parameters(self) -> list[np.ndarray]:
-        return [self.W, self.b]
 
     def init(self, rng: np.random.Generator) -> None:
         INITIALIZERS[self.init_name](self.W, rng)

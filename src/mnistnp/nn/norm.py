@@ -48,6 +48,11 @@ class BatchNorm(Layer):
         help="batch norm of each feature or channel; after dense:N or conv:..., before their "
              "ReLU")}
     param_names: ClassVar[tuple[str, ...]] = ("gamma", "beta")
+    # bound by Layer.bind: views into the model's parameter and gradient buffers
+    gamma: np.ndarray
+    beta: np.ndarray
+    dgamma: np.ndarray
+    dbeta: np.ndarray
     state_names: ClassVar[tuple[str, ...]] = ("running_mean", "running_var")
     before_relu = True
     batch_statistics = True
@@ -71,13 +76,6 @@ class BatchNorm(Layer):
         self._x = np.empty(0)
         self._inv_std = np.empty(0)
         self._training = True
-
-    def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        self.gamma, self.beta = params
-        self.dgamma, self.dbeta = grads
-
-    def parameters(self) -> list[np.ndarray]:
-        return [self.gamma, self.beta]
 
     def init(self, rng: np.random.Generator) -> None:
         self.gamma[...] = 1
