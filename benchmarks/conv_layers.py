@@ -20,15 +20,14 @@ it adds up the threads' time, spinning included).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
+import report
 
 from mnistnp.nn import conv as conv_module
 from mnistnp.nn.conv import Conv2D
@@ -134,24 +133,11 @@ def torch_step_seconds(layers: list, x: np.ndarray, g: np.ndarray, steps: int,
 
 
 def print_environment() -> None:
-    print(f"NumPy {np.__version__}; {os.cpu_count()} CPUs, load average "
-          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        print("BLAS: unknown (pip install threadpoolctl)")
-    else:
-        for info in threadpool_info():
-            if info.get("user_api") == "blas":
-                owner = "NumPy" if "numpy" in info["filepath"] else Path(info["filepath"]).name
-                print(f"{owner} BLAS: {info['internal_api']} {info.get('version')}, "
-                      f"{info.get('architecture')} kernel, {info['num_threads']} threads")
-    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS"):
-        print(f"  {var}: {os.environ.get(var, 'not set')}")
     if torch is not None:
-        print(f"PyTorch {torch.__version__}: {torch.get_num_threads()} threads")
+        torch_line = f"PyTorch {torch.__version__}: {torch.get_num_threads()} threads"
     else:
-        print("PyTorch not installed: mnistnp's side only (pip install torch==2.13.0)")
+        torch_line = "PyTorch not installed: mnistnp's side only (pip install torch==2.13.0)"
+    report.print_environment(torch_line)
 
 
 def main() -> None:
