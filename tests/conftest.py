@@ -1,4 +1,5 @@
-"""Tiny generated IDX datasets (and a model trained on one) for the data, io and CLI tests.
+"""Tiny generated IDX datasets (and a model trained on one) for the data, io and CLI tests;
+MNIST itself and a small model of it for the tests that read users' images.
 
 Each class is a bright 6x6 block at its own place on a noisy 28x28 canvas, so a small MLP
 learns the classes in a few epochs and every run of the test suite stays fast.
@@ -12,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnistnp import Adam, datasets, fit, mlp
 from mnistnp.cli import main
 from mnistnp.data import write_idx
+from mnistnp.nn import Sequential
 
 FILE_NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -104,3 +107,22 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory, session_idx_dir: Pat
                    "--out", str(out), "--run-dir", str(run_dir), "--no-progress"])
     assert status == 0 and out.is_file()
     return out
+
+
+Mnist = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@pytest.fixture(scope="session")
+def mnist() -> Mnist:
+    """The bundled MNIST: (train images, labels), (test images, labels)."""
+    return datasets.load("mnist")
+
+
+@pytest.fixture(scope="session")
+def model(mnist: Mnist) -> Sequential:
+    """A 784-100-10 MLP trained for three epochs on 20,000 MNIST digits (a few seconds)."""
+    (x_train, y_train), _ = mnist
+    rng = np.random.default_rng(0)
+    net = mlp([784, 100, 10], rng)
+    fit(net, x_train[:20_000], y_train[:20_000], Adam(0.002), rng=rng, epochs=3, batch_size=128)
+    return net

@@ -41,12 +41,17 @@ class DatasetInfo:
     gz_sha256: dict[str, str] = field(default_factory=dict)
     num_classes: int = 10
     class_names: tuple[str, ...] = tuple(str(d) for d in range(10))
+    # Whether its images are framed as MNIST's digits are (the ink fitted into 20x20, centred by
+    # mass in 28x28), so a user's 28x28 image framed otherwise is fitted and centred before a
+    # model of it reads the image; other datasets' 28x28 images are read as they are.
+    framed_digits: bool = False
 
 
 REGISTRY: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo(
         name="mnist",
         bundled=True,
+        framed_digits=True,
         # The official MNIST checksums (shared/data/mnist/SHA256SUMS.raw).
         sha256={
             TEST_IMAGES: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",

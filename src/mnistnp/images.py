@@ -1,5 +1,6 @@
 """Turning a user's PNG or JPEG into an MNIST-style digit: 28x28 uint8, light ink on black,
-the ink fitted into a 20x20 box and centred by its centre of mass."""
+the ink fitted into a 20x20 box and centred by its centre of mass. A digit on plain paper is
+found the plain way (``plain``); photos go through ``ink``."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
+from . import ink, plain
 from .errors import ImageError, os_problem
-from .ink import INK_LEVEL, find_ink
+from .morphology import shrink
 
 SIZE = 28  # MNIST canvas side
 BOX = 20  # the ink's longer side after resizing, as in MNIST
@@ -29,8 +31,9 @@ _WIDE_GREY_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
 _ORIENTATION = 0x0112  # EXIF tag: phones store rotation here instead of rotating pixels
 
 
-def load_digit(path: str | os.PathLike[str]) -> np.ndarray:
+def load_digit(path: str | os.PathLike[str], refit: bool = True) -> np.ndarray:
     """The image file at ``path`` as an MNIST digit: ndarray of shape (28, 28), dtype uint8.
+    ``refit`` is as for ``prepare_digit``.
 
     Raises ImageError, naming ``path``, if the file is missing, unreadable, not a PNG or JPEG,
     truncated, or declares more than MAX_PIXELS pixels, or if it holds no single digit (blank,
@@ -42,16 +45,19 @@ def load_digit(path: str | os.PathLike[str]) -> np.ndarray:
             if os.fstat(f.fileno()).st_size == 0:
                 raise ImageError(f"{name}: empty file")
             with _open(f, name) as img:
-                return prepare_digit(img, name)
+                return prepare_digit(img, name, refit)
     except OSError as e:
         raise ImageError(f"{name}: {os_problem(e, 'an image')}") from None
 
 
-def prepare_digit(img: Image.Image, name: str = "<image>") -> np.ndarray:
+def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -> np.ndarray:
     """An open Pillow image as an MNIST digit: ndarray of shape (28, 28), dtype uint8.
 
     ``name`` starts every ImageError message (a file name or an upload's name). Call this on a
-    freshly opened image so the size is checked before the pixels are decoded.
+    freshly opened image so the size is checked before the pixels are decoded. An image already
+    stored as the datasets store theirs (28x28, light on a black edge) is used as it is when it
+    is framed as MNIST frames its digits, or whatever its framing if ``refit`` is False (for a
+    model of Fashion-MNIST, whose clothes fill the frame); otherwise it is fitted and centred.
     """
     width, height = img.size
     if width * height > MAX_PIXELS:
@@ -62,12 +68,13 @@ def prepare_digit(img: Image.Image, name: str = "<image>") -> np.ndarray:
         img.load()
         if img.getexif().get(_ORIENTATION, 1) != 1:
             img = ImageOps.exif_transpose(img)
-        grey = _grey_on_white(img)
+        grey = _grey(img)
     except _PILLOW_ERRORS as e:
         raise ImageError(f"{name}: cannot decode image ({e})") from None
-    if _in_dataset_format(grey):
+    if _in_dataset_format(grey) and (not refit or _framed(grey)):
         return grey.copy()
-    return _centre(find_ink(grey, name))
+    found = plain.find_ink(shrink(grey, ink.WORK / max(grey.shape)), name)
+    return _centre(found if found is not None else ink.find_ink(grey, name))
 
 
 def _open(f: BinaryIO, name: str) -> Image.Image:
@@ -85,8 +92,9 @@ def _open(f: BinaryIO, name: str) -> Image.Image:
         raise ImageError(f"{name}: not a readable PNG or JPEG image ({e})") from None
 
 
-def _grey_on_white(img: Image.Image) -> np.ndarray:
-    """8-bit grey pixels, ndarray of shape (H, W), with any transparency composited onto white."""
+def _grey(img: Image.Image) -> np.ndarray:
+    """8-bit grey pixels, ndarray of shape (H, W), with any transparency composited onto white,
+    or onto black if what is opaque is mostly light (white strokes on a clear canvas)."""
     alpha = None
     if img.mode in _WIDE_GREY_MODES:
         wide = np.clip(np.asarray(img), 0, 65535).astype(np.uint32)
@@ -101,9 +109,11 @@ def _grey_on_white(img: Image.Image) -> np.ndarray:
     else:
         grey = img.convert("L")
     if alpha is not None:
-        white = Image.new("L", grey.size, 255)
-        white.paste(grey, (0, 0), alpha)
-        grey = white
+        opaque = np.asarray(alpha) >= 128
+        light = opaque.any() and float(np.median(np.asarray(grey)[opaque])) > 127
+        ground = Image.new("L", grey.size, 0 if light else 255)
+        ground.paste(grey, (0, 0), alpha)
+        grey = ground
     return np.asarray(grey)
 
 
@@ -116,7 +126,19 @@ def _in_dataset_format(grey: np.ndarray) -> bool:
     if grey.shape != (SIZE, SIZE):
         return False
     edge = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    return float(np.median(edge)) <= 4 and int(grey.max()) >= 4 + INK_LEVEL
+    return float(np.median(edge)) <= 4 and int(grey.max()) >= 4 + ink.INK_LEVEL
+
+
+def _framed(grey: np.ndarray) -> bool:
+    """Whether the 28x28 ``grey`` (light on black) is framed as MNIST's digits are: the box of
+    its non-black pixels 19-21 pixels on its longer side (20 for all but one of MNIST's test
+    digits), its centre of mass within a pixel of the middle (13.5-14.5 in MNIST's)."""
+    mass = grey.astype(np.float64)
+    rows, cols = np.flatnonzero(mass.any(axis=1)), np.flatnonzero(mass.any(axis=0))
+    longer = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+    cy = mass.sum(axis=1) @ np.arange(SIZE) / mass.sum()
+    cx = mass.sum(axis=0) @ np.arange(SIZE) / mass.sum()
+    return 19 <= longer <= 21 and max(abs(cy - 14), abs(cx - 14)) <= 1
 
 
 def _centre(ink: np.ndarray) -> np.ndarray:

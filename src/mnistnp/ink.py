@@ -18,6 +18,7 @@ from .morphology import (
     otsu,
     radius,
     shave_peaks,
+    shrink,
     window,
 )
 
@@ -35,16 +36,16 @@ def find_ink(grey: np.ndarray, name: str) -> np.ndarray:
     picture's edge do (a shadow, a table), several marks the size of a digit stand side by
     side, or the ink fills the picture edge to edge.
     """
-    work = _reduce(grey, WORK / max(grey.shape))
+    work = shrink(grey, WORK / max(grey.shape))
     scale = -(-max(work.shape) // GRID)  # cells of scale x scale work pixels
-    grid = _reduce(work, 1 / scale).astype(np.float32)
-    sheet = _sheet(grid)
+    grid = shrink(work, 1 / scale).astype(np.float32)
+    sheet = sheet_of(grid)
     dark_ink = sheet is not None or _paper_is_light(grid)
     if dark_ink:  # from here on the ink is light on a dark ground, as in MNIST
         grid, work = 255 - grid, 255 - work
     ground = shave_peaks(grid)  # the paper under each mark: the level around it
     kept = _find_digit(grid, ground, sheet, name)
-    return _crop(*_contrast(work, ground, kept, scale, dark_ink), name)
+    return crop_ink(*_contrast(work, ground, kept, scale, dark_ink), name)
 
 
 def _contrast(work: np.ndarray, ground: np.ndarray, kept: np.ndarray, scale: int,
@@ -77,7 +78,7 @@ def _find_digit(grid: np.ndarray, ground: np.ndarray, sheet: np.ndarray | None,
     depth = grid - ground
     if sheet is not None:  # the grain of the table around the paper is no ink
         depth *= sheet
-    noise = _noise(grid)
+    noise = noise_of(grid)
     kept = _digit_cells(depth, noise, name)
     if kept is not None:
         return kept
@@ -88,7 +89,7 @@ def _find_digit(grid: np.ndarray, ground: np.ndarray, sheet: np.ndarray | None,
                      "edge (a shadow, a table, or ink filling the frame)")
 
 
-def _crop(contrast: np.ndarray, inside: np.ndarray, around: np.ndarray, name: str) -> np.ndarray:
+def crop_ink(contrast: np.ndarray, inside: np.ndarray, around: np.ndarray, name: str) -> np.ndarray:
     """``contrast`` (ink positive) inside the digit's zone, less the paper's own level and cut to
     the pixels standing out from the paper's noise, stretched so the peak is 255 (MNIST digits
     peak at 254-255 on a 0 background). ``around`` marks the paper near the digit.
@@ -136,19 +137,12 @@ def _digit_cells(detail: np.ndarray, noise: float, name: str) -> np.ndarray | No
     choice = inner if inner else list(range(len(labels)))
     best = max(choice, key=lambda i: areas[i])
     main = pieces == labels[best]
-    beside = [i for i in choice if i != best and _beside(pieces == labels[i], main)]
-    if beside:
-        raise ImageError(f"{name}: {len(beside) + 1} marks the size of a digit side by side; "
+    others = [i for i in choice if i != best and beside(pieces == labels[i], main)]
+    if others:
+        raise ImageError(f"{name}: {len(others) + 1} marks the size of a digit side by side; "
                          "crop the image to one digit")
     candidates = np.isin(pieces, [labels[i] for i in choice if areas[i] >= areas[best] / 25])
-    digit = main
-    while True:  # gather the pieces of a broken stroke: each near the digit as found so far
-        top, bottom, left, right = box(digit)
-        near = dilate(digit, max(2, max(bottom - top, right - left) // 2))
-        gathered = np.isin(pieces, np.unique(pieces[near & candidates]))
-        if np.array_equal(gathered, digit):
-            break
-        digit = gathered
+    digit = gather(pieces, main, candidates)
     sides = (digit[0], digit[-1], digit[:, 0], digit[:, -1])
     if digit.mean() > 0.5 and all(side.any() for side in sides):
         raise ImageError(f"{name}: no digit stands out: the ink fills the whole image "
@@ -156,18 +150,32 @@ def _digit_cells(detail: np.ndarray, noise: float, name: str) -> np.ndarray | No
     return digit
 
 
-def _beside(piece: np.ndarray, main: np.ndarray) -> bool:
-    """Whether ``piece`` is another digit: to the left or right of ``main``, on the same line,
-    at least half as tall and with a fifth of its ink. (None of the broken strokes in MNIST's
-    10,000 test digits is.)"""
+def gather(pieces: np.ndarray, main: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """``main`` with the pieces of a broken stroke: each of the ``candidates`` (a mask of whole
+    pieces of the labelled ``pieces``) near the digit as found so far, the digit's box, as it
+    grows, reaching out by half its size each time."""
+    digit = main
+    while True:
+        top, bottom, left, right = box(digit)
+        near = dilate(digit, max(2, max(bottom - top, right - left) // 2))
+        gathered = np.isin(pieces, np.unique(pieces[near & candidates]))
+        if np.array_equal(gathered, digit):
+            return digit
+        digit = gathered
+
+
+def beside(piece: np.ndarray, main: np.ndarray) -> bool:
+    """Whether ``piece`` is another digit: to the left or right of ``main`` with a gap of a
+    sixth of its height between them (the pieces of a stroke broken by a thin pen or a faint
+    scan lie closer), on the same line, at least half as tall and with a fifth of its ink."""
     top, bottom, left, right = box(piece)
     main_top, main_bottom, main_left, main_right = box(main)
-    side_by_side = right <= main_left or left >= main_right
-    return (side_by_side and top < main_bottom and bottom > main_top
+    gap = max(main_left - right, left - main_right)
+    return (6 * gap >= main_bottom - main_top and top < main_bottom and bottom > main_top
             and 2 * (bottom - top) >= main_bottom - main_top and 5 * piece.sum() >= main.sum())
 
 
-def _noise(grid: np.ndarray) -> float:
+def noise_of(grid: np.ndarray) -> float:
     """The grid's noise (sigma), from the median absolute difference of neighbours: most
     neighbours are both paper, so edges do not count. Zero for a clean drawing."""
     steps = np.abs(np.diff(grid, axis=1))
@@ -212,11 +220,12 @@ def _free_area(marks: np.ndarray, other: np.ndarray) -> int:
     return int(area[covered * 2 < bordering].sum())
 
 
-def _sheet(grid: np.ndarray) -> np.ndarray | None:
+def sheet_of(grid: np.ndarray) -> np.ndarray | None:
     """The cells of a sheet of paper lying on a darker table (with the marks on it), or None.
 
-    The sheet is the largest region lighter than all around it, and is not a light digit: it
-    and its marks fill most of its box and 30% of the picture, and it is blank and wide (wider
+    The sheet is the largest region lighter than all around it, on darker ground (a table, not
+    the paper around a large 0's hole), and is not a light digit: it and its marks fill most of
+    its box and 30% of the picture, and it is blank and wide (wider
     than a fifth of the picture's short side), or its marks are thin strokes, far thinner than
     the sheet is wide. (Of MNIST's 10,000 test digits, light on dark, none passes; the largest
     covers 29% of its image.)
@@ -243,16 +252,9 @@ def _sheet(grid: np.ndarray) -> np.ndarray | None:
         return None
     sheet = np.zeros(grid.shape, bool)
     sheet[top:bottom, left:right] = solid
+    if (~sheet).any() and np.median(grid[~sheet]) > (np.median(grid[sheet]) + grid.min()) / 2:
+        return None  # lighter all around, like the paper around a large 0's hole: no table
     return sheet
-
-
-def _reduce(grey: np.ndarray, factor: float) -> np.ndarray:
-    """``grey`` box-averaged by a whole factor so it is at most ``factor`` times its size."""
-    step = int(np.ceil(1 / factor)) if factor < 1 else 1
-    if step == 1:
-        return grey
-    mode = "F" if grey.dtype == np.float32 else None
-    return np.asarray(Image.fromarray(grey, mode).reduce(step))
 
 
 def _upsample(a: np.ndarray, scale: int, shape: tuple[int, ...]) -> np.ndarray:

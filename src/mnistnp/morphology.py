@@ -1,9 +1,11 @@
 """Grey-level morphology on small NumPy grids: running max and min filters, closing and
-opening, hole filling, connected pieces and Otsu's threshold (NumPy only, no SciPy)."""
+opening, hole filling, connected pieces, Otsu's threshold (NumPy only, no SciPy), and the box
+averaging (Pillow's) that makes the grids small."""
 
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 
 def box(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -136,3 +138,12 @@ def otsu(values: np.ndarray) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         between = (total * weight - mean) ** 2 / (weight * (1 - weight))
     return float(edges[1 + int(np.nanargmax(between))]) if np.isfinite(between).any() else 0.0
+
+
+def shrink(grey: np.ndarray, factor: float) -> np.ndarray:
+    """``grey`` box-averaged by a whole factor so it is at most ``factor`` times its size."""
+    step = int(np.ceil(1 / factor)) if factor < 1 else 1
+    if step == 1:
+        return grey
+    mode = "F" if grey.dtype == np.float32 else None
+    return np.asarray(Image.fromarray(grey, mode).reduce(step))

@@ -28,9 +28,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "predict", help="classify image files",
         description="Print '<path>: <class> (p=0.97)' for each image. Images are PNG or JPEG, "
         "any size or mode: a drawing, a scan or a photo of a digit, a dark digit on light "
-        "paper or a light digit on dark. Each is prepared the MNIST way: the digit found "
-        "(shadows, uneven light and a table around the paper left out), fitted into 20x20 and "
-        "centred in 28x28 by its centre of mass. An image that cannot be read or holds no "
+        "paper or a light digit on dark, white strokes on a clear canvas. Each is prepared "
+        "the MNIST way: the digit found (on plain paper by a threshold; in a photo with "
+        "shadows, uneven light and a table around the paper left out), fitted into 20x20 and "
+        "centred in 28x28 by its centre of mass; a 28x28 light-on-black image is used as it is "
+        "if it is already framed so (or, for a model of a dataset other than MNIST, whatever "
+        "its framing). An image that cannot be read or holds no "
         "single digit gets one line on standard error and exit status 1; the others are still "
         "classified.")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL.npz",
@@ -62,13 +65,17 @@ def run(args: argparse.Namespace) -> int:
                              f"model's classes), got {args.top_k}")
     if args.show:
         _make_folder(args.show)
-    names = datasets.class_names(trained_on(model.info), model.num_classes)
+    dataset = trained_on(model.info)
+    names = datasets.class_names(dataset, model.num_classes)
+    # A 28x28 image already light on black is fitted and centred first only for a model of
+    # digits framed so; Fashion-MNIST's clothes fill the frame, and are read as they are.
+    refit = dataset is not None and datasets.REGISTRY[dataset].framed_digits
     status = 0
     for path in image_paths(args.images):
         try:
             if isinstance(path, MnistnpError):
                 raise path
-            image = load_digit(path)
+            image = load_digit(path, refit)
         except MnistnpError as e:
             print(f"mnistnp: error: {e}", file=sys.stderr, flush=True)
             status = 1

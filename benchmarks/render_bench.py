@@ -1,0 +1,143 @@
+"""How well ``predict`` reads MNIST test digits rendered as users' files come, against a plain
+MNIST preparation, with each model given.
+
+    mnistnp train --out mlp.npz && mnistnp train --recipe cnn --out cnn.npz
+    python benchmarks/render_bench.py --model mlp.npz --model cnn.npz [--n 1000]
+
+For every condition of ``benchmarks/renders.py`` (clean, drawn, 28x28, degraded, photo) and
+every model: the accuracy of ``predict``'s preparation (``mnistnp.images.prepare_digit``, on
+the file's bytes as ``predict`` opens them) and of the plain one (``renders.plain_prepare``),
+each with its refusals (a refusal counts as not read right), beside the model's accuracy on
+the same digits as MNIST stores them. Then each target: refusals <= 0.2%, never more than
+0.5 points below the plain preparation, and on the clean conditions within 0.5 points of the
+originals. ``--src`` reads the renders with another tree's ``mnistnp`` (its ``src`` folder),
+to measure a change; ``--markdown FILE`` also writes the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import renders
+
+REFUSALS, BELOW_PLAIN, BELOW_ORIGINAL = 0.002, 0.005, 0.005  # the targets, as fractions
+
+
+def prepare_all(job: tuple[str, int, str | None]) -> tuple[str, np.ndarray, np.ndarray,
+                                                           np.ndarray, np.ndarray, float]:
+    """One condition's renders through both preparations: (name, ours, ours refused, plain,
+    plain refused, our seconds per image). Runs in a worker process."""
+    name, n, src = job
+    if src and not sys.path[0] == src:  # this worker's first job: another tree's mnistnp
+        sys.path.insert(0, src)
+        for module in [m for m in sys.modules if m == "mnistnp" or m.startswith("mnistnp.")]:
+            del sys.modules[module]
+    from PIL import Image
+
+    from mnistnp import datasets
+    from mnistnp.errors import ImageError
+    from mnistnp.images import prepare_digit
+
+    assert not src or Path(prepare_digit.__code__.co_filename).is_relative_to(src)
+    _, (x_test, y_test) = datasets.load("mnist")
+    files, _ = renders.render_set(name, x_test, y_test, n)
+    ours = np.zeros((len(files), 28, 28), np.uint8)
+    plain = np.zeros_like(ours)
+    ours_refused = np.zeros(len(files), bool)
+    plain_refused = np.zeros(len(files), bool)
+    seconds = 0.0
+    for i, data in enumerate(files):
+        start = time.perf_counter()
+        try:
+            ours[i] = prepare_digit(Image.open(io.BytesIO(data)), name)
+        except ImageError:
+            ours_refused[i] = True
+        seconds += time.perf_counter() - start
+        seen = renders.plain_prepare(Image.open(io.BytesIO(data)))
+        if seen is None:
+            plain_refused[i] = True
+        else:
+            plain[i] = seen
+    return name, ours, ours_refused, plain, plain_refused, seconds / max(1, len(files))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", required=True, help="a model file (repeat)")
+    parser.add_argument("--n", type=int, default=1000, help="renders per condition")
+    parser.add_argument("--conditions", nargs="+", choices=list(renders.CONDITIONS),
+                        default=list(renders.CONDITIONS))
+    parser.add_argument("--src", help="another tree's src folder to prepare with")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--markdown", help="also write the table here")
+    parser.add_argument("--save", help="write every prepared image and label to this .npz")
+    args = parser.parse_args()
+
+    from mnistnp import datasets
+    from mnistnp.io import load_model
+
+    print(f"load average: {os.getloadavg()[0]:.1f}; preparing with "
+          f"{args.src or 'this tree'}; {args.n} renders per condition")
+    _, (x_test, y_test) = datasets.load("mnist")
+    models = {Path(path).stem: load_model(path) for path in args.model}
+    jobs = [(name, args.n, args.src) for name in args.conditions]
+    with ProcessPoolExecutor(args.workers) as pool:
+        results = list(pool.map(prepare_all, jobs))
+    lines = [_header(models)]
+    failures = []
+    saved: dict[str, np.ndarray] = {}
+    for name, ours, ours_refused, plain, plain_refused, seconds in results:
+        group = renders.CONDITIONS[name][0]
+        indices = renders.chosen(name, y_test, args.n)
+        labels, originals = y_test[indices], x_test[indices]
+        cells = [name, group, str(len(labels))]
+        for model_name, model in models.items():
+            right = model.predict(ours) == labels
+            right_plain = model.predict(plain) == labels
+            accuracy = float(np.mean(right & ~ours_refused))
+            plain_accuracy = float(np.mean(right_plain & ~plain_refused))
+            original = float(np.mean(model.predict(originals) == labels))
+            refused = float(np.mean(ours_refused))
+            cells += [f"{100 * accuracy:.1f}", f"{100 * refused:.1f}",
+                      f"{100 * plain_accuracy:.1f}", f"{100 * np.mean(plain_refused):.1f}",
+                      f"{100 * original:.1f}"]
+            if refused > REFUSALS:
+                failures.append(f"{name} {model_name}: {100 * refused:.1f}% refused")
+            if accuracy < plain_accuracy - BELOW_PLAIN:
+                failures.append(f"{name} {model_name}: {100 * accuracy:.1f}% against "
+                                f"{100 * plain_accuracy:.1f}% plain")
+            if group in renders.CLEAN_GROUPS and accuracy < original - BELOW_ORIGINAL:
+                failures.append(f"{name} {model_name}: {100 * accuracy:.1f}% against "
+                                f"{100 * original:.1f}% on the originals")
+        cells.append(f"{1000 * seconds:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+        saved[f"{name}/ours"], saved[f"{name}/plain"] = ours, plain
+        saved[f"{name}/ours_refused"], saved[f"{name}/labels"] = ours_refused, labels
+    table = "\n".join(lines)
+    print(table)
+    print("\n".join(["targets missed:", *failures]) if failures else "every target met")
+    if args.markdown:
+        Path(args.markdown).write_text(table + "\n")
+    if args.save:
+        np.savez_compressed(args.save, **saved)
+
+
+def _header(models: dict[str, object]) -> str:
+    top = "| condition | group | n | " + " | ".join(
+        f"{m}: predict % | {m}: refused % | {m}: plain % | {m}: plain refused % | "
+        f"{m}: originals %" for m in models) + " | ms per image |"
+    return top + "\n|" + "---|" * (top.count("|") - 1)
+
+
+if __name__ == "__main__":
+    main()
