@@ -318,7 +318,8 @@ def test_a_longer_run_from_a_finished_one_matches_a_run_planned_that_long(
     assert settings["command"][1:] == list(map(str, train_argv(  # the original, as given
         tiny_idx_dir, run, *argv, "--checkpoint-every", "1")))
     assert settings["resumed"][0]["command"][-3:] == ["--epochs", "4", "--no-progress"]
-    assert settings["resumed"][0]["at_epoch"] == 2
+    # The epoch it went on at, counted as the lines count them: epoch 3 of 4.
+    assert settings["resumed"][0]["at_epoch"] == 3
 
 
 def test_a_longer_cosine_is_laid_out_over_the_new_length(tiny_idx_dir: Path,
@@ -393,7 +394,7 @@ def test_settings_keep_the_original_command_and_add_each_resume(tiny_idx_dir: Pa
     assert settings["command"][1:] == list(map(str, train_argv(tiny_idx_dir, run, *argv)))
     assert settings["recipe"] == "best" and settings["created"] == original["created"]
     assert [r["command"][1:] for r in settings["resumed"]] == [resume] * 2
-    assert [(r["at_epoch"], r["at_batch"]) for r in settings["resumed"]] == [(0, 5), (2, 3)]
+    assert [(r["at_epoch"], r["at_batch"]) for r in settings["resumed"]] == [(1, 5), (3, 3)]
     assert load_model(run / "model.npz").info["recipe"] == "best"
 
 

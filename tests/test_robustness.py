@@ -34,7 +34,7 @@ def test_a_disk_full_during_save_keeps_the_earlier_model(session_idx_dir, tmp_pa
 
     monkeypatch.setattr(io.np, "savez", full_disk)
     capsys.readouterr()
-    assert main(_train_args(session_idx_dir, tmp_path / "run2", out)) == 1
+    assert main([*_train_args(session_idx_dir, tmp_path / "run2", out), "--overwrite"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(out) in err and "No space left" in err
     assert "Traceback" not in err

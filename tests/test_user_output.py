@@ -352,12 +352,15 @@ def test_the_time_left_is_the_rate_so_far_times_the_steps_left() -> None:
 
 
 def test_the_plan_counts_epochs_steps_and_images() -> None:
-    from mnistnp.cli.train import plan
+    from mnistnp.plan import Plan
 
     x, y = np.zeros((1000, 2, 2), np.uint8), np.zeros(1000, np.uint8)
     config = TrainConfig(epochs=3, batch_size=128, val_split=100)
+    plan = Plan.of(config, ((x, y), (x[:10], y[:10])))
+    assert (plan.train_images, plan.val_images, plan.steps_per_epoch, plan.total_steps) == (
+        900, 100, 8, 24)
     # 900 trained on: 8 steps per epoch (7 of 128 and one of 4), 24 in all
-    assert plan(config, x, y).startswith("plan: 3 epochs of 8 steps (24 iterations) on 900 "
+    assert plan.describe(config).startswith("plan: 3 epochs of 8 steps (24 iterations) on 900 "
                                          "images, validated on 100 after each epoch")
 
 

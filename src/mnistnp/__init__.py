@@ -1,13 +1,13 @@
 """mnistnp: a neural-network library and command-line trainer written from scratch in NumPy."""
 
-__version__ = "0.1.0"
-
 from . import datasets
 from .callbacks import Callback, EarlyStopping, MetricsLog, TrainContext
 from .config import RECIPES, ModelConfig, TrainConfig
 from .errors import DatasetError, ImageError, MnistnpError, ModelFileError, TrainingError
+from .experiment import Run, RunResult
 from .io import load_model, save_model
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
+from .model_info import ModelInfo
 from .nn import (
     Dense,
     Dropout,
@@ -25,13 +25,55 @@ from .pipeline import TrainResult, train
 from .progress import ProgressBar, TextLog
 from .sampling import ShuffledBatches
 from .training import ClipGlobalNorm, History, Trainer, fit
+from .version import __version__
 
 __all__ = [
-    "RECIPES", "SGD", "Adam", "AdamW", "Callback", "ClipGlobalNorm", "Cosine", "DatasetError",
-    "Dense", "Dropout", "EarlyStopping", "Flatten", "History", "ImageError", "MetricsLog",
-    "MnistnpError", "ModelConfig", "ModelFileError", "ProgressBar", "RandomShift", "ReLU",
-    "ReduceOnPlateau", "Rescale", "Schedule", "Sequential", "ShuffledBatches", "StepDecay",
-    "TextLog", "TrainConfig", "TrainContext", "TrainResult", "Trainer", "TrainingError",
-    "__version__", "accuracy", "confusion_matrix", "datasets", "fit", "load_model", "mlp",
-    "network", "per_class_accuracy", "save_model", "softmax_cross_entropy", "train",
+    "RECIPES",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "Callback",
+    "ClipGlobalNorm",
+    "Cosine",
+    "DatasetError",
+    "Dense",
+    "Dropout",
+    "EarlyStopping",
+    "Flatten",
+    "History",
+    "ImageError",
+    "MetricsLog",
+    "MnistnpError",
+    "ModelConfig",
+    "ModelFileError",
+    "ModelInfo",
+    "ProgressBar",
+    "RandomShift",
+    "ReLU",
+    "ReduceOnPlateau",
+    "Rescale",
+    "Run",
+    "RunResult",
+    "Schedule",
+    "Sequential",
+    "ShuffledBatches",
+    "StepDecay",
+    "TextLog",
+    "TrainConfig",
+    "TrainContext",
+    "TrainResult",
+    "Trainer",
+    "TrainingError",
+    "__version__",
+    "accuracy",
+    "confusion_matrix",
+    "datasets",
+    "fit",
+    "load_model",
+    "mlp",
+    "network",
+    "per_class_accuracy",
+    "save_model",
+    "softmax_cross_entropy",
+    "train",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import ModelFileError
+from .model_info import ModelInfo
 from .nn import Sequential, layer_from_spec
 from .nn.model import output_shapes
 from .npzfile import read_npz
@@ -50,11 +51,11 @@ def load_state(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
 
 
 def save_model(path: str | os.PathLike[str], model: Sequential,
-               info: dict[str, Any] | None = None) -> None:
+               info: Mapping[str, Any] | None = None) -> None:
     """Write ``model`` (architecture, weights, state and ``info`` such as seed, dataset,
     metrics) to exactly ``path``, atomically: an earlier file there stays intact until the new
     one is whole."""
-    meta = {"format_version": FORMAT_VERSION, "model": model.spec(), "info": info or {}}
+    meta = {"format_version": FORMAT_VERSION, "model": model.spec(), "info": dict(info or {})}
     arrays = {**named_params(model), **named_state(model)}
     arrays[META_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     with atomic_write(path) as f:
@@ -85,7 +86,7 @@ def load_model(path: str | os.PathLike[str],
         load_state(model, arrays)
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: bad layer state ({e})") from None
-    model.info = info
+    model.info = ModelInfo(info)
     return model
 
 

@@ -30,6 +30,7 @@ from .optim import (
     Schedule,
     StepDecay,
 )
+from .plan import Plan
 from .progress import ProgressBar, TextLog
 from .sampling import ShuffledBatches
 from .signals import StopOnRequest
@@ -59,12 +60,6 @@ class TrainResult:
 def load_data(config: TrainConfig) -> Data:
     """The dataset the config names (DatasetError if it cannot be had)."""
     return datasets.load(config.dataset, config.data_dir)
-
-
-def num_classes(config: TrainConfig, *labels: np.ndarray) -> int:
-    """The registered dataset's class count, or else one more than the largest label seen."""
-    info = datasets.REGISTRY.get(config.dataset)
-    return info.num_classes if info else max(int(y.max()) for y in labels if len(y)) + 1
 
 
 # How each optimizer is built from a config, by name (OPTIMIZERS holds the same names).
@@ -141,7 +136,8 @@ def train(config: TrainConfig, data: Data | None = None,
           metrics_path: str | os.PathLike[str] | IO[str] | None = None,
           callbacks: Sequence[Callback] = (), resume: Checkpoint | None = None,
           checkpoint_path: str | None = None, checkpoint_every: int = 0,
-          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+          should_stop: Callable[[], bool] | None = None, plan: Plan | None = None
+          ) -> TrainResult:
     """Train a model as ``config`` says and report train, validation and test accuracy.
 
     ``data`` defaults to the config's dataset. The validation split comes off the end of the
@@ -154,6 +150,7 @@ def train(config: TrainConfig, data: Data | None = None,
     ``checkpoint_every`` epochs and when ``should_stop`` (polled after each batch) turns True,
     after which Interrupted is raised. A run that wrote a checkpoint or was resumed writes a
     last one at its end, marked finished, so the checkpoint never offers to redo a done run.
+    ``plan`` is ``Plan.of(config, data)``, worked out here if not given.
     """
     if resume is not None:
         config = resume.config
@@ -162,14 +159,13 @@ def train(config: TrainConfig, data: Data | None = None,
     for what, x in (("training", x_all), ("test", x_test)):
         if not len(x):
             raise DatasetError(f"the {what} set holds no images")
-    (x_train, y_train), validation = datasets.validation_split(x_all, y_all, config.val_split)
+    plan = plan or Plan.of(config, ((x_all, y_all), (x_test, y_test)))
+    (x_train, y_train), validation = plan.split(x_all, y_all)
     rng = np.random.default_rng(config.seed)
-    model = build_model(config, x_train.shape[1:], num_classes(config, y_all, y_test), rng,
-                        resume)
-    sampler = ShuffledBatches(len(x_train), config.batch_size)
+    model = build_model(config, plan.input_shape, plan.num_classes, rng, resume)
+    sampler = ShuffledBatches(plan.train_images, config.batch_size)
     optimizer = make_optimizer(config)
-    schedule = make_schedule(config, sampler.steps_per_epoch,
-                             config.iterations or config.epochs * sampler.steps_per_epoch)
+    schedule = make_schedule(config, plan.steps_per_epoch, plan.total_steps)
     early = EarlyStopping(config.patience) if config.patience else None
     if resume is not None:
         restore(resume, model, optimizer, schedule, early)

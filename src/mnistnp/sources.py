@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import numpy as np
 
 from . import datasets
 from .errors import DatasetError, MnistnpWarning, ShapeError
+from .model_info import ModelInfo
 from .nn import Sequential
 
 Data = tuple[datasets.Split, datasets.Split]
@@ -50,22 +52,13 @@ class SourceUnknown(DatasetError):
         self.what, self.options = what, options
 
 
-def trained_on(info: dict[str, Any]) -> str | None:
+def trained_on(info: Mapping[str, Any]) -> str | None:
     """The registered dataset a model's ``info`` says it was trained on, else None."""
-    name = _recorded(info)[0]
+    name = ModelInfo(info).dataset
     return name if name in datasets.REGISTRY else None
 
 
-def _recorded(info: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(dataset, data_dir) as ``mnistnp train`` records them (config first, then info)."""
-    config = info.get("config")
-    config = config if isinstance(config, dict) else {}
-    name, data_dir = config.get("dataset", info.get("dataset")), config.get("data_dir")
-    return (name if isinstance(name, str) else None,
-            data_dir if isinstance(data_dir, str) else None)
-
-
-def recorded_source(info: dict[str, Any], path: str | os.PathLike[str]) -> DataSource:
+def recorded_source(info: Mapping[str, Any], path: str | os.PathLike[str]) -> DataSource:
     """The data the model in ``path`` was trained on, from its ``info``; SourceUnknown when it
     cannot be found again without a guess.
 
@@ -73,7 +66,8 @@ def recorded_source(info: dict[str, Any], path: str | os.PathLike[str]) -> DataS
     given, relative to a working folder now unknown). A registered name alone is enough: its
     files are found the usual way and checked against its checksums.
     """
-    name, data_dir = _recorded(info)
+    recorded = ModelInfo(info)
+    name, data_dir = recorded.dataset, recorded.data_dir
     registered = name in datasets.REGISTRY
     if data_dir is not None:
         folder = Path(data_dir)
@@ -109,8 +103,8 @@ def check_fits(model: Sequential, path: str | os.PathLike[str], data: Data,
     classes than the model (a subset can be meant), or are a registered dataset whose
     classes are not those of the one the model was trained on."""
     (_, y_train), (x_test, y_test) = data
-    shape, trained = x_test.shape[1:], model.info.get("image_shape")
-    if isinstance(trained, list) and tuple(trained) != shape:
+    shape, trained = x_test.shape[1:], ModelInfo(model.info).image_shape
+    if trained is not None and trained != shape:
         raise DatasetError(f"{path} takes {'x'.join(map(str, trained))} images "
                            f"({model.input_size} inputs) but those of {source} are "
                            f"{'x'.join(map(str, shape))}")

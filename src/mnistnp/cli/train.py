@@ -7,29 +7,28 @@ import argparse
 import contextlib
 import statistics
 import sys
-from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from .. import __version__, datasets
-from ..atomic import check_writable
+from .. import datasets
+from ..checkpoint import Checkpoint
 from ..config import OPTIMIZER_DEFAULTS, RECIPES, TrainConfig
 from ..errors import MnistnpError, TrainingError
-from ..io import save_model
-from ..plots import plot_format
-from ..progress import ESTIMATE_AFTER
+from ..experiment import (
+    Run,
+    RunInterrupted,
+    RunListener,
+    RunResult,
+    RunSetupError,
+    SeedResult,
+    network_name,
+)
+from ..plan import Plan
+from ..progress import ESTIMATE_AFTER, ProgressBar, TextLog
+from ..run_folder import SETTINGS
 from ..signals import StopRequest
 from ..text import plural
-from ..training import Interrupted
 from . import options as opt
-from .run_folder import new_run_dir, now, remove_run_files, settings_for, write_json
 from .train_options import OVERRIDES, config_from_args
 from .train_options import add_parser as add_parser  # the command table in cli/__init__ looks here
-
-if TYPE_CHECKING:
-    from ..checkpoint import Checkpoint
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,193 +43,123 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..pipeline import load_data
-
-    if args.repeats > 1 and (args.plot or args.metrics):
-        raise opt.UsageError("--plot and --metrics name one run's files; with --repeats each "
-                             "seed's files go to its own folder in the run folder")
-    resume = None
-    if args.resume:
-        resume = _resume(args)
-        args.run_dir = args.run_dir or args.resume.parent
-        config = resume.config
-    else:
-        config = config_from_args(args)
-    args.resume_from = resume
-    run_dir = args.run_dir or new_run_dir()
-    # A resume carries on in its own folder; any other folder must not hold another run.
-    reuse = not (resume and run_dir.resolve() == args.resume.parent.resolve())
-    if reuse and not args.overwrite and run_dir.is_dir() and any(run_dir.iterdir()):
-        raise opt.UsageError(f"--run-dir {run_dir} is not empty (an earlier run's files would "
-                             f"be overwritten); give another folder, or --overwrite")
+    run = _make_run(args)
     if args.download:
         from .download import fetch
 
-        fetch(config.dataset, config.data_dir)  # with --resume, the checkpoint's
-    data = load_data(config)
-    for option in ("out", "plot", "metrics"):
-        path = getattr(args, option)
-        problem = path and path != "-" and check_writable(path)
-        if problem:
-            raise MnistnpError(f"--{option} {path}: {problem}")
-    if args.plot:
-        try:
-            plot_format(args.plot)
-        except ValueError as e:
-            raise opt.UsageError(f"--plot {e}") from None
-    if config.dataset not in datasets.REGISTRY:  # what the labels alone say the classes are
-        print(f"data in {config.data_dir}: {datasets.describe(data)}", flush=True)
-    if reuse and args.overwrite:
-        remove_run_files(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    settings = settings_for(args, config, resume)
-    args.recipe = settings["recipe"] or "unknown"  # a resume's own is the run's
-    write_json(run_dir / "settings.json", settings)
-    seeds = [config.seed + k for k in range(args.repeats)]
-    results = []
-    for seed in seeds:
-        folder = run_dir if len(seeds) == 1 else run_dir / f"seed-{seed}"
-        folder.mkdir(exist_ok=True)
-        results.append(_train_one(args, replace(config, seed=seed), data, folder))
-    if len(seeds) > 1:
-        _summarise(seeds, [r for r, _ in results], run_dir)
-        if args.out:
-            best = _best_by_validation([r for r, _ in results])
-            result, info = results[best]
-            save_model(args.out, result.model, info)
-            print(f"model (seed {seeds[best]}, best validation accuracy): {args.out}")
-    print(f"settings: {run_dir / 'settings.json'}")
+        fetch(run.config.dataset, run.config.data_dir)  # with --resume, the checkpoint's
+    try:
+        run.check()
+        data = run.load_data()
+    except RunSetupError as e:
+        raise _usage(e) from None
+    if run.config.dataset not in datasets.REGISTRY:  # what the labels alone say the classes are
+        print(f"data in {run.config.data_dir}: {datasets.describe(data)}", flush=True)
+    try:
+        with StopRequest() as stop:
+            # The terminal's callbacks: the text lines, the bar, Ctrl-C (should_stop).
+            lines = TextLog(lambda line: print(line, flush=True), run.config.log_every)
+            shown = [lines] if args.no_progress else [lines, ProgressBar()]
+            run.execute(callbacks=shown, listeners=[Report(args)], should_stop=stop)
+    except TrainingError as e:
+        if e.setting is None:
+            raise
+        raise TrainingError(f"{e} (--{e.setting.replace('_', '-')})") from None
+    except RunInterrupted as e:
+        print(f"mnistnp: stopped at epoch {e.state.epoch + 1}, batch {e.state.batch}; "
+              f"checkpoint: {e.checkpoint}\nresume with: mnistnp train --resume "
+              f"{e.checkpoint}", file=sys.stderr)
+        raise opt.Exit(128 + (stop.signum or 2)) from None
     return 0
 
 
 _LONGER = ("epochs", "iterations")  # what --resume may change: the run's length
 
 
-def _resume(args: argparse.Namespace) -> Checkpoint:
-    """The checkpoint --resume names, made longer if --epochs or --iterations says so; a usage
-    error for any other setting, or for a finished run not made longer."""
-    from ..checkpoint import extend, load_checkpoint
-
-    given = [f"--{n.replace('_', '-')}" for n in (*OVERRIDES, "batch_size", "data_dir")
+def _make_run(args: argparse.Namespace) -> Run:
+    """The Run the options ask for: a new one, or the one --resume names going on."""
+    command = ["mnistnp", *args.argv]
+    if args.resume is None:
+        if args.repeats > 1 and (args.plot or args.metrics):
+            raise opt.UsageError("--plot and --metrics name one run's files; with --repeats "
+                                 "each seed's files go to its own folder in the run folder")
+        return Run(config_from_args(args), args.run_dir, recipe=args.recipe,
+                   repeats=args.repeats, out=args.out, plot=args.plot,
+                   metrics=args.metrics_stream or args.metrics, overwrite=args.overwrite,
+                   checkpoint_every=args.checkpoint_every, command=command)
+    given = [f"--{n.replace('_', '-')}" for n in (*OVERRIDES, "batch_size", "data_dir",
+                                                  "run_dir", "out", "plot", "metrics")
              if n not in _LONGER and getattr(args, n, None) is not None]
     given += ["--repeats"] if args.repeats > 1 else []
     if given or args.recipe != "default":
-        raise opt.UsageError(f"--resume continues with the checkpoint's own settings (only "
-                             f"--epochs or --iterations, to make it longer); drop "
-                             f"{', '.join(given) or '--recipe'}")
-    ckpt = load_checkpoint(args.resume)
-    if args.epochs is None and args.iterations is None:
-        if ckpt.state.finished:
-            raise opt.UsageError(f"--resume {args.resume}: {_complete(ckpt)}")
-        return ckpt
+        raise opt.UsageError(f"--resume continues with the checkpoint's own settings, files "
+                             f"and folder (only --epochs or --iterations, to make it longer); "
+                             f"drop {', '.join(given) or '--recipe'}")
     try:
-        return extend(ckpt, args.epochs, args.iterations)
-    except ValueError as e:
-        raise opt.UsageError(f"--resume {args.resume}: {e}") from None
+        run = Run.resume(args.resume, args.epochs, args.iterations, command)
+    except RunSetupError as e:
+        raise _usage(e) from None
+    args.recipe = run.recipe or "unknown"  # a resume's own is the run's
+    return run
 
 
-def _complete(ckpt: Checkpoint) -> str:
-    """Why a finished checkpoint has nothing left to do, and what would make it go on."""
-    h, c = ckpt.state.history, ckpt.config
-    unit, done, planned = (("iterations", h.iterations, c.iterations) if c.iterations
-                           else ("epochs", h.epochs, c.epochs))
-    if done < planned:
-        return f"the run is complete: early stopping ended it at epoch {h.epochs}"
-    return (f"the run is complete ({done} of {planned} {unit}); to train further, give "
-            f"--{unit} N larger than {planned}")
+def _usage(e: RunSetupError) -> Exception:
+    """A run that cannot start, said as the option at fault."""
+    option = f"--{e.option.replace('_', '-')}"
+    if e.unwritable:
+        return MnistnpError(f"{option} {e}")
+    hint = {"run_dir": "; give another folder, or --overwrite",
+            "out": "; give another file, or --overwrite"}.get(e.option, "")
+    hint = hint if "overwritten" in str(e) else ""
+    return opt.UsageError(f"{option} {e}{hint}")
 
 
-def _best_by_validation(results: list[Any]) -> int:
-    """The run with the best validation accuracy (the first if none has validation)."""
-    return int(np.argmax([r.val_accuracy if r.val_accuracy is not None else -1.0
-                          for r in results]))
+class Report(RunListener):
+    """The lines a run prints: what trains and the plan before each seed, its accuracies and
+    files after, the summary of several seeds, and where the settings are."""
 
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
 
-def _train_one(args: argparse.Namespace, config: TrainConfig, data: Any, folder: Path
-               ) -> tuple[Any, dict[str, Any]]:
-    from ..pipeline import num_classes, train
-    from ..plots import plot_learning_curve
+    def on_seed_begin(self, run: Run, seed: int, config: TrainConfig, plan: Plan,
+                      resume: Checkpoint | None) -> None:
+        decay = f" weight decay {config.weight_decay:g}" if config.weight_decay else ""
+        print(f"training {network_name(config, plan)} on {config.dataset}, recipe "
+              f"{self.args.recipe}: {_rate(self.args, config)}{decay}, batch "
+              f"{config.batch_size or 'full'}, {config.dtype}, seed {config.seed}", flush=True)
+        where = (resume.state.epoch, resume.state.batch) if resume else (None, 0)
+        print(f"{plan.describe(config, *where)}; the time left is estimated after "
+              f"{ESTIMATE_AFTER:g} s", flush=True)
 
-    (x_train, y_train), (_, y_test) = data
-    # 784-50-50-50-10 for an MLP, 784-[dense:256,dropout:0.2]-10 for another network
-    mlp, inputs = config.model.mlp_settings(), int(np.prod(x_train.shape[1:]))
-    hidden = mlp["hidden"] if mlp else [f"[{config.model.layers}]"]
-    sizes = "-".join(map(str, (inputs, *hidden, num_classes(config, y_train, y_test))))
-    model_path = args.out if args.out and args.repeats == 1 else folder / "model.npz"
-    plot_path = args.plot or folder / "learning_curve.png"
-    metrics_path = args.metrics or folder / "metrics.jsonl"
-    decay = f" weight decay {config.weight_decay:g}" if config.weight_decay else ""
-    print(f"training {sizes} on {config.dataset}, recipe {args.recipe}: {_rate(args, config)}"
-          f"{decay}, batch {config.batch_size or 'full'}, {config.dtype}, seed "
-          f"{config.seed}", flush=True)
-    print(plan(config, x_train, y_train, args.resume_from), flush=True)
-    checkpoint = folder / "checkpoint.npz"
-    try:
-        with StopRequest() as stop:
-            result = train(config, data, log=lambda line: print(line, flush=True),
-                           progress=False if args.no_progress else None,
-                           metrics_path=args.metrics_stream or str(metrics_path),
-                           resume=args.resume_from,
-                           checkpoint_path=str(checkpoint),
-                           checkpoint_every=args.checkpoint_every, should_stop=stop)
-    except TrainingError as e:
-        if e.setting is None:
-            raise
-        raise TrainingError(f"{e} (--{e.setting.replace('_', '-')})") from None
-    except Interrupted as e:
-        print(f"mnistnp: stopped at epoch {e.state.epoch + 1}, batch {e.state.batch}; "
-              f"checkpoint: {checkpoint}\nresume with: mnistnp train --resume {checkpoint}",
-              file=sys.stderr)
-        raise opt.Exit(128 + (stop.signum or 2)) from None
-    h = result.history
-    stopped = f", best epoch {h.best_epoch} restored" if h.best_epoch else ""
-    print(f"trained in {h.seconds:.1f} s ({plural(h.iterations, 'iteration')}, "
-          f"{plural(h.epochs, 'epoch')}{stopped})")
-    print(f"train accuracy: {100 * result.train_accuracy:.2f}%")
-    if result.val_accuracy is not None:
-        print(f"validation accuracy: {100 * result.val_accuracy:.2f}%")
-    print(f"test accuracy: {100 * result.test_accuracy:.2f}%")
-    info = {"seed": config.seed, "dataset": config.dataset, "recipe": args.recipe,
-            "image_shape": list(x_train.shape[1:]),
-            "config": config.to_dict(), "metrics": result.metrics, "mnistnp": __version__,
-            "saved": now()}
-    save_model(model_path, result.model, info)
-    plot_learning_curve(h, plot_path, f"{sizes}, recipe {args.recipe}, seed {config.seed}: "
-                        f"test accuracy {100 * result.test_accuracy:.2f}%")
-    print(f"model: {model_path}\nlearning curve: {plot_path}\nmetrics: {metrics_path}",
-          flush=True)
-    return result, info
+    def on_seed_end(self, run: Run, result: SeedResult) -> None:
+        h, m = result.history, result.metrics
+        if h is None:
+            print(f"seed {result.seed}: trained before the resume (test accuracy "
+                  f"{100 * result.test_accuracy:.2f}%): {result.files.model}", flush=True)
+            return
+        stopped = f", best epoch {h.best_epoch} restored" if h.best_epoch else ""
+        print(f"trained in {h.seconds:.1f} s ({plural(h.iterations, 'iteration')}, "
+              f"{plural(h.epochs, 'epoch')}{stopped})")
+        print(f"train accuracy: {100 * m['train_accuracy']:.2f}%")
+        if result.val_accuracy is not None:
+            print(f"validation accuracy: {100 * result.val_accuracy:.2f}%")
+        print(f"test accuracy: {100 * result.test_accuracy:.2f}%")
+        metrics = result.files.metrics or "standard output"
+        print(f"model: {result.files.model}\nlearning curve: {result.files.curve}\n"
+              f"metrics: {metrics}", flush=True)
 
-
-def plan(config: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
-         resume: Any = None) -> str:
-    """What training will do, before it starts: steps and epochs, the images trained and
-    validated on, which lines to expect, and when the time left is told."""
-    (x, _), val = datasets.validation_split(x_train, y_train, config.val_split)
-    n = len(x)
-    steps = -(-n // min(config.batch_size or n, n))
-    total = config.iterations or config.epochs * steps
-    if steps == 1:
-        what = f"{plural(total, 'iteration')} of full-batch gradient descent"
-    elif config.iterations is None:
-        what = f"{plural(config.epochs, 'epoch')} of {steps:,} steps ({total:,} iterations)"
-    else:
-        epochs = total / steps
-        what = (f"{plural(total, 'iteration')} ({epochs:.3g} epoch{'s' * (epochs != 1)} of "
-                f"{steps:,} steps)")
-    if config.patience:
-        what += f", stopping early after {plural(config.patience, 'epoch')} without progress"
-    line = f"plan: {what} on {n:,} images, "
-    line += f"validated on {len(val[0]):,} after each epoch" if val else "no validation"
-    every = plural(config.log_every, "iteration")
-    line += (f"; a line every {every}" if config.log_every and steps == 1 else
-             f"; a line every {every} and every epoch" if config.log_every else
-             "; a line every epoch")
-    if resume is not None:
-        state = resume.state
-        line += f"; resuming at epoch {state.epoch + 1}" + (f", after batch {state.batch}"
-                                                            if state.batch else "")
-    return line + f"; the time left is estimated after {ESTIMATE_AFTER:g} s"
+    def on_run_end(self, run: Run, result: RunResult) -> None:
+        if result.summary is not None:
+            s = result.summary
+            tests = [100 * t for t in s["test_accuracy"]]
+            secs = s["train_seconds"]
+            print(f"test accuracy over {len(tests)} seeds: {statistics.mean(tests):.2f} ± "
+                  f"{statistics.stdev(tests):.2f}% (mean ± std; "
+                  f"{', '.join(f'{t:.2f}' for t in tests)})")
+            print(f"training time: {statistics.mean(secs):.1f} ± {statistics.stdev(secs):.1f} s")
+        if result.best is not None:
+            print(f"model (seed {result.best.seed}, best validation accuracy): {run.out}")
+        print(f"settings: {result.run_dir / SETTINGS}")
 
 
 def _rate(args: argparse.Namespace, config: TrainConfig) -> str:
@@ -248,21 +177,3 @@ def _rate(args: argparse.Namespace, config: TrainConfig) -> str:
         why = f"; the recipe's lr {recipe.lr:g} is for {recipe.optimizer}" if "lr" in taken else ""
         text += f" ({config.optimizer}'s default {' and '.join(taken)}{why})"
     return text
-
-
-def _summarise(seeds: list[int], results: list[Any],
-               run_dir: Path) -> None:
-    """Print and save the mean ± std of test accuracy and time over the seeds."""
-    tests = [100 * r.test_accuracy for r in results]
-    secs = [r.history.seconds for r in results]
-    print(f"test accuracy over {len(seeds)} seeds: {statistics.mean(tests):.2f} ± "
-          f"{statistics.stdev(tests):.2f}% (mean ± std; {', '.join(f'{t:.2f}' for t in tests)})")
-    print(f"training time: {statistics.mean(secs):.1f} ± {statistics.stdev(secs):.1f} s")
-    # Fractions, as in metrics.jsonl and the model's info; only the printed lines say %.
-    fractions = [r.test_accuracy for r in results]
-    write_json(run_dir / "summary.json", {
-        "units": "accuracies are fractions (0.9792 is 97.92%); times are seconds",
-        "seeds": seeds, "test_accuracy": fractions,
-        "test_accuracy_mean": statistics.mean(fractions),
-        "test_accuracy_std": statistics.stdev(fractions), "train_seconds": secs,
-        "val_accuracy": [r.val_accuracy for r in results]})

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
+from ..model_info import ModelInfo
 from .augment import RandomShift
 from .base import Layer, Shape, layer_from_spec
 from .layers import Dense, Dropout, Flatten, ReLU, Rescale
@@ -63,7 +64,7 @@ class Sequential:
         self.shapes = output_shapes(self.layers, self.input_shape)
         self.eval_rows = self._eval_rows()
         # What the model file records beside the weights: seed, dataset, metrics, settings.
-        self.info: dict[str, Any] = {}
+        self.info = ModelInfo()
         sizes = [math.prod(s) for layer in self.layers for s in layer.param_shapes]
         state = sum(math.prod(s) for layer in self.layers for s in layer.state_shapes)
         size = (sum(sizes) + state) * self.dtype.itemsize

@@ -1,0 +1,342 @@
+"""A run: one ``mnistnp train`` from its settings to its folder, for one seed or several.
+It loads the data, works out the plan, trains each seed, and writes every file of the run
+folder (see ``run_folder``); what is shown on a terminal is left to its listeners."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Any
+
+from .atomic import atomic_write, check_writable
+from .callbacks import Callback
+from .checkpoint import Checkpoint, extend, load_checkpoint
+from .config import TrainConfig
+from .errors import MnistnpError
+from .io import load_model, save_model
+from .model_info import ModelInfo
+from .nn import Sequential
+from .pipeline import Data, load_data, train
+from .plan import Plan
+from .plots import plot_format, plot_learning_curve
+from .run_folder import (
+    SETTINGS,
+    SUMMARY,
+    SeedFiles,
+    claim,
+    holds_a_run,
+    new_settings,
+    read_settings,
+    resumed_settings,
+    run_dir_of,
+    seed_folder,
+    write_json,
+)
+from .training import History, Interrupted
+
+
+class RunSetupError(MnistnpError):
+    """The run cannot start as asked (its folder holds another run, a file cannot be
+    written, a resume asks for what it cannot do); ``option`` names the argument at fault;
+    ``unwritable`` says the argument is fine but its file cannot be written."""
+
+    def __init__(self, message: str, option: str, unwritable: bool = False) -> None:
+        super().__init__(message)
+        self.option, self.unwritable = option, unwritable
+
+
+class RunInterrupted(Interrupted):
+    """A run stopped on request; ``checkpoint`` resumes it (``Run.resume``)."""
+
+    def __init__(self, interrupted: Interrupted, checkpoint: Path) -> None:
+        super().__init__(interrupted.state)
+        self.checkpoint = checkpoint
+
+
+@dataclass
+class SeedResult:
+    """One seed's training: its files and metrics (fractions and seconds, as in its model's
+    info); ``model`` and ``history`` are None for a seed trained before a resume."""
+
+    seed: int
+    files: SeedFiles
+    metrics: dict[str, Any]
+    model: Sequential | None = None
+    history: History | None = None
+
+    @property
+    def test_accuracy(self) -> float:
+        return float(self.metrics["test_accuracy"])
+
+    @property
+    def val_accuracy(self) -> float | None:
+        value = self.metrics.get("val_accuracy")
+        return None if value is None else float(value)
+
+
+@dataclass
+class RunResult:
+    """What a run left: its folder, each seed's result, and with several seeds their
+    summary and the seed whose model went to ``out`` (the best by validation accuracy)."""
+
+    run_dir: Path
+    seeds: list[SeedResult]
+    summary: dict[str, Any] | None = None
+    best: SeedResult | None = None
+
+
+class RunListener:
+    """What a run tells whoever shows it (the command line prints; the default does nothing)."""
+
+    def on_seed_begin(self, run: Run, seed: int, config: TrainConfig, plan: Plan,
+                      resume: Checkpoint | None) -> None:
+        """Before a seed trains (not for one trained before a resume)."""
+
+    def on_seed_end(self, run: Run, result: SeedResult) -> None:
+        """After a seed's files are written, or for a seed found trained on a resume."""
+
+    def on_run_end(self, run: Run, result: RunResult) -> None:
+        """After the last file of the run is written."""
+
+
+class Run:
+    """Train ``config`` for ``repeats`` seeds (``config.seed`` and the next ones) into
+    ``run_dir`` (default: a new runs/<timestamp>/): settings.json, and per seed the model,
+    metrics, learning curve and checkpoint (in seed-<S>/ folders with several seeds, then
+    summary.json). ``out``, ``plot`` and ``metrics`` put one seed's files elsewhere
+    (``metrics`` may be an open text stream); with several seeds ``out`` gets the model of the
+    best validation accuracy. A folder or ``out`` file holding an earlier run is refused
+    unless ``overwrite``.
+
+    >>> result = Run(TrainConfig(epochs=2), "my-run").execute()  # doctest: +SKIP
+    """
+
+    def __init__(self, config: TrainConfig, run_dir: str | os.PathLike[str] | None = None, *,
+                 recipe: str | None = None, repeats: int = 1,
+                 out: str | os.PathLike[str] | None = None,
+                 plot: str | os.PathLike[str] | None = None,
+                 metrics: str | os.PathLike[str] | IO[str] | None = None,
+                 overwrite: bool = False, checkpoint_every: int = 0,
+                 command: Sequence[str] | None = None) -> None:
+        if repeats < 1:
+            raise RunSetupError(f"repeats {repeats}: must be >= 1", "repeats")
+        if repeats > 1 and (plot is not None or metrics is not None):
+            raise RunSetupError("plot and metrics name one run's files; with several seeds "
+                                "each seed's files go to its own folder in the run folder",
+                                "plot" if plot is not None else "metrics")
+        self.config = config.validate()
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.recipe, self.repeats, self.overwrite = recipe, repeats, overwrite
+        self.out = None if out is None else Path(out)
+        self.plot = None if plot is None else Path(plot)
+        self.metrics_stream: IO[str] | None = None
+        self.metrics: Path | None = None
+        if isinstance(metrics, (str, os.PathLike)):
+            self.metrics = Path(metrics)
+        elif metrics is not None:
+            self.metrics_stream = metrics
+        self.checkpoint_every, self.command = checkpoint_every, command
+        self.checkpoint: Checkpoint | None = None  # set by ``resume``
+        self._settings: dict[str, Any] | None = None  # the earlier ones, on a resume
+        self._data: Data | None = None
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.config.seed + k for k in range(self.repeats)]
+
+    @classmethod
+    def resume(cls, checkpoint: str | os.PathLike[str], epochs: int | None = None,
+               iterations: int | None = None, command: Sequence[str] | None = None) -> Run:
+        """The run ``checkpoint`` was written by, to go on as it was asked for: in its folder,
+        with its files, its other seeds. ``epochs`` or ``iterations`` make a run of one seed
+        longer (see ``checkpoint.extend``)."""
+        path = Path(checkpoint)
+        ckpt = load_checkpoint(path)
+        run_dir = run_dir_of(path)
+        settings = read_settings(run_dir / SETTINGS)
+        repeats = settings.get("repeats", 1)
+        repeats = repeats if isinstance(repeats, int) and repeats >= 1 else 1
+        paths, earlier = settings.get("paths"), settings.get("config")
+        paths = paths if isinstance(paths, dict) else {}
+        first = earlier.get("seed") if isinstance(earlier, dict) else None
+        if repeats > 1 and (epochs is not None or iterations is not None):
+            raise RunSetupError("a run of several seeds goes on as it was asked for; to train "
+                                "longer, start a new run", "resume")
+        if epochs is not None or iterations is not None:
+            try:
+                ckpt = extend(ckpt, epochs, iterations)
+            except ValueError as e:
+                raise RunSetupError(f"{path}: {e}", "resume") from None
+        elif ckpt.state.finished and repeats == 1:
+            raise RunSetupError(f"{path}: {_complete(ckpt)}", "resume")
+        base = replace(ckpt.config, seed=first if isinstance(first, int) else ckpt.config.seed)
+        recipe = settings.get("recipe")
+        run = cls(base if repeats > 1 else ckpt.config, run_dir,
+                  recipe=recipe if isinstance(recipe, str) else None, repeats=repeats,
+                  out=paths.get("out"), plot=paths.get("plot"), metrics=paths.get("metrics"),
+                  checkpoint_every=int(settings.get("checkpoint_every") or 0), command=command)
+        run.checkpoint, run._settings = ckpt, settings
+        return run
+
+    def check(self) -> None:
+        """RunSetupError before any work if the run could not write its files."""
+        if self.run_dir is not None and self.checkpoint is None and not self.overwrite \
+                and holds_a_run(self.run_dir):
+            raise RunSetupError(f"{self.run_dir} is not empty (an earlier run's files would "
+                                f"be overwritten)", "run_dir")
+        for option in ("out", "plot", "metrics"):
+            path = getattr(self, option)
+            if path is None:
+                continue
+            problem = check_writable(path)
+            if problem:
+                raise RunSetupError(f"{path}: {problem}", option, unwritable=True)
+            if path.exists() and not self.overwrite and self.checkpoint is None:
+                raise RunSetupError(f"{path} exists (an earlier file would be overwritten)",
+                                    option)
+        if self.plot is not None:
+            try:
+                plot_format(self.plot)
+            except ValueError as e:
+                raise RunSetupError(str(e), "plot") from None
+
+    def load_data(self) -> Data:
+        """The run's data (loaded once)."""
+        if self._data is None:
+            self._data = load_data(self.config)
+        return self._data
+
+    def execute(self, *, callbacks: Sequence[Callback] = (),
+                listeners: Sequence[RunListener] = (),
+                should_stop: Callable[[], bool] | None = None) -> RunResult:
+        """Train every seed and write the run's files, showing nothing itself.
+        ``callbacks`` join each seed's training loop (a ``progress.TextLog`` or
+        ``ProgressBar`` to watch it), ``listeners`` hear of each seed, and ``should_stop``
+        (polled after each batch) stops the run with a checkpoint: RunInterrupted says which."""
+        self.check()
+        data = self.load_data()
+        plan = Plan.of(self.config, data)
+        self.run_dir = claim(self.run_dir, self.overwrite and self.checkpoint is None)
+        write_json(self.run_dir / SETTINGS, self._settings_now())
+        results = []
+        for seed in self.seeds:
+            config = replace(self.config, seed=seed)
+            files = self.files_for(seed)
+            resume = self._resume_for(seed, files)
+            if resume is None and self.checkpoint is not None and files.model.is_file():
+                done = SeedResult(seed, files, ModelInfo(load_model(files.model).info).metrics)
+                results.append(done)
+                for listener in listeners:
+                    listener.on_seed_end(self, done)
+                continue
+            if resume is not None:
+                config = resume.config
+            for listener in listeners:
+                listener.on_seed_begin(self, seed, config, plan, resume)
+            result = self._train_seed(config, data, plan, files, resume, callbacks,
+                                      should_stop)
+            results.append(result)
+            for listener in listeners:
+                listener.on_seed_end(self, result)
+        run = RunResult(self.run_dir, results)
+        if self.repeats > 1:
+            run.summary = summarise(results)
+            write_json(self.run_dir / SUMMARY, run.summary)
+            if self.out is not None:
+                run.best = best_by_validation(results)
+                with atomic_write(self.out) as f:
+                    f.write(run.best.files.model.read_bytes())
+        for listener in listeners:
+            listener.on_run_end(self, run)
+        return run
+
+    def files_for(self, seed: int) -> SeedFiles:
+        assert self.run_dir is not None
+        folder = seed_folder(self.run_dir, seed, self.repeats)
+        if self.repeats > 1:
+            return SeedFiles.in_folder(folder)
+        return SeedFiles.in_folder(folder, self.out, self.plot, self.metrics,
+                                   self.metrics_stream is not None)
+
+    def _resume_for(self, seed: int, files: SeedFiles) -> Checkpoint | None:
+        """The checkpoint this seed goes on from: the one resumed, if it is this seed's and
+        not finished (a run of one seed always goes on from it: it was made longer)."""
+        ckpt = self.checkpoint
+        if ckpt is None or ckpt.config.seed != seed:
+            return None
+        return ckpt if self.repeats == 1 or not ckpt.state.finished else None
+
+    def _settings_now(self) -> dict[str, Any]:
+        config = self.config.to_dict()
+        if self.checkpoint is None:
+            paths = {k: None if v is None else str(Path(v).resolve())
+                     for k, v in (("out", self.out), ("plot", self.plot),
+                                  ("metrics", self.metrics))}
+            settings = new_settings(config, self.recipe, self.repeats, self.command, paths)
+            return {**settings, "checkpoint_every": self.checkpoint_every}
+        state = self.checkpoint.state
+        return resumed_settings(self._settings or {}, config, self.command, state.epoch + 1,
+                                state.batch)
+
+    def _train_seed(self, config: TrainConfig, data: Data, plan: Plan, files: SeedFiles,
+                    resume: Checkpoint | None, callbacks: Sequence[Callback],
+                    should_stop: Callable[[], bool] | None) -> SeedResult:
+        files.folder.mkdir(exist_ok=True)
+        try:
+            result = train(config, data, progress=False,
+                           metrics_path=self.metrics_stream or files.metrics,
+                           callbacks=callbacks, resume=resume,
+                           checkpoint_path=str(files.checkpoint),
+                           checkpoint_every=self.checkpoint_every, should_stop=should_stop,
+                           plan=plan)
+        except Interrupted as e:
+            raise RunInterrupted(e, files.checkpoint) from None
+        info = ModelInfo.of_run(config.to_dict(), recipe=self.recipe, seed=config.seed,
+                                image_shape=plan.input_shape, metrics=result.metrics)
+        save_model(files.model, result.model, info)
+        plot_learning_curve(result.history, files.curve,
+                            f"{network_name(config, plan)}, recipe {self.recipe or 'unknown'}, "
+                            f"seed {config.seed}: test accuracy "
+                            f"{100 * result.test_accuracy:.2f}%")
+        return SeedResult(config.seed, files, result.metrics, result.model, result.history)
+
+
+def network_name(config: TrainConfig, plan: Plan) -> str:
+    """784-50-50-50-10 for an MLP, 784-[dense:256,dropout:0.2]-10 for another network."""
+    mlp, inputs = config.model.mlp_settings(), 1
+    for n in plan.input_shape:
+        inputs *= n
+    hidden = mlp["hidden"] if mlp else [f"[{config.model.layers}]"]
+    return "-".join(map(str, (inputs, *hidden, plan.num_classes)))
+
+
+def summarise(results: Sequence[SeedResult]) -> dict[str, Any]:
+    """summary.json: test accuracy and time over the seeds, mean and standard deviation.
+    Fractions, as in metrics.jsonl and the model's info."""
+    tests = [r.test_accuracy for r in results]
+    secs = [float(r.metrics.get("train_seconds") or 0.0) for r in results]
+    return {"units": "accuracies are fractions (0.9792 is 97.92%); times are seconds",
+            "seeds": [r.seed for r in results], "test_accuracy": tests,
+            "test_accuracy_mean": statistics.mean(tests),
+            "test_accuracy_std": statistics.stdev(tests), "train_seconds": secs,
+            "val_accuracy": [r.val_accuracy for r in results]}
+
+
+def best_by_validation(results: Sequence[SeedResult]) -> SeedResult:
+    """The seed with the best validation accuracy (the first if none has validation)."""
+    return max(results, key=lambda r: -1.0 if r.val_accuracy is None else r.val_accuracy)
+
+
+def _complete(ckpt: Checkpoint) -> str:
+    """Why a finished checkpoint has nothing left to do, and what would make it go on."""
+    h, c = ckpt.state.history, ckpt.config
+    unit, done, planned = (("iterations", h.iterations, c.iterations) if c.iterations
+                           else ("epochs", h.epochs, c.epochs))
+    if done < planned:
+        return f"the run is complete: early stopping ended it at epoch {h.epochs}"
+    return (f"the run is complete ({done} of {planned} {unit}); to train further, give "
+            f"--{unit} N larger than {planned}")
+
