@@ -1,11 +1,12 @@
 """mnistnp: a neural-network library and command-line trainer written from scratch in NumPy."""
 
 from . import datasets
-from .callbacks import Callback, EarlyStopping, MetricsLog, TrainContext
+from .callbacks import Callback, EarlyStopping, MetricsLog
 from .config import RECIPES, ModelConfig, TrainConfig
 from .errors import DatasetError, ImageError, MnistnpError, ModelFileError, TrainingError
 from .experiment import Run, RunResult
 from .io import load_model, save_model
+from .loop_state import TrainContext
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
 from .model_info import ModelInfo
 from .nn import (

@@ -7,41 +7,15 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from .io import load_state, named_state
+from .loop_state import History, TrainContext
 
 if TYPE_CHECKING:
-    from .nn import Sequential
-    from .optim import Optimizer
-    from .training import History, TrainState
-
-
-@dataclass(eq=False)
-class TrainContext:
-    """What callbacks see of a run: its live objects, its plan and where it stands. One per
-    run; ``state`` (epoch, batch, History) moves on as training does."""
-
-    model: Sequential
-    optimizer: Optimizer
-    state: TrainState
-    epochs: int  # epochs the run will have run when done (the last may be cut short)
-    iterations: int  # steps the run will have taken when done
-    steps_per_epoch: int
-    validation: tuple[np.ndarray, np.ndarray] | None  # (images, labels), scored each epoch
-
-    @property
-    def history(self) -> History:
-        return self.state.history
-
-    def stop(self) -> None:
-        """End the run: from ``on_epoch_end``, after this epoch; from ``on_batch_end``, after
-        this batch, which then ends the epoch. The run counts as finished, as if planned that
-        long: its last checkpoint says so."""
-        self.state.finished = True
+    pass
 
 
 class Callback:

@@ -19,9 +19,9 @@ from .atomic import atomic_write
 from .config import TrainConfig
 from .errors import ModelFileError
 from .io import load_state, named_state
+from .loop_state import History, TrainState
 from .nn import Layer, Sequential
 from .npzfile import read_npz
-from .training import History, TrainState
 
 if TYPE_CHECKING:
     from .callbacks import EarlyStopping

@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from .callbacks import Callback, TrainContext
+from .callbacks import Callback
+from .loop_state import TrainContext
 from .nn import threads
 
 

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from .callbacks import Callback, TrainContext
+from .callbacks import Callback
+from .loop_state import TrainContext
 from .text import duration
 
 if TYPE_CHECKING:
-    from .training import History
+    from .loop_state import History
 
 # The class itself, for external_write_mode: tests may swap the name ``tqdm`` for a factory.
 _TQDM = tqdm

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any
 
-from .callbacks import Callback, TrainContext
-from .training import Interrupted
+from .callbacks import Callback
+from .loop_state import Interrupted, TrainContext
 
 
 class StopRequest:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .callbacks import HOOKS, Callback, TrainContext, bound_hooks
+from .callbacks import HOOKS, Callback, bound_hooks
 from .errors import TrainingError
 from .grad_hooks import ClipGlobalNorm, GradHook, clip_global_norm_inplace
+from .loop_state import History, Interrupted, TrainContext, TrainState
 from .nn import Sequential, log_softmax, softmax_cross_entropy
 from .sampling import Batch, Sampler, ShuffledBatches
 
@@ -44,72 +44,6 @@ WEIGHT_CHECK_EVERY = 16
 # to float rows) is computed once if its output takes at most this many bytes (MNIST in
 # float64: 376 MB). It was a quarter of the notebook recipe's step; larger sets still stream.
 INPUT_CACHE_BYTES = 1 << 30
-
-@dataclass
-class History:
-    """The training record: the cost of every iteration, and per epoch the mean train cost,
-    validation loss and accuracy (NaN without validation), learning rate, time and speed."""
-
-    costs: list[float] = field(default_factory=list)  # one per iteration (batch mean)
-    epoch_loss: list[float] = field(default_factory=list)
-    epoch_val_loss: list[float] = field(default_factory=list)
-    epoch_val_accuracy: list[float] = field(default_factory=list)
-    epoch_lr: list[float] = field(default_factory=list)  # the rate of the epoch's last step
-    epoch_seconds: list[float] = field(default_factory=list)
-    epoch_samples_per_s: list[float] = field(default_factory=list)
-    epoch_end: list[int] = field(default_factory=list)  # iterations done when each epoch ended
-    best_epoch: int | None = None  # set when early stopping restored an earlier epoch
-
-    @property
-    def iterations(self) -> int:
-        return len(self.costs)
-
-    @property
-    def epochs(self) -> int:
-        return len(self.epoch_loss)
-
-    @property
-    def seconds(self) -> float:
-        return float(sum(self.epoch_seconds))
-
-    def record(self, epoch: int) -> dict[str, float | int | None]:
-        """Epoch ``epoch`` (1-based) as one metrics.jsonl object; NaN becomes null."""
-        i = epoch - 1
-
-        def num(values: list[float]) -> float | None:
-            return None if math.isnan(values[i]) else values[i]
-
-        return {"epoch": epoch, "loss": self.epoch_loss[i], "val_loss": num(self.epoch_val_loss),
-                "val_accuracy": num(self.epoch_val_accuracy), "lr": self.epoch_lr[i],
-                "seconds": self.epoch_seconds[i], "samples_per_s": self.epoch_samples_per_s[i]}
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class TrainState:
-    """Where a run stands: enough, with the weights and optimizer state, to resume it so that
-    it ends bit-identical to a run that was never interrupted."""
-
-    epoch: int = 0  # epochs finished
-    batch: int = 0  # batches finished in the epoch under way
-    # The batch-order generator's state when the epoch under way began (or the next begins).
-    epoch_rng: dict[str, Any] | None = None
-    history: History = field(default_factory=History)
-    # The run ended as planned or by a callback's ``TrainContext.stop()`` (early stopping),
-    # not interrupted: set at the last epoch's end, before the callbacks see it.
-    finished: bool = False
-
-
-class Interrupted(Exception):
-    """Training stopped at a batch boundary because a callback asked it to (on a signal: see
-    ``signals.StopOnRequest``); ``state`` says where, for a checkpoint to resume from."""
-
-    def __init__(self, state: TrainState) -> None:
-        super().__init__(f"interrupted at epoch {state.epoch + 1}, batch {state.batch}")
-        self.state = state
-
 
 def _chunks(batch: Batch, n: int) -> list[Batch]:
     if isinstance(batch, slice):
