@@ -131,3 +131,11 @@ def test_a_resume_of_several_seeds_cannot_be_made_longer(tiny_idx_dir: Path, tmp
     capsys.readouterr()
     assert cli("train", "--resume", run / "seed-1" / "checkpoint.npz", "--epochs", "5") == 2
     assert "start a new run" in capsys.readouterr().err
+
+
+def test_the_scoring_after_training_is_announced(tiny_idx_dir: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("train", "--data-dir", tiny_idx_dir, *FAST, "--run-dir", tmp_path / "r") == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index("scoring the model on 800 images (train, validation and test)")
+    assert lines[at - 1].startswith("epoch 2/2: loss") and lines[at + 1].startswith("trained in")

@@ -95,6 +95,9 @@ class RunListener:
                       resume: Checkpoint | None) -> None:
         """Before a seed trains (not for one trained before a resume)."""
 
+    def on_scoring(self, run: Run, seed: int, images: int) -> None:
+        """After a seed's training, before its model is scored on ``images`` images."""
+
     def on_seed_end(self, run: Run, result: SeedResult) -> None:
         """After a seed's files are written, or for a seed found trained on a resume."""
 
@@ -237,7 +240,7 @@ class Run:
             for listener in listeners:
                 listener.on_seed_begin(self, seed, config, plan, resume)
             result = self._train_seed(config, data, plan, files, resume, callbacks,
-                                      should_stop)
+                                      should_stop, listeners)
             results.append(result)
             for listener in listeners:
                 listener.on_seed_end(self, result)
@@ -283,15 +286,21 @@ class Run:
 
     def _train_seed(self, config: TrainConfig, data: Data, plan: Plan, files: SeedFiles,
                     resume: Checkpoint | None, callbacks: Sequence[Callback],
-                    should_stop: Callable[[], bool] | None) -> SeedResult:
+                    should_stop: Callable[[], bool] | None,
+                    listeners: Sequence[RunListener]) -> SeedResult:
         files.folder.mkdir(exist_ok=True)
+
+        def scoring(images: int) -> None:
+            for listener in listeners:
+                listener.on_scoring(self, config.seed, images)
+
         try:
             result = train(config, data, progress=False,
                            metrics_path=self.metrics_stream or files.metrics,
                            callbacks=callbacks, resume=resume,
                            checkpoint_path=str(files.checkpoint),
                            checkpoint_every=self.checkpoint_every, should_stop=should_stop,
-                           plan=plan)
+                           plan=plan, on_scoring=scoring)
         except Interrupted as e:
             raise RunInterrupted(e, files.checkpoint) from None
         info = ModelInfo.of_run(config.to_dict(), recipe=self.recipe, seed=config.seed,

@@ -136,8 +136,8 @@ def train(config: TrainConfig, data: Data | None = None,
           metrics_path: str | os.PathLike[str] | IO[str] | None = None,
           callbacks: Sequence[Callback] = (), resume: Checkpoint | None = None,
           checkpoint_path: str | None = None, checkpoint_every: int = 0,
-          should_stop: Callable[[], bool] | None = None, plan: Plan | None = None
-          ) -> TrainResult:
+          should_stop: Callable[[], bool] | None = None, plan: Plan | None = None,
+          on_scoring: Callable[[int], None] | None = None) -> TrainResult:
     """Train a model as ``config`` says and report train, validation and test accuracy.
 
     ``data`` defaults to the config's dataset. The validation split comes off the end of the
@@ -150,7 +150,8 @@ def train(config: TrainConfig, data: Data | None = None,
     ``checkpoint_every`` epochs and when ``should_stop`` (polled after each batch) turns True,
     after which Interrupted is raised. A run that wrote a checkpoint or was resumed writes a
     last one at its end, marked finished, so the checkpoint never offers to redo a done run.
-    ``plan`` is ``Plan.of(config, data)``, worked out here if not given.
+    ``plan`` is ``Plan.of(config, data)``, worked out here if not given. ``on_scoring`` is
+    told how many images are scored after training (a CNN takes a while over 70,000).
     """
     if resume is not None:
         config = resume.config
@@ -192,6 +193,10 @@ def train(config: TrainConfig, data: Data | None = None,
                           iterations=config.iterations, validation=validation,
                           state=resume.state if resume else None)
     model.release_buffers()  # training is over: its scratch arrays would outlive it
+    if on_scoring is not None:
+        on_scoring(len(x_all) + len(x_test))
+    elif log is not None:
+        log(f"scoring the model on {len(x_all) + len(x_test):,} images")
     val_acc = accuracy(validation[1], model.predict(validation[0])) if validation else None
     return TrainResult(model, history, accuracy(y_train, model.predict(x_train)),
                        accuracy(y_test, model.predict(x_test)), val_acc)

@@ -131,6 +131,10 @@ class Report(RunListener):
         print(f"{plan.describe(config, *where)}; the time left is estimated after "
               f"{ESTIMATE_AFTER:g} s", flush=True)
 
+    def on_scoring(self, run: Run, seed: int, images: int) -> None:
+        print(f"scoring the model on {images:,} images (train, validation and test)",
+              flush=True)
+
     def on_seed_end(self, run: Run, result: SeedResult) -> None:
         h, m = result.history, result.metrics
         if h is None:
