@@ -260,3 +260,40 @@ def test_a_misspelt_command_gets_a_suggestion(word: str, meant: str,
     assert err[0].startswith("usage: mnistnp [-h]")
     assert err[-1].startswith(f"mnistnp: error: unknown command {word!r}; did you mean "
                               f"{meant}? (choose from train, ")
+
+
+@pytest.mark.parametrize("argv", [["train", "--verbose"], ["--verbose", "train"]])
+def test_an_option_nothing_is_close_to_gets_no_far_fetched_suggestion(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # --verbose is not --overwrite (nor --version): a suggestion must be a likely typo.
+    assert cli(*argv) == 2
+    err = capsys.readouterr().err
+    assert "did you mean" not in err and "--verbose" in err
+
+
+def test_an_option_before_the_command_says_what_the_top_level_takes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("--verbose", "train") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("usage: mnistnp [-h]")
+    assert err[-1] == ("mnistnp: error: unrecognized argument --verbose (before the command, "
+                       "mnistnp takes only --help and --version)")
+
+
+def test_a_commands_option_before_the_command_is_told_to_go_after_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("--overwrite", "train", "--epochs", "1") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == ("mnistnp: error: --overwrite is an option of train: put it after the "
+                       "command (mnistnp train --overwrite ...)")
+
+
+def test_download_usage_shows_the_dataset_as_required(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The usage line and the behaviour agree: the dataset is not optional.
+    assert cli("download") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("usage: mnistnp download ")
+    assert "[DATASET]" not in " ".join(err) and "DATASET" in err[0] + err[1]
+    assert err[-1] == ("mnistnp download: error: the following arguments are required: "
+                       "DATASET")

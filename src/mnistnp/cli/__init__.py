@@ -43,11 +43,21 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser, commands = _build()
     # The top level takes no option values, so its first bare word is the command.
     name = next((a for a in argv if not a.startswith("-")), None)
-    if name is None:
-        return parser.parse_args(argv)  # --help, --version, or the missing command's error
-    if name not in commands:
+    if name is not None and name not in commands:
         parser.error(f"unknown command {name!r}{_did_you_mean(name, commands)} (choose from "
                      f"{', '.join(commands)})")
+    for word in argv[:argv.index(name)] if name else argv:  # only the top level's options
+        option = word.split("=", 1)[0]
+        if any(o.startswith(option) for o in parser._option_string_actions):
+            continue
+        if name and option.startswith("--") and any(
+                o.startswith(option) for o in commands[name]._option_string_actions):
+            parser.error(f"{option} is an option of {name}: put it after the command "
+                         f"(mnistnp {name} {option} ...)")
+        parser.error(f"unrecognized argument {word}{_did_you_mean(option, ['--version'])} "
+                     "(before the command, mnistnp takes only --help and --version)")
+    if name is None:
+        return parser.parse_args(argv)  # --help, --version, or the missing command's error
     command = commands[name]
     options = command._option_string_actions  # every option string the command takes
     for word in itertools.takewhile(lambda a: a != "--", argv[argv.index(name) + 1:]):
@@ -62,8 +72,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {close[0]}?" if close else ""
+    """'; did you mean --hidden?' for a likely typo, else "". Words are compared without
+    their leading dashes (and an option's =value), which would make any two options look
+    alike: --verbose is no typo of --overwrite."""
+    bare = {choice.lstrip("-"): choice for choice in choices}
+    close = difflib.get_close_matches(word.split("=", 1)[0].lstrip("-"), list(bare), n=1)
+    return f"; did you mean {bare[close[0]]}?" if close else ""
 
 
 def add_data_options(parser: argparse.ArgumentParser, default: str = "mnist") -> None:
