@@ -114,6 +114,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+def _checksum_hint(args: argparse.Namespace, e: datasets.ChecksumMismatch) -> str:
+    """What would load the files of a --data-dir that are not the named dataset's as a user's
+    own, unchecked: leaving out --dataset or, as ``train`` takes a folder's name for its
+    dataset, a folder of another name. Nothing for the dataset's own places."""
+    given = getattr(args, "data_dir", None)
+    if given is None:
+        return ""
+    named = getattr(args, "dataset", None)
+    if args.command == "train" and given.resolve().name in datasets.REGISTRY:
+        drop = " and no --dataset" if named else ""
+        return (f"; {given} is taken for {given.resolve().name}'s files by its name, so they "
+                f"are checked: for your own files, unchecked, use a folder of another name"
+                f"{drop}")
+    if named:
+        return (f"; if these are your own files, not {e.dataset}'s, drop --dataset {named} to "
+                f"load the files in {given} unchecked, as custom IDX files")
+    return ""
+
+
 def _check_environment() -> None:
     """Settings read from the environment, checked before any work (not mid-training)."""
     from ..nn import threads
@@ -136,7 +155,8 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"mnistnp {args.command}: error: {e}", file=sys.stderr)
         return 2
     except MnistnpError as e:
-        print(f"mnistnp: error: {e}", file=sys.stderr)
+        hint = _checksum_hint(args, e) if isinstance(e, datasets.ChecksumMismatch) else ""
+        print(f"mnistnp: error: {e}{hint}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader (e.g. `head`) left: stop quietly, and keep the final flush quiet too.
