@@ -107,7 +107,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      help="where the per-epoch JSON lines go (default: metrics.jsonl in the run "
                      "folder); '-' is standard output, and the other lines then go to standard "
                      "error")
-    out.add_argument("--run-dir", type=Path, metavar="DIR",
+    out.add_argument("--run-dir", type=opt.folder, metavar="DIR",
                      help="folder for the settings, metrics, curve and (without --out) model; "
                      "default: a new runs/<timestamp>/")
     out.add_argument("--overwrite", action="store_true",
