@@ -294,6 +294,7 @@ def test_download_usage_shows_the_dataset_as_required(
     assert cli("download") == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("usage: mnistnp download ")
-    assert "[DATASET]" not in " ".join(err) and "DATASET" in err[0] + err[1]
+    choices = "{fashion-mnist,kmnist,mnist}"
+    assert f"[{choices}]" not in " ".join(err) and choices in err[0] + err[1]
     assert err[-1] == ("mnistnp download: error: the following arguments are required: "
-                       "DATASET")
+                       f"{choices}")

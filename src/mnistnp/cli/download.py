@@ -38,7 +38,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "(comma-separated base URLs, where {name} stands for the dataset) replaces the mirror "
         "list, e.g. with a local mirror. MNIST is bundled: it is never fetched, only copied "
         "into --data-dir if one is given.")
-    parser.add_argument("name", choices=downloadable(), metavar="DATASET",
+    # Named by its choices, so usage and the missing argument's error both list them.
+    parser.add_argument("name", choices=downloadable(),
+                        metavar="{" + ",".join(downloadable()) + "}",
                         help=f"the dataset: {', '.join(downloadable())} (mnist is bundled: it "
                         "is only copied, and only into --data-dir)")
     parser.add_argument("--data-dir", type=Path, metavar="DIR",
