@@ -168,10 +168,27 @@ def test_a_folder_gives_its_images_sorted_and_an_empty_one_is_said_so(
     assert cli("predict", "--model", trained_model, empty, folder) == 1
     captured = capsys.readouterr()
     assert error_lines(captured.err) == [
-        f"mnistnp: error: {empty}: a folder with no PNG or JPEG files in it"]
+        f"mnistnp: error: {empty}: a folder with no image files in it (PNG, JPEG, WebP, BMP, "
+        "GIF or TIFF)"]
     printed = [parse(line)[0] for line in captured.out.splitlines()]
     assert printed == [str(folder / name) for name in
                        ("b-photo.JPG", "digit0.png", "digit1.png", "digit2.png")]
+
+
+def test_a_folder_gives_its_webp_bmp_gif_and_tiff_images_too(
+        trained_model: Path, digits: list[Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "formats"
+    folder.mkdir()
+    names = ["d.bmp", "d.gif", "d.tif", "d.TIFF", "d.webp"]
+    for name in names:
+        Image.open(digits[0]).save(folder / name, **({"lossless": True}
+                                                     if name.endswith("webp") else {}))
+    assert cli("predict", "--model", trained_model, folder, digits[0]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [parse(line)[0] for line in lines] == [str(folder / n) for n in sorted(names)] + [
+        str(digits[0])]
+    assert len({parse(line)[1] for line in lines}) == 1  # the same answer for the same image
 
 
 def test_a_dash_reads_paths_from_standard_input(

@@ -16,17 +16,17 @@ from PIL import Image
 
 from .. import datasets
 from ..errors import MnistnpError
+from ..images import FORMAT_NAMES, SUFFIXES
 from ..io import load_model
 from ..sources import check_input, trained_on
 from . import options as opt
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what a folder is searched for
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "predict", help="classify image files",
-        description="Print '<path>: <class> (p=0.97)' for each image. Images are PNG or JPEG, "
+        description="Print '<path>: <class> (p=0.97)' for each image. Images are PNG, JPEG, WebP, "
+        "BMP, GIF or TIFF, "
         "any size or mode: a drawing, a scan or a photo of a digit, a dark digit on light "
         "paper or a light digit on dark, white strokes on a clear canvas. Each is prepared "
         "the MNIST way: the digit found (on plain paper by a threshold; in a photo with "
@@ -39,8 +39,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL.npz",
                         help="a model file written by 'mnistnp train'")
     parser.add_argument("images", nargs="+", metavar="IMAGE",
-                        help="PNG or JPEG files; a folder, for the PNG and JPEG files in it "
-                        "(sorted by name); or -, for paths read from standard input, one a line")
+                        help=f"image files ({FORMAT_NAMES}); a folder, for the image files in "
+                        "it (sorted by name); or -, for paths read from standard input, one a "
+                        "line")
     parser.add_argument("--top-k", type=opt.positive_int, default=1, metavar="K",
                         help="print the K most likely classes, most likely first (default: 1)")
     parser.add_argument("--json", action="store_true",
@@ -114,7 +115,7 @@ class NoImages(MnistnpError):
 
 
 def image_paths(items: Iterable[str]) -> Iterator[str | NoImages]:
-    """The images named: each path as given, a folder's PNG and JPEG files sorted by name, and
+    """The images named: each path as given, a folder's image files sorted by name, and
     for '-' the paths on standard input, one a line. A folder without images, or a '-' with
     no paths, yields a NoImages error."""
     for item in items:
@@ -137,10 +138,10 @@ def _expand(item: str) -> Iterator[str | NoImages]:
         yield item
         return
     found = sorted(entry.name for entry in os.scandir(item)
-                   if entry.name.lower().endswith(IMAGE_SUFFIXES)
+                   if entry.name.lower().endswith(SUFFIXES)
                    and not entry.name.startswith(".") and entry.is_file())
     if not found:
-        yield NoImages(item, "a folder with no PNG or JPEG files in it")
+        yield NoImages(item, f"a folder with no image files in it ({FORMAT_NAMES})")
     for name in found:
         yield os.path.join(item, name)
 
