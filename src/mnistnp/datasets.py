@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .data.idx import parse_idx, read_bytes
-from .errors import DatasetError, MnistnpWarning
+from .errors import DatasetError, MnistnpWarning, SettingError
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"
@@ -337,20 +337,39 @@ def describe(data: tuple[Split, Split]) -> str:
             f" ({_ranges(classes)})")
 
 
+# The fewest images a validation split may leave on either side: fewer leave nothing to learn
+# from, or a validation accuracy of a few coarse steps (1 image: 0% or 100%).
+MIN_SPLIT = 10
+
+
 def validation_split(
     x: np.ndarray, y: np.ndarray, val_split: float
 ) -> tuple[Split, Split | None]:
     """Hold out the last part of a training set: ``val_split`` is a fraction (< 1) or a count.
 
     Returns views (no copies): ``(x_train, y_train), (x_val, y_val)``, or None for the second
-    when ``val_split`` is 0. At least one sample is kept for training and, if asked for, one
-    for validation, so small sets still work.
+    when ``val_split`` is 0. SettingError if the split leaves fewer than MIN_SPLIT samples to
+    train on or to validate on, saying how many it leaves and what would do.
     """
+    if val_split <= 0:
+        return (x, y), None
     n = len(x)
     size = int(val_split) if val_split >= 1 else round(n * val_split)
-    if val_split > 0:
-        size = max(1, size)
-    size = min(size, n - 1)
-    if size <= 0:
-        return (x, y), None
+    if size < MIN_SPLIT or n - size < MIN_SPLIT:
+        raise SettingError(f"val-split {val_split:g}: {_split_problem(n, size)}; give 0 to "
+                           f"turn validation off", "val_split")
     return (x[:-size], y[:-size]), (x[-size:], y[-size:])
+
+
+def _split_problem(n: int, size: int) -> str:
+    least = f"at least {MIN_SPLIT} are needed to train on and {MIN_SPLIT} to validate on"
+    if n < 2 * MIN_SPLIT:
+        return f"the {n:,} training images are too few to split ({least})"
+    if n - size < MIN_SPLIT:
+        most = n - MIN_SPLIT
+        return (f"holds out {size:,} of the {n:,} training images, leaving {max(n - size, 0):,}"
+                f" to train on ({least}): hold out at most {most:,}, or a fraction up to "
+                f"{most / n:.4g}")
+    return (f"holds out {size:,} of the {n:,} training images to validate on, too few for a "
+            f"validation accuracy ({least}): hold out at least {MIN_SPLIT}, or a fraction of at "
+            f"least {MIN_SPLIT / n:.2g}")

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .. import __version__, datasets
-from ..errors import MnistnpError, MnistnpWarning
+from ..errors import MnistnpError, MnistnpWarning, SettingError
 from . import download, evaluate, predict, train
 from .options import Exit, UsageError
 
@@ -153,6 +153,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return e.status
     except UsageError as e:
         print(f"mnistnp {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except SettingError as e:  # an option's value the data cannot take: a usage error too
+        print(f"mnistnp {args.command}: error: --{e}", file=sys.stderr)
         return 2
     except MnistnpError as e:
         hint = _checksum_hint(args, e) if isinstance(e, datasets.ChecksumMismatch) else ""
