@@ -5,7 +5,15 @@ __version__ = "0.1.0"
 from . import datasets
 from .callbacks import Callback, EarlyStopping, MetricsLog, TrainContext
 from .config import RECIPES, ModelConfig, TrainConfig
-from .errors import DatasetError, ImageError, MnistnpError, ModelFileError, TrainingError
+from .errors import (
+    DatasetError,
+    ImageError,
+    InputError,
+    MnistnpError,
+    ModelFileError,
+    SettingError,
+    TrainingError,
+)
 from .io import load_model, save_model
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
 from .nn import (
@@ -28,9 +36,10 @@ from .training import ClipGlobalNorm, History, Trainer, fit
 
 __all__ = [
     "RECIPES", "SGD", "Adam", "AdamW", "Callback", "ClipGlobalNorm", "Cosine", "DatasetError",
-    "Dense", "Dropout", "EarlyStopping", "Flatten", "History", "ImageError", "MetricsLog",
-    "MnistnpError", "ModelConfig", "ModelFileError", "ProgressBar", "RandomShift", "ReLU",
-    "ReduceOnPlateau", "Rescale", "Schedule", "Sequential", "ShuffledBatches", "StepDecay",
+    "Dense", "Dropout", "EarlyStopping", "Flatten", "History", "ImageError", "InputError",
+    "MetricsLog", "MnistnpError", "ModelConfig", "ModelFileError", "ProgressBar", "RandomShift",
+    "ReLU", "ReduceOnPlateau", "Rescale", "Schedule", "Sequential", "SettingError",
+    "ShuffledBatches", "StepDecay",
     "TextLog", "TrainConfig", "TrainContext", "TrainResult", "Trainer", "TrainingError",
     "__version__", "accuracy", "confusion_matrix", "datasets", "fit", "load_model", "mlp",
     "network", "per_class_accuracy", "save_model", "softmax_cross_entropy", "train",
