@@ -20,7 +20,8 @@ from reference import argmax_accuracy, argmax_predictions, forward, npz_weights
 from mnistnp.cli import build_parser
 from mnistnp.cli.train import config_from_args
 from mnistnp.images import load_digit
-from mnistnp.io import load_model
+from mnistnp.io import load_model, save_model
+from mnistnp.nn import mlp
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = ("--hidden", "16", "--epochs", "3", "--no-progress")
@@ -322,6 +323,25 @@ def test_evaluate(trained_model: Path, session_idx_dir: Path, tmp_path: Path,
     assert [row[0] for row in rows] == list(range(10))
     cm = np.array([row[1:] for row in rows])
     np.testing.assert_array_equal(cm, expected_cm)  # row: true class, column: predicted
+
+
+def test_evaluate_names_the_data_it_scored(trained_model: Path, session_idx_dir: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # The first line stays 'accuracy: NN.NN%' alone (scripts read it); the next says on what.
+    assert cli("evaluate", "--model", trained_model, "--data-dir", session_idx_dir) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"accuracy: \d{1,3}\.\d\d%", lines[0])
+    assert lines[1] == f"on the test split in {session_idx_dir}: 200 images"
+
+
+def test_evaluate_names_a_registered_dataset_and_its_split(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "untrained.npz"
+    save_model(path, mlp([784, 4, 10], np.random.default_rng(0)),
+               {"dataset": "mnist", "image_shape": [28, 28]})
+    assert cli("evaluate", "--model", path) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "on mnist's test split: 10,000 images"
 
 
 def test_evaluate_in_a_subprocess(tmp_path: Path, trained_model: Path,

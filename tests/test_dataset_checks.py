@@ -401,3 +401,49 @@ def test_another_registered_datasets_classes_are_named_in_a_warning(
     line = one_line(captured.err, "mnistnp: warning:")
     assert registered_tiny in line and "tinydigits" in line
     assert "Trouser" not in captured.out  # the data's own class names are shown
+
+
+# --- a data folder from the command line: what is looked for, and what a checksum means ------
+
+def test_train_on_an_empty_folder_names_the_four_files(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli("train", "--data-dir", empty, "--run-dir", tmp_path / "run") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(empty / "empty") not in err
+    assert all(stem in err for stem in FILE_NAMES.values())
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_named_dataset_whose_checksums_fail_in_a_data_dir_hints_to_drop_dataset(
+        tmp_path: Path, make_idx_dir: MakeIdxDir, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = make_idx_dir("mine")
+    args = ["--data-dir", folder, "--run-dir", tmp_path / "run", "--epochs", "1"]
+    assert cli("train", "--dataset", "mnist", *args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "SHA-256" in err
+    assert "drop --dataset mnist" in err and "unchecked" in err
+    assert cli("train", *args, "--no-progress") == 0  # as the hint says: checked no more
+
+
+def test_a_folder_named_after_a_dataset_whose_checksums_fail_says_the_name_counts(
+        tmp_path: Path, make_idx_dir: MakeIdxDir, capsys: pytest.CaptureFixture[str]) -> None:
+    # Without --dataset, train takes a folder's name for its dataset: dropping --dataset
+    # would not help here, so the hint says what would.
+    folder = make_idx_dir("data/mnist")
+    assert cli("train", "--data-dir", folder, "--run-dir", tmp_path / "run") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "SHA-256" in err and "drop --dataset" not in err
+    assert "folder of another name" in err
+
+
+def test_evaluate_with_a_named_dataset_in_a_data_dir_hints_to_drop_dataset(
+        trained_model: Path, make_idx_dir: MakeIdxDir, capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    folder = make_idx_dir("mine")
+    assert cli("evaluate", "--model", trained_model, "--dataset", "mnist",
+               "--data-dir", folder) == 1
+    err = capsys.readouterr().err
+    assert "SHA-256" in err and "drop --dataset mnist" in err

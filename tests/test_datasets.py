@@ -166,9 +166,32 @@ def test_a_folder_that_does_not_exist(tmp_path: Path) -> None:
     assert str(folder) in message and "no such" in message
 
 
-def test_an_empty_folder(tmp_path: Path) -> None:
+def test_an_empty_folder_names_the_files_it_looks_for(tmp_path: Path) -> None:
     message = load_error(None, tmp_path)
-    assert str(tmp_path) in message and "not found" in message
+    assert message.startswith(f"{tmp_path}: ")
+    for stem in FILE_NAMES.values():
+        assert stem in message
+    assert ".gz" in message and "train-images.idx3-ubyte" in message
+
+
+def test_a_labels_folder_is_not_searched_for_a_subfolder_of_its_name(tmp_path: Path) -> None:
+    # Only a registered name has a subfolder of its own (DIR/fashion-mnist); the label the
+    # command line gives a folder's files (its own name) does not.
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    assert str(folder / "empty") not in load_error("empty", folder)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_file_names_spelt_with_a_dot_load(make_idx_dir: MakeIdxDir, compress: bool) -> None:
+    # Many copies of MNIST name their files train-images.idx3-ubyte, t10k-labels.idx1-ubyte.
+    folder = make_idx_dir("dotted", compress=compress)
+    for path in list(folder.iterdir()):
+        path.rename(folder / path.name.replace("-idx", ".idx"))
+    assert "train-images.idx3-ubyte" in " ".join(p.name for p in folder.iterdir())
+    (x_train, _), (_, y_test) = datasets.load(None, folder)
+    np.testing.assert_array_equal(x_train, tiny_arrays()["train_images"])
+    np.testing.assert_array_equal(y_test, tiny_arrays()["test_labels"])
 
 
 def test_an_unknown_dataset_name() -> None:

@@ -270,11 +270,33 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_random_bytes(tmp_path: Path) -> None:
     path = tmp_path / "noise.png"
     path.write_bytes(np.random.default_rng(0).bytes(1000))
-    expect_error(path, "not a PNG or JPEG image")
+    expect_error(path, "not a PNG, JPEG, WebP, BMP, GIF or TIFF image")
 
 
-def test_other_formats_are_refused(tmp_path: Path) -> None:
-    expect_error(save(Image.fromarray(DIGIT), tmp_path / "digit.bmp"), "not a PNG or JPEG")
+# What Pillow reads besides PNG and JPEG that digits are saved in; each written lossless.
+OTHER_FORMATS = {"webp": {"lossless": True}, "bmp": {}, "gif": {}, "tif": {},
+                 "tiff": {"compression": "tiff_lzw"}}
+
+
+@pytest.mark.parametrize("suffix", list(OTHER_FORMATS))
+def test_webp_bmp_gif_and_tiff_are_read_as_png_is(tmp_path: Path, suffix: str) -> None:
+    # A photo of a digit on paper (dark ink on light), so the image is prepared, not passed.
+    paper = Image.fromarray(255 - np.kron(DIGIT, np.ones((3, 3), np.uint8)))
+    expected = load_digit(save(paper, tmp_path / "digit.png"))
+    path = save(paper, tmp_path / f"digit.{suffix}", **OTHER_FORMATS[suffix])
+    np.testing.assert_array_equal(load_digit(path), expected)
+    with Image.open(path) as img:  # RGB and an alpha channel too, where the format has them
+        rgba = img.convert("RGBA")
+    again = load_digit(save(rgba, tmp_path / f"rgba.{suffix}", **OTHER_FORMATS[suffix]))
+    if suffix == "gif":  # a palette of 256 colours: RGBA is quantised
+        assert similar(again, expected)
+    else:
+        np.testing.assert_array_equal(again, expected)
+
+
+def test_a_format_not_taken_says_which_are(tmp_path: Path) -> None:
+    path = save(Image.fromarray(DIGIT), tmp_path / "digit.pcx")
+    expect_error(path, "not a PNG, JPEG, WebP, BMP, GIF or TIFF image")
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpeg"])

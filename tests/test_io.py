@@ -183,6 +183,31 @@ def test_bytes_that_are_no_model(tmp_path: Path, content: bytes | None) -> None:
     refused(path)
 
 
+@pytest.mark.parametrize("cut", [1, 300, 0.5])
+def test_a_truncated_model_file_is_called_damaged_or_truncated(tmp_path: Path, saved: Path,
+                                                               cut: float) -> None:
+    data = saved.read_bytes()
+    path = tmp_path / "cut.npz"
+    path.write_bytes(data[:int(len(data) * cut) if cut < 1 else -int(cut)])
+    message = refused(path, "damaged or truncated")
+    assert "not a NumPy" not in message and "not a zip" not in message
+
+
+def test_a_file_that_is_no_zip_at_all_is_not_called_truncated(tmp_path: Path) -> None:
+    path = tmp_path / "junk.npz"
+    path.write_bytes(np.random.default_rng(5).bytes(4096).replace(b"PK", b"pk"))
+    message = refused(path, "not a NumPy .npz file")
+    assert "truncated" not in message
+
+
+def test_a_model_file_with_a_damaged_member_says_damaged(tmp_path: Path, saved: Path) -> None:
+    data = bytearray(saved.read_bytes())
+    data[200] ^= 0xFF  # inside the first member's data: its CRC no longer matches
+    path = tmp_path / "flipped.npz"
+    path.write_bytes(bytes(data))
+    refused(path, "damaged")
+
+
 def test_a_single_npy_array(tmp_path: Path) -> None:
     path = tmp_path / "w.npy"
     np.save(path, np.zeros((3, 3)))

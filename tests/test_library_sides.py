@@ -92,3 +92,42 @@ def test_fetch_dataset_is_in_the_library_and_names_no_option(tmp_path: Path) -> 
     assert info.value.folder == tmp_path and "mnist" in info.value.known
     assert "--" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- pixels scaled to [0, 1] given to a model that rescales 0-255 pixels itself ---------------
+
+def _scaled_data() -> tuple[np.ndarray, np.ndarray]:
+    x = np.random.default_rng(1).integers(0, 256, (64, 8, 8), dtype=np.uint8)
+    return x, np.arange(64) % 4
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pixels_divided_by_255_are_refused_by_predict_and_fit(dtype: str) -> None:
+    # The model's Rescale divides by 255: x / 255 would be divided twice and read as near
+    # blank (9.82% on MNIST's test set), silently. It is one clear error instead.
+    from mnistnp.errors import InputError
+
+    x, y = _scaled_data()
+    model = mlp([64, 16, 4], np.random.default_rng(0))
+    scaled = (x / 255).astype(dtype)
+    for call in (lambda: model.predict(scaled), lambda: model.predict_proba(scaled),
+                 lambda: mnistnp.fit(model, scaled, y, SGD(0.1), rng=np.random.default_rng(0)),
+                 lambda: mnistnp.fit(model, x, y, SGD(0.1), rng=np.random.default_rng(0),
+                                     validation=(scaled[:8], y[:8]))):
+        with pytest.raises(InputError) as info:
+            call()
+        message = str(info.value)
+        assert "in [0, 1]" in message and "0-255" in message
+        assert "multiply by 255" in message and isinstance(info.value, ValueError)
+
+
+def test_what_is_not_pixels_scaled_twice_is_taken() -> None:
+    x, y = _scaled_data()
+    model = mlp([64, 16, 4], np.random.default_rng(0))
+    model.predict(x)  # uint8 pixels
+    model.predict(x.astype(np.float32))  # float pixels 0-255
+    model.predict(np.zeros((3, 8, 8), np.float32))  # blank images: nothing tells them apart
+    model.predict((x[:2] > 128).astype(np.uint8))  # integers are pixels, however dark
+    plain = mlp([64, 16, 4], np.random.default_rng(0), input_scale=1.0)  # takes [0, 1] itself
+    plain.predict(x / 255)
+    mnistnp.fit(plain, x / 255, y, SGD(0.1), rng=np.random.default_rng(0))

@@ -4,13 +4,14 @@ the command's usage and a 'did you mean'."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import cli, tiny_arrays
+from conftest import cli, tiny_arrays, write_idx_dir
 
 from mnistnp.cli import build_parser
 from mnistnp.cli.train import _rate, config_from_args
@@ -214,10 +215,11 @@ def test_the_start_line_says_whose_rate_is_used(tmp_path: Path, session_idx_dir:
     assert _rate(resumed, config) == f"sgd lr {config.lr:g} momentum {config.momentum:g}"
 
 
-def test_epochs_shorter_than_the_recipes_warmup_warn_in_one_line(
+def test_iterations_shorter_than_a_warmup_given_warn_in_one_line(
         tmp_path: Path, session_idx_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("train", "--data-dir", session_idx_dir, "--hidden", "8", "--epochs", "1",
-               "--run-dir", tmp_path, "--no-progress") == 0
+    # Only the data say how many steps an epoch is, so this is a warning, not a usage error.
+    assert cli("train", "--data-dir", session_idx_dir, "--hidden", "8", "--iterations", "3",
+               "--warmup-epochs", "1", "--run-dir", tmp_path, "--no-progress") == 0
     err = capsys.readouterr().err
     assert err.startswith("mnistnp: warning: warmup-epochs 1 (") and err.count("\n") == 1
     assert "never decays" in err
@@ -260,3 +262,66 @@ def test_a_misspelt_command_gets_a_suggestion(word: str, meant: str,
     assert err[0].startswith("usage: mnistnp [-h]")
     assert err[-1].startswith(f"mnistnp: error: unknown command {word!r}; did you mean "
                               f"{meant}? (choose from train, ")
+
+
+@pytest.mark.parametrize("argv", [["train", "--verbose"], ["--verbose", "train"]])
+def test_an_option_nothing_is_close_to_gets_no_far_fetched_suggestion(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # --verbose is not --overwrite (nor --version): a suggestion must be a likely typo.
+    assert cli(*argv) == 2
+    err = capsys.readouterr().err
+    assert "did you mean" not in err and "--verbose" in err
+
+
+def test_an_option_before_the_command_says_what_the_top_level_takes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("--verbose", "train") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("usage: mnistnp [-h]")
+    assert err[-1] == ("mnistnp: error: unrecognized argument --verbose (before the command, "
+                       "mnistnp takes only --help and --version)")
+
+
+def test_a_commands_option_before_the_command_is_told_to_go_after_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("--overwrite", "train", "--epochs", "1") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == ("mnistnp: error: --overwrite is an option of train: put it after the "
+                       "command (mnistnp train --overwrite ...)")
+
+
+def test_download_usage_shows_the_dataset_as_required(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The usage line and the behaviour agree: the dataset is not optional.
+    assert cli("download") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("usage: mnistnp download ")
+    choices = "{fashion-mnist,kmnist,mnist}"
+    assert f"[{choices}]" not in " ".join(err) and choices in err[0] + err[1]
+    assert err[-1] == ("mnistnp download: error: the following arguments are required: "
+                       f"{choices}")
+
+
+def test_epochs_shorter_than_the_recipes_warmup_shortens_it_without_a_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The default recipe warms up for 1 of its 20 epochs; --epochs 1 did not choose a warmup,
+    # so it gets the same share of its run (0.05 epochs) and no warning about it.
+    data = write_idx_dir(tmp_path / "tiny")
+    assert cli("train", "--data-dir", data, "--epochs", "1", "--hidden", "8", "--no-progress",
+               "--run-dir", tmp_path / "run") == 0
+    err = capsys.readouterr().err
+    assert "warmup" not in err, err
+    settings = json.loads((tmp_path / "run" / "settings.json").read_text())
+    assert settings["config"]["warmup_epochs"] == pytest.approx(1 / 20)
+    config = config_from_args(build_parser().parse_args(
+        ["train", "--recipe", "cnn", "--epochs", "1"]))
+    assert config.warmup_epochs == pytest.approx(1 / 12)
+    # Epochs that leave room for the recipe's warmup keep it as it is.
+    config = config_from_args(build_parser().parse_args(["train", "--epochs", "2"]))
+    assert config.warmup_epochs == 1
+
+
+def test_a_warmup_the_user_gives_is_still_checked_against_the_run(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("train", "--epochs", "1", "--warmup-epochs", "1") == 2
+    assert "--warmup-epochs 1: not shorter than the run (1 epoch)" in capsys.readouterr().err

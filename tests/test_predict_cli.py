@@ -113,7 +113,8 @@ def test_json_is_one_object_per_image_and_errors_stay_on_stderr(
     captured = capsys.readouterr()
     assert len(error_lines(captured.err)) == 1 and str(white) in captured.err
     records = [json.loads(line) for line in captured.out.splitlines()]
-    assert [r["path"] for r in records] == [str(digits[0]), str(digits[1])]
+    assert [r["path"] for r in records] == [str(digits[0]), str(white), str(digits[1])]
+    records.pop(1)  # the failed image's record (see the next test)
     for record in records:
         assert set(record) == {"path", "prediction", "label", "probability", "top_k", "input"}
         p = probabilities(trained_model, np.asarray(Image.open(record["input"])))
@@ -123,6 +124,35 @@ def test_json_is_one_object_per_image_and_errors_stay_on_stderr(
         assert [e["class"] for e in record["top_k"]] == list(np.argsort(-p)[:2])
         assert record["top_k"][0] == {"class": record["prediction"], "label": record["label"],
                                       "probability": record["probability"]}
+
+
+def test_json_has_a_record_with_the_error_for_every_input_that_failed(
+        trained_model: Path, digits: list[Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # A consumer of the JSON lines sees every input, in order; the exit status says one failed.
+    white, empty = blank(tmp_path / "white.png"), tmp_path / "empty"
+    empty.mkdir()
+    missing = tmp_path / "gone.png"
+    assert cli("predict", "--model", trained_model, "--json", white, digits[0], missing,
+               empty) == 1
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["path"] for r in records] == [str(white), str(digits[0]), str(missing), str(empty)]
+    assert records[0] == {"path": str(white), "error": "no ink found (a blank image)"}
+    assert records[2] == {"path": str(missing), "error": "no such file"}
+    assert records[3]["error"].startswith("a folder with no ")
+    assert "error" not in records[1] and "prediction" in records[1]
+
+
+def test_a_dash_with_nothing_on_standard_input_is_an_error(
+        trained_model: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n\n"))
+    assert cli("predict", "--model", trained_model, "-") == 1
+    captured = capsys.readouterr()
+    assert error_lines(captured.err) == [
+        "mnistnp: error: -: no image paths on standard input (give one a line, or name the "
+        "images as arguments)"]
+    assert captured.out == ""
 
 
 def test_a_folder_gives_its_images_sorted_and_an_empty_one_is_said_so(
@@ -138,10 +168,27 @@ def test_a_folder_gives_its_images_sorted_and_an_empty_one_is_said_so(
     assert cli("predict", "--model", trained_model, empty, folder) == 1
     captured = capsys.readouterr()
     assert error_lines(captured.err) == [
-        f"mnistnp: error: {empty}: a folder with no PNG or JPEG files in it"]
+        f"mnistnp: error: {empty}: a folder with no image files in it (PNG, JPEG, WebP, BMP, "
+        "GIF or TIFF)"]
     printed = [parse(line)[0] for line in captured.out.splitlines()]
     assert printed == [str(folder / name) for name in
                        ("b-photo.JPG", "digit0.png", "digit1.png", "digit2.png")]
+
+
+def test_a_folder_gives_its_webp_bmp_gif_and_tiff_images_too(
+        trained_model: Path, digits: list[Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "formats"
+    folder.mkdir()
+    names = ["d.bmp", "d.gif", "d.tif", "d.TIFF", "d.webp"]
+    for name in names:
+        Image.open(digits[0]).save(folder / name, **({"lossless": True}
+                                                     if name.endswith("webp") else {}))
+    assert cli("predict", "--model", trained_model, folder, digits[0]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [parse(line)[0] for line in lines] == [str(folder / n) for n in sorted(names)] + [
+        str(digits[0])]
+    assert len({parse(line)[1] for line in lines}) == 1  # the same answer for the same image
 
 
 def test_a_dash_reads_paths_from_standard_input(

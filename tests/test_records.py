@@ -242,6 +242,20 @@ def test_a_run_folder_in_use_is_refused(tiny_idx_dir: Path, tmp_path: Path,
     assert snapshot(run) == before  # nothing written, nothing removed
 
 
+@pytest.mark.parametrize("under", ["", "sub"])
+def test_a_run_dir_that_names_a_file_says_so(tiny_idx_dir: Path, tmp_path: Path, under: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # A file where the folder (or one of its parents) would go: not 'File exists'.
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    run = afile / under if under else afile
+    assert train(tiny_idx_dir, "--run-dir", run) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"mnistnp train: error: argument --run-dir: {afile} is a file, not a "
+                       "folder; give a folder's name (it is made if missing)")
+    assert afile.read_text() == "mine"
+
+
 def test_a_folder_of_other_files_is_refused_and_an_empty_one_used(
         tiny_idx_dir: Path, tmp_path: Path) -> None:
     mine, empty = tmp_path / "mine", tmp_path / "empty"

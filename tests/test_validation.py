@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import cli
 from test_training import X, Y, quadrant_data
 
 from mnistnp import training
 from mnistnp.callbacks import Callback, EarlyStopping, MetricsLog, TrainContext
 from mnistnp.config import ModelConfig, TrainConfig
 from mnistnp.datasets import validation_split
+from mnistnp.errors import SettingError
 from mnistnp.nn import Sequential, mlp
 from mnistnp.optim import SGD, Adam, AdamW, Cosine, Optimizer, ReduceOnPlateau
 from mnistnp.pipeline import train
@@ -35,11 +37,9 @@ TIMINGS = {"epoch_seconds", "epoch_samples_per_s"}  # the only fields allowed to
     (60_000, 0.1, 6_000),
     (60_000, 5_000, 5_000),  # a count
     (300, 50, 50),
-    (12, 1 / 12, 1),
-    (5, 0.01, 1),  # a fraction that rounds to nothing still holds out one
-    (2, 0.5, 1),
-    (2, 10, 1),  # more than there is: one row is always kept for training
-    (1, 0.5, 0),  # a single row can only be trained on
+    (300, 290, 290),  # 10 left to train on: the least there may be
+    (20, 0.5, 10),
+    (1, 0, 0),
     (300, 0, 0),  # 0 turns it off
 ])
 def test_split_sizes(n: int, val_split: float, n_val: int) -> None:
@@ -55,6 +55,39 @@ def test_split_sizes(n: int, val_split: float, n_val: int) -> None:
     # the last rows, in order, and no row on both sides
     np.testing.assert_array_equal(y_val, np.arange(n - n_val, n))
     np.testing.assert_array_equal(np.concatenate([y_train, y_val]), y)
+
+
+@pytest.mark.parametrize(("n", "val_split", "words"), [
+    (60_000, 60_000, "holds out 60,000 of the 60,000 training images, leaving 0 to train on"),
+    (60_000, 0.99999, "holds out 59,999 of the 60,000 training images, leaving 1 to train on"),
+    (60_000, 1, "holds out 1 of the 60,000 training images to validate on, too few"),
+    (60_000, 0.0001, "holds out 6 of the 60,000 training images to validate on, too few"),
+    (15, 0.5, "the 15 training images are too few to split"),
+])
+def test_a_split_that_leaves_too_little_on_either_side_is_refused(
+        n: int, val_split: float, words: str) -> None:
+    x, y = np.zeros((n, 2), np.uint8), np.zeros(n, np.uint8)
+    with pytest.raises(SettingError) as e:
+        validation_split(x, y, val_split)
+    assert str(e.value).startswith(f"val-split {val_split:g}: {words}"), str(e.value)
+    assert e.value.setting == "val_split" and "0 to turn validation off" in str(e.value)
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ("600", "--val-split 600: holds out 600 of the 600 training images, leaving 0 to train on"),
+    ("0.99999", "--val-split 0.99999: holds out 600 of the 600 training images, leaving 0"),
+    ("0.99", "--val-split 0.99: holds out 594 of the 600 training images, leaving 6 to train"),
+    ("1", "--val-split 1: holds out 1 of the 600 training images to validate on, too few"),
+])
+def test_the_command_line_refuses_such_a_split_before_writing_anything(
+        tmp_path: Path, session_idx_dir: Path, value: str, words: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert cli("train", "--data-dir", session_idx_dir, "--val-split", value, "--run-dir", run,
+               "--no-progress") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"mnistnp train: error: {words}"), err
+    assert not run.exists()
 
 
 def test_validation_rows_never_reach_a_training_batch(monkeypatch: pytest.MonkeyPatch) -> None:

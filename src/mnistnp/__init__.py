@@ -3,7 +3,15 @@
 from . import datasets
 from .callbacks import Callback, EarlyStopping, MetricsLog
 from .config import RECIPES, ModelConfig, TrainConfig
-from .errors import DatasetError, ImageError, MnistnpError, ModelFileError, TrainingError
+from .errors import (
+    DatasetError,
+    ImageError,
+    InputError,
+    MnistnpError,
+    ModelFileError,
+    SettingError,
+    TrainingError,
+)
 from .experiment import Run, RunResult
 from .io import load_model, save_model
 from .loop_state import TrainContext
@@ -43,6 +51,7 @@ __all__ = [
     "Flatten",
     "History",
     "ImageError",
+    "InputError",
     "MetricsLog",
     "MnistnpError",
     "ModelConfig",
@@ -57,6 +66,7 @@ __all__ = [
     "RunResult",
     "Schedule",
     "Sequential",
+    "SettingError",
     "ShuffledBatches",
     "StepDecay",
     "TextLog",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .data.idx import parse_idx, read_bytes
-from .errors import DatasetError, MnistnpWarning
+from .errors import DatasetError, MnistnpWarning, SettingError
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"
@@ -21,6 +21,18 @@ TEST_LABELS = "t10k-labels-idx1-ubyte"
 FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 
 Split = tuple[np.ndarray, np.ndarray]
+# What a folder must hold, for messages: the four names, and the spellings also taken.
+LOOKED_FOR = (f"{', '.join(FILES[:3])} and {FILES[3]} (each may end in .gz, and be spelt "
+              "with a dot, as train-images.idx3-ubyte)")
+
+
+class ChecksumMismatch(DatasetError):
+    """A file found for registered dataset ``dataset`` is not the one registered: its SHA-256
+    differs. (A user's own files in that dataset's place, or a corrupt copy.)"""
+
+    def __init__(self, message: str, dataset: str) -> None:
+        super().__init__(message)
+        self.dataset = dataset
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,11 @@ def bundled_dir() -> Path:
 
 
 def _find_file(folder: Path, stem: str) -> Path | None:
-    for candidate in (folder / stem, folder / f"{stem}.gz"):
+    """The file of ``stem`` in ``folder``: named as MNIST's site names it or with a dot before
+    the kind (``train-images.idx3-ubyte``, as many copies are named), gzipped or not."""
+    dotted = stem.replace("-idx", ".idx")
+    for candidate in (folder / stem, folder / f"{stem}.gz", folder / dotted,
+                      folder / f"{dotted}.gz"):
         if candidate.is_file():
             return candidate
     return None
@@ -132,7 +148,7 @@ def _candidate_dirs(name: str | None, data_dir: str | os.PathLike[str] | None) -
     info = REGISTRY.get(name) if name else None
     if data_dir is not None:
         base = Path(data_dir)
-        return [base, base / name] if name else [base]
+        return [base, base / info.name] if info else [base]  # a registered one's subfolder
     if info is None:
         known = ", ".join(sorted(REGISTRY))
         raise DatasetError(f"unknown dataset {name!r} (known: {known}; or give a data folder)")
@@ -161,25 +177,31 @@ def locate(name: str | None = "mnist", data_dir: str | os.PathLike[str] | None =
         if present:
             missing = next(stem for stem in FILES if stem not in present)
             raise DatasetError(f"{folder}: missing {missing}[.gz]")
+    if data_dir is not None:
+        also = f" (nor in {dirs[1]})" if len(dirs) > 1 else ""
+        raise DatasetError(f"{data_dir}: no dataset files found{also}; a data folder holds "
+                           f"{LOOKED_FOR}")
     hint = " (apt-get install dataset-fashion-mnist)" if name == "fashion-mnist" else ""
     where = ", ".join(str(d) for d in dirs)
-    raise DatasetError(f"dataset {name or 'files'} not found in {where}{hint}")
+    raise DatasetError(f"dataset {name} not found in {where}{hint}")
 
 
 def _read_checked(path: Path, kind: str, sha256: str | None,
-                  gz_sha256: str | None = None) -> np.ndarray:
+                  gz_sha256: str | None = None, dataset: str = "") -> np.ndarray:
     """Parse ``path`` as ``kind`` ("images" or "labels") after checking the decompressed bytes'
-    SHA-256 or, when only the download's hash is known (KMNIST), the .gz file's own."""
+    SHA-256 or, when only the download's hash is known (KMNIST), the .gz file's own;
+    ChecksumMismatch naming ``dataset`` if it differs."""
     if sha256 is None and gz_sha256 is not None and path.suffix == ".gz":
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest != gz_sha256:
-            raise DatasetError(f"{path}: SHA-256 {digest[:12]}… does not match "
-                               f"{gz_sha256[:12]}…")
+            raise ChecksumMismatch(f"{path}: SHA-256 {digest[:12]}… does not match "
+                                   f"{dataset}'s {gz_sha256[:12]}…", dataset)
     data = read_bytes(path)
     if sha256 is not None:
         digest = hashlib.sha256(data).hexdigest()
         if digest != sha256:
-            raise DatasetError(f"{path}: SHA-256 {digest[:12]}… does not match {sha256[:12]}…")
+            raise ChecksumMismatch(f"{path}: SHA-256 {digest[:12]}… does not match "
+                                   f"{dataset}'s {sha256[:12]}…", dataset)
     return parse_idx(data, str(path), kind)
 
 
@@ -218,7 +240,8 @@ def load(
         kind = "images" if stem in (TRAIN_IMAGES, TEST_IMAGES) else "labels"
         paths[stem] = path
         arrays[stem] = _read_checked(path, kind, info.sha256.get(stem) if info else None,
-                                     info.gz_sha256.get(stem) if info else None)
+                                     info.gz_sha256.get(stem) if info else None,
+                                     info.name if info else "")
     for img, lbl in ((TRAIN_IMAGES, TRAIN_LABELS), (TEST_IMAGES, TEST_LABELS)):
         _check_split(arrays[img], arrays[lbl], paths[img], paths[lbl], num_classes)
     train_shape, test_shape = arrays[TRAIN_IMAGES].shape[1:], arrays[TEST_IMAGES].shape[1:]
@@ -314,20 +337,39 @@ def describe(data: tuple[Split, Split]) -> str:
             f" ({_ranges(classes)})")
 
 
+# The fewest images a validation split may leave on either side: fewer leave nothing to learn
+# from, or a validation accuracy of a few coarse steps (1 image: 0% or 100%).
+MIN_SPLIT = 10
+
+
 def validation_split(
     x: np.ndarray, y: np.ndarray, val_split: float
 ) -> tuple[Split, Split | None]:
     """Hold out the last part of a training set: ``val_split`` is a fraction (< 1) or a count.
 
     Returns views (no copies): ``(x_train, y_train), (x_val, y_val)``, or None for the second
-    when ``val_split`` is 0. At least one sample is kept for training and, if asked for, one
-    for validation, so small sets still work.
+    when ``val_split`` is 0. SettingError if the split leaves fewer than MIN_SPLIT samples to
+    train on or to validate on, saying how many it leaves and what would do.
     """
+    if val_split <= 0:
+        return (x, y), None
     n = len(x)
     size = int(val_split) if val_split >= 1 else round(n * val_split)
-    if val_split > 0:
-        size = max(1, size)
-    size = min(size, n - 1)
-    if size <= 0:
-        return (x, y), None
+    if size < MIN_SPLIT or n - size < MIN_SPLIT:
+        raise SettingError(f"val-split {val_split:g}: {_split_problem(n, size)}; give 0 to "
+                           f"turn validation off", "val_split")
     return (x[:-size], y[:-size]), (x[-size:], y[-size:])
+
+
+def _split_problem(n: int, size: int) -> str:
+    least = f"at least {MIN_SPLIT} are needed to train on and {MIN_SPLIT} to validate on"
+    if n < 2 * MIN_SPLIT:
+        return f"the {n:,} training images are too few to split ({least})"
+    if n - size < MIN_SPLIT:
+        most = n - MIN_SPLIT
+        return (f"holds out {size:,} of the {n:,} training images, leaving {max(n - size, 0):,}"
+                f" to train on ({least}): hold out at most {most:,}, or a fraction up to "
+                f"{most / n:.4g}")
+    return (f"holds out {size:,} of the {n:,} training images to validate on, too few for a "
+            f"validation accuracy ({least}): hold out at least {MIN_SPLIT}, or a fraction of at "
+            f"least {MIN_SPLIT / n:.2g}")

@@ -28,6 +28,21 @@ class TrainingError(MnistnpError):
         self.setting = setting
 
 
+class InputError(MnistnpError, ValueError):
+    """Arrays given to a model are not what it takes: pixels already scaled to [0, 1] for a
+    model that rescales 0-255 pixels itself."""
+
+
+class SettingError(MnistnpError, ValueError):
+    """A setting's value does not suit the data (a validation split that leaves too little to
+    train or validate on); ``setting`` names it (``"val_split"``), and the message starts
+    with it as the command line spells it (``val-split 60000: ...``)."""
+
+    def __init__(self, message: str, setting: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
 class MnistnpWarning(UserWarning):
     """Something that works but is probably not what the user meant (an option the chosen
     optimizer ignores, a nearly empty class). The library warns with ``warnings.warn``; the

@@ -1,6 +1,6 @@
-"""Turning a user's PNG or JPEG into an MNIST-style digit: 28x28 uint8, light ink on black,
-the ink fitted into a 20x20 box and centred by its centre of mass. A digit on plain paper is
-found the plain way (``plain``); photos go through ``ink``."""
+"""Turning a user's image file (PNG, JPEG, WebP, BMP, GIF, TIFF) into an MNIST-style digit:
+28x28 uint8, light ink on black, the ink fitted into a 20x20 box and centred by its centre of
+mass. A digit on plain paper is found the plain way (``plain``); photos go through ``ink``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ from .morphology import shrink
 SIZE = 28  # MNIST canvas side
 BOX = 20  # the ink's longer side after resizing, as in MNIST
 MAX_PIXELS = 50_000_000  # refused from the header, before any decoding
+# The formats read: those a digit is drawn, scanned or photographed in. Pillow's other readers
+# (PSD, EPS, ICNS, ...) stay closed, so an untrusted file reaches less of its code. Only the
+# first frame of an animated GIF or WebP, or of a TIFF of several pages, is read.
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+FORMAT_NAMES = "PNG, JPEG, WebP, BMP, GIF or TIFF"
+SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 # Pillow reports corrupt or truncated data with any of these, depending on format and stage.
 _PILLOW_ERRORS = (
@@ -35,9 +41,9 @@ def load_digit(path: str | os.PathLike[str], refit: bool = True) -> np.ndarray:
     """The image file at ``path`` as an MNIST digit: ndarray of shape (28, 28), dtype uint8.
     ``refit`` is as for ``prepare_digit``.
 
-    Raises ImageError, naming ``path``, if the file is missing, unreadable, not a PNG or JPEG,
-    truncated, or declares more than MAX_PIXELS pixels, or if it holds no single digit (blank,
-    only noise, or several digits side by side).
+    Raises ImageError, naming ``path``, if the file is missing, unreadable, not in one of
+    FORMATS, truncated, or declares more than MAX_PIXELS pixels, or if it holds no single
+    digit (blank, only noise, or several digits side by side).
     """
     name = os.fspath(path)
     try:
@@ -83,13 +89,13 @@ def _open(f: BinaryIO, name: str) -> Image.Image:
         with warnings.catch_warnings():
             # Our own MAX_PIXELS check follows and is stricter than Pillow's default warning.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(f, formats=("PNG", "JPEG"))
+            return Image.open(f, formats=FORMATS)
     except Image.UnidentifiedImageError:
-        raise ImageError(f"{name}: not a PNG or JPEG image") from None
+        raise ImageError(f"{name}: not a {FORMAT_NAMES} image") from None
     except Image.DecompressionBombError as e:
         raise ImageError(f"{name}: image is too large ({e})") from None
     except _PILLOW_ERRORS as e:
-        raise ImageError(f"{name}: not a readable PNG or JPEG image ({e})") from None
+        raise ImageError(f"{name}: not a readable {FORMAT_NAMES} image ({e})") from None
 
 
 def _grey(img: Image.Image) -> np.ndarray:

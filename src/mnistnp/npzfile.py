@@ -28,11 +28,36 @@ def read_npz(path: str | Path, max_total: int = MAX_TOTAL_BYTES) -> dict[str, np
                                      f"the {max_total:,} allowed")
             return {_member_name(path, info): _read_member(path, zf, info) for info in infos}
     except zipfile.BadZipFile as e:
-        raise ModelFileError(f"{path}: not a NumPy .npz file ({e})") from None
+        raise ModelFileError(f"{path}: {_not_read(path, e)}") from None
     except OSError as e:
         raise ModelFileError(f"{path}: {os_problem(e, 'a model file')}") from None
-    except (EOFError, ValueError, NotImplementedError) as e:
+    except EOFError:  # a member's data ends early
+        raise ModelFileError(f"{path}: {TRUNCATED}") from None
+    except (ValueError, NotImplementedError) as e:
         raise ModelFileError(f"{path}: cannot read ({e})") from None
+
+
+TRUNCATED = ("damaged or truncated: it begins as a NumPy .npz (zip) archive but its end is "
+             "missing or broken; copy or save it again")
+
+
+def _not_read(path: Path, error: zipfile.BadZipFile) -> str:
+    """Why ``path`` could not be read as a zip: it is empty, is no zip at all (a .npy, say),
+    or is one cut short (the zip's directory of members, written last, is missing) or damaged."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        head = b""
+    if not head:
+        return "an empty file, not a NumPy .npz file"
+    if head.startswith(b"\x93NUMPY"):
+        return "a single NumPy array (.npy), not a .npz file of them"
+    if not head.startswith(b"PK"):
+        return "not a NumPy .npz file (not a zip archive at all)"
+    if str(error) == "File is not a zip file":  # zipfile's words for a directory not found
+        return TRUNCATED
+    return f"damaged ({error}); copy or save it again"
 
 
 def _member_name(path: Path, info: zipfile.ZipInfo) -> str:

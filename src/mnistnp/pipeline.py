@@ -58,8 +58,11 @@ class TrainResult:
 
 
 def load_data(config: TrainConfig) -> Data:
-    """The dataset the config names (DatasetError if it cannot be had)."""
-    return datasets.load(config.dataset, config.data_dir)
+    """The dataset the config names (DatasetError if it cannot be had); SettingError if the
+    config's validation split does not suit it, before a run writes anything."""
+    data = datasets.load(config.dataset, config.data_dir)
+    datasets.validation_split(*data[0], config.val_split)
+    return data
 
 
 # How each optimizer is built from a config, by name (OPTIMIZERS holds the same names).

@@ -196,8 +196,10 @@ class Trainer:
         model, sampler = self.model, self.sampler
         n = len(x)
         _check_set(x, y, model.num_classes, "training")
+        model.check_pixels(x, "the training images")
         if validation is not None:
             _check_set(*validation, model.num_classes, "validation")
+            model.check_pixels(validation[0], "the validation images")
         if sampler.n != n:
             raise ValueError(f"the sampler draws from {sampler.n:,} rows but the training set "
                              f"holds {n:,}")

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .. import __version__, datasets
-from ..errors import MnistnpError, MnistnpWarning
+from ..errors import MnistnpError, MnistnpWarning, SettingError
 from . import download, evaluate, predict, train
 from .options import Exit, UsageError
 
@@ -43,11 +43,21 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser, commands = _build()
     # The top level takes no option values, so its first bare word is the command.
     name = next((a for a in argv if not a.startswith("-")), None)
-    if name is None:
-        return parser.parse_args(argv)  # --help, --version, or the missing command's error
-    if name not in commands:
+    if name is not None and name not in commands:
         parser.error(f"unknown command {name!r}{_did_you_mean(name, commands)} (choose from "
                      f"{', '.join(commands)})")
+    for word in argv[:argv.index(name)] if name else argv:  # only the top level's options
+        option = word.split("=", 1)[0]
+        if any(o.startswith(option) for o in parser._option_string_actions):
+            continue
+        if name and option.startswith("--") and any(
+                o.startswith(option) for o in commands[name]._option_string_actions):
+            parser.error(f"{option} is an option of {name}: put it after the command "
+                         f"(mnistnp {name} {option} ...)")
+        parser.error(f"unrecognized argument {word}{_did_you_mean(option, ['--version'])} "
+                     "(before the command, mnistnp takes only --help and --version)")
+    if name is None:
+        return parser.parse_args(argv)  # --help, --version, or the missing command's error
     command = commands[name]
     options = command._option_string_actions  # every option string the command takes
     for word in itertools.takewhile(lambda a: a != "--", argv[argv.index(name) + 1:]):
@@ -62,8 +72,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {close[0]}?" if close else ""
+    """'; did you mean --hidden?' for a likely typo, else "". Words are compared without
+    their leading dashes (and an option's =value), which would make any two options look
+    alike: --verbose is no typo of --overwrite."""
+    bare = {choice.lstrip("-"): choice for choice in choices}
+    close = difflib.get_close_matches(word.split("=", 1)[0].lstrip("-"), list(bare), n=1)
+    return f"; did you mean {bare[close[0]]}?" if close else ""
 
 
 def add_data_options(parser: argparse.ArgumentParser, default: str = "mnist") -> None:
@@ -100,6 +114,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+def _checksum_hint(args: argparse.Namespace, e: datasets.ChecksumMismatch) -> str:
+    """What would load the files of a --data-dir that are not the named dataset's as a user's
+    own, unchecked: leaving out --dataset or, as ``train`` takes a folder's name for its
+    dataset, a folder of another name. Nothing for the dataset's own places."""
+    given = getattr(args, "data_dir", None)
+    if given is None:
+        return ""
+    named = getattr(args, "dataset", None)
+    if args.command == "train" and given.resolve().name in datasets.REGISTRY:
+        drop = " and no --dataset" if named else ""
+        return (f"; {given} is taken for {given.resolve().name}'s files by its name, so they "
+                f"are checked: for your own files, unchecked, use a folder of another name"
+                f"{drop}")
+    if named:
+        return (f"; if these are your own files, not {e.dataset}'s, drop --dataset {named} to "
+                f"load the files in {given} unchecked, as custom IDX files")
+    return ""
+
+
 def _check_environment() -> None:
     """Settings read from the environment, checked before any work (not mid-training)."""
     from ..nn import threads
@@ -121,8 +154,12 @@ def _main(argv: Sequence[str] | None) -> int:
     except UsageError as e:
         print(f"mnistnp {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except SettingError as e:  # an option's value the data cannot take: a usage error too
+        print(f"mnistnp {args.command}: error: --{e}", file=sys.stderr)
+        return 2
     except MnistnpError as e:
-        print(f"mnistnp: error: {e}", file=sys.stderr)
+        hint = _checksum_hint(args, e) if isinstance(e, datasets.ChecksumMismatch) else ""
+        print(f"mnistnp: error: {e}{hint}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader (e.g. `head`) left: stop quietly, and keep the final flush quiet too.

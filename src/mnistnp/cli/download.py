@@ -38,8 +38,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "(comma-separated base URLs, where {name} stands for the dataset) replaces the mirror "
         "list, e.g. with a local mirror. MNIST is bundled: it is never fetched, only copied "
         "into --data-dir if one is given.")
-    parser.add_argument("name", nargs="?", choices=downloadable(),
-                        help=f"the dataset: {', '.join(downloadable())}")
+    # Named by its choices, so usage and the missing argument's error both list them.
+    parser.add_argument("name", choices=downloadable(),
+                        metavar="{" + ",".join(downloadable()) + "}",
+                        help=f"the dataset: {', '.join(downloadable())} (mnist is bundled: it "
+                        "is only copied, and only into --data-dir)")
     parser.add_argument("--data-dir", type=Path, metavar="DIR",
                         help="put the files in DIR instead of the cache")
     parser.add_argument("--timeout", type=opt.positive_float, metavar="SECONDS",
@@ -49,9 +52,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.name is None:
-        raise UsageError(f"name the dataset to fetch: {', '.join(downloadable())} (mnist is "
-                         "bundled and needs no download)")
     if REGISTRY[args.name].bundled and args.data_dir is None:
         print(f"{args.name} is bundled with mnistnp, in {bundled_dir()}: nothing to download "
               "(--data-dir DIR copies its files there)")

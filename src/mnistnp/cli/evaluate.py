@@ -11,7 +11,7 @@ from .. import datasets
 from ..errors import MnistnpError
 from ..io import load_model
 from ..metrics import accuracy, confusion_matrix, per_class_accuracy
-from ..sources import SourceUnknown, check_fits, source_for, trained_on
+from ..sources import DataSource, SourceUnknown, check_fits, source_for, trained_on
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -19,7 +19,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
     parser = sub.add_parser("evaluate", help="test a saved model",
                             description="Print a model's test accuracy (first line, "
-                            "'accuracy: NN.NN%'), its per-class accuracy and its confusion "
+                            "'accuracy: NN.NN%'), the data it was scored on (the test split "
+                            "of a dataset or folder), its per-class accuracy and its confusion "
                             "matrix.")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL.npz",
                         help="a model file written by 'mnistnp train'")
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     labels = [f"{c:>3}" + ("" if name == str(c) else f" {name}") for c, name in enumerate(names)]
     wide = max(map(_width, labels))
     print(f"accuracy: {100 * accuracy(y_test, predicted):.2f}%")
+    print(f"on {_test_split(source)}: {len(y_test):,} images")
     print("per-class accuracy:")
     for label, acc, count in zip(labels, per_class_accuracy(cm), cm.sum(axis=1)):
         shown = "   n/a" if count == 0 else f"{100 * acc:6.2f}%"
@@ -59,6 +61,14 @@ def run(args: argparse.Namespace) -> int:
     for label, row in zip(labels, cm):
         print(f"{_pad(label, wide)} " + "".join(f"{v:>{width}}" for v in row))
     return 0
+
+
+def _test_split(source: DataSource) -> str:
+    """"mnist's test split", "mnist's test split in DIR", "the test split in DIR"."""
+    if source.registered:
+        return f"{source.name}'s test split" + (f" in {source.data_dir}" if source.data_dir
+                                                 else "")
+    return f"the test split in {source.data_dir}"
 
 
 def _width(text: str) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 
 def _number(kind: Callable[[str], float], test: Callable[[float], bool], what: str
@@ -56,6 +57,17 @@ def val_split(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"expected a fraction in [0, 1) or a whole count, got {text!r}")
     return value
+
+
+def folder(text: str) -> Path:
+    """A folder to write in, made if missing; refused if it, or the first of its parents that
+    exists, is a file (mkdir's 'File exists' would not say which)."""
+    path = Path(text)
+    there = next((p for p in (path, *path.parents) if p.exists()), None)
+    if there is not None and not there.is_dir():
+        raise argparse.ArgumentTypeError(f"{there} is a file, not a folder; give a folder's "
+                                         "name (it is made if missing)")
+    return path
 
 
 class UsageError(Exception):

@@ -16,17 +16,17 @@ from PIL import Image
 
 from .. import datasets
 from ..errors import MnistnpError
+from ..images import FORMAT_NAMES, SUFFIXES
 from ..io import load_model
 from ..sources import check_input, trained_on
 from . import options as opt
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what a folder is searched for
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "predict", help="classify image files",
-        description="Print '<path>: <class> (p=0.97)' for each image. Images are PNG or JPEG, "
+        description="Print '<path>: <class> (p=0.97)' for each image. Images are PNG, JPEG, WebP, "
+        "BMP, GIF or TIFF, "
         "any size or mode: a drawing, a scan or a photo of a digit, a dark digit on light "
         "paper or a light digit on dark, white strokes on a clear canvas. Each is prepared "
         "the MNIST way: the digit found (on plain paper by a threshold; in a photo with "
@@ -39,15 +39,16 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL.npz",
                         help="a model file written by 'mnistnp train'")
     parser.add_argument("images", nargs="+", metavar="IMAGE",
-                        help="PNG or JPEG files; a folder, for the PNG and JPEG files in it "
-                        "(sorted by name); or -, for paths read from standard input, one a line")
+                        help=f"image files ({FORMAT_NAMES}); a folder, for the image files in "
+                        "it (sorted by name); or -, for paths read from standard input, one a "
+                        "line")
     parser.add_argument("--top-k", type=opt.positive_int, default=1, metavar="K",
                         help="print the K most likely classes, most likely first (default: 1)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object a line, with path, prediction (the class "
                         "number), label (its name), probability, top_k (a list of {class, label, "
-                        "probability}) and, with --show, input; errors still go to standard "
-                        "error")
+                        "probability}) and, with --show, input; for an image that failed, "
+                        "{path, error} instead (the error also goes to standard error)")
     parser.add_argument("--show", type=Path, metavar="DIR",
                         help="save the 28x28 image the model saw as DIR/<image name>.png "
                         "(DIR is created; a name already taken gets -2, -3, ...) and print "
@@ -73,11 +74,15 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     for path in image_paths(args.images):
         try:
-            if isinstance(path, MnistnpError):
+            if isinstance(path, NoImages):
                 raise path
             image = load_digit(path, refit)
         except MnistnpError as e:
             print(f"mnistnp: error: {e}", file=sys.stderr, flush=True)
+            if args.json:  # every input gets its line, so a reader can pair them up
+                name = path.path if isinstance(path, NoImages) else path
+                print(json.dumps({"path": name, "error": str(e).removeprefix(f"{name}: ")},
+                                 ensure_ascii=False), flush=True)
             status = 1
             continue
         p = model.predict_proba(image[None])[0]
@@ -100,29 +105,43 @@ def _answer(path: str, p: np.ndarray, k: int, names: Sequence[str], shown: Path 
         record["input"] = str(shown)
     return json.dumps(record, ensure_ascii=False)
 
+class NoImages(MnistnpError):
+    """An input that names no image (a folder without any, an empty standard input): ``path``
+    is the input as given."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"{path}: {why}")
+        self.path = path
 
 
-def image_paths(items: Iterable[str]) -> Iterator[str | MnistnpError]:
-    """The images named: each path as given, a folder's PNG and JPEG files sorted by name, and
-    for '-' the paths on standard input, one a line. A folder without images yields an error."""
+def image_paths(items: Iterable[str]) -> Iterator[str | NoImages]:
+    """The images named: each path as given, a folder's image files sorted by name, and
+    for '-' the paths on standard input, one a line. A folder without images, or a '-' with
+    no paths, yields a NoImages error."""
     for item in items:
         if item == "-":
-            lines = (line.rstrip("\r\n") for line in sys.stdin)
-            yield from (path for line in lines if line and line != "-"
-                        for path in _expand(line))
+            given = False
+            for line in sys.stdin:  # each path answered as it comes, for a pipe left open
+                line = line.rstrip("\r\n")
+                if line and line != "-":
+                    given = True
+                    yield from _expand(line)
+            if not given:
+                yield NoImages("-", "no image paths on standard input (give one a line, or "
+                               "name the images as arguments)")
         else:
             yield from _expand(item)
 
 
-def _expand(item: str) -> Iterator[str | MnistnpError]:
+def _expand(item: str) -> Iterator[str | NoImages]:
     if not os.path.isdir(item):
         yield item
         return
     found = sorted(entry.name for entry in os.scandir(item)
-                   if entry.name.lower().endswith(IMAGE_SUFFIXES)
+                   if entry.name.lower().endswith(SUFFIXES)
                    and not entry.name.startswith(".") and entry.is_file())
     if not found:
-        yield MnistnpError(f"{item}: a folder with no PNG or JPEG files in it")
+        yield NoImages(item, f"a folder with no image files in it ({FORMAT_NAMES})")
     for name in found:
         yield os.path.join(item, name)
 

@@ -107,7 +107,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      help="where the per-epoch JSON lines go (default: metrics.jsonl in the run "
                      "folder); '-' is standard output, and the other lines then go to standard "
                      "error")
-    out.add_argument("--run-dir", type=Path, metavar="DIR",
+    out.add_argument("--run-dir", type=opt.folder, metavar="DIR",
                      help="folder for the settings, metrics, curve and (without --out) model; "
                      "default: a new runs/<timestamp>/")
     out.add_argument("--overwrite", action="store_true",
@@ -201,6 +201,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             **{name: getattr(args, name) for name in OVERRIDES})
     except ValueError as e:
         raise opt.UsageError(f"--{e}") from None
+    config = _fit_warmup(args.recipe, config, args.warmup_epochs is not None)
     if args.batch_size is not None:
         config = replace(config, batch_size=args.batch_size or None)  # 0 means 'full'
     if args.data_dir:
@@ -211,6 +212,18 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         return config.validate()
     except ValueError as e:
         raise opt.UsageError(f"--{e}") from None
+
+
+def _fit_warmup(recipe: str, config: TrainConfig, given: bool) -> TrainConfig:
+    """``config`` with the recipe's warmup shortened to the same share of the run it has in
+    the recipe (1 of 20 epochs: 0.05 for --epochs 1), if --epochs left it no shorter than
+    the run: the rate would only rise, and never decay. The user chose no warmup, so nothing
+    is said; a warmup given (``given``) is checked as given (``check_given``)."""
+    own = RECIPES[recipe]
+    if (given or config.iterations is not None or config.schedule != "cosine"
+            or own.iterations is not None or config.warmup_epochs < config.epochs):
+        return config
+    return replace(config, warmup_epochs=own.warmup_epochs / own.epochs * config.epochs)
 
 
 def layer_string(text: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import InputError, ShapeError
 from ..model_info import ModelInfo
 from .augment import RandomShift
 from .base import Layer, Shape, layer_from_spec
@@ -63,6 +63,12 @@ class Sequential:
         self.dtype = np.dtype(dtype)
         self.shapes = output_shapes(self.layers, self.input_shape)
         self.eval_rows = self._eval_rows()
+        # Whether the model takes 0-255 pixels, dividing them by 255 itself (its first Rescale,
+        # before any parameters): then input already in [0, 1] would be divided twice.
+        head = next((layer for layer in self.layers
+                     if isinstance(layer, Rescale) or layer.param_shapes), None)
+        self.takes_pixels = (isinstance(head, Rescale)
+                             and math.isclose(head.scale * 255, 1, rel_tol=1e-6))
         # What the model file records beside the weights: seed, dataset, metrics, settings.
         self.info = ModelInfo()
         sizes = [math.prod(s) for layer in self.layers for s in layer.param_shapes]
@@ -149,9 +155,24 @@ class Sequential:
         for layer in reversed(self.layers[self.backward_stop:]):
             grad_out = layer.backward(grad_out)
 
+    def check_pixels(self, x: np.ndarray, what: str = "the images") -> None:
+        """InputError if ``x`` is floats all at most 1 (and not all 0) while the model takes
+        0-255 pixels (``takes_pixels``): x / 255 divided by 255 again reads as near-blank
+        images and scores near chance, silently. One pass (the max), for float input only;
+        blank images (all 0) are taken, as nothing tells them apart."""
+        if not (self.takes_pixels and x.size and np.issubdtype(x.dtype, np.floating)):
+            return
+        top = float(x.max())
+        if 0 < top <= 1:
+            raise InputError(f"{what} are floats in [0, 1] (the largest is {top:g}), but the "
+                             f"model takes pixels 0-255 and divides them by 255 itself: pass "
+                             f"uint8 pixels 0-255, or multiply by 255")
+
     def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), computed in batches of
-        ``batch_size`` rows (default ``eval_rows``: a bounded amount of memory)."""
+        ``batch_size`` rows (default ``eval_rows``: a bounded amount of memory). InputError
+        for pixels already scaled to [0, 1] (see ``check_pixels``)."""
+        self.check_pixels(x)
         batch_size = batch_size or self.eval_rows
         if 0 < len(x) <= batch_size:  # one call: what a server answering one image needs
             return softmax(self.forward(x))
@@ -160,7 +181,8 @@ class Sequential:
 
     def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Predicted classes, shape (n_samples,): the argmax of the logits, computed in
-        batches as ``predict_proba``."""
+        batches as ``predict_proba``, which refuses the same input."""
+        self.check_pixels(x)
         batch_size = batch_size or self.eval_rows
         out = [np.argmax(self.forward(x[i:i + batch_size]), axis=1)
                for i in range(0, len(x), batch_size)]
