@@ -53,8 +53,26 @@ def test_the_api_example_runs_as_written(tmp_path: Path) -> None:
     assert re.search(r"^\d true: 7$", done.stdout, re.M)  # the first test digit is a 7
 
 
+def tracked_paths(root: Path) -> set[str]:
+    """Every file the repository tracks under ``root``, and every folder holding one, relative
+    to it: what a fresh clone has. Untracked files (``runs/`` from ``mnistnp train``, ``.venv``,
+    build output) are left out, so what a user's commands write into a clone changes nothing.
+    Outside a git checkout (an unpacked sdist), whatever is there."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True,
+                                check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        return {str(p.relative_to(root)) for p in root.rglob("*")}
+    paths = set()
+    for name in filter(None, listed):
+        parts = name.split("/")
+        paths.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return paths
+
+
+TRACKED = tracked_paths(ROOT)
 # Where a README may point inside the repository: the top-level entries of a fresh clone.
-REPO_TOP = {p.name for p in ROOT.iterdir()} - {".git", ".venv", "build", "dist"}
+REPO_TOP = {path for path in TRACKED if "/" not in path}
 
 
 def referenced_paths(text: str) -> set[str]:
@@ -80,7 +98,22 @@ def test_the_path_finder_finds_links_and_paths_in_code() -> None:
                                       "notes/old.ipynb", "src/mnistnp/data/"}
 
 
+def test_only_tracked_files_count_as_the_repository(tmp_path: Path) -> None:
+    # A clone in which `mnistnp train` wrote runs/ and a venv was made: neither is the
+    # repository, so neither may become a top-level entry or a path the README may name.
+    git = ["git", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "cli.md").write_text("x")
+    (tmp_path / "README.md").write_text("x")
+    subprocess.run(["git", "add", "README.md", "docs/cli.md"], cwd=tmp_path, check=True)
+    for untracked in ("runs/20261129-234031", ".venv/bin", "docs/scratch"):
+        (tmp_path / untracked).mkdir(parents=True)
+        (tmp_path / untracked / "file.txt").write_text("x")
+    assert tracked_paths(tmp_path) == {"README.md", "docs", "docs/cli.md"}
+
+
 def test_every_repository_path_the_readme_names_exists() -> None:
     paths = referenced_paths(README)
-    missing = sorted(p for p in paths if not (ROOT / p).exists())
+    missing = sorted(p for p in paths if p.rstrip("/") not in TRACKED)
     assert not missing, f"README.md names paths that are not in the repository: {missing}"
