@@ -1,6 +1,6 @@
 """The repository's parts keep to their places: tests import the package, never a benchmark;
 benchmarks import the package and each other, never a test (what both need lives in the
-package, as mnistnp.synth does)."""
+package, as mnistnp.synth does); and no page or script names a path of a developer's machine."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def python_files(folder: str) -> list[Path]:
 def test_tests_do_not_import_benchmarks() -> None:
     benchmark_modules = {p.stem for p in python_files("benchmarks")}
     for path in python_files("tests"):
+        if path == Path(__file__).resolve():
+            continue  # this file names both folders to look in them
         text = path.read_text(encoding="utf-8")
         assert not imported_names(path) & benchmark_modules, path.name
         assert not re.search(r"""["']benchmarks["']""", text), f"{path.name} reaches benchmarks/"
@@ -49,3 +51,19 @@ def test_benchmarks_do_not_import_tests() -> None:
         text = path.read_text(encoding="utf-8")
         assert not imported_names(path) & test_modules, path.name
         assert not re.search(r"""["']tests["']""", text), f"{path.name} reaches tests/"
+
+
+MACHINE_PATH = re.compile(r"(?<![\w.])/(?:work|tmp|root)/")
+
+
+def test_no_page_or_script_names_a_path_of_a_developers_machine() -> None:
+    found = []
+    for path in [ROOT / "README.md", *tracked("docs", "benchmarks", "lab", ".ci")]:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # a binary file
+        for number, line in enumerate(text.splitlines(), 1):
+            if MACHINE_PATH.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
