@@ -1,4 +1,4 @@
-"""Search for the CNN recipe (issue 11): train one candidate network on MNIST's first 55,000
+"""Search for the CNN recipe: train one candidate network on MNIST's first 55,000
 training images and score it on the validation split (the last 5,000) after every epoch.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/cnn_search.py --arch c32-p-c64-c64-p-d256 \\

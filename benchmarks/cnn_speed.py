@@ -17,7 +17,7 @@ from torch_twin import torch
 
 import mnistnp
 
-FIXED = "conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:128"  # the fixed architecture
+FIXED = "conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:128"  # the fixed benchmark CNN
 RANDOM_ITEMS = ("affine", "shift", "dropout")  # left out of the recipe's timing twin
 BATCH = 128
 SEED = 0

@@ -2,12 +2,13 @@
 
     python benchmarks/photos.py [--n 100] [--compare OLD_IMAGES.py]
 
-The photos are those of tests/test_photos.py (real MNIST test digits, dark ink on paper, under
-each condition: a shadow, a vignette, a dark table around the sheet, thin and thick strokes,
-noise, heavy JPEG), read by the test's model (a 784-100-10 MLP, three epochs on 20,000
-digits). ``--compare`` takes another version of ``mnistnp/images.py`` (for example the one
-before the photo work: ``git show 169b410:src/mnistnp/images.py > /tmp/old_images.py``) and
-reads the same photos with it. Also times one grainy 12-megapixel JPEG and PNG.
+The photos are those of ``mnistnp.synth.photos``, which tests/test_photos.py reads too (real
+MNIST test digits, dark ink on paper, under each condition: a shadow, a vignette, a dark table
+around the sheet, thin and thick strokes, noise, heavy JPEG), read by the test's model (a
+784-100-10 MLP, three epochs on 20,000 digits). ``--compare`` takes another version of
+``mnistnp/images.py`` (for example the one before the photo work:
+``git show 169b410:src/mnistnp/images.py > old_images.py``) and reads the same photos with it.
+Also times one grainy 12-megapixel JPEG and PNG.
 """
 
 from __future__ import annotations
@@ -26,9 +27,7 @@ from PIL import Image
 from mnistnp import Adam, datasets, fit, mlp
 from mnistnp.errors import ImageError
 from mnistnp.images import load_digit, prepare_digit
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from test_photos import CONDITIONS, make_photo
+from mnistnp.synth.photos import CONDITIONS, make_photo
 
 Prepare = Callable[[Image.Image], np.ndarray]
 

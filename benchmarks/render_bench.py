@@ -4,7 +4,7 @@ MNIST preparation, with each model given.
     mnistnp train --out mlp.npz && mnistnp train --recipe cnn --out cnn.npz
     python benchmarks/render_bench.py --model mlp.npz --model cnn.npz [--n 1000]
 
-For every condition of ``benchmarks/renders.py`` (clean, drawn, 28x28, degraded, photo) and
+For every condition of ``mnistnp.synth.renders`` (clean, drawn, 28x28, degraded, photo) and
 every model: the accuracy of ``predict``'s preparation (``mnistnp.images.prepare_digit``, on
 the file's bytes as ``predict`` opens them) and of the plain one (``renders.plain_prepare``),
 each with its refusals (a refusal counts as not read right), beside the model's accuracy on
@@ -26,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-import renders
+from mnistnp.synth import renders  # imported before --src may put another tree's mnistnp first
 
 REFUSALS, BELOW_PLAIN, BELOW_ORIGINAL = 0.002, 0.005, 0.005  # the targets, as fractions
 

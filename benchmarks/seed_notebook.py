@@ -1,4 +1,4 @@
-"""The seed notebook's algorithm ("MNIST using pure Numpy", ../shared/seed/), as it is written.
+"""The seed notebook's algorithm ("MNIST using pure Numpy"), as it is written.
 
     python benchmarks/seed_notebook.py [--iterations 1000] [--lr 0.005] [--seed 0]
 

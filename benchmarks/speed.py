@@ -4,7 +4,7 @@
         [--repeats 5] [--cases small-sgd small-adam wide-sgd notebook latency memory cnn
                    cnn-recipe cnn-latency] [--quick]
 
-Cases, each judged against the issue's target:
+Cases, each judged against its target:
   small-sgd   784-50-50-50-10, SGD momentum 0.9 (lr 0.01), batch 128, float32: training
               samples/s of mnistnp's `fit` over PyTorch's idiomatic loop (target >= 3.0x)
   small-adam  the same net with Adam (lr 1e-3) (target >= 2.6x)
@@ -17,7 +17,7 @@ Cases, each judged against the issue's target:
   latency     class probabilities for one uint8 (1, 28, 28) image: `predict_proba` against
               PyTorch under inference_mode (target: at most half of PyTorch's latency)
   memory      peak resident memory of `mnistnp train --epochs 1` (default recipe) (<= 400 MB)
-  cnn         the issue's fixed CNN, conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:128, Adam
+  cnn         the fixed benchmark CNN, conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:128, Adam
               (lr 1e-3), batch 128, float32: training samples/s over PyTorch's (target >= 0.8x)
   cnn-recipe  the cnn recipe's network (3x3 convolutions with batch norm) and optimizer (Nesterov
               SGD, momentum 0.9, L2 5e-4, its peak rate, no schedule), without its augmentation

@@ -1,5 +1,5 @@
 """The render benchmark's fast subset: the first digits of every condition of
-benchmarks/renders.py (clean, drawn, 28x28, degraded, photo) read by ``predict``'s preparation
+mnistnp.synth.renders (clean, drawn, 28x28, degraded, photo) read by ``predict``'s preparation
 and by the plain MNIST preparation, with a small model. No single digit is refused; ours never
 reads fewer right than the plain one, and on clean renders as many as the originals (a digit
 of slack each: the full benchmark, 1,000 a condition, holds the 0.5-point targets)."""
@@ -7,8 +7,6 @@ of slack each: the full benchmark, 1,000 a condition, holds the 0.5-point target
 from __future__ import annotations
 
 import io
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,9 +15,7 @@ from PIL import Image
 from mnistnp.errors import ImageError
 from mnistnp.images import prepare_digit
 from mnistnp.nn import Sequential
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-import renders
+from mnistnp.synth import renders
 
 N = 40  # digits per condition
 # Thick and thin strokes are other digits to a model trained on MNIST's pens, whichever

@@ -28,7 +28,7 @@ EVAL_COLUMN_LIMIT = 1 << 24
 # Up to this many images, im2col makes its columns in one strided copy, and pooling takes its
 # windows in fewer NumPy calls: for the second conv of the benchmark CNN, one copy took 43 us
 # against 67 us for kh*kw copies on one image, 321 against 341 on 8, but 8.2 ms against
-# 7.6 ms on 128 (benchmarks/cnn_threads.py --cases im2col).
+# 7.6 ms on 128 (lab/cnn_threads.py --cases im2col).
 FEW_IMAGES = 8
 
 

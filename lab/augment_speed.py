@@ -1,6 +1,6 @@
 """Time the augmentation layers on one batch of MNIST images (a CNN step takes ~100 ms).
 
-    python benchmarks/augment_speed.py [--batch 128] [--repeats 200]
+    python lab/augment_speed.py [--batch 128] [--repeats 200]
 
 Medians over the repeats of one training-mode forward: RandomShift on (n, 28, 28) uint8, and
 RandomAffine (rotations of up to 15 degrees, scaling by 0.85-1.15, shifts of up to 2 pixels)

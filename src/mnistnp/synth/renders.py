@@ -3,23 +3,21 @@
 
 Each condition turns one MNIST digit (28x28, light on black) into the bytes of a PNG or JPEG
 file, drawn from a seeded generator: clean renders, drawings with a round brush, 28x28 images
-off-centre or scaled, degraded scans and photos. ``benchmarks/render_bench.py`` reads them
-all with both preparations and both models; ``tests/test_renders.py`` reads a few of each.
+off-centre or scaled, degraded scans and photos (``photos``). ``benchmarks/render_bench.py``
+reads them all with both preparations and both models; ``tests/test_renders.py`` reads a few of
+each.
 """
 
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from test_photos import CONDITIONS as PHOTO_CONDITIONS
-from test_photos import make_photo
+from .photos import CONDITIONS as PHOTO_CONDITIONS
+from .photos import make_photo
 
 Render = Callable[[np.ndarray, np.random.Generator], bytes]
 NEAREST, BILINEAR = Image.Resampling.NEAREST, Image.Resampling.BILINEAR

@@ -3,7 +3,8 @@ while still in cache, beat one whole GEMM then col2im? For the benchmark CNN's s
 (32 -> 64 filters, 5x5, same, on 14x14 maps, batch 128, float32: an (800, 25,088) column
 gradient, 80 MB).
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/chunked_backward.py \\
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python \\
+        lab/2026-11-30-chunked-backward/chunked_backward.py \\
         [--repeats 5] [--calls 10] [--limits 17 19 21 23]
 
 Cases, ms per input gradient (medians over alternated repeats):
@@ -23,11 +24,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
-import report
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+import report  # noqa: E402  (benchmarks/report.py: the environment line)
 
 from mnistnp.nn import conv, threads
 

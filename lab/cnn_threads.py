@@ -1,7 +1,7 @@
 """What mnistnp's own threads (nn/threads.py) buy a CNN training step, and one-image CNN
 prediction beside PyTorch's, with the same weights.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/cnn_threads.py \\
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python lab/cnn_threads.py \\
         [--cases step split im2col latency] [--repeats 5] [--steps 10] [--src OTHER/src]
 
 ``step``: whole training steps (forward, softmax cross-entropy, backward, optimizer) of the
@@ -293,7 +293,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--src", help="import mnistnp from this source tree instead")
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))  # harness
     mnistnp = load_mnistnp(args.src)
     print(f"mnistnp from {Path(mnistnp.__file__).parent}; NumPy {np.__version__}; "
           f"{os.cpu_count()} CPUs, load average "

@@ -8,7 +8,7 @@ import pytest
 
 import mnistnp
 
-PATH = Path(__file__).parents[1] / "benchmarks" / "seed_notebook.py"
+PATH = Path(__file__).parents[1] / "seed_notebook.py"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import mnistnp
 from mnistnp.nn import conv as conv_module
 from mnistnp.nn import layers as layers_module
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # benchmarks/
 import gemm_floor
 
 

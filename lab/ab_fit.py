@@ -1,11 +1,11 @@
 """A paired A/B of the training loop: this tree's ``fit`` against another source tree's, in one
 process, runs alternating and the order swapped every repeat.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/ab_fit.py OLD_SRC [--cases plain scheduled full
+    OPENBLAS_NUM_THREADS=1 python lab/ab_fit.py OLD_SRC [--cases plain scheduled full
         overhead] [--repeats 15]
 
-OLD_SRC is the ``src`` folder of the other tree (e.g. ``git archive main | tar -x -C /tmp/main``
-then ``/tmp/main/src``); its package is imported as ``mnistnp_old`` from a temporary copy.
+OLD_SRC is the ``src`` folder of the other tree (e.g. ``main/src`` after
+``mkdir main && git archive main | tar -x -C main``); its package is imported as ``mnistnp_old`` from a temporary copy.
 Cases (784-50-50-50-10 on MNIST, float32 unless said):
   plain      one epoch, batch 128, SGD momentum 0.9, no callbacks (speed.py's small-sgd call)
   scheduled  one epoch, batch 128, Adam, a cosine schedule, clipping at 5 and a text line every
@@ -15,7 +15,7 @@ Cases (784-50-50-50-10 on MNIST, float32 unless said):
              a few µs and the Python around each step shows; plain and scheduled as above
 Each run starts from the same weights and batch order on both sides; both must end with the
 same weights. Printed per case: medians and min-max of samples/s by wall clock and by CPU
-time (CPU time is steadier on a shared machine), and the median and spread of the paired
+time (CPU time is steadier on a busy machine), and the median and spread of the paired
 new/old ratios; for ``overhead``, CPU µs per step and the paired difference. One BLAS thread
 keeps the two sides from fighting over cores; the speed table (speed.py) uses the default.
 """

@@ -1,4 +1,4 @@
-# Needs Conv2D.input_grad: run with PYTHONPATH at main src + after.patch (docs/runs/2026-11-30-issue11-chunk/).
+# Needs Conv2D.input_grad: run with PYTHONPATH at main src + after.patch (lab/2026-11-30-chunked-backward/).
 import numpy as np, sys
 from mnistnp.nn import conv, threads
 rng=np.random.default_rng(0)

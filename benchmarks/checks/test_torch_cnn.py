@@ -10,7 +10,7 @@ import pytest
 import mnistnp
 
 torch = pytest.importorskip("torch")
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # benchmarks/
 import cnn_speed  # noqa: E402
 import torch_cnn  # noqa: E402
 

@@ -1,0 +1,10 @@
+#!/bin/bash
+# Run from the root of the tree measured (SRC: its src folder), in a venv with mnistnp's
+# dependencies; OUT is the log folder, LOCK a file that keeps other timed runs out (flock).
+: "${SRC:?}" "${OUT:?}" "${LOCK:?}"
+export PYTHONPATH=$SRC
+for run in 1 2; do
+  flock "$LOCK" env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/speed.py > $OUT/default-$run.log 2>&1
+  flock "$LOCK" env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_THREAD_TIMEOUT=4 python benchmarks/speed.py > $OUT/timeout4-$run.log 2>&1
+done
+echo done > $OUT/DONE
