@@ -13,10 +13,10 @@ import os
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
-from .. import __version__, datasets
+from .. import datasets
 from ..errors import MnistnpError, MnistnpWarning, SettingError
+from ..version import __version__
 from . import download, evaluate, predict, train
 from .options import Exit, UsageError
 
@@ -78,20 +78,6 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     bare = {choice.lstrip("-"): choice for choice in choices}
     close = difflib.get_close_matches(word.split("=", 1)[0].lstrip("-"), list(bare), n=1)
     return f"; did you mean {bare[close[0]]}?" if close else ""
-
-
-def add_data_options(parser: argparse.ArgumentParser, default: str = "mnist") -> None:
-    """--dataset NAME | --data-dir DIR, shared by train and evaluate."""
-    group = parser.add_argument_group("data")
-    group.add_argument("--dataset", choices=sorted(datasets.REGISTRY),
-                       help=f"a known dataset (default: {default}; mnist is bundled)")
-    group.add_argument("--data-dir", type=Path, metavar="DIR",
-                       help="a folder holding the four standard IDX files (.gz or not); with "
-                       "--dataset, that dataset's files (checked against its checksums) "
-                       "(default: none, so the dataset's own place, such as the cache)")
-    group.add_argument("--download", action="store_true",
-                        help="first fetch the dataset (into the cache, or --data-dir) if it is "
-                        "missing or corrupt")
 
 
 def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

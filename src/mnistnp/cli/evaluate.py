@@ -12,10 +12,10 @@ from ..errors import MnistnpError
 from ..io import load_model
 from ..metrics import accuracy, confusion_matrix, per_class_accuracy
 from ..sources import DataSource, SourceUnknown, check_fits, source_for, trained_on
+from . import options as opt
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    from . import add_data_options
 
     parser = sub.add_parser("evaluate", help="test a saved model",
                             description="Print a model's test accuracy (first line, "
@@ -24,7 +24,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                             "matrix.")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL.npz",
                         help="a model file written by 'mnistnp train'")
-    add_data_options(parser, default="the dataset the model was trained on")
+    opt.add_data_options(parser, default="the dataset the model was trained on")
     return parser
 
 

@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import datasets
+
 
 def _number(kind: Callable[[str], float], test: Callable[[float], bool], what: str
             ) -> Callable[[str], float]:
@@ -80,3 +82,17 @@ class Exit(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
+
+
+def add_data_options(parser: argparse.ArgumentParser, default: str = "mnist") -> None:
+    """--dataset NAME | --data-dir DIR, shared by train and evaluate."""
+    group = parser.add_argument_group("data")
+    group.add_argument("--dataset", choices=sorted(datasets.REGISTRY),
+                       help=f"a known dataset (default: {default}; mnist is bundled)")
+    group.add_argument("--data-dir", type=Path, metavar="DIR",
+                       help="a folder holding the four standard IDX files (.gz or not); with "
+                       "--dataset, that dataset's files (checked against its checksums) "
+                       "(default: none, so the dataset's own place, such as the cache)")
+    group.add_argument("--download", action="store_true",
+                        help="first fetch the dataset (into the cache, or --data-dir) if it is "
+                        "missing or corrupt")

@@ -18,7 +18,6 @@ from . import options as opt
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    from . import add_data_options
 
     p = sub.add_parser("train", help="train a model and save it",
                        description="Train a model, print its train, validation and test "
@@ -94,7 +93,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--patience", type=opt.positive_int, metavar="N",
                    help="early stopping: stop after N epochs without a better val_loss and "
                    f"restore the best weights ({_recipe('patience')})")
-    add_data_options(p)
+    opt.add_data_options(p)
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, metavar="MODEL.npz",
                      help="where the model goes (exactly this path; default: model.npz in the "

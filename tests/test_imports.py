@@ -1,0 +1,86 @@
+"""The package's modules import one way: no two import each other, not even for type hints,
+and no longer loop either; the loop's shared types sit below the loop, the callbacks and the
+optimizers."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import mnistnp
+
+ROOT = Path(mnistnp.__file__).parent
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each module of mnistnp and the mnistnp modules it imports, anywhere in it (in a
+    function, or under TYPE_CHECKING, too). ``from . import x`` counts as importing x."""
+    files = {module_name(p): p for p in ROOT.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.rpartition(".")[0]
+                target = (f"{base}.{node.module}" if node.module else base) if node.level \
+                    else node.module or ""
+                for alias in node.names:
+                    deps.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in files
+                             else target)
+            elif isinstance(node, ast.Import):
+                deps.update(alias.name for alias in node.names)
+        graph[name] = {d for d in deps if d in files and d != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import loop, as the path that closes it (depth-first search)."""
+    found, state = [], dict.fromkeys(graph, 0)  # 0 new, 1 on the path, 2 done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for dep in sorted(graph[node]):
+            if state[dep] == 1:
+                found.append([*path[path.index(dep):], dep])
+            elif state[dep] == 0:
+                visit(dep)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if state[node] == 0:
+            visit(node)
+    return found
+
+
+def test_the_graph_sees_imports_of_every_kind() -> None:
+    graph = import_graph()
+    assert "mnistnp.loop_state" in graph["mnistnp.training"]  # from .loop_state import
+    assert "mnistnp.nn" in graph["mnistnp.loop_state"]  # under TYPE_CHECKING
+    assert "mnistnp.cli.train" in graph["mnistnp.cli"]  # from . import train
+
+
+def test_a_loop_is_found() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c", "a"]]
+
+
+def test_no_module_imports_one_that_imports_it() -> None:
+    graph = import_graph()
+    # The package itself re-exports everything; only its own import of a module counts.
+    inner = {name: deps - {"mnistnp"} for name, deps in graph.items()}
+    assert cycles(inner) == []
+
+
+def test_the_loops_shared_types_import_none_of_its_users() -> None:
+    users = {"mnistnp.training", "mnistnp.callbacks", "mnistnp.optim", "mnistnp.pipeline"}
+    assert not import_graph()["mnistnp.loop_state"] & users
