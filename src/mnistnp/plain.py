@@ -13,8 +13,6 @@ MARKS = 256  # the marks are told apart on a copy at most this many pixels on it
 CELLS = 8  # the paper's evenness is judged on a grid of at most 8x8 cells
 UNEVEN = 0.2  # paper varying by more than this share of the ink's contrast is lit unevenly
 NOISY = 0.08  # noise (sigma) above this share of the contrast could pass for ink
-RIM = 0.1  # the rim: what stands out from the paper by a tenth of the digit's peak
-SHARP = 0.7  # sharp: at least this share of the rim is above half the peak
 
 
 def find_ink(work: np.ndarray, name: str) -> np.ndarray | None:
@@ -49,14 +47,9 @@ def find_ink(work: np.ndarray, name: str) -> np.ndarray | None:
     zone = dilate(np.isin(pieces, np.unique(pieces[digit])), 1)
     inside = np.kron(zone, np.ones((scale, scale), bool))[:a.shape[0], :a.shape[1]]
     strength = np.clip(a - paper, 0.0, None) * inside
-    # The box holds a sharp digit's anti-aliased rim, as MNIST's 20x20 box does. Of a blurred
-    # one (enlarged from a few pixels, its blur as wide as those pixels) it holds only the ink
-    # beyond the threshold, as a plain script cuts it, or the digit comes out small and faint.
-    # Sharpness is judged against the digit's own peak, so the paper's extent cannot sway it.
-    peak = float(strength.max())
-    rim = strength > RIM * peak
-    sharp = (strength > peak / 2).sum() >= SHARP * rim.sum()
-    boxed = rim if sharp else inside & ink
+    # The box is the ink beyond the threshold, as a plain script cuts it: the blur around a
+    # digit enlarged from a few pixels, as wide as those pixels, would leave it small and faint.
+    boxed = inside & ink
     rows, cols = (np.flatnonzero(boxed.any(axis=axis)) for axis in (1, 0))
     crop = strength[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     return crop * (255.0 / crop.max())
