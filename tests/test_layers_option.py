@@ -76,6 +76,35 @@ def test_what_each_string_builds(text: str, kinds: list[str]) -> None:
     assert model.input_shape == (28, 28) and model.output_shape == (10,)
 
 
+@pytest.mark.parametrize(("text", "kinds"), [
+    ("dense:64,dropout:0.2,relu,bn", ["Rescale", "Flatten", "Dense", "ReLU", "Dropout", "ReLU",
+                                      "BatchNorm", "Dense"]),
+    ("conv:4:3,dropout:0.2,relu,maxpool:2", ["Rescale", "AddChannel", "Conv2D", "ReLU",
+                                             "Dropout", "ReLU", "MaxPool2D", "Flatten",
+                                             "Dense"]),
+    ("maxpool:2,relu,bn", ["Rescale", "AddChannel", "MaxPool2D", "ReLU", "BatchNorm", "Flatten",
+                           "Dense"]),
+    ("shift:1,flatten,relu,bn", ["RandomShift", "Rescale", "Flatten", "ReLU", "BatchNorm",
+                                 "Dense"]),
+    ("shift:1,relu,bn", ["RandomShift", "Rescale", "ReLU", "AddChannel", "BatchNorm", "Flatten",
+                         "Dense"]),
+    ("linear:16,relu,bn", ["Rescale", "Flatten", "Dense", "ReLU", "BatchNorm", "Dense"]),
+    # dense's own ReLU goes after the first bn; the written relu repeats it and keeps the
+    # second bn after it
+    ("dense:8,bn,relu,bn", ["Rescale", "Flatten", "Dense", "BatchNorm", "ReLU", "BatchNorm",
+                            "Dense"]),
+    ("conv:4:3,maxpool:2,relu,bn", ["Rescale", "AddChannel", "Conv2D", "MaxPool2D", "ReLU",
+                                    "BatchNorm", "Flatten", "Dense"]),
+], ids=["after-dropout", "pool-after-dropout", "after-maxpool", "after-flatten", "after-shift",
+        "after-linear", "after-dense-bn", "after-conv-pool"])
+def test_a_written_relu_keeps_batch_norm_and_pooling_after_it(text: str,
+                                                              kinds: list[str]) -> None:
+    """Only the ReLU that dense:N or conv adds of its own lets bn and maxpool go before it; a
+    relu the user wrote stays where it is written, whatever it follows."""
+    model = network(text, (28, 28), 10)
+    assert [layer.kind for layer in model.layers] == kinds
+
+
 def test_a_string_that_does_not_fit_the_data_names_its_item() -> None:
     from mnistnp.errors import ShapeError
 
