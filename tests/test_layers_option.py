@@ -16,6 +16,7 @@ from mnistnp import ModelConfig, TrainConfig, load_model
 from mnistnp.cli import main
 from mnistnp.cli.train import config_from_args
 from mnistnp.cli.train_options import add_parser
+from mnistnp.metrics import confusion_matrix
 from mnistnp.nn import LayerStringError, mlp, mlp_layers, network, parse_layers
 from mnistnp.nn.arch import mlp_parts
 from mnistnp.pipeline import train
@@ -226,6 +227,31 @@ def test_train_save_evaluate_predict_with_layers(tmp_path: Path, session_idx_dir
     Image.fromarray(arrays["test_images"][0]).save(image)
     assert cli("predict", "--model", out, image) == 0
     assert capsys.readouterr().out.startswith(f"{image}: ")
+
+
+def test_evaluate_scores_a_file_that_augments_as_its_weights_without_augmentation(
+        tmp_path: Path, session_idx_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Augmentation is for training only: ``mnistnp evaluate`` on a model file that turns and
+    shifts its images prints the confusion matrix of the same weights with no augmentation
+    layers at all."""
+    out = tmp_path / "m.npz"
+    assert cli("train", "--data-dir", session_idx_dir, "--layers", "affine:30:0.3:3,shift:3,"
+               "dense:16", "--epochs", "2", "--out", out, "--run-dir", tmp_path / "run",
+               "--no-progress") == 0
+    model = load_model(out)
+    plain = network("dense:16", model.input_shape, model.num_classes, model.dtype)
+    plain.params[...] = model.params  # augmentation layers have no parameters
+    arrays = tiny_arrays()
+    x, y = arrays["test_images"], arrays["test_labels"]
+    expected = confusion_matrix(y, plain.predict(x), model.num_classes)
+    # Control: augmented, these images would get other answers.
+    assert not np.array_equal(model.forward(x, training=True).argmax(1), plain.predict(x))
+    capsys.readouterr()
+    assert cli("evaluate", "--model", out, "--data-dir", session_idx_dir) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("confusion matrix"))
+    printed = [[int(v) for v in line.split()[1:]] for line in lines[start + 2:]]
+    np.testing.assert_array_equal(printed, expected)
 
 
 def test_a_run_with_layers_resumes_from_its_checkpoint(tmp_path: Path, session_idx_dir: Path,
