@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tracemalloc
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -355,6 +356,34 @@ def test_a_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
     # The real cap is 1 GiB; a 32 MiB cap shows the same check without writing gigabytes.
     with pytest.raises(ModelFileError, match=r"declares 67,108,864 bytes of data, more than"):
         read_npz(bomb, max_total=1 << 25)
+
+
+def test_members_under_the_cap_that_exceed_it_together_are_refused_by_the_cli(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The cap is on what all members inflate to: ``mnistnp evaluate`` refuses such a file by
+    name in one line, without inflating it."""
+    from mnistnp import npzfile
+    from mnistnp.cli import main
+
+    cap = 1 << 24  # stands for the real 1 GiB, so no gigabytes are written
+    monkeypatch.setattr(npzfile.read_npz, "__defaults__", (cap,))
+    zeros = np.zeros(cap // 2 // 4, np.float32)  # half the cap each
+    bomb = tmp_path / "bomb.npz"
+    np.savez_compressed(bomb, **{f"layers.{i}.W": zeros for i in range(3)})
+    with zipfile.ZipFile(bomb) as zf:
+        sizes = [info.file_size for info in zf.infolist()]
+    assert max(sizes) < cap < sum(sizes) and bomb.stat().st_size < cap // 100
+    tracemalloc.start()
+    try:
+        status = main(["evaluate", "--model", str(bomb), "--dataset", "mnist"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1 and str(bomb) in err
+    assert f"declares {sum(sizes):,} bytes" in err
+    assert peak < min(sizes)  # not one member was inflated
 
 
 def test_a_huge_declared_array_is_refused_before_allocating(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from mnistnp import ModelConfig, TrainConfig, load_model
 from mnistnp.cli import main
 from mnistnp.cli.train import config_from_args
 from mnistnp.cli.train_options import add_parser
+from mnistnp.metrics import confusion_matrix
 from mnistnp.nn import LayerStringError, mlp, mlp_layers, network, parse_layers
 from mnistnp.nn.arch import mlp_parts
 from mnistnp.pipeline import train
@@ -74,6 +75,35 @@ def test_what_each_string_builds(text: str, kinds: list[str]) -> None:
     assert [layer.kind for layer in model.layers] == kinds
     assert model.layers[-1].spec()["out"] == 10  # the output layer, one unit per class
     assert model.input_shape == (28, 28) and model.output_shape == (10,)
+
+
+@pytest.mark.parametrize(("text", "kinds"), [
+    ("dense:64,dropout:0.2,relu,bn", ["Rescale", "Flatten", "Dense", "ReLU", "Dropout", "ReLU",
+                                      "BatchNorm", "Dense"]),
+    ("conv:4:3,dropout:0.2,relu,maxpool:2", ["Rescale", "AddChannel", "Conv2D", "ReLU",
+                                             "Dropout", "ReLU", "MaxPool2D", "Flatten",
+                                             "Dense"]),
+    ("maxpool:2,relu,bn", ["Rescale", "AddChannel", "MaxPool2D", "ReLU", "BatchNorm", "Flatten",
+                           "Dense"]),
+    ("shift:1,flatten,relu,bn", ["RandomShift", "Rescale", "Flatten", "ReLU", "BatchNorm",
+                                 "Dense"]),
+    ("shift:1,relu,bn", ["RandomShift", "Rescale", "ReLU", "AddChannel", "BatchNorm", "Flatten",
+                         "Dense"]),
+    ("linear:16,relu,bn", ["Rescale", "Flatten", "Dense", "ReLU", "BatchNorm", "Dense"]),
+    # dense's own ReLU goes after the first bn; the written relu repeats it and keeps the
+    # second bn after it
+    ("dense:8,bn,relu,bn", ["Rescale", "Flatten", "Dense", "BatchNorm", "ReLU", "BatchNorm",
+                            "Dense"]),
+    ("conv:4:3,maxpool:2,relu,bn", ["Rescale", "AddChannel", "Conv2D", "MaxPool2D", "ReLU",
+                                    "BatchNorm", "Flatten", "Dense"]),
+], ids=["after-dropout", "pool-after-dropout", "after-maxpool", "after-flatten", "after-shift",
+        "after-linear", "after-dense-bn", "after-conv-pool"])
+def test_a_written_relu_keeps_batch_norm_and_pooling_after_it(text: str,
+                                                              kinds: list[str]) -> None:
+    """Only the ReLU that dense:N or conv adds of its own lets bn and maxpool go before it; a
+    relu the user wrote stays where it is written, whatever it follows."""
+    model = network(text, (28, 28), 10)
+    assert [layer.kind for layer in model.layers] == kinds
 
 
 def test_a_string_that_does_not_fit_the_data_names_its_item() -> None:
@@ -197,6 +227,31 @@ def test_train_save_evaluate_predict_with_layers(tmp_path: Path, session_idx_dir
     Image.fromarray(arrays["test_images"][0]).save(image)
     assert cli("predict", "--model", out, image) == 0
     assert capsys.readouterr().out.startswith(f"{image}: ")
+
+
+def test_evaluate_scores_a_file_that_augments_as_its_weights_without_augmentation(
+        tmp_path: Path, session_idx_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Augmentation is for training only: ``mnistnp evaluate`` on a model file that turns and
+    shifts its images prints the confusion matrix of the same weights with no augmentation
+    layers at all."""
+    out = tmp_path / "m.npz"
+    assert cli("train", "--data-dir", session_idx_dir, "--layers", "affine:30:0.3:3,shift:3,"
+               "dense:16", "--epochs", "2", "--out", out, "--run-dir", tmp_path / "run",
+               "--no-progress") == 0
+    model = load_model(out)
+    plain = network("dense:16", model.input_shape, model.num_classes, model.dtype)
+    plain.params[...] = model.params  # augmentation layers have no parameters
+    arrays = tiny_arrays()
+    x, y = arrays["test_images"], arrays["test_labels"]
+    expected = confusion_matrix(y, plain.predict(x), model.num_classes)
+    # Control: augmented, these images would get other answers.
+    assert not np.array_equal(model.forward(x, training=True).argmax(1), plain.predict(x))
+    capsys.readouterr()
+    assert cli("evaluate", "--model", out, "--data-dir", session_idx_dir) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("confusion matrix"))
+    printed = [[int(v) for v in line.split()[1:]] for line in lines[start + 2:]]
+    np.testing.assert_array_equal(printed, expected)
 
 
 def test_a_run_with_layers_resumes_from_its_checkpoint(tmp_path: Path, session_idx_dir: Path,

@@ -126,6 +126,34 @@ def test_the_cli_refuses_such_a_file_in_one_line(capsys: pytest.CaptureFixture[s
     assert err.count("\n") == 1 and err.startswith("mnistnp: error: ") and "--" not in err
 
 
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_the_cli_refuses_a_file_of_a_newer_format_in_one_line(
+        command: str, trained_model: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A file a later mnistnp wrote (the next format version) is refused by name, not read as
+    if it were the format this one writes."""
+    from PIL import Image
+
+    image = tmp_path / "digit.png"
+    Image.fromarray(tiny_data()[1][0][0]).save(image)
+    where = ["--data-dir", str(write_idx_dir(tmp_path / "tiny"))] if command == "evaluate" \
+        else [str(image)]
+    assert main([command, "--model", str(trained_model), *where]) == 0  # the file as written
+    with np.load(trained_model, allow_pickle=False) as f:
+        arrays = {name: f[name] for name in f.files}
+    meta = json.loads(arrays["meta.json"].tobytes())
+    newer = meta["format_version"] + 1
+    meta["format_version"] = newer
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path = tmp_path / "newer.npz"
+    np.savez(path, **arrays)
+    capsys.readouterr()
+    assert main([command, "--model", str(path), *where]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith(f"mnistnp: error: {path}: ")
+    assert f"version {newer}" in err
+
+
 def test_evaluate_and_predict_work_on_a_v1_file(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     data = write_idx_dir(tmp_path / "tiny")

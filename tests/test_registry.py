@@ -4,14 +4,17 @@ file, layer string, training, checkpoints) without a change anywhere else."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from toy_layers import toy_layers
+from toy_layers import impostor, toy_layers
 
 from mnistnp import ModelConfig, TrainConfig, load_model, save_model
 from mnistnp.checkpoint import load_checkpoint
@@ -81,6 +84,39 @@ def test_another_class_cannot_take_a_kind_or_a_name() -> None:
         type("Impostor2", (Layer,), {"kind": "Impostor2", "shorthands": {"relu": Shorthand()}})
     assert LAYERS["Dense"] is Dense and SHORTHANDS["relu"][0] is ReLU
     assert "Impostor2" not in LAYERS  # nothing of a refused class is registered
+
+
+@contextlib.contextmanager
+def registries_kept() -> Iterator[None]:
+    """Put LAYERS and SHORTHANDS back as they were, whatever a test managed to register."""
+    layers, shorthands = dict(LAYERS), dict(SHORTHANDS)
+    try:
+        yield
+    finally:
+        LAYERS.clear()
+        LAYERS.update(layers)
+        SHORTHANDS.clear()
+        SHORTHANDS.update(shorthands)
+
+
+@pytest.mark.parametrize(("name", "kind", "shorthands", "owner"), [
+    ("Dense", "Dense", {}, Dense),
+    ("ReLU", "ReLU", {}, ReLU),
+    ("ReLU", "ToyReLU", {"relu": Shorthand()}, ReLU),  # a new kind, but mnistnp's word for it
+    ("Dense", "ToyDense", {"dense": Shorthand()}, Dense),
+], ids=["Dense-kind", "ReLU-kind", "relu-name", "dense-name"])
+def test_a_class_of_the_same_name_from_another_module_cannot_take_a_kind_or_a_name(
+        name: str, kind: str, shorthands: dict[str, Shorthand], owner: type[Layer]) -> None:
+    """A kind or a name is owned by one class, known by its module and qualified name: a class
+    ``toy_layers.Dense`` is not ``mnistnp.nn.layers.Dense`` reloaded."""
+    assert owner.__qualname__ == name and owner.__module__ != "toy_layers"
+    taken_by = re.escape(f"taken by {owner.__module__}.{owner.__qualname__}")
+    with registries_kept():
+        with pytest.raises(TypeError, match=taken_by):
+            impostor(name, kind, shorthands)
+        assert LAYERS[owner.kind] is owner
+        assert all(SHORTHANDS[word][0] is owner for word in owner.shorthands)
+        assert kind == owner.kind or kind not in LAYERS  # nothing of it is registered
 
 
 def test_a_subclass_without_its_own_kind_is_a_variant_not_a_kind() -> None:

@@ -1,6 +1,7 @@
 """Layer kinds that mnistnp does not have, defined the way a new layer file would define them,
 to show that one drops in through the registry alone: ``toy_layers()`` defines them (so they
-register themselves) and takes them out of the registries again afterwards."""
+register themselves) and takes them out of the registries again afterwards. ``impostor`` makes a
+class of this module that bears the name of one of mnistnp's own."""
 
 from __future__ import annotations
 
@@ -124,3 +125,12 @@ def toy_layers() -> Iterator[dict[str, type[Layer]]]:
             LAYERS.pop(cls.kind, None)
             for name in cls.shorthands:
                 SHORTHANDS.pop(name, None)
+
+
+def impostor(name: str, kind: str, shorthands: Mapping[str, Shorthand] | None = None
+             ) -> type[Layer]:
+    """Define a layer class of this module whose qualified name is exactly ``name``, as a class
+    at the top of another layer file would be (``toy_layers.Dense``), claiming ``kind`` and the
+    layer-string ``shorthands``: the registry takes it or raises TypeError."""
+    return type(name, (Layer,), {"__module__": __name__, "__qualname__": name, "kind": kind,
+                                 "shorthands": dict(shorthands or {})})
