@@ -93,6 +93,18 @@ def test_conv_values_and_their_defaults() -> None:
     assert repr(conv) == "Conv2D(1, 4, 3x3, stride 2, valid)"
 
 
+def test_a_cnn_strings_convolutions_start_he_initialised_by_their_own_fan_in() -> None:
+    """Each conv of a network built from a layer string draws N(0, 2 / fan_in) with fan_in =
+    channels in x kernel area, its own (1 x 25, then 16 x 9), and zero biases."""
+    model = network("conv:16:5,conv:64:3", (28, 28), 10, "float64", np.random.default_rng(3))
+    convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
+    for conv in convs:
+        fan_in = conv.in_channels * math.prod(conv.kernel)
+        assert conv.W.std() == pytest.approx(math.sqrt(2 / fan_in), rel=0.1)
+        assert not conv.b.any()
+    assert [c.in_channels * math.prod(c.kernel) for c in convs] == [25, 144]
+
+
 def test_images_that_have_channels_get_no_channel_layer() -> None:
     model = network("conv:4:3,bn", (3, 10, 10), 5)
     assert kinds(model)[:2] == ["Rescale", "Conv2D"] and model.layers[1].in_channels == 3

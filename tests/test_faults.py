@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tiny_arrays
+from test_io import _Payload
 
 from mnistnp import ModelConfig, TrainConfig, load_model
 from mnistnp.checkpoint import load_checkpoint
@@ -44,6 +46,30 @@ def test_interrupted_and_resumed_run_is_bit_identical(tiny_idx_dir, tmp_path, st
     resumed = train(config, data, progress=False, resume=load_checkpoint(ckpt))
     assert np.array_equal(resumed.model.params, whole.model.params)
     assert resumed.history.costs == whole.history.costs
+    assert resumed.history.epoch_val_loss == whole.history.epoch_val_loss
+
+
+def test_a_resumed_plateau_run_keeps_the_rate_it_had_dropped_to(tmp_path):
+    """The plateau schedule's state (the rate it dropped to, its best loss, its bad epochs)
+    goes through the checkpoint: a run cut after its rate dropped ends, resumed, with the
+    uninterrupted run's weights. Labels that cannot be learnt stall the validation loss."""
+    arrays = tiny_arrays()
+    labels = np.random.default_rng(1).permutation(arrays["train_labels"]).astype(np.int64)
+    data = ((arrays["train_images"], labels),
+            (arrays["test_images"], arrays["test_labels"].astype(np.int64)))
+    config = TrainConfig(model=ModelConfig.mlp((16,)), epochs=6, batch_size=64,
+                         optimizer="adam", lr=0.01, schedule="plateau", gamma=0.5,
+                         plateau_patience=0, val_split=100, patience=None, seed=5,
+                         dataset="tiny")
+    whole = train(config, data, progress=False)
+    ckpt = tmp_path / "ckpt.npz"
+    with pytest.raises(Interrupted):
+        train(config, data, progress=False, checkpoint_path=str(ckpt),
+              should_stop=stop_after(27))  # 8 batches an epoch: in the fourth
+    cut = load_checkpoint(ckpt)
+    assert cut.schedule["current"] < config.lr  # the rate had dropped before the cut
+    resumed = train(config, data, progress=False, resume=cut)
+    assert np.array_equal(resumed.model.params, whole.model.params)
     assert resumed.history.epoch_val_loss == whole.history.epoch_val_loss
 
 
@@ -207,3 +233,29 @@ def test_cli_resume_matches_an_uninterrupted_run(tiny_idx_dir, tmp_path):
     assert main(["train", "--resume", str(run / "checkpoint.npz"), "--no-progress"]) == 0
     a, b = load_model(tmp_path / "whole" / "model.npz"), load_model(run / "model.npz")
     assert np.array_equal(a.params, b.params)
+
+
+def test_resume_refuses_a_checkpoint_with_a_pickled_member_unexecuted(tiny_idx_dir, tmp_path,
+                                                                      capsys):
+    """A checkpoint is read as a model file is: a pickled (object) member is refused by name
+    and never unpickled, so resuming from a hostile file runs nothing of it."""
+    run = tmp_path / "run"
+    assert main(["train", "--data-dir", str(tiny_idx_dir), "--hidden", "8", "--epochs", "2",
+                 "--checkpoint-every", "1", "--run-dir", str(run), "--no-progress"]) == 0
+    with np.load(run / "checkpoint.npz", allow_pickle=False) as f:
+        arrays = {name: f[name] for name in f.files}
+    marker = tmp_path / "pwned"
+    evil = np.empty(1, dtype=object)
+    evil[0] = _Payload(marker)
+    arrays["params"] = evil
+    path = tmp_path / "evil.npz"
+    np.savez(path, **arrays)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(path), "--epochs", "3", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "params" in err and "pickle" in err
+    assert not marker.exists()
+    # Control: the payload is live, so its absence above means nothing unpickled it.
+    with np.load(path, allow_pickle=True) as npz:
+        npz["params"]
+    assert marker.exists()

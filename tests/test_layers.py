@@ -331,6 +331,20 @@ def test_he_init_statistics() -> None:
     np.testing.assert_array_equal(b, 0.0)
 
 
+def test_glorot_init_is_uniform_within_its_bound() -> None:
+    """Dense(init="glorot"): U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), so the weights
+    fill the interval (largest near a, standard deviation a / sqrt(3)) and biases are 0."""
+    fan_in, fan_out = 1000, 300
+    layer = Dense(fan_in, fan_out, init="glorot")
+    W, b = np.empty((fan_in, fan_out)), np.full(fan_out, 7.0)
+    layer.bind([W, b], [np.empty_like(W), np.empty_like(b)])
+    layer.init(np.random.default_rng(0))
+    a = math.sqrt(6.0 / (fan_in + fan_out))
+    assert np.abs(W).max() <= a and np.abs(W).max() == pytest.approx(a, rel=1e-3)
+    assert W.std() == pytest.approx(a / math.sqrt(3), rel=0.01)
+    np.testing.assert_array_equal(b, 0.0)
+
+
 def test_init_is_reproducible_from_the_seed() -> None:
     a = mlp([30, 20, 10], np.random.default_rng(3), "float64")
     b = mlp([30, 20, 10], np.random.default_rng(3), "float64")

@@ -4,11 +4,16 @@ gradient rows summing to 0, and the default scale being the mean over rows."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tiny_arrays
+from reference import forward, npz_weights
 
+from mnistnp.io import load_model
 from mnistnp.nn import log_softmax, softmax, softmax_cross_entropy
+from mnistnp.training import evaluate
 
 # --- small hand-worked examples --------------------------------------------------------------
 
@@ -139,3 +144,27 @@ def test_fused_loss_equals_the_textbook_formula(seed: int, dtype: type) -> None:
     np.testing.assert_allclose(grad, (p - onehot) / n, atol=tol)
     np.testing.assert_array_equal(logits, before)  # the logits are not touched
     assert grad.dtype == dtype
+
+
+def test_a_model_with_huge_logits_still_gives_finite_probabilities_and_loss(
+        trained_model: Path, tmp_path: Path) -> None:
+    """A model file whose output layer is scaled a thousandfold (logits in the thousands,
+    past exp's range in float32 and float64): predict_proba and evaluate's loss stay finite
+    and equal a float64 log-sum-exp worked out here from the file's weights."""
+    with np.load(trained_model, allow_pickle=False) as f:
+        arrays = {name: f[name] for name in f.files}
+    last = max(int(name.split(".")[1]) for name in arrays if name.endswith(".W"))
+    for name in (f"layers.{last}.W", f"layers.{last}.b"):
+        arrays[name] = arrays[name] * np.float32(1000)
+    path = tmp_path / "loud.npz"
+    np.savez(path, **arrays)
+    data = tiny_arrays()
+    x, y = data["test_images"], data["test_labels"].astype(np.int64)
+    logits = forward(npz_weights(path), x)
+    assert np.abs(logits).max() > 1000  # exp overflows without the max shift
+    z = logits - logits.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    model = load_model(path)
+    np.testing.assert_allclose(model.predict_proba(x), np.exp(log_p), atol=1e-4)
+    loss, _ = evaluate(model, x, y)
+    assert loss == pytest.approx(-log_p[np.arange(len(y)), y].mean(), rel=1e-3)
