@@ -277,7 +277,8 @@ def test_pipeline_train_on_tiny_unregistered_data() -> None:
     assert result.model.num_classes == 4  # from the labels: "tiny" is not registered
     assert result.model.layers[2].in_features == 64 and result.model.input_shape == X.shape[1:]
     assert result.history.iterations == 8 * math.ceil(300 / 32)
-    assert len(lines) == 8 and all(line.startswith("epoch") for line in lines)
+    assert len(lines) == 9 and all(line.startswith("epoch") for line in lines[:8])
+    assert lines[8] == f"scoring the model on {len(X) + len(x_test):,} images"
     assert result.train_accuracy >= 0.95
     assert result.test_accuracy >= 0.9
     assert result.test_accuracy == argmax_accuracy(model_weights(result.model), x_test, y_test)
