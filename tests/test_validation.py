@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import cli
+from conftest import cli, tiny_arrays, write_idx_dir
 from test_training import X, Y, quadrant_data
 
 from mnistnp import training
@@ -276,3 +276,14 @@ def test_metrics_without_validation_are_null_not_nan(tmp_path: Path) -> None:
         rng=np.random.default_rng(0), epochs=1, callbacks=[MetricsLog(path)])
     record = json.loads(path.read_text())  # json.loads reads NaN as nan, not None
     assert record["val_loss"] is None and record["val_accuracy"] is None
+
+
+def test_a_recipes_split_too_large_for_small_data_is_said_to_be_the_recipes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 100 training images: the default recipe's twelfth is 8, too few to validate on. The
+    # user gave no --val-split, so the message must not read as if they had.
+    data = write_idx_dir(tmp_path / "small", **tiny_arrays(0, n_train=100))
+    assert cli("train", "--data-dir", data, "--run-dir", tmp_path / "run", "--no-progress") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("mnistnp train: error: the default recipe's --val-split 0.0833"), err
+    assert "give 0 to turn validation off" in err[-1]

@@ -129,6 +129,16 @@ def _check_environment() -> None:
         raise UsageError(f"environment variable {e}") from None
 
 
+def _whose(args: argparse.Namespace, e: SettingError) -> str:
+    """Whose the setting at fault is when the user did not give it: the recipe's (or the
+    checkpoint's), so a message never reads as if the user had typed it."""
+    option = str(e).split(" ", 1)[0].replace("-", "_")
+    if getattr(args, option, None) is not None:
+        return ""
+    return "the checkpoint's " if getattr(args, "resume", None) else (
+        f"the {getattr(args, 'recipe', 'default')} recipe's ")
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = _parse(list(sys.argv[1:] if argv is None else argv))
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in settings.json
@@ -141,7 +151,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"mnistnp {args.command}: error: {e}", file=sys.stderr)
         return 2
     except SettingError as e:  # an option's value the data cannot take: a usage error too
-        print(f"mnistnp {args.command}: error: --{e}", file=sys.stderr)
+        print(f"mnistnp {args.command}: error: {_whose(args, e)}--{e}", file=sys.stderr)
         return 2
     except MnistnpError as e:
         hint = _checksum_hint(args, e) if isinstance(e, datasets.ChecksumMismatch) else ""
