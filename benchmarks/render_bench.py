@@ -6,7 +6,7 @@ MNIST preparation, with each model given.
 
 For every condition of ``mnistnp.synth.renders`` (clean, drawn, 28x28, degraded, photo) and
 every model: the accuracy of ``predict``'s preparation (``mnistnp.images.prepare_digit``, on
-the file's bytes as ``predict`` opens them) and of the plain one (``renders.plain_prepare``),
+the file's bytes as ``predict`` opens them) and of the plain one (``baseline.plain_prepare``),
 each with its refusals (a refusal counts as not read right), beside the model's accuracy on
 the same digits as MNIST stores them. Then each target: refusals <= 0.2%, never more than
 0.5 points below the plain preparation, and on the clean conditions within 0.5 points of the
@@ -26,7 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistnp.synth import renders  # imported before --src may put another tree's mnistnp first
+from mnistnp.synth import (  # imported before --src may put another tree's mnistnp first
+    baseline,
+    renders,
+)
 
 REFUSALS, BELOW_PLAIN, BELOW_ORIGINAL = 0.002, 0.005, 0.005  # the targets, as fractions
 
@@ -61,7 +64,7 @@ def prepare_all(job: tuple[str, int, str | None]) -> tuple[str, np.ndarray, np.n
         except ImageError:
             ours_refused[i] = True
         seconds += time.perf_counter() - start
-        seen = renders.plain_prepare(Image.open(io.BytesIO(data)))
+        seen = baseline.plain_prepare(Image.open(io.BytesIO(data)))
         if seen is None:
             plain_refused[i] = True
         else:

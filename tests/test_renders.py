@@ -15,7 +15,7 @@ from PIL import Image
 from mnistnp.errors import ImageError
 from mnistnp.images import prepare_digit
 from mnistnp.nn import Sequential
-from mnistnp.synth import renders
+from mnistnp.synth import baseline, renders
 
 N = 40  # digits per condition
 # Thick and thin strokes are other digits to a model trained on MNIST's pens, whichever
@@ -36,7 +36,7 @@ def test_each_render_is_read_as_well_as_plainly(condition: str, model: Sequentia
         except ImageError as e:
             refused.append(f"{i}: {e}")
             ours.append(np.zeros((28, 28), np.uint8))
-        seen = renders.plain_prepare(Image.open(io.BytesIO(data)))
+        seen = baseline.plain_prepare(Image.open(io.BytesIO(data)))
         plain.append(np.zeros((28, 28), np.uint8) if seen is None else seen)
     assert not refused, refused
     right = int(np.sum(model.predict(np.stack(ours)) == labels))
@@ -54,9 +54,9 @@ def test_the_plain_preparation_is_what_it_says() -> None:
     # pixels and centred by mass; a blank page is refused (None).
     page = np.full((50, 60), 255, np.uint8)
     page[5:15, 40:45] = 0  # a bar 10 tall, 5 wide
-    out = renders.plain_prepare(Image.fromarray(page))
+    out = baseline.plain_prepare(Image.fromarray(page))
     assert out is not None
     rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
     assert (rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) == (20, 10)
     assert out.max() == 255 and out[0].max() == 0
-    assert renders.plain_prepare(Image.new("L", (30, 30), 200)) is None
+    assert baseline.plain_prepare(Image.new("L", (30, 30), 200)) is None
