@@ -139,3 +139,12 @@ def test_the_scoring_after_training_is_announced(tiny_idx_dir: Path, tmp_path: P
     lines = capsys.readouterr().out.splitlines()
     at = lines.index("scoring the model on 800 images (train, validation and test)")
     assert lines[at - 1].startswith("epoch 2/2: loss") and lines[at + 1].startswith("trained in")
+
+
+@pytest.mark.parametrize("option", ["plot", "metrics"])
+def test_one_runs_files_with_several_seeds_are_refused_by_the_run(option: str,
+                                                                   tmp_path: Path) -> None:
+    # The Run is the one place that says it; the CLI names the option from what it raises.
+    with pytest.raises(RunSetupError, match="one run's file") as caught:
+        Run(TrainConfig(), tmp_path / "run", repeats=2, **{option: tmp_path / "f"})
+    assert caught.value.option == option and not (tmp_path / "run").exists()

@@ -127,8 +127,8 @@ class Run:
         if repeats < 1:
             raise RunSetupError(f"repeats {repeats}: must be >= 1", "repeats")
         if repeats > 1 and (plot is not None or metrics is not None):
-            raise RunSetupError("plot and metrics name one run's files; with several seeds "
-                                "each seed's files go to its own folder in the run folder",
+            raise RunSetupError("names one run's file; with several seeds (repeats) each "
+                                "seed's files go to its own folder in the run folder",
                                 "plot" if plot is not None else "metrics")
         self.config = config.validate()
         self.run_dir = None if run_dir is None else Path(run_dir)

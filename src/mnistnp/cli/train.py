@@ -80,13 +80,13 @@ def _make_run(args: argparse.Namespace) -> Run:
     """The Run the options ask for: a new one, or the one --resume names going on."""
     command = ["mnistnp", *args.argv]
     if args.resume is None:
-        if args.repeats > 1 and (args.plot or args.metrics):
-            raise opt.UsageError("--plot and --metrics name one run's files; with --repeats "
-                                 "each seed's files go to its own folder in the run folder")
-        return Run(config_from_args(args), args.run_dir, recipe=args.recipe,
-                   repeats=args.repeats, out=args.out, plot=args.plot,
-                   metrics=args.metrics_stream or args.metrics, overwrite=args.overwrite,
-                   checkpoint_every=args.checkpoint_every, command=command)
+        try:
+            return Run(config_from_args(args), args.run_dir, recipe=args.recipe,
+                       repeats=args.repeats, out=args.out, plot=args.plot,
+                       metrics=args.metrics_stream or args.metrics, overwrite=args.overwrite,
+                       checkpoint_every=args.checkpoint_every, command=command)
+        except RunSetupError as e:
+            raise _usage(e) from None
     given = [f"--{n.replace('_', '-')}" for n in (*OVERRIDES, "batch_size", "data_dir",
                                                   "run_dir", "out", "plot", "metrics")
              if n not in _LONGER and getattr(args, n, None) is not None]
