@@ -2,7 +2,7 @@
 
     python benchmarks/photos.py [--n 100] [--compare OLD_IMAGES.py]
 
-The photos are those of ``mnistnp.synth.photos``, which tests/test_photos.py reads too (real
+The photos are those of ``mnistnp.synth.photos``, which tests/test_ink.py reads too (real
 MNIST test digits, dark ink on paper, under each condition: a shadow, a vignette, a dark table
 around the sheet, thin and thick strokes, noise, heavy JPEG), read by the test's model (a
 784-100-10 MLP, three epochs on 20,000 digits). ``--compare`` takes another version of

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import mnistnp
 from mnistnp import Adam, datasets, fit, mlp
 from mnistnp.cli import main
 from mnistnp.data import write_idx
@@ -126,3 +127,13 @@ def model(mnist: Mnist) -> Sequential:
     net = mlp([784, 100, 10], rng)
     fit(net, x_train[:20_000], y_train[:20_000], Adam(0.002), rng=rng, epochs=3, batch_size=128)
     return net
+
+
+def constant_model(path: Path, dataset: str, winner: int) -> Path:
+    """A model that, whatever the image, gives class ``winner`` the highest probability."""
+    model = mnistnp.mlp([784, 4, 10], np.random.default_rng(0))
+    last = model.param_arrays[-2:]  # the last layer's weights and biases
+    last[0][...] = 0
+    last[1][...] = np.arange(10) == winner
+    mnistnp.save_model(path, model, {"dataset": dataset})
+    return path

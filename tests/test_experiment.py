@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import cli
-from test_records import interrupted, read_jsonl, without_times
+from test_run_folder import interrupted, read_jsonl, without_times
 
 from mnistnp import run_folder
 from mnistnp.config import RECIPES, ModelConfig, TrainConfig

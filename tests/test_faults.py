@@ -209,7 +209,7 @@ def test_a_second_ctrl_c_while_saving_does_not_tear_the_checkpoint(tiny_idx_dir,
 def test_resume_refuses_training_options(tmp_path, capsys):
     status = main(["train", "--resume", str(tmp_path / "c.npz"), "--lr", "0.1"])
     assert status == 2
-    assert "--lr" in capsys.readouterr().err  # --epochs may make it longer: tests/test_records
+    assert "--lr" in capsys.readouterr().err  # --epochs may: test_run_folder.py
 
 
 def test_resume_from_a_corrupt_checkpoint_is_one_clean_line(tmp_path, capsys):

@@ -207,7 +207,7 @@ def test_accepts_str_and_pathlike(tmp_path: Path, plain: np.ndarray) -> None:
 @pytest.mark.parametrize("value", [0, 128, 255])
 def test_one_pixel_image(tmp_path: Path, value: int) -> None:
     # One pixel has no paper around it to stand out from: blank, whatever its level. (A
-    # one-pixel dot on paper is ink: see test_photos.py.)
+    # one-pixel dot on paper is ink: see test_ink.py.)
     expect_error(save(Image.new("L", (1, 1), value), tmp_path / "dot.png"), "no ink found")
 
 

@@ -4,8 +4,8 @@
 Each condition turns one MNIST digit (28x28, light on black) into the bytes of a PNG or JPEG
 file, drawn from a seeded generator: clean renders, drawings with a round brush, 28x28 images
 off-centre or scaled, degraded scans and photos (``photos``). ``benchmarks/render_bench.py``
-reads them all with both preparations and both models; ``tests/test_renders.py`` reads a few of
-each.
+reads them all with both preparations and both models; ``tests/synth/test_renders.py``
+reads a few of each.
 """
 
 from __future__ import annotations

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cli, tiny_arrays
+from conftest import cli, constant_model, tiny_arrays
 from PIL import Image
 
-import mnistnp
 from mnistnp.io import load_model
 
 LINE = re.compile(r"(.+): (.+)")
@@ -229,16 +228,6 @@ def test_show_into_a_file_is_one_line_before_any_work(
     assert error_lines(captured.err) == [
         f"mnistnp: error: --show {not_a_folder}: exists and is not a folder"]
     assert captured.out == ""
-
-
-def constant_model(path: Path, dataset: str, winner: int) -> Path:
-    """A model that, whatever the image, gives class ``winner`` the highest probability."""
-    model = mnistnp.mlp([784, 4, 10], np.random.default_rng(0))
-    last = model.param_arrays[-2:]  # the last layer's weights and biases
-    last[0][...] = 0
-    last[1][...] = np.arange(10) == winner
-    mnistnp.save_model(path, model, {"dataset": dataset})
-    return path
 
 
 @pytest.mark.parametrize(("dataset", "expected"), [

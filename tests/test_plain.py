@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import constant_model
 from PIL import Image, ImageDraw
-from test_predict_cli import constant_model
 
 from mnistnp import ink
 from mnistnp.cli import main
