@@ -86,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from mnistnp import datasets
-    from mnistnp.io import load_model
+    from mnistnp.model_file import load_model
 
     print(f"load average: {os.getloadavg()[0]:.1f}; preparing with "
           f"{args.src or 'this tree'}; {args.n} renders per condition")

@@ -260,7 +260,7 @@ class EachEpoch:
         self.state: list[dict[str, np.ndarray]] = []
 
     def on_epoch_end(self, ctx: Any) -> None:
-        from mnistnp.io import named_state
+        from mnistnp.model_file import named_state
 
         self.params.append(ctx.model.params.copy())
         self.state.append({k: v.copy() for k, v in named_state(ctx.model).items()})
@@ -271,7 +271,7 @@ def test_early_stopping_restores_the_best_epochs_batch_norm_statistics() -> None
     result = train(CNN_CONFIG, noisy_validation(), progress=False, callbacks=[seen])
     best = result.history.best_epoch
     assert best is not None and best < result.history.epochs  # it went back
-    from mnistnp.io import named_state
+    from mnistnp.model_file import named_state
 
     state = named_state(result.model)
     assert set(state) == {"layers.4.running_mean", "layers.4.running_var",
@@ -290,7 +290,7 @@ def test_an_interrupted_cnn_run_resumes_bit_identically(tmp_path: Path, stop_at:
     """The checkpoint holds the batch-norm statistics, the affine layer's and dropout's random
     streams and early stopping's best weights and statistics: the resumed run ends with the
     same weights, statistics and record as one never interrupted."""
-    from mnistnp.io import named_state
+    from mnistnp.model_file import named_state
 
     whole = train(CNN_CONFIG, noisy_validation(), progress=False)
     assert whole.history.best_epoch is not None

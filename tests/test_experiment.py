@@ -15,7 +15,7 @@ from test_run_folder import interrupted, read_jsonl, without_times
 from mnistnp import run_folder
 from mnistnp.config import RECIPES, ModelConfig, TrainConfig
 from mnistnp.experiment import Run, RunSetupError
-from mnistnp.io import load_model
+from mnistnp.model_file import load_model
 
 FAST = ("--hidden", "8", "--epochs", "2", "--no-progress")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import tiny_arrays
-from test_io import _Payload
+from test_model_file import _Payload
 
 from mnistnp import ModelConfig, TrainConfig, load_model
 from mnistnp.checkpoint import load_checkpoint

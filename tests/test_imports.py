@@ -84,3 +84,12 @@ def test_no_module_imports_one_that_imports_it() -> None:
 def test_the_loops_shared_types_import_none_of_its_users() -> None:
     users = {"mnistnp.training", "mnistnp.callbacks", "mnistnp.optim", "mnistnp.pipeline"}
     assert not import_graph()["mnistnp.loop_state"] & users
+
+
+def test_no_module_is_named_after_a_standard_library_one() -> None:
+    # A module named ``io`` or ``types`` reads, in the package, as if it were the standard one.
+    import sys
+
+    taken = sorted(p.stem for p in ROOT.rglob("*.py")
+                   if p.stem in sys.stdlib_module_names and p.stem != "__init__")
+    assert taken == []

@@ -21,7 +21,7 @@ from mnistnp.checkpoint import load_checkpoint
 from mnistnp.cli import main
 from mnistnp.config import RECIPES
 from mnistnp.errors import ModelFileError
-from mnistnp.io import upgrade_v1
+from mnistnp.model_file import upgrade_v1
 from mnistnp.pipeline import build_model, train
 
 DATA = Path(__file__).parent / "data"

@@ -26,13 +26,13 @@ def test_a_disk_full_during_save_keeps_the_earlier_model(session_idx_dir, tmp_pa
     out = tmp_path / "model.npz"
     assert main(_train_args(session_idx_dir, tmp_path / "run1", out)) == 0
     before = out.read_bytes()
-    import mnistnp.io as io
+    import mnistnp.model_file as model_file
 
     def full_disk(f, **arrays):
         f.write(b"PK\x03\x04 half a zip")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(io.np, "savez", full_disk)
+    monkeypatch.setattr(model_file.np, "savez", full_disk)
     capsys.readouterr()
     assert main([*_train_args(session_idx_dir, tmp_path / "run2", out), "--overwrite"]) == 1
     err = capsys.readouterr().err

@@ -13,9 +13,9 @@ from .errors import (
     TrainingError,
 )
 from .experiment import Run, RunResult
-from .io import load_model, save_model
 from .loop_state import TrainContext
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
+from .model_file import load_model, save_model
 from .model_info import ModelInfo
 from .nn import (
     Dense,

@@ -11,8 +11,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from .io import load_state, named_state
 from .loop_state import History, TrainContext
+from .model_file import load_state, named_state
 
 if TYPE_CHECKING:
     pass

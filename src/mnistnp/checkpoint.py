@@ -18,8 +18,8 @@ import numpy as np
 from .atomic import atomic_write
 from .config import TrainConfig
 from .errors import ModelFileError
-from .io import load_state, named_state
 from .loop_state import History, TrainState
+from .model_file import load_state, named_state
 from .nn import Layer, Sequential
 from .npzfile import read_npz
 

@@ -16,7 +16,7 @@ from .callbacks import Callback
 from .checkpoint import Checkpoint, extend, load_checkpoint
 from .config import TrainConfig
 from .errors import MnistnpError
-from .io import load_model, save_model
+from .model_file import load_model, save_model
 from .model_info import ModelInfo
 from .nn import Sequential
 from .pipeline import Data, load_data, train

@@ -20,7 +20,7 @@ from reference import argmax_accuracy, argmax_predictions, forward, npz_weights
 from mnistnp.cli import build_parser
 from mnistnp.cli.train import config_from_args
 from mnistnp.images import load_digit
-from mnistnp.io import load_model, save_model
+from mnistnp.model_file import load_model, save_model
 from mnistnp.nn import mlp
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

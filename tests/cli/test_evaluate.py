@@ -20,7 +20,7 @@ from mnistnp import datasets
 from mnistnp.config import ModelConfig, TrainConfig
 from mnistnp.data import idx_bytes, parse_idx
 from mnistnp.errors import DatasetError, MnistnpWarning
-from mnistnp.io import load_model, save_model
+from mnistnp.model_file import load_model, save_model
 from mnistnp.nn import mlp
 from mnistnp.pipeline import train as pipeline_train
 from mnistnp.training import fit

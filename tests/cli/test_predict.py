@@ -13,7 +13,7 @@ import pytest
 from conftest import cli, constant_model, tiny_arrays
 from PIL import Image
 
-from mnistnp.io import load_model
+from mnistnp.model_file import load_model
 
 LINE = re.compile(r"(.+): (.+)")
 ENTRY = re.compile(r"(.+) \(p=([01]\.\d\d)\)")

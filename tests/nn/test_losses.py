@@ -11,7 +11,7 @@ import pytest
 from conftest import tiny_arrays
 from reference import forward, npz_weights
 
-from mnistnp.io import load_model
+from mnistnp.model_file import load_model
 from mnistnp.nn import log_softmax, softmax, softmax_cross_entropy
 from mnistnp.training import evaluate
 

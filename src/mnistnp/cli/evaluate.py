@@ -9,8 +9,8 @@ from typing import Any
 
 from .. import datasets
 from ..errors import MnistnpError
-from ..io import load_model
 from ..metrics import accuracy, confusion_matrix, per_class_accuracy
+from ..model_file import load_model
 from ..sources import DataSource, SourceUnknown, check_fits, source_for, trained_on
 from . import options as opt
 

@@ -17,7 +17,7 @@ from PIL import Image
 from .. import datasets
 from ..errors import MnistnpError
 from ..images import FORMAT_NAMES, SUFFIXES
-from ..io import load_model
+from ..model_file import load_model
 from ..sources import check_input, trained_on
 from . import options as opt
 

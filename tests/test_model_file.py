@@ -1,5 +1,6 @@
-"""Model files (mnistnp.io): exact round trips, writes that are atomic and go to exactly the path
-given, and a ModelFileError naming the file for everything that is not a sound model file."""
+"""Model files (mnistnp.model_file): exact round trips, writes that are atomic and go to exactly
+the path given, and a ModelFileError naming the file for everything that is not a sound model
+file."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from mnistnp.errors import ModelFileError
-from mnistnp.io import load_model, save_model
+from mnistnp.model_file import load_model, save_model
 from mnistnp.nn import Sequential, mlp
 
 INFO = {"seed": 7, "dataset": "tiny", "metrics": {"test_accuracy": 0.875, "best_epoch": None},
