@@ -1,7 +1,8 @@
 """Checkpoints: everything a run needs to resume bit-identically (weights and layer state,
 optimizer and schedule state, random streams, epoch and batch, History), in one atomically
 written ``.npz``. Version 2 adds the architecture and the layers' non-trainable state (and
-early stopping's copy of it)."""
+early stopping's copy of it); version 3 names the layers' settings as model-file format 3
+does (see ``io.upgrade_v2``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 from .atomic import atomic_write
 from .config import TrainConfig
 from .errors import ModelFileError
-from .io import load_state, named_state
+from .io import load_state, named_state, upgrade_v2
 from .loop_state import History, TrainState
 from .nn import Layer, Sequential
 from .npzfile import read_npz
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
     from .optim import Optimizer, Schedule
 
 KIND = "mnistnp-checkpoint"
-VERSION = 2
-READS = (1, 2)  # a version-1 checkpoint (no model spec, no layer state) resumes as well
+VERSION = 3
+# Earlier versions resume as well: version 1 has no model spec and no layer state, version 2
+# a model spec of format 2.
+READS = (1, 2, 3)
 META_KEY = "checkpoint.json"
 BEST = "best."  # early stopping's copies of the layer state: best.layers.<i>.<name>
 
@@ -156,6 +159,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise ModelFileError(f"{path}: early stopping's best layer state "
                              f"{sorted(best_state)} is not the model's {sorted(layer_state)}")
     model = meta.get("model")
+    if meta["version"] == 2:
+        model = upgrade_v2(model)
     if not isinstance(model, (dict, type(None))):
         raise ModelFileError(f"{path}: not a usable mnistnp checkpoint (model {model!r})")
     return Checkpoint(config, state, params, optimizer, meta.get("schedule") or {},

@@ -183,15 +183,6 @@ class RandomAffine(Layer):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         raise NotImplementedError("RandomAffine is an input layer: nothing needs its gradient")
 
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "rotate": self.rotate, "scale": list(self.scale),
-                "shift": self.shift}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> RandomAffine:
-        """Rebuild from ``spec()`` data, the values checked as given: KeyError or ValueError."""
-        return cls(spec["rotate"], spec["scale"], spec["shift"])
-
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:

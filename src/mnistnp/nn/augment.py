@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -58,14 +58,6 @@ class RandomShift(Layer):
         if len(input_shape) != 2:
             raise ValueError(f"takes images (height, width), gets {tuple(input_shape)}")
         return tuple(input_shape)
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "shift": self.shift}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32"
-                  ) -> RandomShift:
-        return cls(spec["shift"])
 
     def __repr__(self) -> str:
         return f"RandomShift(shift={self.shift})"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -84,6 +85,9 @@ class Layer:
 
     # The registry key, written as "type" in the layer's spec (a model file's layer list).
     kind: ClassVar[str] = "Layer"
+    # Constructor arguments kept under another attribute (``config``): Dense keeps ``init``
+    # as ``init_name``, ``init`` being the method that fills the weights.
+    config_attributes: ClassVar[Mapping[str, str]] = {}
     # Names this kind takes in a layer string, each with its values (see ``from_shorthand``).
     shorthands: ClassVar[Mapping[str, Shorthand]] = {}
     # True for a layer that works on the raw input (uint8 images) before it is rescaled, and
@@ -167,19 +171,44 @@ class Layer:
         from it."""
         return math.prod(self.output_shape(input_shape))
 
+    @classmethod
+    def arguments(cls) -> dict[str, inspect.Parameter]:
+        """The constructor's arguments by name, but ``dtype``: a layer's settings (its
+        ``config``). A layer that takes ``dtype`` gets the model's, which is not a setting."""
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # not self
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return {p.name: p for p in params if p.kind in named and p.name != "dtype"}
+
+    def config(self) -> dict[str, Any]:
+        """The layer's settings: its constructor's arguments by name (as Keras'
+        ``get_config``), each read from the attribute of that name (or the one
+        ``config_attributes`` gives), tuples as lists, so the values are JSON-ready."""
+        return {name: _json_ready(getattr(self, self.config_attributes.get(name, name)))
+                for name in self.arguments()}
+
     def spec(self) -> dict[str, Any]:
-        """The layer as JSON-ready data, enough for ``from_spec`` to rebuild it."""
-        return {"type": self.kind}
+        """The layer as JSON-ready data, its kind and settings, for ``from_spec``:
+        ``{"type": "Dense", "in_features": 784, ...}``."""
+        return {"type": self.kind, **self.config()}
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
-        """Rebuild a layer from ``spec()`` data; the model's ``dtype`` is for layers that hold
-        arrays outside the parameter buffer. KeyError/TypeError/ValueError if ``spec`` is bad.
-        The default suits a layer without settings."""
-        extra = sorted(set(spec) - {"type"})
-        if extra:
-            raise ValueError(f"{cls.kind} takes no settings, got {', '.join(extra)}")
-        return cls()
+    def from_spec(cls, spec: Mapping[str, Any], dtype: np.dtype | str = "float32") -> Layer:
+        """Rebuild a layer from ``spec()`` data: ``cls(**config)``, with the model's ``dtype``
+        for a layer that takes one (it holds arrays outside the parameter buffer). A setting
+        left out takes the constructor's default. ValueError naming the kind and the key for
+        an unknown or missing setting, and the constructor's for a bad value."""
+        arguments = cls.arguments()
+        config = {key: value for key, value in spec.items() if key != "type"}
+        settings = f"its settings: {', '.join(arguments)}" if arguments else "it takes none"
+        for key in config:
+            if key not in arguments:
+                raise ValueError(f"{cls.kind} has no setting {key!r} ({settings})")
+        for name, argument in arguments.items():
+            if argument.default is inspect.Parameter.empty and name not in config:
+                raise ValueError(f"{cls.kind} needs the setting {name!r} ({settings})")
+        if "dtype" in inspect.signature(cls.__init__).parameters:
+            config["dtype"] = dtype
+        return cls(**config)
 
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
@@ -220,6 +249,11 @@ def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> 
     if cls is None:
         raise ValueError(f"unknown layer type {spec['type']!r} (known: {', '.join(LAYERS)})")
     return cls.from_spec(spec, dtype)
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` with its tuples as lists, as JSON gives them back."""
+    return [_json_ready(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def _check_free(table: dict[str, Any], key: str, cls: type) -> None:

@@ -168,6 +168,7 @@ class Conv2D(Layer):
         "F filters of KxK, stride S (default 1), PAD same (default: the output as large as "
         "the input, over S) or valid (no padding); then a ReLU")}
     param_names: ClassVar[tuple[str, ...]] = ("W", "b")
+    config_attributes: ClassVar[dict[str, str]] = {"kernel_size": "kernel", "init": "init_name"}
     # bound by Layer.bind: views into the model's parameter and gradient buffers
     W: np.ndarray
     b: np.ndarray
@@ -326,18 +327,6 @@ class Conv2D(Layer):
         # (C, kh, kw, N, H', W') columns added back into (C, N, Hp, Wp)
         col2im(dcols.reshape(c, kh, kw, n, ho, wo), self.stride, dxp)
         return dxp[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)  # (N, C, H, W) view
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "in": self.in_channels, "out": self.out_channels,
-                "kernel": list(self.kernel), "stride": list(self.stride),
-                "padding": self.padding, "init": self.init_name}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Conv2D:
-        """Rebuild from ``spec()`` data (the dtype comes from the model's parameters); the
-        values are checked as given, not coerced: KeyError or ValueError if bad."""
-        return cls(spec["in"], spec["out"], spec["kernel"], spec["stride"], spec["padding"],
-                   spec.get("init", "he"))
 
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,

@@ -56,13 +56,6 @@ class Rescale(Layer):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out * grad_out.dtype.type(self.scale)
 
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "scale": self.scale}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Rescale:
-        return cls(spec["scale"], dtype)
-
     def __repr__(self) -> str:
         return f"Rescale(scale={self.scale:.3g})"
 
@@ -136,6 +129,7 @@ class Dense(Layer):
         "linear": Shorthand((Arg("N", whole(1)),), "N units, no activation"),
     }
     param_names = ("W", "b")
+    config_attributes: ClassVar[dict[str, str]] = {"init": "init_name"}
     # bound by Layer.bind: views into the model's parameter and gradient buffers
     W: np.ndarray
     b: np.ndarray
@@ -182,14 +176,6 @@ class Dense(Layer):
         if tuple(input_shape) != (self.in_features,):
             raise ValueError(f"expects {self.in_features} inputs, gets {describe(input_shape)}")
         return (self.out_features,)
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "in": self.in_features, "out": self.out_features,
-                "init": self.init_name}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Dense:
-        return cls(spec["in"], spec["out"], spec.get("init", "he"))
 
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
@@ -269,13 +255,6 @@ class Dropout(Layer):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out * self._mask if self._mask.size else grad_out
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "p": self.p}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Dropout:
-        return cls(spec["p"])
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p:g})"

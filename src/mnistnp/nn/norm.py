@@ -204,14 +204,6 @@ class BatchNorm(Layer):
         threads.run(differentiate, self.num_features, dx.size, grain=_GRAIN)
         return dx
 
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "features": self.num_features, "momentum": self.momentum,
-                "eps": self.eps}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> BatchNorm:
-        return cls(spec["features"], spec["momentum"], spec["eps"], dtype)
-
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:

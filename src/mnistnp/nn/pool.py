@@ -160,13 +160,6 @@ class MaxPool2D(Layer):
         threads.run(overlapping, n, dx.size)
         return dx
 
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "size": list(self.size), "stride": list(self.stride)}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> MaxPool2D:
-        return cls(spec["size"], spec["stride"])
-
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
