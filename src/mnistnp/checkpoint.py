@@ -21,7 +21,7 @@ from .config import TrainConfig
 from .errors import ModelFileError
 from .io import load_state, named_state, upgrade_v2
 from .loop_state import History, TrainState
-from .nn import Layer, Sequential
+from .nn import Layer, RandomLayer, Sequential
 from .npzfile import read_npz
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ class Checkpoint:
     params: np.ndarray
     optimizer: dict[str, np.ndarray] = field(default_factory=dict)
     schedule: dict[str, float] = field(default_factory=dict)
-    layer_rngs: list[dict[str, Any]] = field(default_factory=list)  # dropout streams, in order
+    # The random streams' states (``RandomLayer.random_state``), in layer order.
+    layer_rngs: list[dict[str, Any]] = field(default_factory=list)
     early_stopping: dict[str, Any] = field(default_factory=dict)  # scalars; best params below
     best_params: np.ndarray | None = None
     # The architecture (``Sequential.spec()``), checked against the model a resume rebuilds;
@@ -202,7 +203,7 @@ def snapshot(config: TrainConfig, state: TrainState, model: Sequential, optimize
     the schedule's state, the layers' random streams and early stopping's bests."""
     return Checkpoint(
         config, state, model.params.copy(), optimizer.state_dict(), schedule.state_dict(),
-        [dict(layer.rng.bit_generator.state) for layer in _random_layers(model)],
+        [layer.random_state() for layer in _random_layers(model)],
         early.state_dict() if early else {}, early.best_params if early else None,
         model.spec(), model_state(model), dict(early.best_state) if early else {})
 
@@ -213,13 +214,12 @@ def restore(ckpt: Checkpoint, model: Sequential, optimizer: Optimizer, schedule:
     restore_model(ckpt, model)
     optimizer.load_state_dict(ckpt.optimizer)
     schedule.load_state_dict(ckpt.schedule)
-    for layer, rng_state in zip(_random_layers(model), ckpt.layer_rngs):
-        layer.rng.bit_generator.state = rng_state
+    for layer, random_state in zip(_random_layers(model), ckpt.layer_rngs):
+        layer.load_random_state(random_state)
     if early is not None and ckpt.early_stopping:
         early.load_state_dict(ckpt.early_stopping, ckpt.best_params, ckpt.best_state)
 
 
-def _random_layers(model: Sequential) -> list[Any]:
-    """Layers that own a random stream (Dropout, RandomShift, ...), in order."""
-    return [layer for layer in model.layers if isinstance(getattr(layer, "rng", None),
-                                                          np.random.Generator)]
+def _random_layers(model: Sequential) -> list[RandomLayer]:
+    """The layers that own a random stream (Dropout, RandomShift, ...), in order."""
+    return [layer for layer in model.layers if isinstance(layer, RandomLayer)]

@@ -48,6 +48,12 @@ def named_state(model: Sequential) -> dict[str, np.ndarray]:
             for name, array in layer.state().items()}
 
 
+def state_dict(model: Sequential) -> dict[str, np.ndarray]:
+    """What a model file holds of ``model`` besides its metadata: every layer's parameters
+    and state by name (``named_params``, ``named_state``), the live arrays."""
+    return {**named_params(model), **named_state(model)}
+
+
 def load_state(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
     """Give each layer its state from ``arrays`` (named as ``named_state`` names them)."""
     for i, layer in enumerate(model.layers):
@@ -61,7 +67,7 @@ def save_model(path: str | os.PathLike[str], model: Sequential,
     metrics) to exactly ``path``, atomically: an earlier file there stays intact until the new
     one is whole."""
     meta = {"format_version": FORMAT_VERSION, "model": model.spec(), "info": dict(info or {})}
-    arrays = {**named_params(model), **named_state(model)}
+    arrays = state_dict(model)
     arrays[META_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     with atomic_write(path) as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ Sequential and mlp, and networks built from a layer string."""
 from .affine import RandomAffine
 from .arch import LayerStringError, mlp_layers, network, parse_layers
 from .augment import RandomShift
-from .base import LAYERS, SHORTHANDS, Layer, layer_from_spec
+from .base import LAYERS, SHORTHANDS, Layer, RandomLayer, layer_from_spec
 from .conv import Conv2D
 from .layers import INITIALIZERS, AddChannel, Dense, Dropout, Flatten, ReLU, Rescale
 from .losses import log_softmax, softmax, softmax_cross_entropy
@@ -14,6 +14,6 @@ from .pool import GlobalAvgPool, MaxPool2D
 
 __all__ = ["INITIALIZERS", "LAYERS", "SHORTHANDS", "AddChannel", "BatchNorm", "Conv2D", "Dense",
            "Dropout", "Flatten", "GlobalAvgPool", "Layer", "LayerStringError", "MaxPool2D",
-           "RandomAffine", "RandomShift", "ReLU", "Rescale", "Sequential", "layer_from_spec",
-           "log_softmax", "mlp", "mlp_layers", "network", "parse_layers", "softmax",
-           "softmax_cross_entropy"]
+           "RandomAffine", "RandomLayer", "RandomShift", "ReLU", "Rescale", "Sequential",
+           "layer_from_spec", "log_softmax", "mlp", "mlp_layers", "network", "parse_layers",
+           "softmax", "softmax_cross_entropy"]

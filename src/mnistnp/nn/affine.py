@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .augment import MAX_SHIFT
-from .base import Arg, Layer, Shape, Shorthand, fraction, number, whole
+from .base import Arg, Layer, RandomLayer, Shape, Shorthand, fraction, number, whole
 
 # Coordinates. A pixel is addressed as (row, column), rows going down, and an image of
 # height h and width w turns about its centre ((h - 1) / 2, (w - 1) / 2). A transform is
@@ -114,7 +114,7 @@ def _number(value: Any, name: str) -> float:
     return float(value)
 
 
-class RandomAffine(Layer):
+class RandomAffine(RandomLayer):
     """In training, turn each image by a random angle in [-rotate, rotate] degrees, scale it
     by a random factor in ``scale`` = (low, high), both about its centre, and move it by a
     random whole number of pixels in [-shift, shift] along each axis (as ``RandomShift``),
@@ -124,7 +124,7 @@ class RandomAffine(Layer):
     dtype and returns the same shape and dtype (integers are rounded), so it can come first,
     before the uint8 images are scaled to floats. It is an input layer: no gradient passes
     through it. Its random stream is a child of the model's generator (set in ``init``), so a
-    seed gives the same transforms, and ``rng.bit_generator.state`` saves and restores it.
+    seed gives the same transforms, and a checkpoint saves and restores it.
     """
 
     kind: ClassVar[str] = "RandomAffine"
@@ -134,10 +134,10 @@ class RandomAffine(Layer):
         "1 + SCALE and move them by up to PX whole pixels (default 0); first only")}
     param_names: ClassVar[tuple[str, ...]] = ()
     raw_input = True
-    deterministic = False
 
     def __init__(self, rotate: float = 0.0, scale: Sequence[float] = (1.0, 1.0),
                  shift: int = 0) -> None:
+        super().__init__()
         self.rotate = _number(rotate, "rotate")
         if not 0 <= self.rotate <= 180:
             raise ValueError(f"rotate must be in [0, 180] degrees, got {rotate!r}")
@@ -151,10 +151,6 @@ class RandomAffine(Layer):
         if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or shift < 0:
             raise ValueError(f"shift must be an int >= 0, got {shift!r}")
         self.shift = int(shift)
-        self.rng = np.random.default_rng(0)
-
-    def init(self, rng: np.random.Generator) -> None:
-        self.rng = rng.spawn(1)[0]
 
     @property
     def identity(self) -> bool:

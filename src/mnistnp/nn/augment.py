@@ -6,13 +6,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import Arg, Layer, Shape, Shorthand, whole
+from .base import Arg, RandomLayer, Shape, Shorthand, whole
 
 # Shifts of more than this move a 28x28 digit's strokes off the image.
 MAX_SHIFT = 8
 
 
-class RandomShift(Layer):
+class RandomShift(RandomLayer):
     """In training, move each image (n_samples, height, width) by a random whole number of
     pixels in [-shift, shift] along each axis, filling with 0 (the background); in evaluation
     the identity. Small shifts are the classic way to teach an MLP that a digit moved by a
@@ -27,17 +27,13 @@ class RandomShift(Layer):
         (Arg("PX", whole(1, MAX_SHIFT)),),
         "in training, move the images by up to PX pixels; first only")}
     raw_input = True
-    deterministic = False
 
     def __init__(self, shift: int) -> None:
         if not (isinstance(shift, (int, np.integer)) and not isinstance(shift, bool)
                 and shift >= 0):
             raise ValueError(f"shift must be a whole number >= 0, got {shift!r}")
+        super().__init__()
         self.shift = int(shift)
-        self.rng = np.random.default_rng(0)
-
-    def init(self, rng: np.random.Generator) -> None:
-        self.rng = rng.spawn(1)[0]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         s = self.shift

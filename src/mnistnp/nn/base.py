@@ -78,6 +78,14 @@ class Layer:
     ``backward`` needs; ``backward(grad_out)`` stores parameter gradients on the layer and
     returns the input gradient. Neither mutates its arguments. Batches are (n_samples, *shape).
 
+    What a layer holds, by the names used throughout: its **parameters** (trained; views into
+    the model's flat buffer, ``param_names``), its **state** (saved but not trained, batch
+    norm's running statistics: ``state_names``, ``state()``, ``load_state``), its **random
+    stream** (a ``RandomLayer``'s generator, saved by checkpoints) and its **scratch** (arrays
+    reused from step to step, never saved: ``_scratch``, ``release_scratch``). A model file
+    holds the parameters and state of every layer by name: the model's **state dict**
+    (``io.state_dict``).
+
     A subclass that sets its own ``kind`` is registered under it (``LAYERS``), and each name in
     its ``shorthands`` becomes a word of the layer string (``SHORTHANDS``): adding a layer kind
     touches only the file that defines it.
@@ -224,20 +232,46 @@ class Layer:
     def __repr__(self) -> str:
         return self.kind
 
-    def release_buffers(self) -> None:
-        """Drop the arrays kept from step to step (``_buffer``): a CNN's columns and layer
-        outputs take hundreds of MB. The next training-mode call makes them again."""
-        self.__dict__.pop("_buffers", None)
+    def release_scratch(self) -> None:
+        """Drop the layer's scratch (the arrays ``_scratch`` keeps from step to step): a CNN's
+        columns and layer outputs take hundreds of MB. The next training-mode call makes them
+        again."""
+        self.__dict__.pop("_scratch_arrays", None)
 
-    def _buffer(self, name: str, shape: Shape, dtype: np.dtype) -> np.ndarray:
-        """A reusable array of ``shape``: a view of the first rows of a cached one when it is
-        big enough (the last, smaller batch of an epoch reuses the full-size buffer)."""
-        buffers: dict[str, np.ndarray] = self.__dict__.setdefault("_buffers", {})
-        buf = buffers.get(name)
+    def _scratch(self, name: str, shape: Shape, dtype: np.dtype) -> np.ndarray:
+        """Scratch array ``name`` of ``shape``, reused from step to step: a view of the first
+        rows of the kept one when it is big enough (the last, smaller batch of an epoch reuses
+        the full-size array)."""
+        arrays: dict[str, np.ndarray] = self.__dict__.setdefault("_scratch_arrays", {})
+        buf = arrays.get(name)
         if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] \
                 or buf.shape[0] < shape[0]:
-            buf = buffers[name] = np.empty(shape, dtype)
+            buf = arrays[name] = np.empty(shape, dtype)
         return buf[:shape[0]]
+
+
+class RandomLayer(Layer):
+    """A layer that owns a random stream (``rng``, a NumPy Generator): dropout's masks, the
+    augmentations' transforms. ``init`` makes it a child of the model's generator, so a seed
+    gives the same draws; a checkpoint finds such layers by this class and saves and restores
+    their streams (``random_state``, ``load_random_state``) to resume bit-identically."""
+
+    # Its training-mode output depends on its stream, not only on the input and parameters.
+    deterministic: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)  # until ``init`` gives it the model's child stream
+
+    def init(self, rng: np.random.Generator) -> None:
+        self.rng = rng.spawn(1)[0]
+
+    def random_state(self) -> dict[str, Any]:
+        """The stream's state, JSON-ready (``bit_generator.state``)."""
+        return dict(self.rng.bit_generator.state)
+
+    def load_random_state(self, state: Mapping[str, Any]) -> None:
+        """Put back a state ``random_state`` gave: the stream goes on from where it was."""
+        self.rng.bit_generator.state = dict(state)
 
 
 def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:

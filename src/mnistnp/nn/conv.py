@@ -19,7 +19,7 @@ from .layers import ReLU, with_channels
 # and (C, N, ...) swaps the two outer axes: a copy in contiguous runs of H*W numbers, cheap,
 # unlike the element-by-element transpose that NHWC <-> NCHW costs. So the output is returned
 # as an (N, F, H', W') view of that (F, N, H', W') memory, without a copy; pooling and batch
-# norm lay their own buffers out the same way (``buffer_like``), and any other layer reads it
+# norm lay their own buffers out the same way (``scratch_like``), and any other layer reads it
 # as the strided view it is.
 
 # In evaluation, at most this many column entries at once (64 MB in float32): the batch is
@@ -34,19 +34,19 @@ FEW_IMAGES = 8
 
 def channel_major(x: np.ndarray) -> bool:
     """True if ``x`` (N, C, ...) is a view of C-contiguous (C, N, ...) memory, as Conv2D's
-    output is: layers after it lay their buffers out the same way (``buffer_like``), so
+    output is: layers after it lay their buffers out the same way (``scratch_like``), so
     their passes sweep memory in order and the gradient reaching Conv2D needs no reordering."""
     return x.ndim >= 2 and not x.flags.c_contiguous and x.swapaxes(0, 1).flags.c_contiguous
 
 
-def buffer_like(layer: Layer, name: str, shape: tuple[int, ...], dtype: np.dtype,
+def scratch_like(layer: Layer, name: str, shape: tuple[int, ...], dtype: np.dtype,
                 channels_first: bool) -> np.ndarray:
-    """``layer``'s reused buffer ``name`` of ``shape`` (N, C, ...): C-contiguous, or with
+    """``layer``'s scratch array ``name`` of ``shape`` (N, C, ...): C-contiguous, or with
     ``channels_first`` an (N, C, ...) view of (C, N, ...) memory."""
     if not channels_first:
-        return layer._buffer(name, shape, dtype)
+        return layer._scratch(name, shape, dtype)
     swapped = (shape[1], shape[0], *shape[2:])
-    return layer._buffer(name, (math.prod(shape),), dtype).reshape(swapped).swapaxes(0, 1)
+    return layer._scratch(name, (math.prod(shape),), dtype).reshape(swapped).swapaxes(0, 1)
 
 
 def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
@@ -247,9 +247,9 @@ class Conv2D(Layer):
         return xp.transpose(1, 0, 2, 3)
 
     def _flat(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """A reused buffer of ``shape`` whose leading axis is not the batch (``_buffer``
+        """A scratch array of ``shape`` whose leading axis is not the batch (``_scratch``
         slices the first axis): the first prod(shape) entries of a cached 1-D array."""
-        return self._buffer(name, (math.prod(shape),), dtype).reshape(shape)
+        return self._scratch(name, (math.prod(shape),), dtype).reshape(shape)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         n, c, h, w = x.shape
@@ -311,7 +311,7 @@ class Conv2D(Layer):
         gy = gy.reshape(f, m)  # (F, N*H'*W')
         # dW^T = cols @ gy^T, (C*kh*kw, F), then a copy of its transpose (a few thousand
         # numbers): OpenBLAS runs this operand order about a fifth faster than gy @ cols^T.
-        dwt = np.matmul(cols, gy.T, out=self._buffer("dWT", (cols.shape[0], f), gy.dtype))
+        dwt = np.matmul(cols, gy.T, out=self._scratch("dWT", (cols.shape[0], f), gy.dtype))
         np.copyto(self.dW.reshape(f, -1), dwt.T)  # (F, C*kh*kw) view of (F, C, kh, kw)
         # Row sums by a reduction: as fast as a GEMV here, and free of the stalls a 2-thread
         # BLAS call of so little work suffers when the other core is busy.

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import Arg, Layer, Shape, Shorthand, fraction, whole
+from .base import Arg, Layer, RandomLayer, Shape, Shorthand, fraction, whole
 
 __all__ = ["INITIALIZERS", "AddChannel", "Dense", "Dropout", "Flatten", "Layer", "ReLU",
            "Rescale"]
@@ -48,7 +48,7 @@ class Rescale(Layer):
         self.dtype = np.dtype(dtype)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        out = self._buffer("out", x.shape, self.dtype) if training else None
+        out = self._scratch("out", x.shape, self.dtype) if training else None
         # One pass: cast and scale together. A scale of the model's dtype keeps uint8 * scale
         # in float32, with no float64 detour.
         return np.multiply(x, self.dtype.type(self.scale), out=out, dtype=self.dtype)
@@ -76,7 +76,7 @@ class Flatten(Layer):
         if training:
             self._shape = x.shape
             if not x.flags.c_contiguous:  # a strided view, such as a conv layer's output
-                buf = self._buffer("out", x.shape, x.dtype)
+                buf = self._scratch("out", x.shape, x.dtype)
                 buf[...] = x
                 x = buf
         # -1 is the quick way (a third of the time of a computed size), but 0 samples need
@@ -154,7 +154,7 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x = x if training else _NOTHING  # (N, in) kept for dW; not copied
-        out = self._buffer("out", (len(x), self.out_features), self.W.dtype) if training \
+        out = self._scratch("out", (len(x), self.out_features), self.W.dtype) if training \
             else None
         y = np.matmul(x, self.W, out=out)  # (N, out)
         y += self.b
@@ -169,7 +169,7 @@ class Dense(Layer):
         np.matmul(self._ones[:n], grad_out, out=self.db)
         if not self.needs_input_grad:
             return grad_out[:, :0]  # nobody reads it; skip the (N, in) product
-        dx = self._buffer("dx", (len(grad_out), self.in_features), grad_out.dtype)
+        dx = self._scratch("dx", (len(grad_out), self.in_features), grad_out.dtype)
         return np.matmul(grad_out, self.W.T, out=dx)
 
     def output_shape(self, input_shape: Shape) -> Shape:
@@ -204,9 +204,9 @@ class ReLU(Layer):
         if not training:
             self._mask = np.empty(0)  # so no stale mask is ever reused
             return np.maximum(x, 0)
-        y = self._buffer("out", x.shape, x.dtype)
+        y = self._scratch("out", x.shape, x.dtype)
         # True where the unit is active; a bool mask is a quarter of a float32 one to write
-        mask = self._mask = self._buffer("mask", x.shape, np.dtype(bool))
+        mask = self._mask = self._scratch("mask", x.shape, np.dtype(bool))
 
         def rectify(lo: int, hi: int) -> None:  # samples lo:hi, on one thread
             np.maximum(x[lo:hi], 0, out=y[lo:hi])
@@ -216,13 +216,13 @@ class ReLU(Layer):
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        dx = self._buffer("dx", grad_out.shape, grad_out.dtype)
+        dx = self._scratch("dx", grad_out.shape, grad_out.dtype)
         threads.run(lambda lo, hi: np.multiply(grad_out[lo:hi], self._mask[lo:hi],
                                                out=dx[lo:hi]), len(dx), dx.size)
         return dx
 
 
-class Dropout(Layer):
+class Dropout(RandomLayer):
     """Inverted dropout: in training, zero each unit with probability ``p`` and scale the rest
     by 1 / (1 - p), so the expected activation is unchanged and evaluation is the identity.
 
@@ -233,17 +233,13 @@ class Dropout(Layer):
     kind = "Dropout"
     shorthands: ClassVar[dict[str, Shorthand]] = {"dropout": Shorthand(
         (Arg("P", fraction),), "in training, zero each unit with probability P")}
-    deterministic = False
 
     def __init__(self, p: float) -> None:
         if not (isinstance(p, (int, float)) and 0 <= p < 1):
             raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
+        super().__init__()
         self.p = float(p)
-        self.rng = np.random.default_rng(0)
         self._mask = np.empty(0)
-
-    def init(self, rng: np.random.Generator) -> None:
-        self.rng = rng.spawn(1)[0]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         if not training or self.p == 0:

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import threads
 from .base import Layer, Shape, Shorthand
-from .conv import buffer_like, channel_major
+from .conv import channel_major, scratch_like
 from .layers import with_channels
 
 # Threads take at least two features each: NumPy sums a one-feature slice as a reduction to
@@ -123,7 +123,7 @@ class BatchNorm(Layer):
 
     def _like(self, name: str, x: np.ndarray) -> np.ndarray:
         """A reused buffer shaped and laid out as ``x`` (see ``channel_major``)."""
-        return buffer_like(self, name, x.shape, self.gamma.dtype, channel_major(x))
+        return scratch_like(self, name, x.shape, self.gamma.dtype, channel_major(x))
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         axes, bshape = self._axes(x)

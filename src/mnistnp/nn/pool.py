@@ -10,7 +10,7 @@ import numpy as np
 
 from . import threads
 from .base import Arg, Layer, Shape, Shorthand, whole
-from .conv import FEW_IMAGES, _pair, buffer_like, channel_major
+from .conv import FEW_IMAGES, _pair, channel_major, scratch_like
 from .layers import with_channels
 
 
@@ -59,7 +59,7 @@ class MaxPool2D(Layer):
         return c, (h - kh) // sh + 1, (w - kw) // sw + 1
 
     def _like(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        return buffer_like(self, name, shape, dtype, self._channels_first)
+        return scratch_like(self, name, shape, dtype, self._channels_first)
 
     def _tiled(self) -> bool:
         return self.size == self.stride
@@ -229,11 +229,11 @@ class GlobalAvgPool(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x_shape = x.shape
-        out = self._buffer("out", x.shape[:2], x.dtype) if training else None
+        out = self._scratch("out", x.shape[:2], x.dtype) if training else None
         return np.mean(x, axis=(2, 3), out=out)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        dx = self._buffer("dx", self._x_shape, grad_out.dtype)
+        dx = self._scratch("dx", self._x_shape, grad_out.dtype)
         np.multiply(grad_out[:, :, None, None], 1.0 / math.prod(self._x_shape[2:]), out=dx)
         return dx
 
