@@ -133,7 +133,6 @@ class RandomAffine(RandomLayer):
         "in training, turn the images by up to DEG degrees, scale them by 1 - SCALE to "
         "1 + SCALE and move them by up to PX whole pixels (default 0); first only")}
     param_names: ClassVar[tuple[str, ...]] = ()
-    raw_input = True
 
     def __init__(self, rotate: float = 0.0, scale: Sequence[float] = (1.0, 1.0),
                  shift: int = 0) -> None:

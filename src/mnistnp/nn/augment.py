@@ -26,7 +26,6 @@ class RandomShift(RandomLayer):
     shorthands: ClassVar[dict[str, Shorthand]] = {"shift": Shorthand(
         (Arg("PX", whole(1, MAX_SHIFT)),),
         "in training, move the images by up to PX pixels; first only")}
-    raw_input = True
 
     def __init__(self, shift: int) -> None:
         if not (isinstance(shift, (int, np.integer)) and not isinstance(shift, bool)

@@ -98,9 +98,6 @@ class Layer:
     config_attributes: ClassVar[Mapping[str, str]] = {}
     # Names this kind takes in a layer string, each with its values (see ``from_shorthand``).
     shorthands: ClassVar[Mapping[str, Shorthand]] = {}
-    # True for a layer that works on the raw input (uint8 images) before it is rescaled, and
-    # has no backward: it must come first (random shifts).
-    raw_input: ClassVar[bool] = False
     # The names of this layer's parameters, in ``param_shapes`` order ("W", "b"); a model
     # file calls them ``layers.<index>.<name>``.
     param_names: ClassVar[tuple[str, ...]] = ()
@@ -117,14 +114,6 @@ class Layer:
     # True if a sample's training-mode output depends on the rest of its batch (batch norm's
     # statistics): a batch then cannot be taken in chunks whose gradients add up.
     batch_statistics: ClassVar[bool] = False
-    # True if applying the layer twice is the same as once (ReLU): a layer string's item that
-    # repeats such a layer adds nothing.
-    idempotent: ClassVar[bool] = False
-    # True if a layer-string item of this kind that follows the ReLU an item added of its own
-    # (``dense:N``'s, ``conv:...``'s) goes before that ReLU: batch norm normalises what the
-    # ReLU gets (where Ioffe and Szegedy put it); max pooling gives the same values and
-    # gradients on either side of it, and the ReLU then has a quarter of the values to do.
-    before_relu: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -67,7 +67,6 @@ class Flatten(Layer):
     kind = "Flatten"
     shorthands: ClassVar[dict[str, Shorthand]] = {
         "flatten": Shorthand(help="images to rows; dense:N adds one when it gets images")}
-    idempotent = True
 
     def __init__(self) -> None:
         self._shape: Shape = ()
@@ -195,7 +194,6 @@ class ReLU(Layer):
     kind = "ReLU"
     shorthands: ClassVar[dict[str, Shorthand]] = {
         "relu": Shorthand(help="max(x, 0); dense:N has its own")}
-    idempotent = True
 
     def __init__(self) -> None:
         self._mask = np.empty(0)

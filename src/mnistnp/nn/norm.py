@@ -54,7 +54,6 @@ class BatchNorm(Layer):
     dgamma: np.ndarray
     dbeta: np.ndarray
     state_names: ClassVar[tuple[str, ...]] = ("running_mean", "running_var")
-    before_relu = True
     batch_statistics = True
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,

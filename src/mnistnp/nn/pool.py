@@ -35,7 +35,6 @@ class MaxPool2D(Layer):
         "the maximum of each SxS window, windows STRIDE apart (default S); after conv:... "
         "it goes before the conv's ReLU (the same values, less work)")}
     param_names: ClassVar[tuple[str, ...]] = ()
-    before_relu = True
 
     def __init__(self, size: int | Sequence[int] = 2,
                  stride: int | Sequence[int] | None = None) -> None:
