@@ -33,7 +33,7 @@ from mnistnp.nn import (
     network,
     parse_layers,
 )
-from mnistnp.nn.affine import RandomAffine
+from mnistnp.nn.augment import RandomAffine
 from mnistnp.nn.base import Shorthand
 from mnistnp.nn.conv import Conv2D
 from mnistnp.nn.norm import BatchNorm

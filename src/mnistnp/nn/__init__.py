@@ -1,9 +1,8 @@
 """Neural-network building blocks: layers (registered by kind), the fused softmax cross-entropy,
 Sequential and mlp, and networks built from a layer string."""
 
-from .affine import RandomAffine
 from .arch import LayerStringError, mlp_layers, network, parse_layers
-from .augment import RandomShift
+from .augment import RandomAffine, RandomShift
 from .base import LAYERS, SHORTHANDS, Layer, RandomLayer, layer_from_spec
 from .conv import Conv2D
 from .layers import INITIALIZERS, AddChannel, Dense, Dropout, Flatten, ReLU, Rescale

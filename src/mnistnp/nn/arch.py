@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from .affine import RandomAffine
-from .augment import RandomShift
+from .augment import RandomAffine, RandomShift
 from .base import SHORTHANDS, Layer, Shape
 from .layers import Flatten, ReLU, Rescale
 from .model import Sequential
