@@ -5,7 +5,8 @@ from .arch import LayerStringError, mlp_layers, network, parse_layers
 from .augment import RandomAffine, RandomShift
 from .base import LAYERS, SHORTHANDS, Layer, RandomLayer, layer_from_spec
 from .conv import Conv2D
-from .layers import INITIALIZERS, AddChannel, Dense, Dropout, Flatten, ReLU, Rescale
+from .init import INITIALIZERS
+from .layers import AddChannel, Dense, Dropout, Flatten, ReLU, Rescale
 from .losses import log_softmax, softmax, softmax_cross_entropy
 from .model import Sequential, mlp
 from .norm import BatchNorm

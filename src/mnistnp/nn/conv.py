@@ -10,6 +10,7 @@ import numpy as np
 
 from . import threads
 from .base import Arg, Layer, Shape, Shorthand, one_of, whole
+from .init import INITIALIZERS, check_init
 from .layers import ReLU, with_channels
 
 # Layout. Batches come and go as (N, C, H, W). Inside, the columns are channel-major,
@@ -134,18 +135,6 @@ def _col2im(cols: np.ndarray, stride: tuple[int, int], out: np.ndarray) -> None:
             out[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += cols[:, i, j]
 
 
-def conv_init(w: np.ndarray, name: str, rng: np.random.Generator) -> None:
-    """Fill conv weights (F, C, kh, kw): "he" N(0, 2 / fan_in), "glorot" U(-a, a) with
-    a = sqrt(6 / (fan_in + fan_out)); fan_in = C*kh*kw, fan_out = F*kh*kw (as Keras)."""
-    f, c, kh, kw = w.shape
-    fan_in, fan_out = c * kh * kw, f * kh * kw
-    if name == "he":
-        w[...] = rng.standard_normal(w.shape) * math.sqrt(2.0 / fan_in)
-    else:
-        a = math.sqrt(6.0 / (fan_in + fan_out))
-        w[...] = rng.uniform(-a, a, w.shape)
-
-
 class Conv2D(Layer):
     """2-D cross-correlation (as PyTorch's ``Conv2d``) of (N, C, H, W) float batches with F
     filters W of shape (F, C, kh, kw) plus a bias b (F,), giving (N, F, H', W').
@@ -184,8 +173,7 @@ class Conv2D(Layer):
                              f"{in_channels!r} in and {out_channels!r} out")
         if padding not in ("valid", "same"):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-        if init not in ("he", "glorot"):
-            raise ValueError(f"unknown init {init!r}; choose from ['glorot', 'he']")
+        check_init(init)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel = _pair(kernel_size, "kernel_size")
         self.stride = _pair(stride, "stride")
@@ -196,7 +184,7 @@ class Conv2D(Layer):
         self._cols: np.ndarray | None = None  # (C*kh*kw, N*H'*W') from the last training forward
 
     def init(self, rng: np.random.Generator) -> None:
-        conv_init(self.W, self.init_name, rng)
+        INITIALIZERS[self.init_name](self.W, rng)
         self.b[...] = 0
 
     def _geometry(self, h: int, w: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:

@@ -10,13 +10,13 @@ nothing. Such an output stays valid until the layer's next training-mode call; e
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from . import threads
 from .base import Arg, Layer, RandomLayer, Shape, Shorthand, fraction, whole
+from .init import INITIALIZERS, check_init
 
 __all__ = ["INITIALIZERS", "AddChannel", "Dense", "Dropout", "Flatten", "Layer", "ReLU",
            "Rescale"]
@@ -139,8 +139,7 @@ class Dense(Layer):
         for name, n in (("in_features", in_features), ("out_features", out_features)):
             if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1):
                 raise ValueError(f"{name} must be a whole number >= 1, got {n!r}")
-        if init not in INITIALIZERS:
-            raise ValueError(f"unknown init {init!r}; choose from {sorted(INITIALIZERS)}")
+        check_init(init)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.init_name = init
         self.param_shapes = ((self.in_features, self.out_features), (self.out_features,))
@@ -253,17 +252,3 @@ class Dropout(RandomLayer):
     def __repr__(self) -> str:
         return f"Dropout(p={self.p:g})"
 
-
-def he_normal(w: np.ndarray, rng: np.random.Generator) -> None:
-    """He et al. (2015): N(0, 2 / fan_in), fan_in being the first axis of (in, out) weights."""
-    w[...] = rng.standard_normal(w.shape) * math.sqrt(2.0 / w.shape[0])
-
-
-def glorot_uniform(w: np.ndarray, rng: np.random.Generator) -> None:
-    """Glorot and Bengio (2010): U(-a, a) with a = sqrt(6 / (fan_in + fan_out))."""
-    a = math.sqrt(6.0 / (w.shape[0] + w.shape[1]))
-    w[...] = rng.uniform(-a, a, w.shape)
-
-
-INITIALIZERS: dict[str, Callable[[np.ndarray, np.random.Generator], None]] = {
-    "he": he_normal, "glorot": glorot_uniform}
