@@ -1,5 +1,15 @@
-"""Neural-network building blocks: layers (registered by kind), the fused softmax cross-entropy,
-Sequential and mlp, and networks built from a layer string."""
+"""Neural-network building blocks, as ``torch.nn`` gathers them:
+
+- the layer protocol: ``Layer``, and ``RandomLayer`` for layers with a random stream;
+- layers: ``Rescale``, ``Flatten``, ``AddChannel``, ``Dense``, ``ReLU``, ``Dropout``,
+  ``Conv2D``, ``MaxPool2D``, ``GlobalAvgPool``, ``BatchNorm``, ``RandomShift``,
+  ``RandomAffine``;
+- models: ``Sequential``, ``mlp`` (an MLP from its sizes), ``network`` (a network from a
+  layer string, read by ``parse_layers``; ``LayerStringError``, ``mlp_layers``);
+- the loss: ``softmax_cross_entropy`` (fused), with ``softmax`` and ``log_softmax``;
+- registries: ``LAYERS`` (kind -> class, ``layer_from_spec``), ``SHORTHANDS`` (layer-string
+  names), ``INITIALIZERS`` (weight initialisers, ``nn.init``).
+"""
 
 from .arch import LayerStringError, mlp_layers, network, parse_layers
 from .augment import RandomAffine, RandomShift
