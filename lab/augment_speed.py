@@ -17,8 +17,7 @@ import time
 import numpy as np
 
 from mnistnp.datasets import load
-from mnistnp.nn.affine import RandomAffine
-from mnistnp.nn.augment import RandomShift
+from mnistnp.nn.augment import RandomAffine, RandomShift
 
 
 def median_ms(layer, x: np.ndarray, repeats: int) -> float:

@@ -22,8 +22,8 @@ def npz_weights(path: Path) -> Weights:
         weights = [(f[f"layers.{i}.W"], f[f"layers.{i}.b"]) for i in indices]
     kinds = [layer["type"] for layer in meta["model"]["layers"]]
     # What forward() below assumes: Rescale (pixels / 255), Flatten, then Dense layers with
-    # ReLU between (model file format 2).
-    assert meta["format_version"] == 2
+    # ReLU between (model file format 3).
+    assert meta["format_version"] == 3
     assert kinds == ["Rescale", "Flatten"] + ["Dense", "ReLU"] * (len(weights) - 1) + ["Dense"], \
         kinds
     assert meta["model"]["layers"][0]["scale"] == 1 / 255

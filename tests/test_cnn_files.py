@@ -112,9 +112,9 @@ def test_a_billion_channels_are_refused_before_they_are_allocated(cnn_file: Path
     shapes, before the model allocates its buffers."""
     def billion(spec: dict[str, Any]) -> None:
         layers = spec["layers"]
-        layers[2]["out"] = 10**9
+        layers[2]["out_channels"] = 10**9
         del layers[3]  # the batch norm (indices after it shift down by one)
-        layers[6]["in"] = 10**9 * 14 * 14
+        layers[6]["in_features"] = 10**9 * 14 * 14
     path = rewrite(cnn_file, billion, tmp_path / "billion.npz",
                    **{"layers.3.gamma": None, "layers.3.beta": None,
                       "layers.3.running_mean": None, "layers.3.running_var": None})
@@ -129,19 +129,19 @@ def test_a_billion_channels_are_refused_before_they_are_allocated(cnn_file: Path
 def test_a_huge_batch_norm_is_refused_without_allocating_its_statistics(
         cnn_file: Path, tmp_path: Path) -> None:
     def huge(spec: dict[str, Any]) -> None:
-        spec["layers"][3]["features"] = 3 * 10**7  # 240 MB of running statistics
+        spec["layers"][3]["num_features"] = 3 * 10**7  # 240 MB of running statistics
     refused(rewrite(cnn_file, huge, tmp_path / "bn.npz"), "layer 3 (BatchNorm)",
             "expects (30000000,)")
 
 
 @pytest.mark.parametrize(("change", "words"), [
-    ({"kernel": [29, 29]}, ["a 29x29 kernel does not fit in 28x28 images"]),
-    ({"kernel": [40, 3], "padding": "valid"}, ["does not fit"]),
+    ({"kernel_size": [29, 29]}, ["a 29x29 kernel does not fit in 28x28 images"]),
+    ({"kernel_size": [40, 3], "padding": "valid"}, ["does not fit"]),
     ({"stride": [-1, 1]}, ["stride must be a positive int", "-1"]),
     ({"stride": [0, 0]}, ["stride"]),
-    ({"in": 0}, ["channel counts must be positive"]),
+    ({"in_channels": 0}, ["channel counts must be positive"]),
     ({"padding": "full"}, ["padding must be 'valid' or 'same'"]),
-    ({"kernel": "5"}, ["kernel_size"]),
+    ({"kernel_size": "5"}, ["kernel_size"]),
 ], ids=["kernel-same", "kernel-valid", "negative-stride", "zero-stride", "no-channels",
         "padding", "kernel-text"])
 def test_a_bad_convolution_is_one_line(cnn_file: Path, tmp_path: Path, change: dict[str, Any],
@@ -159,10 +159,12 @@ def test_a_network_that_takes_too_much_per_image_is_refused(cnn_file: Path,
 
     def edit(spec: dict[str, Any]) -> None:
         spec["layers"] = [*spec["layers"][:2],
-                          {"type": "Conv2D", "in": 1, "out": wide, "kernel": [1, 1],
+                          {"type": "Conv2D", "in_channels": 1, "out_channels": wide,
+                           "kernel_size": [1, 1],
                            "stride": [1, 1], "padding": "same", "init": "he"},
                           {"type": "ReLU"}, {"type": "GlobalAvgPool"},
-                          {"type": "Dense", "in": wide, "out": 10, "init": "he"}]
+                          {"type": "Dense", "in_features": wide, "out_features": 10,
+                           "init": "he"}]
     arrays = {name: None for name in members(cnn_file) if name.startswith("layers.")}
     zeros = np.zeros
     path = rewrite(cnn_file, edit, tmp_path / "wide.npz",

@@ -291,8 +291,8 @@ def test_a_pickled_member_is_refused_unexecuted(tmp_path: Path, saved: Path) -> 
 
 def test_an_unknown_format_version(saved: Path) -> None:
     meta = meta_of(saved)
-    meta["format_version"] = 3
-    refused(rewrite(saved, **{"meta.json": encode_meta(meta)}), "version", "3")
+    meta["format_version"] = 4
+    refused(rewrite(saved, **{"meta.json": encode_meta(meta)}), "version", "4")
     del meta["format_version"]
     refused(rewrite(saved, "none.npz", **{"meta.json": encode_meta(meta)}), "version")
 
@@ -306,7 +306,7 @@ def test_metadata_that_is_not_a_json_object(saved: Path, text: bytes) -> None:
 def test_layer_sizes_that_do_not_chain(saved: Path) -> None:
     meta = meta_of(saved)
     dense = [layer for layer in meta["model"]["layers"] if layer["type"] == "Dense"]
-    dense[1]["in"] = 9  # the first Dense layer gives 8 outputs
+    dense[1]["in_features"] = 9  # the first Dense layer gives 8 outputs
     refused(rewrite(saved, **{"meta.json": encode_meta(meta)}), "layer 4 (Dense)", "expects 9",
             "gets 8")
 
@@ -320,7 +320,7 @@ def test_architectures_that_cannot_be_built(saved: Path, change: str) -> None:
     elif change == "unknown-layer":
         model["layers"][2]["type"] = "Conv9000"
     elif change == "bad-width":
-        model["layers"][1]["out"] = "eight"
+        model["layers"][1]["out_features"] = "eight"
     else:
         model["dtype"] = "no-such-dtype"
     refused(rewrite(saved, **{"meta.json": encode_meta(meta)}))

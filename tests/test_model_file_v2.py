@@ -21,7 +21,7 @@ from mnistnp.checkpoint import load_checkpoint
 from mnistnp.cli import main
 from mnistnp.config import RECIPES
 from mnistnp.errors import ModelFileError
-from mnistnp.model_file import upgrade_v1
+from mnistnp.model_file import upgrade_v1, upgrade_v2
 from mnistnp.pipeline import build_model, train
 
 DATA = Path(__file__).parent / "data"
@@ -57,7 +57,7 @@ def test_format_2_records_the_input_shape_and_names_from_the_layers(tmp_path: Pa
     model = build_model(TrainConfig(), (28, 28), 10, np.random.default_rng(0))
     save_model(tmp_path / "m.npz", model)
     written = meta(tmp_path / "m.npz")
-    assert written["format_version"] == 2
+    assert written["format_version"] == 3
     assert written["model"]["input_shape"] == [28, 28]
     assert [layer["type"] for layer in written["model"]["layers"][:3]] == \
         ["Rescale", "Flatten", "Dense"]
@@ -108,13 +108,13 @@ def test_a_v1_file_whose_image_shape_cannot_be_told_is_refused_saying_how_to_res
     message = str(info.value)
     assert str(path) in message and "36 pixels" in message
     assert "input_shape=(height, width)" in message and "save_model" in message
-    # Doing as it says: loaded with the shape, and saved again as format 2.
+    # Doing as it says: loaded with the shape, and saved again in the current format.
     model = load_model(path, input_shape=(6, 6))
     x = EXPECTED["shift_36_images"]
     assert_same_arithmetic(model.predict_proba(x), EXPECTED["shift_36_proba"])
     save_model(tmp_path / "v2.npz", model, model.info)
     again = load_model(tmp_path / "v2.npz")
-    assert again.input_shape == (6, 6) and meta(tmp_path / "v2.npz")["format_version"] == 2
+    assert again.input_shape == (6, 6) and meta(tmp_path / "v2.npz")["format_version"] == 3
     with pytest.raises(ModelFileError, match=r"input shape \(5, 7\) does not fit"):
         load_model(path, input_shape=(5, 7))
 
@@ -199,7 +199,7 @@ def test_each_recipe_builds_the_same_network_and_weights_as_before(recipe: str,
     assert model.params.dtype.name == before["dtype"] and model.params.size == before["size"]
     upgraded, _ = upgrade_v1(Path("recipe"), {"dtype": before["dtype"],
                                               "layers": before["layers"]}, {}, {})
-    assert [layer.spec() for layer in model.layers] == upgraded["layers"]
+    assert [layer.spec() for layer in model.layers] == upgrade_v2(upgraded)["layers"]
 
 
 def test_training_from_scratch_gives_the_weights_it_gave_before() -> None:

@@ -70,14 +70,6 @@ def toy_layers() -> Iterator[dict[str, type[Layer]]]:
                 raise ValueError(f"expects {self.features} features, gets {input_shape}")
             return tuple(input_shape)
 
-        def spec(self) -> dict[str, Any]:
-            return {"type": self.kind, "features": self.features}
-
-        @classmethod
-        def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32"
-                      ) -> ToyNorm:
-            return cls(spec["features"], dtype)
-
         @classmethod
         def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                            dtype: np.dtype) -> list[Layer]:
@@ -103,14 +95,6 @@ def toy_layers() -> Iterator[dict[str, type[Layer]]]:
 
         def output_shape(self, input_shape: Shape) -> Shape:
             return (self.out,)
-
-        def spec(self) -> dict[str, Any]:
-            return {"type": self.kind, "in": self.inputs, "out": self.out}
-
-        @classmethod
-        def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32"
-                      ) -> ToyProject:
-            return cls(spec["in"], spec["out"])
 
         @classmethod
         def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,

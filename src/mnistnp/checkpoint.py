@@ -1,7 +1,8 @@
 """Checkpoints: everything a run needs to resume bit-identically (weights and layer state,
 optimizer and schedule state, random streams, epoch and batch, History), in one atomically
 written ``.npz``. Version 2 adds the architecture and the layers' non-trainable state (and
-early stopping's copy of it)."""
+early stopping's copy of it); version 3 names the layers' settings as model-file format 3
+does (see ``model_file.upgrade_v2``)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from .atomic import atomic_write
 from .config import TrainConfig
 from .errors import ModelFileError
 from .loop_state import History, TrainState
-from .model_file import load_state, named_state
-from .nn import Layer, Sequential
+from .model_file import load_state, named_state, upgrade_v2
+from .nn import Layer, RandomLayer, Sequential
 from .npzfile import read_npz
 
 if TYPE_CHECKING:
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
     from .optim import Optimizer, Schedule
 
 KIND = "mnistnp-checkpoint"
-VERSION = 2
-READS = (1, 2)  # a version-1 checkpoint (no model spec, no layer state) resumes as well
+VERSION = 3
+# Earlier versions resume as well: version 1 has no model spec and no layer state, version 2
+# a model spec of format 2.
+READS = (1, 2, 3)
 META_KEY = "checkpoint.json"
 BEST = "best."  # early stopping's copies of the layer state: best.layers.<i>.<name>
 
@@ -44,7 +47,8 @@ class Checkpoint:
     params: np.ndarray
     optimizer: dict[str, np.ndarray] = field(default_factory=dict)
     schedule: dict[str, float] = field(default_factory=dict)
-    layer_rngs: list[dict[str, Any]] = field(default_factory=list)  # dropout streams, in order
+    # The random streams' states (``RandomLayer.random_state``), in layer order.
+    layer_rngs: list[dict[str, Any]] = field(default_factory=list)
     early_stopping: dict[str, Any] = field(default_factory=dict)  # scalars; best params below
     best_params: np.ndarray | None = None
     # The architecture (``Sequential.spec()``), checked against the model a resume rebuilds;
@@ -156,6 +160,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise ModelFileError(f"{path}: early stopping's best layer state "
                              f"{sorted(best_state)} is not the model's {sorted(layer_state)}")
     model = meta.get("model")
+    if meta["version"] == 2:
+        model = upgrade_v2(model)
     if not isinstance(model, (dict, type(None))):
         raise ModelFileError(f"{path}: not a usable mnistnp checkpoint (model {model!r})")
     return Checkpoint(config, state, params, optimizer, meta.get("schedule") or {},
@@ -197,7 +203,7 @@ def snapshot(config: TrainConfig, state: TrainState, model: Sequential, optimize
     the schedule's state, the layers' random streams and early stopping's bests."""
     return Checkpoint(
         config, state, model.params.copy(), optimizer.state_dict(), schedule.state_dict(),
-        [dict(layer.rng.bit_generator.state) for layer in _random_layers(model)],
+        [layer.random_state() for layer in _random_layers(model)],
         early.state_dict() if early else {}, early.best_params if early else None,
         model.spec(), model_state(model), dict(early.best_state) if early else {})
 
@@ -208,13 +214,12 @@ def restore(ckpt: Checkpoint, model: Sequential, optimizer: Optimizer, schedule:
     restore_model(ckpt, model)
     optimizer.load_state_dict(ckpt.optimizer)
     schedule.load_state_dict(ckpt.schedule)
-    for layer, rng_state in zip(_random_layers(model), ckpt.layer_rngs):
-        layer.rng.bit_generator.state = rng_state
+    for layer, random_state in zip(_random_layers(model), ckpt.layer_rngs):
+        layer.load_random_state(random_state)
     if early is not None and ckpt.early_stopping:
         early.load_state_dict(ckpt.early_stopping, ckpt.best_params, ckpt.best_state)
 
 
-def _random_layers(model: Sequential) -> list[Any]:
-    """Layers that own a random stream (Dropout, RandomShift, ...), in order."""
-    return [layer for layer in model.layers if isinstance(getattr(layer, "rng", None),
-                                                          np.random.Generator)]
+def _random_layers(model: Sequential) -> list[RandomLayer]:
+    """The layers that own a random stream (Dropout, RandomShift, ...), in order."""
+    return [layer for layer in model.layers if isinstance(layer, RandomLayer)]

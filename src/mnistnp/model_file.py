@@ -1,7 +1,8 @@
 """Model files: a NumPy ``.npz`` of named arrays plus JSON metadata that rebuilds the model.
 
 Written atomically; read with ``allow_pickle=False`` and checked before any weight is trusted.
-Format 2 records the input shape; format-1 files (before it) are upgraded as they load.
+Format 2 records the input shape; format 3 names each layer's settings by its constructor's
+arguments. Files of the formats before are upgraded as they load.
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ from .nn import Sequential, layer_from_spec
 from .nn.model import output_shapes
 from .npzfile import read_npz
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 META_KEY = "meta.json"
 # A format-1 file of this many inputs that does not record its image shape was trained on
 # 28x28 images: every dataset mnistnp knew then (and every one it knows now) has that shape.
 V1_SQUARE = {784: (28, 28)}
+# Format 2's names of layer settings that format 3 calls by the constructor's argument.
+V2_RENAMED = {"Dense": {"in": "in_features", "out": "out_features"},
+              "Conv2D": {"in": "in_channels", "out": "out_channels", "kernel": "kernel_size"},
+              "BatchNorm": {"features": "num_features"}}
 
 
 def named_params(model: Sequential) -> dict[str, np.ndarray]:
@@ -43,6 +48,12 @@ def named_state(model: Sequential) -> dict[str, np.ndarray]:
             for name, array in layer.state().items()}
 
 
+def state_dict(model: Sequential) -> dict[str, np.ndarray]:
+    """What a model file holds of ``model`` besides its metadata: every layer's parameters
+    and state by name (``named_params``, ``named_state``), the live arrays."""
+    return {**named_params(model), **named_state(model)}
+
+
 def load_state(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
     """Give each layer its state from ``arrays`` (named as ``named_state`` names them)."""
     for i, layer in enumerate(model.layers):
@@ -56,7 +67,7 @@ def save_model(path: str | os.PathLike[str], model: Sequential,
     metrics) to exactly ``path``, atomically: an earlier file there stays intact until the new
     one is whole."""
     meta = {"format_version": FORMAT_VERSION, "model": model.spec(), "info": dict(info or {})}
-    arrays = {**named_params(model), **named_state(model)}
+    arrays = state_dict(model)
     arrays[META_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     with atomic_write(path) as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]
@@ -66,8 +77,9 @@ def load_model(path: str | os.PathLike[str],
                input_shape: Sequence[int] | None = None) -> Sequential:
     """Read a model file written by ``save_model``; its ``info`` lands on ``model.info``.
 
-    A format-1 file is upgraded as it is read (see ``upgrade_v1``); ``input_shape`` gives the
-    shape of its images when it does not record it and it cannot be told.
+    A file of an earlier format is upgraded as it is read (see ``upgrade_v1``, ``upgrade_v2``);
+    ``input_shape`` gives the shape of a format-1 file's images when it does not record it
+    and it cannot be told.
     Raises ModelFileError naming the file for anything missing, inconsistent or non-finite.
     """
     path = Path(path)
@@ -79,6 +91,8 @@ def load_model(path: str | os.PathLike[str],
     spec = meta.get("model")
     if meta["format_version"] == 1:
         spec, arrays = upgrade_v1(path, spec, arrays, info, input_shape)
+    if meta["format_version"] < 3:
+        spec = upgrade_v2(spec)
     model = _build(path, spec, arrays)
     for name, target in named_params(model).items():
         target[...] = arrays[name]
@@ -144,7 +158,7 @@ def _read_meta(path: Path, raw: np.ndarray | None) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path}: metadata is not a JSON object")
     version = meta.get("format_version")
-    if version not in (1, FORMAT_VERSION) or isinstance(version, bool):
+    if version not in range(1, FORMAT_VERSION + 1) or isinstance(version, bool):
         raise ModelFileError(f"{path}: format version {version!r} is not supported "
                              f"(this mnistnp reads versions 1 to {FORMAT_VERSION})")
     return meta
@@ -199,11 +213,26 @@ def upgrade_v1(path: Path, spec: Any, arrays: dict[str, np.ndarray], info: dict[
         f"{FORMAT_VERSION}")
 
 
+def upgrade_v2(spec: Any) -> Any:
+    """A format-2 model spec as format 3 has it: the settings of Dense (``in``, ``out``),
+    Conv2D (``in``, ``out``, ``kernel``) and BatchNorm (``features``) named by their
+    constructor's arguments (``in_features``, ...). Anything else is left as it is, for
+    loading to say what is wrong with it."""
+    if not (isinstance(spec, dict) and isinstance(spec.get("layers"), list)):
+        return spec
+    layers = []
+    for layer in spec["layers"]:
+        renamed = V2_RENAMED.get(str(layer.get("type")), {}) if isinstance(layer, dict) else {}
+        layers.append({renamed.get(key, key): value for key, value in layer.items()}
+                      if renamed else layer)
+    return {**spec, "layers": layers}
+
+
 def _fits(spec: dict[str, Any], shape: tuple[int, ...]) -> bool:
-    """Whether the layers of ``spec`` take samples of ``shape``; True if the layers cannot even
-    be built (loading the model then says what is wrong with them)."""
+    """Whether the layers of format-2 ``spec`` take samples of ``shape``; True if the layers
+    cannot even be built (loading the model then says what is wrong with them)."""
     try:
-        layers = [layer_from_spec(layer, spec["dtype"]) for layer in spec["layers"]]
+        layers = [layer_from_spec(layer, spec["dtype"]) for layer in upgrade_v2(spec)["layers"]]
     except (KeyError, TypeError, ValueError):
         return True
     try:

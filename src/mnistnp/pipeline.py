@@ -195,7 +195,7 @@ def train(config: TrainConfig, data: Data | None = None,
     history = trainer.fit(x_train, y_train, rng=rng, epochs=config.epochs,
                           iterations=config.iterations, validation=validation,
                           state=resume.state if resume else None)
-    model.release_buffers()  # training is over: its scratch arrays would outlive it
+    model.release_scratch()  # training is over: its scratch arrays would outlive it
     if on_scoring is not None:
         on_scoring(len(x_all) + len(x_test))
     elif log is not None:

@@ -73,7 +73,7 @@ def test_each_mistake_is_one_clear_message(text: str, message: str) -> None:
 def test_what_each_string_builds(text: str, kinds: list[str]) -> None:
     model = network(text, (28, 28), 10)
     assert [layer.kind for layer in model.layers] == kinds
-    assert model.layers[-1].spec()["out"] == 10  # the output layer, one unit per class
+    assert model.layers[-1].spec()["out_features"] == 10  # the output layer, one unit per class
     assert model.input_shape == (28, 28) and model.output_shape == (10,)
 
 

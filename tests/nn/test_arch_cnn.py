@@ -297,7 +297,7 @@ def test_a_trained_model_gives_back_its_step_buffers_and_still_trains() -> None:
     config = TrainConfig(epochs=1, dataset="tiny").with_overrides(
         layers="conv:4:3,bn,maxpool:2,dense:8")
     model = train(config, data=data, progress=False).model
-    assert not any(layer.__dict__.get("_buffers") for layer in model.layers)
+    assert not any(layer.__dict__.get("_scratch_arrays") for layer in model.layers)
 
     def copy_state(source: Sequential, target: Sequential) -> None:
         target.params[...] = source.params
@@ -308,9 +308,9 @@ def test_a_trained_model_gives_back_its_step_buffers_and_still_trains() -> None:
     x, y = a["train_images"], a["train_labels"]
     kept = Sequential.from_spec(model.spec())
     kept.forward(x[:32].astype(np.float32), training=True)  # makes its buffers
-    assert any(layer.__dict__.get("_buffers") for layer in kept.layers)
+    assert any(layer.__dict__.get("_scratch_arrays") for layer in kept.layers)
     copy_state(model, kept)
     for m in (model, kept):
         train_step(m, x, y, np.arange(32, 64), SGD(0.1))
-    assert any(layer.__dict__.get("_buffers") for layer in model.layers)
+    assert any(layer.__dict__.get("_scratch_arrays") for layer in model.layers)
     assert model.params.tobytes() == kept.params.tobytes()

@@ -33,7 +33,7 @@ from mnistnp.nn import (
     network,
     parse_layers,
 )
-from mnistnp.nn.affine import RandomAffine
+from mnistnp.nn.augment import RandomAffine
 from mnistnp.nn.base import Shorthand
 from mnistnp.nn.conv import Conv2D
 from mnistnp.nn.norm import BatchNorm
@@ -199,3 +199,14 @@ def test_a_new_kind_takes_its_place_in_the_layer_string() -> None:
         assert [item.name for item in items] == ["dense", "toyproject"]
     with pytest.raises(ValueError, match="unknown layer 'toyproject'"):
         parse_layers("dense:6,toyproject:4")  # gone again with its class
+
+
+def test_mnistnp_nn_exports_every_kind_and_the_pieces_of_a_model() -> None:
+    """As torch.nn: every layer class, the base classes, the models and the loss, by name."""
+    import mnistnp.nn as nn
+    from mnistnp.nn import BatchNorm, Conv2D, Dense, Layer, Sequential, network  # noqa: F401
+
+    assert all(hasattr(nn, name) for name in nn.__all__)
+    assert {cls.__name__ for cls in LAYERS.values()} <= set(nn.__all__)
+    assert {"Layer", "RandomLayer", "Sequential", "mlp", "network", "softmax_cross_entropy",
+            "INITIALIZERS"} <= set(nn.__all__)

@@ -17,10 +17,14 @@ from mnistnp.nn import (
     Dense,
     Dropout,
     Flatten,
+    RandomAffine,
+    RandomLayer,
+    RandomShift,
     ReLU,
     Rescale,
     Sequential,
     mlp,
+    network,
     softmax_cross_entropy,
 )
 
@@ -418,3 +422,31 @@ def test_params_are_one_contiguous_buffer_viewed_by_the_layers() -> None:
     assert dense[0].W[0, 0] == -42.0
     dense[-1].b[-1] = 99.0
     assert model.params[-1] == 99.0
+
+
+def test_the_layers_with_a_random_stream_share_one_base_that_saves_it() -> None:
+    """Dropout and the augmentations are RandomLayers (what a checkpoint looks for): each
+    stream a child of the model's generator, its state JSON-ready and put back exactly."""
+    model = network("affine:10:0.1,dense:8,dropout:0.2", (28, 28), 10,
+                    rng=np.random.default_rng(0))
+    streams = [layer for layer in model.layers if isinstance(layer, RandomLayer)]
+    assert [type(layer) for layer in streams] == [RandomAffine, Dropout]
+    assert isinstance(RandomShift(1), RandomLayer)
+    assert not any(layer.deterministic for layer in streams)
+    assert model.fixed_prefix() == 0  # the affine layer draws: nothing before it is fixed
+    dropout = streams[1]
+    saved = json.loads(json.dumps(dropout.random_state()))
+    first = dropout.rng.random(5)
+    dropout.load_random_state(saved)
+    np.testing.assert_array_equal(dropout.rng.random(5), first)
+    other = network("affine:10:0.1,dense:8,dropout:0.2", (28, 28), 10,
+                    rng=np.random.default_rng(0))
+    assert other.layers[-2].random_state() == saved  # the same seed, the same stream
+
+
+def test_release_scratch_drops_every_layers_scratch() -> None:
+    model = network("conv:2:3,bn,maxpool:2,dense:8", (8, 8), 3, rng=np.random.default_rng(0))
+    model.forward(np.ones((4, 8, 8), np.uint8), training=True)
+    assert any(layer.__dict__.get("_scratch_arrays") for layer in model.layers)
+    model.release_scratch()
+    assert not any(layer.__dict__.get("_scratch_arrays") for layer in model.layers)

@@ -345,18 +345,21 @@ def test_either_layout_gives_the_same_results(index: int, x_first: bool, g_first
 
 
 @pytest.mark.parametrize(("cls", "spec"), [
-    (Conv2D, {"type": "Conv2D", "in": 3.5, "out": 4, "kernel": [3, 3], "stride": [1, 1],
+    (Conv2D, {"type": "Conv2D", "in_channels": 3.5, "out_channels": 4,
+              "kernel_size": [3, 3], "stride": [1, 1],
               "padding": "same"}),
-    (Conv2D, {"type": "Conv2D", "in": "3", "out": 4, "kernel": [3, 3], "stride": [1, 1],
+    (Conv2D, {"type": "Conv2D", "in_channels": "3", "out_channels": 4,
+              "kernel_size": [3, 3], "stride": [1, 1],
               "padding": "same"}),
-    (Conv2D, {"type": "Conv2D", "in": 3, "out": 4, "kernel": [3, 0], "stride": [1, 1],
+    (Conv2D, {"type": "Conv2D", "in_channels": 3, "out_channels": 4,
+              "kernel_size": [3, 0], "stride": [1, 1],
               "padding": "same"}),
-    (Conv2D, {"type": "Conv2D", "in": 3, "out": 4, "kernel": [3, 3], "stride": [1, 1],
-              "padding": "full"}),
+    (Conv2D, {"type": "Conv2D", "in_channels": 3, "out_channels": 4,
+              "kernel_size": [3, 3], "stride": [1, 1], "padding": "full"}),
     (MaxPool2D, {"type": "MaxPool2D", "size": [2, 2.5], "stride": [2, 2]}),
     (MaxPool2D, {"type": "MaxPool2D", "size": "2", "stride": [2, 2]}),
-    (BatchNorm, {"type": "BatchNorm", "features": 4.0, "momentum": 0.1, "eps": 1e-5}),
-    (BatchNorm, {"type": "BatchNorm", "features": 4, "momentum": "0.1", "eps": 1e-5}),
+    (BatchNorm, {"type": "BatchNorm", "num_features": 4.0, "momentum": 0.1, "eps": 1e-5}),
+    (BatchNorm, {"type": "BatchNorm", "num_features": 4, "momentum": "0.1", "eps": 1e-5}),
 ])
 def test_from_spec_refuses_bad_values_rather_than_coercing_them(cls, spec) -> None:
     """A model file's spec with 3.5 channels is refused, not read as 3."""

@@ -1,12 +1,22 @@
-"""Neural-network building blocks: layers (registered by kind), the fused softmax cross-entropy,
-Sequential and mlp, and networks built from a layer string."""
+"""Neural-network building blocks, as ``torch.nn`` gathers them:
 
-from .affine import RandomAffine
+- the layer protocol: ``Layer``, and ``RandomLayer`` for layers with a random stream;
+- layers: ``Rescale``, ``Flatten``, ``AddChannel``, ``Dense``, ``ReLU``, ``Dropout``,
+  ``Conv2D``, ``MaxPool2D``, ``GlobalAvgPool``, ``BatchNorm``, ``RandomShift``,
+  ``RandomAffine``;
+- models: ``Sequential``, ``mlp`` (an MLP from its sizes), ``network`` (a network from a
+  layer string, read by ``parse_layers``; ``LayerStringError``, ``mlp_layers``);
+- the loss: ``softmax_cross_entropy`` (fused), with ``softmax`` and ``log_softmax``;
+- registries: ``LAYERS`` (kind -> class, ``layer_from_spec``), ``SHORTHANDS`` (layer-string
+  names), ``INITIALIZERS`` (weight initialisers, ``nn.init``).
+"""
+
 from .arch import LayerStringError, mlp_layers, network, parse_layers
-from .augment import RandomShift
-from .base import LAYERS, SHORTHANDS, Layer, layer_from_spec
+from .augment import RandomAffine, RandomShift
+from .base import LAYERS, SHORTHANDS, Layer, RandomLayer, layer_from_spec
 from .conv import Conv2D
-from .layers import INITIALIZERS, AddChannel, Dense, Dropout, Flatten, ReLU, Rescale
+from .init import INITIALIZERS
+from .layers import AddChannel, Dense, Dropout, Flatten, ReLU, Rescale
 from .losses import log_softmax, softmax, softmax_cross_entropy
 from .model import Sequential, mlp
 from .norm import BatchNorm
@@ -14,6 +24,6 @@ from .pool import GlobalAvgPool, MaxPool2D
 
 __all__ = ["INITIALIZERS", "LAYERS", "SHORTHANDS", "AddChannel", "BatchNorm", "Conv2D", "Dense",
            "Dropout", "Flatten", "GlobalAvgPool", "Layer", "LayerStringError", "MaxPool2D",
-           "RandomAffine", "RandomShift", "ReLU", "Rescale", "Sequential", "layer_from_spec",
-           "log_softmax", "mlp", "mlp_layers", "network", "parse_layers", "softmax",
-           "softmax_cross_entropy"]
+           "RandomAffine", "RandomLayer", "RandomShift", "ReLU", "Rescale", "Sequential",
+           "layer_from_spec", "log_softmax", "mlp", "mlp_layers", "network", "parse_layers",
+           "softmax", "softmax_cross_entropy"]

@@ -7,8 +7,9 @@ Grammar: items separated by commas, each a name and its values separated by colo
 shifts and affine transforms), a Rescale of the pixels to [0, 1], the items' layers in order
 (``dense:N`` adds a Flatten before it when it gets images, and a ReLU after it; ``conv``
 likewise a ReLU, and it, ``maxpool``, ``bn`` and ``gap`` an AddChannel before them when they
-get images without channels; ``bn`` and ``maxpool`` right after such a ReLU go before it, see
-``Layer.before_relu``), then the output layer, ``linear:<number of classes>``.
+get images without channels; ``bn`` and ``maxpool`` right after such a ReLU go before it),
+then the output layer, ``linear:<number of classes>``. Where each kind may go is a rule of the
+grammar, kept here (``PLACEMENT``), not on the layers.
 """
 
 from __future__ import annotations
@@ -21,13 +22,49 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
+from .augment import RandomAffine, RandomShift
 from .base import SHORTHANDS, Layer, Shape
-from .layers import ReLU, Rescale
+from .layers import Flatten, ReLU, Rescale
 from .model import Sequential
+from .norm import BatchNorm
+from .pool import MaxPool2D
 
 
 class LayerStringError(ValueError):
     """A layer string that cannot be read; the message names the item and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the layers of a kind go in a layer string."""
+
+    # It works on the raw input (uint8 images) before it is rescaled, and has no backward:
+    # its items must come first (random shifts and affine transforms).
+    raw_input: bool = False
+    # Applying it twice is the same as once (ReLU): an item that repeats it adds nothing.
+    idempotent: bool = False
+    # An item of this kind that follows the ReLU an item added of its own (``dense:N``'s,
+    # ``conv:...``'s) goes before that ReLU: batch norm normalises what the ReLU gets (where
+    # Ioffe and Szegedy put it); max pooling gives the same values and gradients on either
+    # side of it, and the ReLU then has a quarter of the values to do.
+    before_relu: bool = False
+
+
+# The kinds with a placement rule; any other goes where it is written. A subclass (a variant
+# of a kind) follows its kind's rule.
+PLACEMENT: dict[type[Layer], Placement] = {
+    RandomShift: Placement(raw_input=True),
+    RandomAffine: Placement(raw_input=True),
+    Flatten: Placement(idempotent=True),
+    ReLU: Placement(idempotent=True),
+    BatchNorm: Placement(before_relu=True),
+    MaxPool2D: Placement(before_relu=True),
+}
+
+
+def placement(cls: type[Layer]) -> Placement:
+    """The placement rule of a layer class: its own, or its nearest registered parent's."""
+    return next((PLACEMENT[c] for c in cls.__mro__ if c in PLACEMENT), Placement())
 
 
 @dataclass(frozen=True)
@@ -40,7 +77,7 @@ class Item:
 
     @property
     def raw_input(self) -> bool:
-        return SHORTHANDS[self.name][0].raw_input
+        return placement(SHORTHANDS[self.name][0]).raw_input
 
 
 def grammar() -> str:
@@ -121,11 +158,11 @@ def build_layers(layers: str | Sequence[Item], input_shape: Sequence[int], num_c
         # relu after dense:N (which has its ReLU) adds nothing: one ReLU is the same as two.
         # Written out, it says the items after it go after it.
         if len(new) == 1 and built and new[0].spec() == built[-1].spec() \
-                and type(new[0]).idempotent:
+                and placement(type(new[0])).idempotent:
             own_relu = False
             return
         relu = built.pop() if own_relu and new and all(
-            type(layer).before_relu for layer in new) else None  # a ReLU keeps the shape
+            placement(type(layer)).before_relu for layer in new) else None  # a ReLU keeps the shape
         for layer in [*new, *([relu] if relu else [])]:
             try:
                 shape = tuple(layer.output_shape(shape))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -77,6 +78,14 @@ class Layer:
     ``backward`` needs; ``backward(grad_out)`` stores parameter gradients on the layer and
     returns the input gradient. Neither mutates its arguments. Batches are (n_samples, *shape).
 
+    What a layer holds, by the names used throughout: its **parameters** (trained; views into
+    the model's flat buffer, ``param_names``), its **state** (saved but not trained, batch
+    norm's running statistics: ``state_names``, ``state()``, ``load_state``), its **random
+    stream** (a ``RandomLayer``'s generator, saved by checkpoints) and its **scratch** (arrays
+    reused from step to step, never saved: ``_scratch``, ``release_scratch``). A model file
+    holds the parameters and state of every layer by name: the model's **state dict**
+    (``model_file.state_dict``).
+
     A subclass that sets its own ``kind`` is registered under it (``LAYERS``), and each name in
     its ``shorthands`` becomes a word of the layer string (``SHORTHANDS``): adding a layer kind
     touches only the file that defines it.
@@ -84,11 +93,11 @@ class Layer:
 
     # The registry key, written as "type" in the layer's spec (a model file's layer list).
     kind: ClassVar[str] = "Layer"
+    # Constructor arguments kept under another attribute (``config``): Dense keeps ``init``
+    # as ``init_name``, ``init`` being the method that fills the weights.
+    config_attributes: ClassVar[Mapping[str, str]] = {}
     # Names this kind takes in a layer string, each with its values (see ``from_shorthand``).
     shorthands: ClassVar[Mapping[str, Shorthand]] = {}
-    # True for a layer that works on the raw input (uint8 images) before it is rescaled, and
-    # has no backward: it must come first (random shifts).
-    raw_input: ClassVar[bool] = False
     # The names of this layer's parameters, in ``param_shapes`` order ("W", "b"); a model
     # file calls them ``layers.<index>.<name>``.
     param_names: ClassVar[tuple[str, ...]] = ()
@@ -105,14 +114,6 @@ class Layer:
     # True if a sample's training-mode output depends on the rest of its batch (batch norm's
     # statistics): a batch then cannot be taken in chunks whose gradients add up.
     batch_statistics: ClassVar[bool] = False
-    # True if applying the layer twice is the same as once (ReLU): a layer string's item that
-    # repeats such a layer adds nothing.
-    idempotent: ClassVar[bool] = False
-    # True if a layer-string item of this kind that follows the ReLU an item added of its own
-    # (``dense:N``'s, ``conv:...``'s) goes before that ReLU: batch norm normalises what the
-    # ReLU gets (where Ioffe and Szegedy put it); max pooling gives the same values and
-    # gradients on either side of it, and the ReLU then has a quarter of the values to do.
-    before_relu: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -167,19 +168,44 @@ class Layer:
         from it."""
         return math.prod(self.output_shape(input_shape))
 
+    @classmethod
+    def arguments(cls) -> dict[str, inspect.Parameter]:
+        """The constructor's arguments by name, but ``dtype``: a layer's settings (its
+        ``config``). A layer that takes ``dtype`` gets the model's, which is not a setting."""
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # not self
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return {p.name: p for p in params if p.kind in named and p.name != "dtype"}
+
+    def config(self) -> dict[str, Any]:
+        """The layer's settings: its constructor's arguments by name (as Keras'
+        ``get_config``), each read from the attribute of that name (or the one
+        ``config_attributes`` gives), tuples as lists, so the values are JSON-ready."""
+        return {name: _json_ready(getattr(self, self.config_attributes.get(name, name)))
+                for name in self.arguments()}
+
     def spec(self) -> dict[str, Any]:
-        """The layer as JSON-ready data, enough for ``from_spec`` to rebuild it."""
-        return {"type": self.kind}
+        """The layer as JSON-ready data, its kind and settings, for ``from_spec``:
+        ``{"type": "Dense", "in_features": 784, ...}``."""
+        return {"type": self.kind, **self.config()}
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
-        """Rebuild a layer from ``spec()`` data; the model's ``dtype`` is for layers that hold
-        arrays outside the parameter buffer. KeyError/TypeError/ValueError if ``spec`` is bad.
-        The default suits a layer without settings."""
-        extra = sorted(set(spec) - {"type"})
-        if extra:
-            raise ValueError(f"{cls.kind} takes no settings, got {', '.join(extra)}")
-        return cls()
+    def from_spec(cls, spec: Mapping[str, Any], dtype: np.dtype | str = "float32") -> Layer:
+        """Rebuild a layer from ``spec()`` data: ``cls(**config)``, with the model's ``dtype``
+        for a layer that takes one (it holds arrays outside the parameter buffer). A setting
+        left out takes the constructor's default. ValueError naming the kind and the key for
+        an unknown or missing setting, and the constructor's for a bad value."""
+        arguments = cls.arguments()
+        config = {key: value for key, value in spec.items() if key != "type"}
+        settings = f"its settings: {', '.join(arguments)}" if arguments else "it takes none"
+        for key in config:
+            if key not in arguments:
+                raise ValueError(f"{cls.kind} has no setting {key!r} ({settings})")
+        for name, argument in arguments.items():
+            if argument.default is inspect.Parameter.empty and name not in config:
+                raise ValueError(f"{cls.kind} needs the setting {name!r} ({settings})")
+        if "dtype" in inspect.signature(cls.__init__).parameters:
+            config["dtype"] = dtype
+        return cls(**config)
 
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
@@ -195,20 +221,46 @@ class Layer:
     def __repr__(self) -> str:
         return self.kind
 
-    def release_buffers(self) -> None:
-        """Drop the arrays kept from step to step (``_buffer``): a CNN's columns and layer
-        outputs take hundreds of MB. The next training-mode call makes them again."""
-        self.__dict__.pop("_buffers", None)
+    def release_scratch(self) -> None:
+        """Drop the layer's scratch (the arrays ``_scratch`` keeps from step to step): a CNN's
+        columns and layer outputs take hundreds of MB. The next training-mode call makes them
+        again."""
+        self.__dict__.pop("_scratch_arrays", None)
 
-    def _buffer(self, name: str, shape: Shape, dtype: np.dtype) -> np.ndarray:
-        """A reusable array of ``shape``: a view of the first rows of a cached one when it is
-        big enough (the last, smaller batch of an epoch reuses the full-size buffer)."""
-        buffers: dict[str, np.ndarray] = self.__dict__.setdefault("_buffers", {})
-        buf = buffers.get(name)
+    def _scratch(self, name: str, shape: Shape, dtype: np.dtype) -> np.ndarray:
+        """Scratch array ``name`` of ``shape``, reused from step to step: a view of the first
+        rows of the kept one when it is big enough (the last, smaller batch of an epoch reuses
+        the full-size array)."""
+        arrays: dict[str, np.ndarray] = self.__dict__.setdefault("_scratch_arrays", {})
+        buf = arrays.get(name)
         if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] \
                 or buf.shape[0] < shape[0]:
-            buf = buffers[name] = np.empty(shape, dtype)
+            buf = arrays[name] = np.empty(shape, dtype)
         return buf[:shape[0]]
+
+
+class RandomLayer(Layer):
+    """A layer that owns a random stream (``rng``, a NumPy Generator): dropout's masks, the
+    augmentations' transforms. ``init`` makes it a child of the model's generator, so a seed
+    gives the same draws; a checkpoint finds such layers by this class and saves and restores
+    their streams (``random_state``, ``load_random_state``) to resume bit-identically."""
+
+    # Its training-mode output depends on its stream, not only on the input and parameters.
+    deterministic: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)  # until ``init`` gives it the model's child stream
+
+    def init(self, rng: np.random.Generator) -> None:
+        self.rng = rng.spawn(1)[0]
+
+    def random_state(self) -> dict[str, Any]:
+        """The stream's state, JSON-ready (``bit_generator.state``)."""
+        return dict(self.rng.bit_generator.state)
+
+    def load_random_state(self, state: Mapping[str, Any]) -> None:
+        """Put back a state ``random_state`` gave: the stream goes on from where it was."""
+        self.rng.bit_generator.state = dict(state)
 
 
 def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
@@ -220,6 +272,11 @@ def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> 
     if cls is None:
         raise ValueError(f"unknown layer type {spec['type']!r} (known: {', '.join(LAYERS)})")
     return cls.from_spec(spec, dtype)
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` with its tuples as lists, as JSON gives them back."""
+    return [_json_ready(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def _check_free(table: dict[str, Any], key: str, cls: type) -> None:

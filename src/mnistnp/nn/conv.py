@@ -10,6 +10,7 @@ import numpy as np
 
 from . import threads
 from .base import Arg, Layer, Shape, Shorthand, one_of, whole
+from .init import INITIALIZERS, check_init
 from .layers import ReLU, with_channels
 
 # Layout. Batches come and go as (N, C, H, W). Inside, the columns are channel-major,
@@ -19,7 +20,7 @@ from .layers import ReLU, with_channels
 # and (C, N, ...) swaps the two outer axes: a copy in contiguous runs of H*W numbers, cheap,
 # unlike the element-by-element transpose that NHWC <-> NCHW costs. So the output is returned
 # as an (N, F, H', W') view of that (F, N, H', W') memory, without a copy; pooling and batch
-# norm lay their own buffers out the same way (``buffer_like``), and any other layer reads it
+# norm lay their own buffers out the same way (``scratch_like``), and any other layer reads it
 # as the strided view it is.
 
 # In evaluation, at most this many column entries at once (64 MB in float32): the batch is
@@ -34,19 +35,19 @@ FEW_IMAGES = 8
 
 def channel_major(x: np.ndarray) -> bool:
     """True if ``x`` (N, C, ...) is a view of C-contiguous (C, N, ...) memory, as Conv2D's
-    output is: layers after it lay their buffers out the same way (``buffer_like``), so
+    output is: layers after it lay their buffers out the same way (``scratch_like``), so
     their passes sweep memory in order and the gradient reaching Conv2D needs no reordering."""
     return x.ndim >= 2 and not x.flags.c_contiguous and x.swapaxes(0, 1).flags.c_contiguous
 
 
-def buffer_like(layer: Layer, name: str, shape: tuple[int, ...], dtype: np.dtype,
+def scratch_like(layer: Layer, name: str, shape: tuple[int, ...], dtype: np.dtype,
                 channels_first: bool) -> np.ndarray:
-    """``layer``'s reused buffer ``name`` of ``shape`` (N, C, ...): C-contiguous, or with
+    """``layer``'s scratch array ``name`` of ``shape`` (N, C, ...): C-contiguous, or with
     ``channels_first`` an (N, C, ...) view of (C, N, ...) memory."""
     if not channels_first:
-        return layer._buffer(name, shape, dtype)
+        return layer._scratch(name, shape, dtype)
     swapped = (shape[1], shape[0], *shape[2:])
-    return layer._buffer(name, (math.prod(shape),), dtype).reshape(swapped).swapaxes(0, 1)
+    return layer._scratch(name, (math.prod(shape),), dtype).reshape(swapped).swapaxes(0, 1)
 
 
 def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
@@ -134,18 +135,6 @@ def _col2im(cols: np.ndarray, stride: tuple[int, int], out: np.ndarray) -> None:
             out[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += cols[:, i, j]
 
 
-def conv_init(w: np.ndarray, name: str, rng: np.random.Generator) -> None:
-    """Fill conv weights (F, C, kh, kw): "he" N(0, 2 / fan_in), "glorot" U(-a, a) with
-    a = sqrt(6 / (fan_in + fan_out)); fan_in = C*kh*kw, fan_out = F*kh*kw (as Keras)."""
-    f, c, kh, kw = w.shape
-    fan_in, fan_out = c * kh * kw, f * kh * kw
-    if name == "he":
-        w[...] = rng.standard_normal(w.shape) * math.sqrt(2.0 / fan_in)
-    else:
-        a = math.sqrt(6.0 / (fan_in + fan_out))
-        w[...] = rng.uniform(-a, a, w.shape)
-
-
 class Conv2D(Layer):
     """2-D cross-correlation (as PyTorch's ``Conv2d``) of (N, C, H, W) float batches with F
     filters W of shape (F, C, kh, kw) plus a bias b (F,), giving (N, F, H', W').
@@ -168,6 +157,7 @@ class Conv2D(Layer):
         "F filters of KxK, stride S (default 1), PAD same (default: the output as large as "
         "the input, over S) or valid (no padding); then a ReLU")}
     param_names: ClassVar[tuple[str, ...]] = ("W", "b")
+    config_attributes: ClassVar[dict[str, str]] = {"kernel_size": "kernel", "init": "init_name"}
     # bound by Layer.bind: views into the model's parameter and gradient buffers
     W: np.ndarray
     b: np.ndarray
@@ -183,8 +173,7 @@ class Conv2D(Layer):
                              f"{in_channels!r} in and {out_channels!r} out")
         if padding not in ("valid", "same"):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-        if init not in ("he", "glorot"):
-            raise ValueError(f"unknown init {init!r}; choose from ['glorot', 'he']")
+        check_init(init)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel = _pair(kernel_size, "kernel_size")
         self.stride = _pair(stride, "stride")
@@ -195,7 +184,7 @@ class Conv2D(Layer):
         self._cols: np.ndarray | None = None  # (C*kh*kw, N*H'*W') from the last training forward
 
     def init(self, rng: np.random.Generator) -> None:
-        conv_init(self.W, self.init_name, rng)
+        INITIALIZERS[self.init_name](self.W, rng)
         self.b[...] = 0
 
     def _geometry(self, h: int, w: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -246,9 +235,9 @@ class Conv2D(Layer):
         return xp.transpose(1, 0, 2, 3)
 
     def _flat(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """A reused buffer of ``shape`` whose leading axis is not the batch (``_buffer``
+        """A scratch array of ``shape`` whose leading axis is not the batch (``_scratch``
         slices the first axis): the first prod(shape) entries of a cached 1-D array."""
-        return self._buffer(name, (math.prod(shape),), dtype).reshape(shape)
+        return self._scratch(name, (math.prod(shape),), dtype).reshape(shape)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         n, c, h, w = x.shape
@@ -310,7 +299,7 @@ class Conv2D(Layer):
         gy = gy.reshape(f, m)  # (F, N*H'*W')
         # dW^T = cols @ gy^T, (C*kh*kw, F), then a copy of its transpose (a few thousand
         # numbers): OpenBLAS runs this operand order about a fifth faster than gy @ cols^T.
-        dwt = np.matmul(cols, gy.T, out=self._buffer("dWT", (cols.shape[0], f), gy.dtype))
+        dwt = np.matmul(cols, gy.T, out=self._scratch("dWT", (cols.shape[0], f), gy.dtype))
         np.copyto(self.dW.reshape(f, -1), dwt.T)  # (F, C*kh*kw) view of (F, C, kh, kw)
         # Row sums by a reduction: as fast as a GEMV here, and free of the stalls a 2-thread
         # BLAS call of so little work suffers when the other core is busy.
@@ -326,18 +315,6 @@ class Conv2D(Layer):
         # (C, kh, kw, N, H', W') columns added back into (C, N, Hp, Wp)
         col2im(dcols.reshape(c, kh, kw, n, ho, wo), self.stride, dxp)
         return dxp[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)  # (N, C, H, W) view
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "in": self.in_channels, "out": self.out_channels,
-                "kernel": list(self.kernel), "stride": list(self.stride),
-                "padding": self.padding, "init": self.init_name}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Conv2D:
-        """Rebuild from ``spec()`` data (the dtype comes from the model's parameters); the
-        values are checked as given, not coerced: KeyError or ValueError if bad."""
-        return cls(spec["in"], spec["out"], spec["kernel"], spec["stride"], spec["padding"],
-                   spec.get("init", "he"))
 
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,

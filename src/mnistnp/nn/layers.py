@@ -10,13 +10,13 @@ nothing. Such an output stays valid until the layer's next training-mode call; e
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from . import threads
-from .base import Arg, Layer, Shape, Shorthand, fraction, whole
+from .base import Arg, Layer, RandomLayer, Shape, Shorthand, fraction, whole
+from .init import INITIALIZERS, check_init
 
 __all__ = ["INITIALIZERS", "AddChannel", "Dense", "Dropout", "Flatten", "Layer", "ReLU",
            "Rescale"]
@@ -48,20 +48,13 @@ class Rescale(Layer):
         self.dtype = np.dtype(dtype)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        out = self._buffer("out", x.shape, self.dtype) if training else None
+        out = self._scratch("out", x.shape, self.dtype) if training else None
         # One pass: cast and scale together. A scale of the model's dtype keeps uint8 * scale
         # in float32, with no float64 detour.
         return np.multiply(x, self.dtype.type(self.scale), out=out, dtype=self.dtype)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out * grad_out.dtype.type(self.scale)
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "scale": self.scale}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Rescale:
-        return cls(spec["scale"], dtype)
 
     def __repr__(self) -> str:
         return f"Rescale(scale={self.scale:.3g})"
@@ -74,7 +67,6 @@ class Flatten(Layer):
     kind = "Flatten"
     shorthands: ClassVar[dict[str, Shorthand]] = {
         "flatten": Shorthand(help="images to rows; dense:N adds one when it gets images")}
-    idempotent = True
 
     def __init__(self) -> None:
         self._shape: Shape = ()
@@ -83,7 +75,7 @@ class Flatten(Layer):
         if training:
             self._shape = x.shape
             if not x.flags.c_contiguous:  # a strided view, such as a conv layer's output
-                buf = self._buffer("out", x.shape, x.dtype)
+                buf = self._scratch("out", x.shape, x.dtype)
                 buf[...] = x
                 x = buf
         # -1 is the quick way (a third of the time of a computed size), but 0 samples need
@@ -136,6 +128,7 @@ class Dense(Layer):
         "linear": Shorthand((Arg("N", whole(1)),), "N units, no activation"),
     }
     param_names = ("W", "b")
+    config_attributes: ClassVar[dict[str, str]] = {"init": "init_name"}
     # bound by Layer.bind: views into the model's parameter and gradient buffers
     W: np.ndarray
     b: np.ndarray
@@ -146,8 +139,7 @@ class Dense(Layer):
         for name, n in (("in_features", in_features), ("out_features", out_features)):
             if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1):
                 raise ValueError(f"{name} must be a whole number >= 1, got {n!r}")
-        if init not in INITIALIZERS:
-            raise ValueError(f"unknown init {init!r}; choose from {sorted(INITIALIZERS)}")
+        check_init(init)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.init_name = init
         self.param_shapes = ((self.in_features, self.out_features), (self.out_features,))
@@ -160,7 +152,7 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x = x if training else _NOTHING  # (N, in) kept for dW; not copied
-        out = self._buffer("out", (len(x), self.out_features), self.W.dtype) if training \
+        out = self._scratch("out", (len(x), self.out_features), self.W.dtype) if training \
             else None
         y = np.matmul(x, self.W, out=out)  # (N, out)
         y += self.b
@@ -175,21 +167,13 @@ class Dense(Layer):
         np.matmul(self._ones[:n], grad_out, out=self.db)
         if not self.needs_input_grad:
             return grad_out[:, :0]  # nobody reads it; skip the (N, in) product
-        dx = self._buffer("dx", (len(grad_out), self.in_features), grad_out.dtype)
+        dx = self._scratch("dx", (len(grad_out), self.in_features), grad_out.dtype)
         return np.matmul(grad_out, self.W.T, out=dx)
 
     def output_shape(self, input_shape: Shape) -> Shape:
         if tuple(input_shape) != (self.in_features,):
             raise ValueError(f"expects {self.in_features} inputs, gets {describe(input_shape)}")
         return (self.out_features,)
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "in": self.in_features, "out": self.out_features,
-                "init": self.init_name}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Dense:
-        return cls(spec["in"], spec["out"], spec.get("init", "he"))
 
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
@@ -209,7 +193,6 @@ class ReLU(Layer):
     kind = "ReLU"
     shorthands: ClassVar[dict[str, Shorthand]] = {
         "relu": Shorthand(help="max(x, 0); dense:N has its own")}
-    idempotent = True
 
     def __init__(self) -> None:
         self._mask = np.empty(0)
@@ -218,9 +201,9 @@ class ReLU(Layer):
         if not training:
             self._mask = np.empty(0)  # so no stale mask is ever reused
             return np.maximum(x, 0)
-        y = self._buffer("out", x.shape, x.dtype)
+        y = self._scratch("out", x.shape, x.dtype)
         # True where the unit is active; a bool mask is a quarter of a float32 one to write
-        mask = self._mask = self._buffer("mask", x.shape, np.dtype(bool))
+        mask = self._mask = self._scratch("mask", x.shape, np.dtype(bool))
 
         def rectify(lo: int, hi: int) -> None:  # samples lo:hi, on one thread
             np.maximum(x[lo:hi], 0, out=y[lo:hi])
@@ -230,13 +213,13 @@ class ReLU(Layer):
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        dx = self._buffer("dx", grad_out.shape, grad_out.dtype)
+        dx = self._scratch("dx", grad_out.shape, grad_out.dtype)
         threads.run(lambda lo, hi: np.multiply(grad_out[lo:hi], self._mask[lo:hi],
                                                out=dx[lo:hi]), len(dx), dx.size)
         return dx
 
 
-class Dropout(Layer):
+class Dropout(RandomLayer):
     """Inverted dropout: in training, zero each unit with probability ``p`` and scale the rest
     by 1 / (1 - p), so the expected activation is unchanged and evaluation is the identity.
 
@@ -247,17 +230,13 @@ class Dropout(Layer):
     kind = "Dropout"
     shorthands: ClassVar[dict[str, Shorthand]] = {"dropout": Shorthand(
         (Arg("P", fraction),), "in training, zero each unit with probability P")}
-    deterministic = False
 
     def __init__(self, p: float) -> None:
         if not (isinstance(p, (int, float)) and 0 <= p < 1):
             raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
+        super().__init__()
         self.p = float(p)
-        self.rng = np.random.default_rng(0)
         self._mask = np.empty(0)
-
-    def init(self, rng: np.random.Generator) -> None:
-        self.rng = rng.spawn(1)[0]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         if not training or self.p == 0:
@@ -270,27 +249,6 @@ class Dropout(Layer):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out * self._mask if self._mask.size else grad_out
 
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "p": self.p}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Dropout:
-        return cls(spec["p"])
-
     def __repr__(self) -> str:
         return f"Dropout(p={self.p:g})"
 
-
-def he_normal(w: np.ndarray, rng: np.random.Generator) -> None:
-    """He et al. (2015): N(0, 2 / fan_in), fan_in being the first axis of (in, out) weights."""
-    w[...] = rng.standard_normal(w.shape) * math.sqrt(2.0 / w.shape[0])
-
-
-def glorot_uniform(w: np.ndarray, rng: np.random.Generator) -> None:
-    """Glorot and Bengio (2010): U(-a, a) with a = sqrt(6 / (fan_in + fan_out))."""
-    a = math.sqrt(6.0 / (w.shape[0] + w.shape[1]))
-    w[...] = rng.uniform(-a, a, w.shape)
-
-
-INITIALIZERS: dict[str, Callable[[np.ndarray, np.random.Generator], None]] = {
-    "he": he_normal, "glorot": glorot_uniform}

@@ -144,11 +144,11 @@ class Sequential:
             count += 1
         return count
 
-    def release_buffers(self) -> None:
-        """Drop every layer's step-to-step arrays (see ``Layer.release_buffers``): for a model
+    def release_scratch(self) -> None:
+        """Drop every layer's step-to-step arrays (see ``Layer.release_scratch``): for a model
         kept after training (several seeds' models, kept until the best one is chosen)."""
         for layer in self.layers:
-            layer.release_buffers()
+            layer.release_scratch()
 
     def backward(self, grad_out: np.ndarray) -> None:
         """Fill ``grads`` from the gradient of the loss w.r.t. the logits."""

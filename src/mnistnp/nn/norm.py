@@ -9,7 +9,7 @@ import numpy as np
 
 from . import threads
 from .base import Layer, Shape, Shorthand
-from .conv import buffer_like, channel_major
+from .conv import channel_major, scratch_like
 from .layers import with_channels
 
 # Threads take at least two features each: NumPy sums a one-feature slice as a reduction to
@@ -54,7 +54,6 @@ class BatchNorm(Layer):
     dgamma: np.ndarray
     dbeta: np.ndarray
     state_names: ClassVar[tuple[str, ...]] = ("running_mean", "running_var")
-    before_relu = True
     batch_statistics = True
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
@@ -123,7 +122,7 @@ class BatchNorm(Layer):
 
     def _like(self, name: str, x: np.ndarray) -> np.ndarray:
         """A reused buffer shaped and laid out as ``x`` (see ``channel_major``)."""
-        return buffer_like(self, name, x.shape, self.gamma.dtype, channel_major(x))
+        return scratch_like(self, name, x.shape, self.gamma.dtype, channel_major(x))
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         axes, bshape = self._axes(x)
@@ -203,14 +202,6 @@ class BatchNorm(Layer):
 
         threads.run(differentiate, self.num_features, dx.size, grain=_GRAIN)
         return dx
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "features": self.num_features, "momentum": self.momentum,
-                "eps": self.eps}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> BatchNorm:
-        return cls(spec["features"], spec["momentum"], spec["eps"], dtype)
 
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,

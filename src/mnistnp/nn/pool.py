@@ -10,7 +10,7 @@ import numpy as np
 
 from . import threads
 from .base import Arg, Layer, Shape, Shorthand, whole
-from .conv import FEW_IMAGES, _pair, buffer_like, channel_major
+from .conv import FEW_IMAGES, _pair, channel_major, scratch_like
 from .layers import with_channels
 
 
@@ -35,7 +35,6 @@ class MaxPool2D(Layer):
         "the maximum of each SxS window, windows STRIDE apart (default S); after conv:... "
         "it goes before the conv's ReLU (the same values, less work)")}
     param_names: ClassVar[tuple[str, ...]] = ()
-    before_relu = True
 
     def __init__(self, size: int | Sequence[int] = 2,
                  stride: int | Sequence[int] | None = None) -> None:
@@ -59,7 +58,7 @@ class MaxPool2D(Layer):
         return c, (h - kh) // sh + 1, (w - kw) // sw + 1
 
     def _like(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        return buffer_like(self, name, shape, dtype, self._channels_first)
+        return scratch_like(self, name, shape, dtype, self._channels_first)
 
     def _tiled(self) -> bool:
         return self.size == self.stride
@@ -160,13 +159,6 @@ class MaxPool2D(Layer):
         threads.run(overlapping, n, dx.size)
         return dx
 
-    def spec(self) -> dict[str, Any]:
-        return {"type": self.kind, "size": list(self.size), "stride": list(self.stride)}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: np.dtype | str = "float32") -> MaxPool2D:
-        return cls(spec["size"], spec["stride"])
-
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
@@ -236,11 +228,11 @@ class GlobalAvgPool(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x_shape = x.shape
-        out = self._buffer("out", x.shape[:2], x.dtype) if training else None
+        out = self._scratch("out", x.shape[:2], x.dtype) if training else None
         return np.mean(x, axis=(2, 3), out=out)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        dx = self._buffer("dx", self._x_shape, grad_out.dtype)
+        dx = self._scratch("dx", self._x_shape, grad_out.dtype)
         np.multiply(grad_out[:, :, None, None], 1.0 / math.prod(self._x_shape[2:]), out=dx)
         return dx
 
