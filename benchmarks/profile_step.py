@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 import mnistnp
+from mnistnp.training import fixed_prefix, forward_prefix
 
 
 def main() -> None:
@@ -43,8 +44,8 @@ def main() -> None:
     order = np.tile(rng.permutation(len(x)), steps * batch // len(x) + 1)
     # As fit does: a full batch starts from its fixed prefix's output, computed once (not timed);
     # index batches are gathered into one reused buffer.
-    first = model.fixed_prefix() if full else 0
-    inputs = model.forward_prefix(x, first) if first else x
+    first = fixed_prefix(model) if full else 0
+    inputs = forward_prefix(model, x, first) if first else x
     buffer = None if full else np.empty((batch, *x.shape[1:]), x.dtype)
     chunk = args.chunk if full else batch
     chunked = batch > chunk  # fit then adds up the chunks' gradients in a fresh buffer

@@ -19,7 +19,7 @@ from mnistnp.nn import Sequential, mlp
 from mnistnp.optim import SGD, Adam, Optimizer
 from mnistnp.pipeline import train
 from mnistnp.sampling import ShuffledBatches, batches
-from mnistnp.training import Trainer, fit, train_step
+from mnistnp.training import Trainer, fit, fixed_prefix, train_step
 
 CORNERS = [(0, 0), (0, 4), (4, 0), (4, 4)]  # top-left corner of each 4x4 quadrant
 
@@ -154,8 +154,8 @@ def test_batch_rows_gathers_exactly_the_indexed_rows() -> None:
 
 def test_fixed_prefix_stops_at_randomness_and_parameters() -> None:
     rng = np.random.default_rng(0)
-    assert mlp([64, 8, 4], rng).fixed_prefix() == 2  # Rescale, Flatten
-    assert mlp([64, 8, 4], rng, shift=1).fixed_prefix() == 0  # random shifts come first
+    assert fixed_prefix(mlp([64, 8, 4], rng)) == 2  # Rescale, Flatten
+    assert fixed_prefix(mlp([64, 8, 4], rng, shift=1)) == 0  # random shifts come first
     model = mlp([64, 8, 4], rng)
     rows, start = training.fixed_inputs(model, X)
     assert start == 2 and rows.shape == (len(X), 64) and rows.dtype == np.float32

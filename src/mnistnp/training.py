@@ -111,19 +111,39 @@ def train_step(model: Sequential, x: np.ndarray, y: np.ndarray, batch: Batch,
     return loss
 
 
+def fixed_prefix(model: Sequential) -> int:
+    """How many leading layers of ``model`` have no parameters and no randomness (for an MLP:
+    Rescale and Flatten, unless random shifts come first). Their training output is a fixed
+    function of the input, so full-batch training, which feeds the same rows every step,
+    computes it once."""
+    count = 0
+    for layer in model.layers:
+        if layer.param_shapes or not layer.deterministic:
+            break
+        count += 1
+    return count
+
+
+def forward_prefix(model: Sequential, x: np.ndarray, stop: int) -> np.ndarray:
+    """The output of ``model``'s first ``stop`` layers for ``x``, in evaluation mode."""
+    for layer in model.layers[:stop]:
+        x = layer.forward(x)
+    return x
+
+
 def fixed_inputs(model: Sequential, x: np.ndarray) -> tuple[np.ndarray, int] | None:
     """The output of ``model``'s fixed prefix for all of ``x``, computed once in chunks, and the
     index of the layer that takes it; None if there is no prefix or it would exceed
     INPUT_CACHE_BYTES. The rows are exactly what the prefix gives batch by batch."""
-    start = model.fixed_prefix()
+    start = fixed_prefix(model)
     if start == 0 or start == len(model.layers) or len(x) == 0:
         return None
-    head = model.forward_prefix(x[:1], start)
+    head = forward_prefix(model, x[:1], start)
     if len(x) * head.nbytes > INPUT_CACHE_BYTES:
         return None
     out = np.empty((len(x), *head.shape[1:]), head.dtype)
     for i in range(0, len(x), MAX_CHUNK):
-        out[i:i + MAX_CHUNK] = model.forward_prefix(x[i:i + MAX_CHUNK], start)
+        out[i:i + MAX_CHUNK] = forward_prefix(model, x[i:i + MAX_CHUNK], start)
     return out, start
 
 

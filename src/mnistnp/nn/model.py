@@ -121,28 +121,11 @@ class Sequential:
 
     def forward(self, x: np.ndarray, training: bool = False, start: int = 0) -> np.ndarray:
         """Logits for ``x``; with ``start``, ``x`` is what layer ``start`` takes (the output of
-        the layers before it, as ``fixed_prefix`` allows to compute once)."""
+        the layers before it, which full-batch training computes once: see
+        ``training.fixed_prefix``)."""
         for layer in self.layers[start:]:
             x = layer.forward(x, training)
         return x
-
-    def forward_prefix(self, x: np.ndarray, stop: int) -> np.ndarray:
-        """The output of the first ``stop`` layers, in evaluation mode."""
-        for layer in self.layers[:stop]:
-            x = layer.forward(x)
-        return x
-
-    def fixed_prefix(self) -> int:
-        """How many leading layers have no parameters and no randomness (for ``mlp``: Rescale
-        and Flatten, unless random shifts come first). Their training output is a fixed
-        function of the input, so a caller who feeds the same rows every step can compute it
-        once."""
-        count = 0
-        for layer in self.layers:
-            if layer.param_shapes or not layer.deterministic:
-                break
-            count += 1
-        return count
 
     def release_scratch(self) -> None:
         """Drop every layer's step-to-step arrays (see ``Layer.release_scratch``): for a model
