@@ -15,8 +15,9 @@ from conftest import cli, tiny_arrays, write_idx_dir
 
 from mnistnp.cli import build_parser
 from mnistnp.cli.train import _rate, config_from_args
-from mnistnp.config import OPTIMIZER_DEFAULTS, RECIPES, TrainConfig
+from mnistnp.config import RECIPES, TrainConfig
 from mnistnp.errors import MnistnpWarning
+from mnistnp.optim import OPTIMIZERS
 from mnistnp.pipeline import make_schedule, train
 
 # changes to the default recipe (adamw, cosine with warmup, 20 epochs) that would be ignored,
@@ -95,14 +96,14 @@ def test_combinations_that_cannot_work_fail_validation(config: TrainConfig) -> N
 
 
 @pytest.mark.parametrize("recipe", list(RECIPES))
-@pytest.mark.parametrize("optimizer", list(OPTIMIZER_DEFAULTS))
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 def test_another_optimizer_takes_its_own_rate_and_momentum(recipe: str, optimizer: str) -> None:
     base = RECIPES[recipe]
     config = base.with_overrides(optimizer=optimizer)
     if optimizer == base.optimizer:  # not a switch: the recipe's tuned settings stay
         assert config == base
         return
-    own = OPTIMIZER_DEFAULTS[optimizer]
+    own = OPTIMIZERS[optimizer].switch_defaults
     assert config.lr == own["lr"]
     assert config.momentum == own.get("momentum", 0.0) and not config.nesterov
     assert config.weight_decay == 0.0
@@ -196,7 +197,7 @@ def _start_line(*argv: str) -> str:
 def test_the_start_line_says_whose_rate_is_used(tmp_path: Path, session_idx_dir: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     recipe = RECIPES["default"]
-    sgd = OPTIMIZER_DEFAULTS["sgd"]
+    sgd = OPTIMIZERS["sgd"].switch_defaults
     assert cli("train", "--data-dir", session_idx_dir, "--hidden", "8", "--epochs", "2",
                "--optimizer", "sgd", "--run-dir", tmp_path, "--no-progress") == 0
     captured = capsys.readouterr()

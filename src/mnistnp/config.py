@@ -8,25 +8,41 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from .errors import SettingError
 from .nn.arch import LayerStringError, mlp_layers, mlp_parts, parse_layers
 from .nn.augment import MAX_SHIFT
-from .optim import OPTIMIZERS, SCHEDULES
+from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from .optim.base import setting_text, settings_of
 
 DTYPES = ("float32", "float64")
 
-# What a config takes on switching to another optimizer, unless given: the old rate was tuned
-# for its own optimizer (Adam's 0.002 leaves sgd at 24% after an epoch). sgd's were the best of
-# rates 0.01-0.2 with momentum 0.9 on the validation split, after 1 and 20 epochs of the default
-# recipe (95.3% and 98.0%); Adam's and AdamW's are the default recipe's.
-OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
-    "sgd": {"lr": 0.05, "momentum": 0.9}, "adam": {"lr": 0.002}, "adamw": {"lr": 0.002}}
-
-# Settings that only some optimizers or schedules read: (which kind, the ones that read it).
-_READ_BY: dict[str, tuple[str, tuple[str, ...]]] = {
-    "momentum": ("optimizer", ("sgd",)), "nesterov": ("optimizer", ("sgd",)),
-    "warmup_epochs": ("schedule", ("cosine",)), "step_epochs": ("schedule", ("step",)),
-    "gamma": ("schedule", ("step", "plateau")), "plateau_patience": ("schedule", ("plateau",)),
+# The optimizer's and the schedule's settings as the command line names them: which of the
+# two takes each, and under which argument of its constructor.
+PART_SETTINGS: dict[str, tuple[str, str]] = {
+    "lr": ("optimizer", "lr"), "momentum": ("optimizer", "momentum"),
+    "nesterov": ("optimizer", "nesterov"), "weight_decay": ("optimizer", "weight_decay"),
+    "warmup_epochs": ("schedule", "warmup_epochs"), "step_epochs": ("schedule", "step_epochs"),
+    "gamma": ("schedule", "gamma"), "plateau_patience": ("schedule", "patience"),
 }
+_REGISTRIES: dict[str, dict[str, Any]] = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+
+
+def readers(setting: str) -> tuple[str, list[str]]:
+    """(optimizer or schedule, the names of those that take ``setting``)."""
+    part, argument = PART_SETTINGS[setting]
+    return part, [name for name, cls in _REGISTRIES[part].items()
+                  if argument in settings_of(cls)]
+
+
+def _as_option(part: str, error: SettingError) -> SettingError:
+    """``error`` of the optimizer's or schedule's constructor, renamed to the setting the
+    command line names (the plateau's ``patience`` is ``plateau-patience``)."""
+    flat = next((name for name, (p, arg) in PART_SETTINGS.items()
+                 if p == part and arg == error.setting), error.setting)
+    if flat == error.setting:
+        return error
+    old = error.setting.replace("_", "-")
+    return SettingError(flat.replace("_", "-") + str(error).removeprefix(old), flat)
 
 
 # The settings that make an MLP (``ModelConfig.mlp``): a shorthand for its layer string.
@@ -153,22 +169,9 @@ class TrainConfig:
             ("iterations", self.iterations is None or self.iterations >= 1, "must be >= 1"),
             ("batch_size", self.batch_size is None or self.batch_size >= 1, "must be >= 1"),
             ("optimizer", self.optimizer in OPTIMIZERS, f"choose from {sorted(OPTIMIZERS)}"),
-            ("lr", finite(self.lr) and self.lr > 0, "must be a finite number > 0"),
-            ("momentum", 0 <= self.momentum < 1, "must be in [0, 1)"),
             ("nesterov", not self.nesterov or self.optimizer == "sgd",
              f"only the sgd optimizer has Nesterov momentum, not {self.optimizer}"),
-            ("nesterov", not self.nesterov or self.momentum > 0,
-             "needs momentum > 0 (momentum 0 is plain gradient descent)"),
-            ("weight_decay", finite(self.weight_decay) and self.weight_decay >= 0,
-             "must be a finite number >= 0"),
             ("schedule", self.schedule in SCHEDULES, f"choose from {sorted(SCHEDULES)}"),
-            ("warmup_epochs", finite(self.warmup_epochs) and self.warmup_epochs >= 0,
-             "must be >= 0"),
-            ("step_epochs", self.step_epochs >= 1, "must be >= 1"),
-            ("gamma", 0 < self.gamma <= 1, "must be in (0, 1]"),
-            ("gamma", self.gamma < 1 or self.schedule != "plateau",
-             "the plateau schedule needs gamma < 1, or the rate never changes"),
-            ("plateau_patience", self.plateau_patience >= 0, "must be >= 0"),
             ("clip_norm", self.clip_norm is None or (finite(self.clip_norm)
                                                      and self.clip_norm > 0), "must be > 0"),
             ("val_split", finite(self.val_split) and self.val_split >= 0
@@ -185,21 +188,43 @@ class TrainConfig:
         for name, ok, why in checks:
             if not ok:
                 raise ValueError(f"{self.setting(name)}: {why}")
+        try:  # their constructors check their own values
+            part = "optimizer"
+            make_optimizer(self.optimizer_config)
+            part = "schedule"
+            make_schedule(self.schedule_config, 1.0, self.epochs)
+        except SettingError as e:
+            raise _as_option(part, e) from None
         return self
+
+    def _part_config(self, part: str) -> dict[str, Any]:
+        name = getattr(self, part)
+        cls = _REGISTRIES[part].get(name)
+        own = settings_of(cls) if cls is not None else {}
+        return {"name": name, **{arg: getattr(self, flat) for flat, (p, arg)
+                                 in PART_SETTINGS.items() if p == part and arg in own}}
+
+    @property
+    def optimizer_config(self) -> dict[str, Any]:
+        """The optimizer's config, ``{"name": ..., <argument>: <value>, ...}``."""
+        return self._part_config("optimizer")
+
+    @property
+    def schedule_config(self) -> dict[str, Any]:
+        """The schedule's config, ``{"name": ..., <argument>: <value>, ...}``, its lengths in
+        epochs."""
+        return self._part_config("schedule")
 
     def setting(self, name: str) -> str:
         """``name value`` for messages, hyphenated as the command line spells it: a flag that
         is on is just its name (``nesterov``)."""
-        value = getattr(self, name)
-        shown = ("" if value is True else f" {value:g}" if isinstance(value, float)
-                 else f" {value!r}")
-        return name.replace("_", "-") + shown
+        return setting_text(name, getattr(self, name))
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
         """A copy with the given fields changed (None values are ignored: not given), checked.
 
         Another optimizer starts from its own rate (and momentum, for sgd) and no weight decay
-        unless those are given (OPTIMIZER_DEFAULTS): they were tuned for, and mean something
+        unless those are given (its ``switch_defaults``): they were tuned for, and mean something
         else in, this config's optimizer (adamw's decoupled 0.1 is a crippling L2 penalty for
         adam). Epochs given without iterations replace this config's iterations.
 
@@ -212,8 +237,9 @@ class TrainConfig:
             given["model"] = self.model.with_overrides(**model)
         fresh: dict[str, Any] = {}
         if given.get("optimizer", self.optimizer) != self.optimizer:
+            chosen = OPTIMIZERS.get(given["optimizer"])
             fresh = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0,
-                     **OPTIMIZER_DEFAULTS.get(given["optimizer"], {})}
+                     **(chosen.switch_defaults if chosen else {})}
         if "epochs" in given:
             fresh["iterations"] = None
         return check_given(replace(self, **{**fresh, **given}).validate(), given)
@@ -241,17 +267,18 @@ def check_given(config: TrainConfig, given: Collection[str]) -> TrainConfig:
     """Raise ValueError if a setting named in ``given`` (the user's, not a recipe's leftovers)
     would be ignored by ``config``; return ``config`` if none is.
 
-    Ignored means: read only by another optimizer or schedule (_READ_BY), epochs beside
-    iterations, or a warmup or a step as long as the run, so the rate never decays or drops.
+    Ignored means: read only by another optimizer or schedule (one whose constructor does not
+    take it), epochs beside iterations, or a warmup or a step as long as the run, so the rate
+    never decays or drops.
     """
     for name in given:
-        if name not in _READ_BY:
+        if name not in PART_SETTINGS:
             continue
-        kind, readers = _READ_BY[name]
+        kind, takers = readers(name)
         chosen = getattr(config, kind)
-        if chosen not in readers:
-            plural = len(readers) > 1
-            raise ValueError(f"{config.setting(name)}: only the {' and '.join(readers)} "
+        if chosen not in takers:
+            plural = len(takers) > 1
+            raise ValueError(f"{config.setting(name)}: only the {' and '.join(takers)} "
                              f"{kind}{'s' if plural else ''} use{'' if plural else 's'} it; "
                              f"{chosen} ignores it")
     if "epochs" in given and "iterations" in given:

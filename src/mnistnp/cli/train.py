@@ -10,7 +10,7 @@ import sys
 
 from .. import datasets
 from ..checkpoint import Checkpoint
-from ..config import OPTIMIZER_DEFAULTS, RECIPES, TrainConfig
+from ..config import RECIPES, TrainConfig
 from ..errors import MnistnpError, TrainingError
 from ..experiment import (
     Run,
@@ -21,6 +21,7 @@ from ..experiment import (
     SeedResult,
     network_name,
 )
+from ..optim import OPTIMIZERS
 from ..plan import Plan
 from ..progress import ESTIMATE_AFTER, ProgressBar, TextLog
 from ..run_folder import SETTINGS
@@ -175,7 +176,7 @@ def _rate(args: argparse.Namespace, config: TrainConfig) -> str:
     recipe = RECIPES.get(args.recipe)
     if args.resume or recipe is None or config.optimizer == recipe.optimizer:
         return text  # a resumed run's settings are the checkpoint's, not the recipe's
-    taken = [name for name in OPTIMIZER_DEFAULTS.get(config.optimizer, {})
+    taken = [name for name in OPTIMIZERS[config.optimizer].switch_defaults
              if getattr(args, name) is None]
     if taken:
         why = f"; the recipe's lr {recipe.lr:g} is for {recipe.optimizer}" if "lr" in taken else ""

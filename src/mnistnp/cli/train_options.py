@@ -54,27 +54,27 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help=f"seed for weights, batch order and dropout ({_recipe('seed')})")
     o = p.add_argument_group("optimizer and schedule")
     o.add_argument("--optimizer", choices=sorted(OPTIMIZERS),
-                   help=f"the update rule ({_recipe('optimizer')})")
-    o.add_argument("--lr", type=opt.positive_float, metavar="LR",
+                   help=f"the update rule: {_kinds(OPTIMIZERS)} ({_recipe('optimizer')})")
+    o.add_argument("--lr", type=opt.real, metavar="LR",
                    help=f"(peak) learning rate ({_recipe('lr')})")
-    o.add_argument("--momentum", type=opt.unit_float, metavar="M",
+    o.add_argument("--momentum", type=opt.real, metavar="M",
                    help=f"momentum for sgd ({_recipe('momentum')})")
     o.add_argument("--nesterov", action="store_true", default=None,
                    help=f"Nesterov momentum (sgd) ({_recipe('nesterov')})")
-    o.add_argument("--weight-decay", type=opt.natural_float, metavar="WD",
+    o.add_argument("--weight-decay", type=opt.real, metavar="WD",
                    help="L2 penalty (sgd, adam) or decoupled decay (adamw) "
                    f"({_recipe('weight_decay')})")
     o.add_argument("--schedule", choices=sorted(SCHEDULES),
-                   help=f"learning-rate schedule ({_recipe('schedule')})")
-    o.add_argument("--warmup-epochs", type=opt.natural_float, metavar="E",
+                   help=f"learning-rate schedule: {_kinds(SCHEDULES)} ({_recipe('schedule')})")
+    o.add_argument("--warmup-epochs", type=opt.real, metavar="E",
                    help="linear warmup before the cosine decay, in epochs "
                    f"({_recipe('warmup_epochs')})")
-    o.add_argument("--step-epochs", type=opt.positive_int, metavar="N",
+    o.add_argument("--step-epochs", type=opt.whole, metavar="N",
                    help=f"step schedule: epochs between drops ({_recipe('step_epochs')})")
-    o.add_argument("--gamma", type=opt.gamma_float, metavar="G",
+    o.add_argument("--gamma", type=opt.real, metavar="G",
                    help="step and plateau schedules: factor applied at each drop "
                    f"({_recipe('gamma')})")
-    o.add_argument("--plateau-patience", type=opt.natural_int, metavar="N",
+    o.add_argument("--plateau-patience", type=opt.whole, metavar="N",
                    help="plateau schedule: epochs without a better val_loss before a drop "
                    f"({_recipe('plateau_patience')})")
     g = p.add_argument_group("regularization and validation")
@@ -157,6 +157,11 @@ def setting_of(config: TrainConfig, name: str) -> Any:
     if name in MLP_SETTINGS:
         return (config.model.mlp_settings() or {}).get(name)
     return getattr(config, name)
+
+
+def _kinds(registry: dict[str, Any]) -> str:
+    """'adam (Adam, ...), sgd (...)': each registered name with its class's summary."""
+    return "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(registry.items()))
 
 
 def _recipe(name: str) -> str:
