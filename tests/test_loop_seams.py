@@ -304,9 +304,11 @@ def test_in_a_whole_run_the_schedule_is_the_only_writer_of_the_rate(
     """Through the pipeline, with clipping, logging and checkpoints around it."""
     opts: list[WatchedAdam] = []
     monkeypatch.setattr(pipeline, "make_optimizer",
-                        lambda c: opts.append(WatchedAdam(c.lr)) or opts[-1])
-    config = TrainConfig(model=ModelConfig("dense:8"), epochs=2, batch_size=64, optimizer="adam",
-                         warmup_epochs=1, clip_norm=1.0, val_split=50, dataset="tiny")
+                        lambda c: opts.append(WatchedAdam(c.optimizer.lr)) or opts[-1])
+    config = TrainConfig(model=ModelConfig("dense:8"), epochs=2, batch_size=64,
+                         optimizer={"name": "adam", "lr": 0.002},
+                         schedule={"name": "cosine", "warmup_epochs": 1}, clip_norm=1.0,
+                         val_split=50, dataset="tiny")
     pipeline.train(config, data=((X, Y), (X, Y)), log=lambda line: None, progress=False)
     (opt,) = opts
     assert set(opt.writers) == {"callbacks.py:LearningRateScheduler.on_batch_begin"}
@@ -324,11 +326,11 @@ def test_fit_keeps_a_short_signature() -> None:
 
 def test_every_optimizer_and_schedule_name_has_a_builder() -> None:
     for name, cls in OPTIMIZERS.items():
-        built = pipeline.make_optimizer(TrainConfig(optimizer=name, lr=0.123))
+        built = pipeline.make_optimizer(TrainConfig(optimizer={"name": name, "lr": 0.123}))
         assert type(built) is cls and built.lr == 0.123
     for name, sched_cls in SCHEDULES.items():
         built_schedule = pipeline.make_schedule(
-            TrainConfig(schedule=name, lr=0.5, step_epochs=1), 10, 100)
+            TrainConfig(optimizer={"name": "adam", "lr": 0.5}, schedule={"name": name}), 10, 1000)
         assert type(built_schedule) is sched_cls and built_schedule.lr == 0.5
     with pytest.raises(ValueError, match="optimizer 'rmsprop': choose from adam, adamw, sgd"):
-        pipeline.make_optimizer(TrainConfig(optimizer="rmsprop"))
+        pipeline.make_optimizer(TrainConfig(optimizer={"name": "rmsprop"}))

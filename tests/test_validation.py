@@ -177,8 +177,8 @@ def test_early_stopping_counts_only_real_improvements() -> None:
 ])
 def test_another_optimizer_starts_without_the_configs_weight_decay(
         changes: dict[str, Any], weight_decay: float) -> None:
-    base = TrainConfig(optimizer="adamw", weight_decay=0.1)
-    assert base.with_overrides(**changes).weight_decay == weight_decay
+    base = TrainConfig(optimizer={"name": "adamw", "lr": 0.002, "weight_decay": 0.1})
+    assert base.with_overrides(**changes).optimizer.weight_decay == weight_decay
 
 
 def test_early_stopping_without_validation_is_refused() -> None:

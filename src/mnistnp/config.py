@@ -4,45 +4,28 @@ dataclasses, and the named recipes built from them."""
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .errors import SettingError
 from .nn.arch import LayerStringError, mlp_layers, mlp_parts, parse_layers
 from .nn.augment import MAX_SHIFT
-from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
-from .optim.base import setting_text, settings_of
+from .optim import OPTIMIZERS, SCHEDULES
+from .optim.base import setting_text
+from .optim_config import (
+    PART_SETTINGS,
+    OptimizerConfig,
+    PartConfig,
+    ScheduleConfig,
+    as_option,
+    readers,
+    upgrade_flat,
+)
 
 DTYPES = ("float32", "float64")
-
-# The optimizer's and the schedule's settings as the command line names them: which of the
-# two takes each, and under which argument of its constructor.
-PART_SETTINGS: dict[str, tuple[str, str]] = {
-    "lr": ("optimizer", "lr"), "momentum": ("optimizer", "momentum"),
-    "nesterov": ("optimizer", "nesterov"), "weight_decay": ("optimizer", "weight_decay"),
-    "warmup_epochs": ("schedule", "warmup_epochs"), "step_epochs": ("schedule", "step_epochs"),
-    "gamma": ("schedule", "gamma"), "plateau_patience": ("schedule", "patience"),
-}
-_REGISTRIES: dict[str, dict[str, Any]] = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
-
-
-def readers(setting: str) -> tuple[str, list[str]]:
-    """(optimizer or schedule, the names of those that take ``setting``)."""
-    part, argument = PART_SETTINGS[setting]
-    return part, [name for name, cls in _REGISTRIES[part].items()
-                  if argument in settings_of(cls)]
-
-
-def _as_option(part: str, error: SettingError) -> SettingError:
-    """``error`` of the optimizer's or schedule's constructor, renamed to the setting the
-    command line names (the plateau's ``patience`` is ``plateau-patience``)."""
-    flat = next((name for name, (p, arg) in PART_SETTINGS.items()
-                 if p == part and arg == error.setting), error.setting)
-    if flat == error.setting:
-        return error
-    old = error.setting.replace("_", "-")
-    return SettingError(flat.replace("_", "-") + str(error).removeprefix(old), flat)
+# TrainConfig's optimizer and schedule unless given (frozen, so one object serves every config).
+_ADAM, _COSINE = OptimizerConfig("adam", {"lr": 0.002}), ScheduleConfig("cosine")
 
 
 # The settings that make an MLP (``ModelConfig.mlp``): a shorthand for its layer string.
@@ -125,23 +108,16 @@ class TrainConfig:
     iterations: int | None = None
     # Samples per step; None means the whole training set (full-batch gradient descent).
     batch_size: int | None = 128
-    # "adam", "adamw" or "sgd".
-    optimizer: str = "adam"
-    lr: float = 0.002
-    # Momentum for sgd (0 is plain gradient descent, as in the notebook); Nesterov's variant.
-    momentum: float = 0.0
-    nesterov: bool = False
-    # L2 penalty for sgd and adam; decoupled decay for adamw (per step: lr * weight_decay).
-    weight_decay: float = 0.0
-    # "cosine" decays the rate to 0 over the run so the last epochs settle; "constant", "step"
-    # (times `gamma` every `step_epochs`) or "plateau" (times `gamma` after `plateau_patience`
-    # epochs without a better validation loss).
-    schedule: str = "cosine"
-    # Epochs of linear warmup before the cosine decay (Adam's early estimates are poor).
-    warmup_epochs: float = 0.0
-    step_epochs: int = 10
-    gamma: float = 0.1
-    plateau_patience: int = 2
+    # The update rule and its settings, its constructor's arguments: "adam", "adamw" or "sgd"
+    # (optim.OPTIMIZERS), e.g. {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True,
+    # "weight_decay": 5e-4}; weight_decay is an L2 penalty for sgd and adam, decoupled for
+    # adamw (per step: lr * weight_decay). A dict is taken as the same.
+    optimizer: OptimizerConfig = _ADAM
+    # How the rate moves from the optimizer's lr (optim.SCHEDULES): "cosine" decays it to 0
+    # over the run so the last epochs settle, after `warmup_epochs` of linear warmup (Adam's
+    # early estimates are poor); "constant", "step" (times `gamma` every `step_epochs`) or
+    # "plateau" (times `gamma` after `patience` epochs without a better validation loss).
+    schedule: ScheduleConfig = _COSINE
     # Clip the gradient's global L2 norm to this; None turns it off.
     clip_norm: float | None = None
     # Held out from the end of the training set for validation: a fraction (< 1) or a count;
@@ -160,6 +136,12 @@ class TrainConfig:
     dataset: str = "mnist"
     data_dir: str | None = None
 
+    def __post_init__(self) -> None:
+        for part, kind in (("optimizer", OptimizerConfig), ("schedule", ScheduleConfig)):
+            value = getattr(self, part)
+            if isinstance(value, Mapping) and not isinstance(value, PartConfig):
+                object.__setattr__(self, part, kind.from_dict(value))
+
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first bad setting and its value; return self if good."""
         finite = math.isfinite
@@ -168,10 +150,6 @@ class TrainConfig:
             ("epochs", self.epochs >= 1, "must be >= 1"),
             ("iterations", self.iterations is None or self.iterations >= 1, "must be >= 1"),
             ("batch_size", self.batch_size is None or self.batch_size >= 1, "must be >= 1"),
-            ("optimizer", self.optimizer in OPTIMIZERS, f"choose from {sorted(OPTIMIZERS)}"),
-            ("nesterov", not self.nesterov or self.optimizer == "sgd",
-             f"only the sgd optimizer has Nesterov momentum, not {self.optimizer}"),
-            ("schedule", self.schedule in SCHEDULES, f"choose from {sorted(SCHEDULES)}"),
             ("clip_norm", self.clip_norm is None or (finite(self.clip_norm)
                                                      and self.clip_norm > 0), "must be > 0"),
             ("val_split", finite(self.val_split) and self.val_split >= 0
@@ -179,7 +157,7 @@ class TrainConfig:
              "must be a fraction in [0, 1) or a whole count"),
             ("patience", self.patience is None or (self.patience >= 1 and self.val_split > 0),
              "must be >= 1 and needs a validation split"),
-            ("schedule", self.schedule != "plateau" or self.val_split > 0,
+            ("schedule", self.schedule.name != "plateau" or self.val_split > 0,
              "needs a validation split (val-split is 0), or the rate never changes"),
             ("dtype", self.dtype in DTYPES, f"choose from {list(DTYPES)}"),
             ("seed", self.seed >= 0, "must be >= 0"),
@@ -188,37 +166,29 @@ class TrainConfig:
         for name, ok, why in checks:
             if not ok:
                 raise ValueError(f"{self.setting(name)}: {why}")
-        try:  # their constructors check their own values
+        try:  # their constructors check their own values (the schedule's for a nominal run)
             part = "optimizer"
-            make_optimizer(self.optimizer_config)
+            self.optimizer.build()
             part = "schedule"
-            make_schedule(self.schedule_config, 1.0, self.epochs)
+            self.schedule.build(1.0, self.epochs)
         except SettingError as e:
-            raise _as_option(part, e) from None
+            raise as_option(part, e) from None
         return self
 
-    def _part_config(self, part: str) -> dict[str, Any]:
-        name = getattr(self, part)
-        cls = _REGISTRIES[part].get(name)
-        own = settings_of(cls) if cls is not None else {}
-        return {"name": name, **{arg: getattr(self, flat) for flat, (p, arg)
-                                 in PART_SETTINGS.items() if p == part and arg in own}}
-
-    @property
-    def optimizer_config(self) -> dict[str, Any]:
-        """The optimizer's config, ``{"name": ..., <argument>: <value>, ...}``."""
-        return self._part_config("optimizer")
-
-    @property
-    def schedule_config(self) -> dict[str, Any]:
-        """The schedule's config, ``{"name": ..., <argument>: <value>, ...}``, its lengths in
-        epochs."""
-        return self._part_config("schedule")
+    def value(self, name: str) -> Any:
+        """A setting by the command line's name: a field, the optimizer's or the schedule's
+        name, or one of their settings (``lr``, ``plateau_patience``; None if theirs has no
+        such setting)."""
+        if name in PART_SETTINGS:
+            part, argument = PART_SETTINGS[name]
+            return getattr(self, part).settings.get(argument)
+        value = getattr(self, name)
+        return value.name if isinstance(value, PartConfig) else value
 
     def setting(self, name: str) -> str:
         """``name value`` for messages, hyphenated as the command line spells it: a flag that
         is on is just its name (``nesterov``)."""
-        return setting_text(name, getattr(self, name))
+        return setting_text(name, self.value(name))
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
         """A copy with the given fields changed (None values are ignored: not given), checked.
@@ -232,25 +202,47 @@ class TrainConfig:
         (see ``check_given``); the settings this config already had are not held against it.
         """
         given = {k: v for k, v in changes.items() if v is not None}
-        model = {k: given.pop(k) for k in ("layers", *MLP_SETTINGS) if k in given}
+        fields_given = {k: v for k, v in given.items() if k not in PART_SETTINGS}
+        model = {k: fields_given.pop(k) for k in ("layers", *MLP_SETTINGS) if k in fields_given}
         if model:
-            given["model"] = self.model.with_overrides(**model)
-        fresh: dict[str, Any] = {}
-        if given.get("optimizer", self.optimizer) != self.optimizer:
-            chosen = OPTIMIZERS.get(given["optimizer"])
-            fresh = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0,
-                     **(chosen.switch_defaults if chosen else {})}
+            fields_given["model"] = self.model.with_overrides(**model)
+        fields_given["optimizer"] = self._optimizer_with(given)
+        fields_given["schedule"] = self._schedule_with(given)
         if "epochs" in given:
-            fresh["iterations"] = None
-        return check_given(replace(self, **{**fresh, **given}).validate(), given)
+            fields_given = {"iterations": None, **fields_given}
+        return check_given(replace(self, **fields_given), given).validate()
+
+    def _optimizer_with(self, given: Mapping[str, Any]) -> OptimizerConfig:
+        """The optimizer ``given`` (the command line's names) makes of this config's: another
+        one starts from its ``switch_defaults`` and no weight decay."""
+        name = given.get("optimizer", self.optimizer.name)
+        if name == self.optimizer.name:
+            start = dict(self.optimizer.settings)
+        else:
+            cls = OPTIMIZERS.get(name)
+            start = {"weight_decay": 0.0, **(cls.switch_defaults if cls else {})}
+        return OptimizerConfig(name, {**start, **_part_given("optimizer", name, given)})
+
+    def _schedule_with(self, given: Mapping[str, Any]) -> ScheduleConfig:
+        """The schedule ``given`` makes of this config's: another one keeps the settings it
+        shares with this one (step's and plateau's gamma)."""
+        name = given.get("schedule", self.schedule.name)
+        new = ScheduleConfig(name)
+        start = {k: v for k, v in self.schedule.settings.items() if k in new.settings}
+        return ScheduleConfig(name, {**start, **_part_given("schedule", name, given)})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        parts = {"model": self.model.to_dict(), "optimizer": self.optimizer.to_dict(),
+                 "schedule": self.schedule.to_dict()}
+        return {f.name: parts.get(f.name, getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """The config ``to_dict`` gave, or one written before the model settings had their
-        own config (``hidden``, ``dropout`` and ``shift`` among the others)."""
+        own config (``hidden``, ``dropout`` and ``shift`` among the others), or before the
+        optimizer and the schedule had theirs (``optimizer`` a name, ``lr``, ``momentum``,
+        ``warmup_epochs`` ... among the others: see ``optim_config.upgrade_flat``)."""
+        d = upgrade_flat(d)
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in d.items() if k in known}
         if "model" in values:
@@ -263,9 +255,19 @@ class TrainConfig:
         return cls(**values)
 
 
-def check_given(config: TrainConfig, given: Collection[str]) -> TrainConfig:
-    """Raise ValueError if a setting named in ``given`` (the user's, not a recipe's leftovers)
-    would be ignored by ``config``; return ``config`` if none is.
+def _part_given(part: str, name: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of ``given`` (the command line's names) that the ``part`` (optimizer or
+    schedule) ``name`` takes, under its constructor's names; those it does not take are
+    ``check_given``'s to report."""
+    cls = dict(zip(("optimizer", "schedule"), (OptimizerConfig, ScheduleConfig)))[part]
+    probe = cls(name)
+    return {argument: given[key] for key, (p, argument) in PART_SETTINGS.items()
+            if p == part and key in given and probe.takes(argument)}
+
+
+def check_given(config: TrainConfig, given: Mapping[str, Any]) -> TrainConfig:
+    """Raise ValueError if a setting of ``given`` (the user's, by the command line's names,
+    not a recipe's leftovers) would be ignored by ``config``; return ``config`` if none is.
 
     Ignored means: read only by another optimizer or schedule (one whose constructor does not
     take it), epochs beside iterations, or a warmup or a step as long as the run, so the rate
@@ -275,19 +277,20 @@ def check_given(config: TrainConfig, given: Collection[str]) -> TrainConfig:
         if name not in PART_SETTINGS:
             continue
         kind, takers = readers(name)
-        chosen = getattr(config, kind)
-        if chosen not in takers:
+        chosen = getattr(config, kind).name
+        known = (OPTIMIZERS if kind == "optimizer" else SCHEDULES).keys()
+        if chosen in known and chosen not in takers:  # an unknown one: validate() says so
             plural = len(takers) > 1
-            raise ValueError(f"{config.setting(name)}: only the {' and '.join(takers)} "
-                             f"{kind}{'s' if plural else ''} use{'' if plural else 's'} it; "
-                             f"{chosen} ignores it")
+            raise ValueError(f"{setting_text(name, given[name])}: only the "
+                             f"{' and '.join(takers)} {kind}{'s' if plural else ''} "
+                             f"use{'' if plural else 's'} it; {chosen} ignores it")
     if "epochs" in given and "iterations" in given:
         raise ValueError(f"{config.setting('epochs')}: iterations {config.iterations} sets the "
                          f"run's length instead; give one or the other")
     if config.iterations is None:  # the run's length in epochs is known
         for name, what in (("warmup_epochs", "the rate would never decay"),
                            ("step_epochs", "the rate would never drop")):
-            if name in given and getattr(config, name) >= config.epochs:
+            if name in given and config.value(name) >= config.epochs:
                 raise ValueError(f"{config.setting(name)}: not shorter than the run "
                                  f"({_epochs(config.epochs)}), so {what}")
     return config
@@ -302,13 +305,15 @@ RECIPES: dict[str, TrainConfig] = {
     # choice. Chosen on the validation split over seeds 0-2 (97.90-97.96% there) against
     # Adam with L2 1e-4 for 15 epochs (97.72-97.86%), Nesterov SGD and plain Adam; the decay
     # narrows the gap between the small net's train (99.7%) and validation accuracy.
-    "default": TrainConfig(optimizer="adamw", weight_decay=0.1, warmup_epochs=1, epochs=20),
+    "default": TrainConfig(optimizer=OptimizerConfig("adamw", {"lr": 0.002, "weight_decay": 0.1}),
+                           schedule=ScheduleConfig("cosine", {"warmup_epochs": 1}), epochs=20),
     # The most accurate: a wide net, dropout, and training images shifted by up to 2 pixels,
     # AdamW with warmup and a cosine decay. Chosen on the validation split (seed 0): shifts
     # took validation accuracy from 98.74% (same net, 30 epochs, no shifts) to 99.24%; 20
     # epochs gave 99.28% in two thirds of the time (batch 256 and lr 2e-3: 99.22%).
     "best": TrainConfig(model=ModelConfig.mlp((800, 800), dropout=0.2, shift=2),
-                        optimizer="adamw", lr=1e-3, weight_decay=0.05, warmup_epochs=1, epochs=20),
+                        optimizer=OptimizerConfig("adamw", {"lr": 1e-3, "weight_decay": 0.05}),
+                        schedule=ScheduleConfig("cosine", {"warmup_epochs": 1}), epochs=20),
     # A CNN for 99.5%: three 3x3 "same" convolutions (32, 64, 64 channels) each with batch
     # norm, two 2x2 pools, a dense layer of 256 with dropout 0.25; training images rotated by
     # up to 10 degrees, scaled 0.9-1.1 and shifted up to 2 pixels; Nesterov SGD with L2 5e-4,
@@ -321,13 +326,15 @@ RECIPES: dict[str, TrainConfig] = {
     "cnn": TrainConfig(
         model=ModelConfig("affine:10:0.1:2,conv:32:3,bn,maxpool:2,conv:64:3,bn,conv:64:3,bn,"
                           "maxpool:2,dense:256,dropout:0.25"),
-        optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4,
-        warmup_epochs=1, epochs=12),
+        optimizer=OptimizerConfig("sgd", {"lr": 0.05, "momentum": 0.9, "nesterov": True,
+                                          "weight_decay": 5e-4}),
+        schedule=ScheduleConfig("cosine", {"warmup_epochs": 1}), epochs=12),
     # The notebook, bugs fixed, nothing else changed: 784-50-50-50-10, He init, full-batch
     # gradient descent at its intended rate 0.5 for 1000 iterations in float64, cost every
     # 100, trained on all 60,000 images as the notebook was.
     "notebook": TrainConfig(
-        iterations=1000, batch_size=None, optimizer="sgd", lr=0.5, schedule="constant",
-        dtype="float64", log_every=100, val_split=0, weight_decay=0.0,
+        iterations=1000, batch_size=None,
+        optimizer=OptimizerConfig("sgd", {"lr": 0.5, "weight_decay": 0.0}),
+        schedule=ScheduleConfig("constant"), dtype="float64", log_every=100, val_split=0,
     ),
 }

@@ -1,7 +1,8 @@
 """Model files: a NumPy ``.npz`` of named arrays plus JSON metadata that rebuilds the model.
 
 Written atomically; read with ``allow_pickle=False`` and checked before any weight is trusted.
-Format 2 records the input shape; format-1 files (before it) are upgraded as they load.
+Format 2 records the input shape; format-1 files (before it) are upgraded as they load, and
+so is a recorded config that holds its optimizer's and schedule's settings flat.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .model_info import ModelInfo
 from .nn import Sequential, layer_from_spec
 from .nn.model import output_shapes
 from .npzfile import read_npz
+from .optim_config import upgrade_flat
 
 FORMAT_VERSION = 2
 META_KEY = "meta.json"
@@ -79,6 +81,8 @@ def load_model(path: str | os.PathLike[str],
     spec = meta.get("model")
     if meta["format_version"] == 1:
         spec, arrays = upgrade_v1(path, spec, arrays, info, input_shape)
+    if isinstance(info.get("config"), dict):  # its optimizer's and schedule's settings flat
+        info = {**info, "config": upgrade_flat(info["config"])}
     model = _build(path, spec, arrays)
     for name, target in named_params(model).items():
         target[...] = arrays[name]

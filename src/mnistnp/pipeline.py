@@ -10,7 +10,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from . import datasets, optim
+from . import datasets
 from .callbacks import (
     Callback,
     Checkpoints,
@@ -62,14 +62,13 @@ def load_data(config: TrainConfig) -> Data:
 
 def make_optimizer(config: TrainConfig) -> Optimizer:
     """The config's optimizer, at its (peak) rate."""
-    return optim.make_optimizer(config.optimizer_config)
+    return config.optimizer.build()
 
 
 def make_schedule(config: TrainConfig, steps_per_epoch: int, total_steps: int) -> Schedule:
     """The config's schedule, its epoch counts turned into iterations; a warning if the run
     ends before the rate would decay or drop."""
-    schedule = optim.make_schedule(config.schedule_config, config.lr, total_steps,
-                                   steps_per_epoch)
+    schedule = config.schedule.build(config.optimizer.lr, total_steps, steps_per_epoch)
     short = schedule.unreached()
     if short is not None:
         name, steps, so = short

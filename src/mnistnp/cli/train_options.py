@@ -13,6 +13,7 @@ from ..config import DTYPES, MLP_SETTINGS, RECIPES, TrainConfig
 from ..nn import LayerStringError, parse_layers
 from ..nn.arch import format_layers, grammar
 from ..optim import OPTIMIZERS, SCHEDULES
+from ..optim_config import FLAT_DEFAULTS, PART_SETTINGS, ScheduleConfig
 from ..plots import PLOT_FORMATS
 from . import options as opt
 
@@ -135,6 +136,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 DEFAULT = RECIPES["default"]
+# Every setting of a TrainConfig as the command line names it, in the config's order, each
+# optimizer's and schedule's settings after its name.
+SETTINGS = tuple(name for f in fields(TrainConfig) if f.name != "model" for name in (
+    f.name, *(k for k, (part, _) in PART_SETTINGS.items() if part == f.name)))
 
 
 def _shown(name: str, value: Any) -> str:
@@ -156,7 +161,10 @@ def setting_of(config: TrainConfig, name: str) -> Any:
         return config.model.layers
     if name in MLP_SETTINGS:
         return (config.model.mlp_settings() or {}).get(name)
-    return getattr(config, name)
+    value = config.value(name)
+    if value is None and name in PART_SETTINGS:  # not a setting of this optimizer or schedule
+        return FLAT_DEFAULTS[name]  # shown as its value had every config held it
+    return value
 
 
 def _kinds(registry: dict[str, Any]) -> str:
@@ -174,8 +182,7 @@ def _differences(recipe: str) -> str:
     when iterations are set: they count instead; the network as MLP settings if it is one)."""
     config = RECIPES[recipe]
     mlp = config.model.mlp_settings() is not None
-    names = [*(MLP_SETTINGS if mlp else ("layers",)),
-             *(f.name for f in fields(TrainConfig) if f.name != "model")]
+    names = [*(MLP_SETTINGS if mlp else ("layers",)), *SETTINGS]
     return ", ".join(f"{name.replace('_', '-')} {_shown(name, setting_of(config, name))}"
                      for name in names
                      if setting_of(config, name) != setting_of(DEFAULT, name)
@@ -224,10 +231,13 @@ def _fit_warmup(recipe: str, config: TrainConfig, given: bool) -> TrainConfig:
     the run: the rate would only rise, and never decay. The user chose no warmup, so nothing
     is said; a warmup given (``given``) is checked as given (``check_given``)."""
     own = RECIPES[recipe]
-    if (given or config.iterations is not None or config.schedule != "cosine"
-            or own.iterations is not None or config.warmup_epochs < config.epochs):
+    warmup = config.value("warmup_epochs")
+    if (given or config.iterations is not None or config.schedule.name != "cosine"
+            or own.iterations is not None or warmup < config.epochs):
         return config
-    return replace(config, warmup_epochs=own.warmup_epochs / own.epochs * config.epochs)
+    share = own.value("warmup_epochs") / own.epochs
+    return replace(config, schedule=ScheduleConfig(
+        "cosine", {**config.schedule.settings, "warmup_epochs": share * config.epochs}))
 
 
 def layer_string(text: str) -> str:
