@@ -29,7 +29,7 @@ import os
 import numpy as np
 
 from mnistnp import datasets
-from mnistnp.callbacks import Callback, TrainContext
+from mnistnp.callbacks import Callback, LearningRateScheduler, TrainContext
 from mnistnp.nn.arch import network
 from mnistnp.optim import SGD, AdamW, Cosine, Optimizer
 from mnistnp.training import fit
@@ -110,10 +110,10 @@ def main() -> None:
                 "threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
                 "params": int(model.params.size)}
     print(json.dumps(settings), flush=True)
-    schedule = Cosine(args.lr, args.epochs * steps, warmup=round(args.warmup * steps))
+    schedule = Cosine(args.lr, args.epochs * steps, args.warmup, steps_per_epoch=steps)
     history = fit(model, x_train, y_train, optimizer_for(args), rng=rng, epochs=args.epochs,
                   batch_size=args.batch, validation=validation,
-                  callbacks=[schedule, Report(settings, args.results)])
+                  callbacks=[LearningRateScheduler(schedule), Report(settings, args.results)])
     print(json.dumps({"final_val_accuracy": history.epoch_val_accuracy[-1],
                       "train_seconds": round(history.seconds, 1)}), flush=True)
 

@@ -28,9 +28,7 @@ LATENCY_CALLS, LATENCY_WARMUP = 500, 50
 
 OPTIMIZERS: dict[str, Any] = {
     "adam": lambda: mnistnp.Adam(1e-3),
-    "nesterov": lambda: mnistnp.SGD(
-        mnistnp.RECIPES["cnn"].lr, momentum=mnistnp.RECIPES["cnn"].momentum, nesterov=True,
-        weight_decay=mnistnp.RECIPES["cnn"].weight_decay),
+    "nesterov": lambda: mnistnp.RECIPES["cnn"].optimizer.build(),  # its Nesterov SGD
 }
 
 

@@ -16,8 +16,9 @@ OPTIMIZERS: dict[str, Callable[[Any], Any]] = {
     "adam": lambda params: torch.optim.Adam(params, lr=1e-3),
     # The cnn recipe's optimizer at its peak rate (its warmup and cosine are left out)
     "nesterov": lambda params: torch.optim.SGD(
-        params, lr=mnistnp.RECIPES["cnn"].lr, momentum=mnistnp.RECIPES["cnn"].momentum,
-        nesterov=True, weight_decay=mnistnp.RECIPES["cnn"].weight_decay),
+        params, lr=mnistnp.RECIPES["cnn"].optimizer.lr,
+        momentum=mnistnp.RECIPES["cnn"].optimizer.momentum, nesterov=True,
+        weight_decay=mnistnp.RECIPES["cnn"].optimizer.weight_decay),
 }
 
 

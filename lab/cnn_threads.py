@@ -129,8 +129,7 @@ def step_case(mnistnp: Any, repeats: int, steps: int) -> None:
     recipe = RECIPES["cnn"]
     cases = [("fixed CNN, Adam", FIXED, lambda: mnistnp.Adam(1e-3)),
              ("recipe CNN, Nesterov SGD", recipe.model.layers,
-              lambda: mnistnp.SGD(recipe.lr, recipe.momentum, nesterov=recipe.nesterov,
-                                  weight_decay=recipe.weight_decay))]
+              lambda: recipe.optimizer.build())]
     set_threads(mnistnp, 2, None)
     try:
         import torch

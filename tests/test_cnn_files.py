@@ -241,8 +241,10 @@ def test_a_checkpoint_whose_settings_declare_a_huge_network_is_refused_before_bu
 # batch-norm statistics (conv and dense), AdamW moments, warmup then cosine.
 CNN_CONFIG = TrainConfig(model=ModelConfig("affine:10:0.1:1,conv:4:3,bn,maxpool:2,dense:16,bn,"
                                            "dropout:0.2"),
-                         epochs=4, batch_size=50, optimizer="adamw", lr=0.01, warmup_epochs=1,
-                         val_split=60, patience=2, seed=3, dataset="tiny")
+                         epochs=4, batch_size=50,
+                         optimizer={"name": "adamw", "lr": 0.01, "weight_decay": 0.0},
+                         schedule={"name": "cosine", "warmup_epochs": 1}, val_split=60,
+                         patience=2, seed=3, dataset="tiny")
 
 
 def noisy_validation() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:

@@ -24,8 +24,10 @@ from mnistnp.training import Interrupted
 # Every piece of state a resume must restore: Adam moments, warmup + cosine, dropout masks,
 # augmentation shifts, early-stopping bests and the validation split.
 CONFIG = TrainConfig(model=ModelConfig.mlp((16, 12), dropout=0.2, shift=1), epochs=4,
-                     batch_size=64, optimizer="adamw", lr=3e-3, weight_decay=0.01,
-                     warmup_epochs=1, val_split=100, patience=3, seed=5, dataset="tiny")
+                     batch_size=64,
+                     optimizer={"name": "adamw", "lr": 3e-3, "weight_decay": 0.01},
+                     schedule={"name": "cosine", "warmup_epochs": 1}, val_split=100,
+                     patience=3, seed=5, dataset="tiny")
 
 
 def stop_after(batches: int):
@@ -58,16 +60,16 @@ def test_a_resumed_plateau_run_keeps_the_rate_it_had_dropped_to(tmp_path):
     data = ((arrays["train_images"], labels),
             (arrays["test_images"], arrays["test_labels"].astype(np.int64)))
     config = TrainConfig(model=ModelConfig.mlp((16,)), epochs=6, batch_size=64,
-                         optimizer="adam", lr=0.01, schedule="plateau", gamma=0.5,
-                         plateau_patience=0, val_split=100, patience=None, seed=5,
-                         dataset="tiny")
+                         optimizer={"name": "adam", "lr": 0.01},
+                         schedule={"name": "plateau", "gamma": 0.5, "patience": 0},
+                         val_split=100, patience=None, seed=5, dataset="tiny")
     whole = train(config, data, progress=False)
     ckpt = tmp_path / "ckpt.npz"
     with pytest.raises(Interrupted):
         train(config, data, progress=False, checkpoint_path=str(ckpt),
               should_stop=stop_after(27))  # 8 batches an epoch: in the fourth
     cut = load_checkpoint(ckpt)
-    assert cut.schedule["current"] < config.lr  # the rate had dropped before the cut
+    assert cut.schedule["current"] < config.optimizer.lr  # the rate had dropped before the cut
     resumed = train(config, data, progress=False, resume=cut)
     assert np.array_equal(resumed.model.params, whole.model.params)
     assert resumed.history.epoch_val_loss == whole.history.epoch_val_loss

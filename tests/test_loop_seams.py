@@ -19,7 +19,7 @@ from test_mutations import reference_sgd_step
 from test_training import X, Y, fresh_model
 
 from mnistnp import pipeline, progress
-from mnistnp.callbacks import Callback, TrainContext, bound_hooks
+from mnistnp.callbacks import Callback, LearningRateScheduler, TrainContext, bound_hooks
 from mnistnp.config import ModelConfig, TrainConfig
 from mnistnp.nn import Dense, mlp
 from mnistnp.optim import OPTIMIZERS, SCHEDULES, SGD, Adam, Cosine
@@ -288,10 +288,11 @@ class WatchedAdam(Adam):
 
 def test_the_schedule_is_the_only_writer_of_the_rate() -> None:
     opt = WatchedAdam(0.01)
-    schedule = Cosine(0.01, 20, warmup=4)
+    schedule = Cosine(0.01, 20, 4)
     fit(fresh_model(), X, Y, opt, rng=np.random.default_rng(0), epochs=2, batch_size=30,
-        callbacks=[schedule])
-    assert opt.writers == ["optim.py:Schedule.on_batch_begin"] * 20  # once a step, no one else
+        callbacks=[LearningRateScheduler(schedule)])
+    # once a step, no one else
+    assert opt.writers == ["callbacks.py:LearningRateScheduler.on_batch_begin"] * 20
     # each step ran at the rate the schedule gives for it, worked out here
     expected = [0.01 * (t + 1) / 4 for t in range(4)] + [
         0.01 * 0.5 * (1 + math.cos(math.pi * (t - 4) / 16)) for t in range(4, 20)]
@@ -302,13 +303,15 @@ def test_in_a_whole_run_the_schedule_is_the_only_writer_of_the_rate(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Through the pipeline, with clipping, logging and checkpoints around it."""
     opts: list[WatchedAdam] = []
-    monkeypatch.setitem(pipeline.OPTIMIZER_BUILDERS, "adam",
-                        lambda c: opts.append(WatchedAdam(c.lr)) or opts[-1])
-    config = TrainConfig(model=ModelConfig("dense:8"), epochs=2, batch_size=64, optimizer="adam",
-                         warmup_epochs=1, clip_norm=1.0, val_split=50, dataset="tiny")
+    monkeypatch.setattr(pipeline, "make_optimizer",
+                        lambda c: opts.append(WatchedAdam(c.optimizer.lr)) or opts[-1])
+    config = TrainConfig(model=ModelConfig("dense:8"), epochs=2, batch_size=64,
+                         optimizer={"name": "adam", "lr": 0.002},
+                         schedule={"name": "cosine", "warmup_epochs": 1}, clip_norm=1.0,
+                         val_split=50, dataset="tiny")
     pipeline.train(config, data=((X, Y), (X, Y)), log=lambda line: None, progress=False)
     (opt,) = opts
-    assert set(opt.writers) == {"optim.py:Schedule.on_batch_begin"}
+    assert set(opt.writers) == {"callbacks.py:LearningRateScheduler.on_batch_begin"}
     assert len(opt.writers) == len(opt.step_rates) == 2 * 4  # 250 rows in batches of 64
 
 
@@ -323,11 +326,11 @@ def test_fit_keeps_a_short_signature() -> None:
 
 def test_every_optimizer_and_schedule_name_has_a_builder() -> None:
     for name, cls in OPTIMIZERS.items():
-        built = pipeline.make_optimizer(TrainConfig(optimizer=name, lr=0.123))
+        built = pipeline.make_optimizer(TrainConfig(optimizer={"name": name, "lr": 0.123}))
         assert type(built) is cls and built.lr == 0.123
     for name, sched_cls in SCHEDULES.items():
         built_schedule = pipeline.make_schedule(
-            TrainConfig(schedule=name, lr=0.5, step_epochs=1), 10, 100)
+            TrainConfig(optimizer={"name": "adam", "lr": 0.5}, schedule={"name": name}), 10, 1000)
         assert type(built_schedule) is sched_cls and built_schedule.lr == 0.5
-    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
-        pipeline.make_optimizer(TrainConfig(optimizer="rmsprop"))
+    with pytest.raises(ValueError, match="optimizer 'rmsprop': choose from adam, adamw, sgd"):
+        pipeline.make_optimizer(TrainConfig(optimizer={"name": "rmsprop"}))

@@ -47,7 +47,8 @@ def warmup_cosine(lr: float, total: int, warmup: int) -> list[float]:
 
 # --- the configured warmup reaches the schedule ------------------------------------------------
 
-WARMUP_RECIPES = [name for name, config in RECIPES.items() if config.warmup_epochs > 0]
+WARMUP_RECIPES = [name for name, config in RECIPES.items()
+                  if (config.value("warmup_epochs") or 0) > 0]
 
 
 def test_the_recipes_that_warm_up_are_the_documented_ones() -> None:
@@ -64,17 +65,17 @@ def test_a_recipes_warmup_reaches_every_step_of_the_run(recipe: str,
                                  dataset="tiny")
     train(config, data=DATA, progress=False)
     steps_per_epoch = (600 - 100) // 50  # 10
-    warmup = round(base.warmup_epochs * steps_per_epoch)
+    warmup = round(base.schedule.warmup_epochs * steps_per_epoch)
     assert warmup >= 2
-    assert rates == pytest.approx(warmup_cosine(base.lr, 3 * steps_per_epoch, warmup),
+    assert rates == pytest.approx(warmup_cosine(base.optimizer.lr, 3 * steps_per_epoch, warmup),
                                   rel=1e-12)
-    assert rates[0] == pytest.approx(base.lr / warmup) and max(rates) == base.lr
+    lr = base.optimizer.lr
+    assert rates[0] == pytest.approx(lr / warmup) and max(rates) == lr
 
 
 @pytest.mark.parametrize(("argv", "lr", "warmup_epochs"), [
-    (["--recipe", "default"], RECIPES["default"].lr, RECIPES["default"].warmup_epochs),
-    (["--recipe", "best"], RECIPES["best"].lr, RECIPES["best"].warmup_epochs),
-    (["--recipe", "cnn"], RECIPES["cnn"].lr, RECIPES["cnn"].warmup_epochs),
+    *[(["--recipe", name], RECIPES[name].optimizer.lr, RECIPES[name].schedule.warmup_epochs)
+      for name in ("default", "best", "cnn")],
     (["--warmup-epochs", "1.5", "--lr", "0.004"], 0.004, 1.5),
 ], ids=["default", "best", "cnn", "option"])
 def test_the_commands_warmup_reaches_every_step_of_the_run(
@@ -139,8 +140,9 @@ def test_the_pipelines_accuracies_are_argmax_accuracy_of_an_imperfect_model() ->
     """Two small steps leave the model unsure and often wrong: the notebook's rounded
     probabilities compared cell by cell with one-hot labels would score it near 90%."""
     config = TrainConfig(model=ModelConfig("dense:16"),
-                         iterations=2, batch_size=64, optimizer="sgd", lr=0.05,
-                         schedule="constant", val_split=100, dtype="float64", dataset="tiny")
+                         iterations=2, batch_size=64, optimizer={"name": "sgd", "lr": 0.05},
+                         schedule={"name": "constant"}, val_split=100, dtype="float64",
+                         dataset="tiny")
     result = train(config, data=DATA, progress=False)
     weights = model_weights(result.model)
     (x_all, y_all), (x_test, y_test) = DATA

@@ -13,7 +13,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from mnistnp.errors import SettingError
 from mnistnp.optim import (
+    OPTIMIZERS,
     SCHEDULES,
     SGD,
     Adam,
@@ -23,6 +25,8 @@ from mnistnp.optim import (
     ReduceOnPlateau,
     Schedule,
     StepDecay,
+    make_optimizer,
+    make_schedule,
 )
 from mnistnp.training import clip_global_norm_inplace
 
@@ -198,6 +202,77 @@ def test_invalid_adam_betas_raise(kwargs: dict) -> None:
         Adam(0.1, **kwargs)
 
 
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: SGD(0.1, momentum=1.5), "momentum 1.5: must be in [0, 1)"),
+    (lambda: SGD(0.1, nesterov=True), "nesterov: needs momentum > 0"),
+    (lambda: Adam(-1.0), "lr -1: must be a finite number > 0"),
+    (lambda: AdamW(0.1, weight_decay=-0.5), "weight-decay -0.5: must be a finite number >= 0"),
+    (lambda: Cosine(0.1, 10, warmup_epochs=-1.0), "warmup-epochs -1: must be >= 0"),
+    (lambda: StepDecay(0.1, 10, step_epochs=0), "step-epochs 0: must be >= 1"),
+    (lambda: StepDecay(0.1, 10, gamma=1.5), "gamma 1.5: must be in (0, 1]"),
+    (lambda: ReduceOnPlateau(0.1, 10, gamma=1.0), "gamma 1: the plateau schedule needs gamma < 1"),
+    (lambda: ReduceOnPlateau(0.1, 10, patience=-1), "patience -1: must be >= 0"),
+])
+def test_the_constructor_names_a_bad_setting_and_its_value(make: Callable[[], object],
+                                                           message: str) -> None:
+    with pytest.raises(SettingError, match=re.escape(message)):
+        make()
+
+
+# --- the registries ----------------------------------------------------------------------------
+
+
+def test_every_optimizer_is_built_from_its_config_and_gives_it_back() -> None:
+    assert set(OPTIMIZERS) == {"sgd", "adam", "adamw"}
+    for name, cls in OPTIMIZERS.items():
+        built = make_optimizer({"name": name, "lr": 0.123})
+        assert type(built) is cls and built.lr == 0.123
+        assert make_optimizer(built.config()).config() == built.config()
+    assert SGD(0.05, 0.9, True, 5e-4).config() == {
+        "name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4}
+    assert AdamW(2e-3, weight_decay=0.1).config() == {
+        "name": "adamw", "lr": 2e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+        "weight_decay": 0.1}
+
+
+def test_every_schedule_is_built_from_its_config_and_gives_it_back() -> None:
+    assert set(SCHEDULES) == {"constant", "cosine", "step", "plateau"}
+    for name, cls in SCHEDULES.items():
+        built = make_schedule({"name": name}, 0.5, 100, 10)
+        assert type(built) is cls and built.lr_at(0) <= 0.5
+        assert make_schedule(built.config(), 0.5, 100, 10).config() == built.config()
+    cosine = make_schedule({"name": "cosine", "warmup_epochs": 1.5}, 0.1, 100, 10)
+    assert cosine.config() == {"name": "cosine", "warmup_epochs": 1.5} and cosine.warmup == 15
+    step = make_schedule({"name": "step", "step_epochs": 2, "gamma": 0.5}, 0.1, 100, 10)
+    assert [step.lr_at(t) for t in (19, 20)] == pytest.approx([0.1, 0.05])
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"name": "rmsprop"}, "optimizer 'rmsprop': choose from adam, adamw, sgd"),
+    ({"name": "adam", "momentum": 0.9}, "momentum 0.9: the adam optimizer takes no such setting"),
+])
+def test_an_unknown_optimizer_or_setting_is_named(config: dict, message: str) -> None:
+    with pytest.raises(SettingError, match=re.escape(message)):
+        make_optimizer(config)
+    with pytest.raises(SettingError, match=r"schedule 'warm': choose from constant, cosine"):
+        make_schedule({"name": "warm"}, 0.1, 10)
+    with pytest.raises(SettingError, match=r"lr 0\.1: the cosine schedule takes no such setting"):
+        make_schedule({"name": "cosine", "lr": 0.1}, 0.1, 10)
+
+
+def test_a_name_another_class_holds_is_refused_and_a_variant_joins_nothing() -> None:
+    with pytest.raises(TypeError, match=re.escape("optimizer name 'sgd' of Impostor is taken by "
+                                                  "mnistnp.optim.sgd.SGD")):
+        type("Impostor", (Optimizer,), {"name": "sgd"})
+    with pytest.raises(TypeError, match="schedule name 'cosine' of Impostor is taken"):
+        type("Impostor", (Schedule,), {"name": "cosine"})
+
+    class Spy(SGD):  # no name of its own: a variant of sgd, not a new kind
+        pass
+
+    assert OPTIMIZERS["sgd"] is SGD and Spy(0.1).config()["name"] == "sgd"
+
+
 # --- schedules -------------------------------------------------------------------------------
 
 
@@ -205,38 +280,38 @@ def test_invalid_adam_betas_raise(kwargs: dict) -> None:
 def test_cosine_schedule(lr: float) -> None:
     total = 1000
     sched = Cosine(lr, total)
-    assert sched(0) == pytest.approx(lr, rel=1e-12)
-    assert sched(total // 2) == pytest.approx(lr / 2, rel=1e-12)
-    assert sched(total // 4) == pytest.approx(lr * (1 + math.sqrt(0.5)) / 2, rel=1e-12)
-    assert 0 < sched(total - 1) < 1e-5 * lr
-    values = [sched(t) for t in range(total)]
+    assert sched.lr_at(0) == pytest.approx(lr, rel=1e-12)
+    assert sched.lr_at(total // 2) == pytest.approx(lr / 2, rel=1e-12)
+    assert sched.lr_at(total // 4) == pytest.approx(lr * (1 + math.sqrt(0.5)) / 2, rel=1e-12)
+    assert 0 < sched.lr_at(total - 1) < 1e-5 * lr
+    values = [sched.lr_at(t) for t in range(total)]
     assert all(a > b for a, b in itertools.pairwise(values))  # strictly decreasing
 
 
 @pytest.mark.parametrize("lr", LRS)
 def test_constant_schedule(lr: float) -> None:
     sched = Schedule(lr, 100)
-    assert {sched(t) for t in (0, 1, 50, 99)} == {lr}
+    assert {sched.lr_at(t) for t in (0, 1, 50, 99)} == {lr}
 
 
 def test_cosine_warmup_rises_linearly_then_decays() -> None:
     lr, total, warmup = 0.1, 110, 10
     sched = Cosine(lr, total, warmup)
-    np.testing.assert_allclose([sched(t) for t in range(warmup)],
+    np.testing.assert_allclose([sched.lr_at(t) for t in range(warmup)],
                                [lr * (t + 1) / warmup for t in range(warmup)], rtol=1e-12)
-    assert sched(warmup) == pytest.approx(lr)
-    assert sched(warmup + 50) == pytest.approx(lr / 2)  # halfway through the 100 decay steps
+    assert sched.lr_at(warmup) == pytest.approx(lr)
+    assert sched.lr_at(warmup + 50) == pytest.approx(lr / 2)  # halfway through the 100 decay steps
 
 
 def test_step_decay() -> None:
-    sched = StepDecay(0.1, 100, step_size=30, gamma=0.5)
-    assert [sched(t) for t in (0, 29, 30, 59, 60, 99)] == pytest.approx(
+    sched = StepDecay(0.1, 100, step_epochs=30, gamma=0.5)
+    assert [sched.lr_at(t) for t in (0, 29, 30, 59, 60, 99)] == pytest.approx(
         [0.1, 0.1, 0.05, 0.05, 0.025, 0.0125])
 
 
 def test_plateau_drops_after_patience_bad_epochs_and_only_then() -> None:
-    """factor 0.5, patience 2, threshold 1e-4 relative: a loss must beat best * (1 - 1e-4)."""
-    sched = ReduceOnPlateau(0.1, 100, factor=0.5, patience=2, threshold=1e-4)
+    """gamma 0.5, patience 2, threshold 1e-4 relative: a loss must beat best * (1 - 1e-4)."""
+    sched = ReduceOnPlateau(0.1, 100, gamma=0.5, patience=2, threshold=1e-4)
     losses = [1.0, 0.9, 0.9, 0.89995, 0.95, 0.8, 0.81, 0.82, 0.83, 0.84, 0.85, 0.86]
     # best 1.0, 0.9; then three epochs not better than 0.9 * (1 - 1e-4) = 0.89991 (0.89995 is
     # not): the third bad epoch drops the rate and resets the count; 0.8 is better; three more
@@ -245,23 +320,23 @@ def test_plateau_drops_after_patience_bad_epochs_and_only_then() -> None:
     seen = []
     for loss in losses:
         sched.epoch_end(loss)
-        seen.append(sched(0))
+        seen.append(sched.lr_at(0))
     assert seen == pytest.approx(expected, rel=1e-15)
 
 
 def test_plateau_respects_min_lr_and_ignores_runs_without_validation() -> None:
-    sched = ReduceOnPlateau(1.0, 10, factor=0.1, patience=0, min_lr=0.05)
+    sched = ReduceOnPlateau(1.0, 10, gamma=0.1, patience=0, min_lr=0.05)
     for _ in range(5):
         sched.epoch_end(None)  # no validation: nothing to judge
-    assert sched(7) == 1.0
+    assert sched.lr_at(7) == 1.0
     sched.epoch_end(1.0)
     for want in (0.1, 0.05, 0.05):
         sched.epoch_end(1.0)
-        assert sched(0) == pytest.approx(want)
+        assert sched.lr_at(0) == pytest.approx(want)
 
 
 # Ten epochs of six steps and the validation loss after each; for the plateau schedule below
-# (factor 0.5, patience 1) the rate halves after epochs 4, 7 and 9, by hand:
+# (gamma 0.5, patience 1) the rate halves after epochs 4, 7 and 9, by hand:
 # best 1.0, 0.9; then 0.95, 0.97 (two bad epochs > 1: halve); 0.85 best; 0.86, 0.87 (halve);
 # 0.88, 0.89 (halve); 0.9.
 RESUME_LOSSES = [1.0, 0.9, 0.95, 0.97, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9]
@@ -292,17 +367,17 @@ def test_every_schedule_resumes_from_its_state(name: str) -> None:
 
     def make() -> Schedule:
         if name == "step":
-            return StepDecay(0.1, 60, step_size=7, gamma=0.5)
+            return StepDecay(0.1, 60, step_epochs=7, gamma=0.5)
         if name == "plateau":
-            return ReduceOnPlateau(0.1, 60, factor=0.5, patience=1)
+            return ReduceOnPlateau(0.1, 60, gamma=0.5, patience=1)
         if name == "cosine":
-            return Cosine(0.1, 60, warmup=5)
+            return Cosine(0.1, 60, warmup_epochs=5)
         return SCHEDULES[name](0.1, 60)
 
     def run(sched: Schedule, epochs: range, losses: list[float]) -> list[float]:
         rates = []
         for epoch in epochs:
-            rates += [sched(step) for step in range(6 * epoch, 6 * epoch + 6)]
+            rates += [sched.lr_at(step) for step in range(6 * epoch, 6 * epoch + 6)]
             sched.epoch_end(losses[epoch])
         return rates
 

@@ -338,8 +338,10 @@ def test_a_longer_run_from_a_finished_one_matches_a_run_planned_that_long(
 
 def test_a_longer_cosine_is_laid_out_over_the_new_length(tiny_idx_dir: Path,
                                                          tmp_path: Path) -> None:
-    config = replace(CONFIG, data_dir=str(tiny_idx_dir), epochs=2, schedule="cosine", lr=0.01,
-                     warmup_epochs=1, val_split=0)
+    config = replace(CONFIG, data_dir=str(tiny_idx_dir), epochs=2,
+                     optimizer=CONFIG.optimizer.from_dict({**CONFIG.optimizer.to_dict(),
+                                                           "lr": 0.01}),
+                     schedule={"name": "cosine", "warmup_epochs": 1}, val_split=0)
     data = load_data(config)
     ckpt = tmp_path / "ckpt.npz"
     short = train_run(config, data, progress=False, checkpoint_path=str(ckpt),

@@ -269,7 +269,8 @@ def test_nan_cost_message_names_the_epoch(monkeypatch: pytest.MonkeyPatch) -> No
 def test_pipeline_train_on_tiny_unregistered_data() -> None:
     x_test, y_test = quadrant_data(100, seed=1)
     config = TrainConfig(model=ModelConfig("dense:16"),
-                         epochs=8, batch_size=32, lr=0.01, dataset="tiny",
+                         epochs=8, batch_size=32, optimizer={"name": "adam", "lr": 0.01},
+                         dataset="tiny",
                          seed=0, val_split=0)
     lines: list[str] = []
     result = train(config, data=((X, Y), (x_test, y_test)), log=lines.append, progress=False)
@@ -291,7 +292,8 @@ def test_pipeline_train_on_tiny_unregistered_data() -> None:
 def test_pipeline_holds_out_a_validation_split() -> None:
     x_test, y_test = quadrant_data(100, seed=1)
     config = TrainConfig(model=ModelConfig("dense:16"),
-                         epochs=4, batch_size=32, lr=0.01, dataset="tiny",
+                         epochs=4, batch_size=32, optimizer={"name": "adam", "lr": 0.01},
+                         dataset="tiny",
                          val_split=50)
     result = train(config, data=((X, Y), (x_test, y_test)), progress=False)
     # 50 of the 300 held out: 250 train rows, ceil(250 / 32) = 8 steps per epoch.
@@ -305,7 +307,8 @@ def test_pipeline_holds_out_a_validation_split() -> None:
 
 def test_pipeline_rejects_a_bad_config() -> None:
     with pytest.raises(ValueError, match="lr"):
-        train(TrainConfig(lr=-1.0, dataset="tiny"), data=((X, Y), (X, Y)), progress=False)
+        train(TrainConfig(optimizer={"name": "adam", "lr": -1.0}, dataset="tiny"),
+              data=((X, Y), (X, Y)), progress=False)
 
 
 @pytest.mark.parametrize("labels", [np.full(len(Y), 4), np.full(len(Y), -1),

@@ -16,7 +16,13 @@ from conftest import cli, tiny_arrays, write_idx_dir
 from test_training import X, Y, quadrant_data
 
 from mnistnp import training
-from mnistnp.callbacks import Callback, EarlyStopping, MetricsLog, TrainContext
+from mnistnp.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateScheduler,
+    MetricsLog,
+    TrainContext,
+)
 from mnistnp.config import ModelConfig, TrainConfig
 from mnistnp.datasets import validation_split
 from mnistnp.errors import SettingError
@@ -171,8 +177,8 @@ def test_early_stopping_counts_only_real_improvements() -> None:
 ])
 def test_another_optimizer_starts_without_the_configs_weight_decay(
         changes: dict[str, Any], weight_decay: float) -> None:
-    base = TrainConfig(optimizer="adamw", weight_decay=0.1)
-    assert base.with_overrides(**changes).weight_decay == weight_decay
+    base = TrainConfig(optimizer={"name": "adamw", "lr": 0.002, "weight_decay": 0.1})
+    assert base.with_overrides(**changes).optimizer.weight_decay == weight_decay
 
 
 def test_early_stopping_without_validation_is_refused() -> None:
@@ -203,7 +209,7 @@ def full_run(seed: int, make_opt: Callable[[], Optimizer]) -> tuple[Sequential, 
     x_val, y_val = quadrant_data(60, seed=9)
     trainer = Trainer(model, make_opt(), ShuffledBatches(len(X), 32),
                       grad_hooks=[ClipGlobalNorm(1.0)],
-                      callbacks=[Cosine(0.01, 40, warmup=5), EarlyStopping(2)])
+                      callbacks=[LearningRateScheduler(Cosine(0.01, 40, 5)), EarlyStopping(2)])
     history = trainer.fit(X, Y, rng=rng, epochs=4, validation=(x_val, y_val))
     return model, history
 
@@ -229,13 +235,14 @@ def test_plateau_schedule_in_fit_follows_the_validation_loss() -> None:
     """Validation one class off worsens as training goes on, so the rate drops."""
     x_val, y_val = quadrant_data(80, seed=7)
     model = mlp([64, 16, 4], np.random.default_rng(0), "float64")
-    schedule = ReduceOnPlateau(0.01, 100, factor=0.5, patience=0)
+    schedule = ReduceOnPlateau(0.01, 100, gamma=0.5, patience=0)
     history = fit(model, X, Y, Adam(0.01), rng=np.random.default_rng(0), epochs=6,
-                  batch_size=32, validation=(x_val, (y_val + 1) % 4), callbacks=[schedule])
+                  batch_size=32, validation=(x_val, (y_val + 1) % 4),
+                  callbacks=[LearningRateScheduler(schedule)])
     # epoch k's rate is the one set after the losses of epochs 1..k-1
-    replay = ReduceOnPlateau(0.01, 100, factor=0.5, patience=0)
+    replay = ReduceOnPlateau(0.01, 100, gamma=0.5, patience=0)
     for k in range(history.epochs):
-        assert history.epoch_lr[k] == replay(0)
+        assert history.epoch_lr[k] == replay.lr_at(0)
         replay.epoch_end(history.epoch_val_loss[k])
     assert history.epoch_lr[-1] < history.epoch_lr[0]
 

@@ -1,7 +1,7 @@
 """mnistnp: a neural-network library and command-line trainer written from scratch in NumPy."""
 
 from . import datasets
-from .callbacks import Callback, EarlyStopping, MetricsLog
+from .callbacks import Callback, EarlyStopping, LearningRateScheduler, MetricsLog
 from .config import RECIPES, ModelConfig, TrainConfig
 from .errors import (
     DatasetError,
@@ -52,6 +52,7 @@ __all__ = [
     "History",
     "ImageError",
     "InputError",
+    "LearningRateScheduler",
     "MetricsLog",
     "MnistnpError",
     "ModelConfig",

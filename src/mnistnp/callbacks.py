@@ -1,5 +1,6 @@
 """Callbacks: the hooks the fit loop calls (``Callback``, and the ``TrainContext`` each hook
-receives), and early stopping, the metrics.jsonl log and checkpoints written as a run goes."""
+receives), and the learning-rate schedule's driver, early stopping, the metrics.jsonl log and
+checkpoints written as a run goes."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .loop_state import History, TrainContext
 from .model_file import load_state, named_state
 
 if TYPE_CHECKING:
-    pass
+    from .optim import Schedule
 
 
 class Callback:
@@ -64,6 +65,24 @@ def bound_hooks(callbacks: Sequence[Any], name: str) -> list[Callable[..., None]
     base = getattr(Callback, name)
     return [getattr(cb, name) for cb in callbacks
             if getattr(type(cb), name, base) is not base and callable(getattr(cb, name))]
+
+
+class LearningRateScheduler(Callback):
+    """The one writer of ``optimizer.lr`` during training: before every step it sets the rate
+    to ``schedule.lr_at(steps done)``, and at each epoch's end tells the schedule the
+    validation loss (None without validation). The optimizer's own ``lr`` only holds until
+    the first step. The step count is the run's (History's), so a resumed run continues the
+    schedule where it stood."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
+
+    def on_batch_begin(self, ctx: TrainContext) -> None:
+        ctx.optimizer.lr = self.schedule.lr_at(ctx.state.history.iterations)
+
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        self.schedule.epoch_end(ctx.history.epoch_val_loss[-1] if ctx.validation is not None
+                                else None)
 
 
 class EarlyStopping(Callback):

@@ -4,29 +4,28 @@ dataclasses, and the named recipes built from them."""
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from .errors import SettingError
 from .nn.arch import LayerStringError, mlp_layers, mlp_parts, parse_layers
 from .nn.augment import MAX_SHIFT
 from .optim import OPTIMIZERS, SCHEDULES
+from .optim.base import setting_text
+from .optim_config import (
+    PART_SETTINGS,
+    OptimizerConfig,
+    PartConfig,
+    ScheduleConfig,
+    as_option,
+    readers,
+    upgrade_flat,
+)
 
 DTYPES = ("float32", "float64")
-
-# What a config takes on switching to another optimizer, unless given: the old rate was tuned
-# for its own optimizer (Adam's 0.002 leaves sgd at 24% after an epoch). sgd's were the best of
-# rates 0.01-0.2 with momentum 0.9 on the validation split, after 1 and 20 epochs of the default
-# recipe (95.3% and 98.0%); Adam's and AdamW's are the default recipe's.
-OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
-    "sgd": {"lr": 0.05, "momentum": 0.9}, "adam": {"lr": 0.002}, "adamw": {"lr": 0.002}}
-
-# Settings that only some optimizers or schedules read: (which kind, the ones that read it).
-_READ_BY: dict[str, tuple[str, tuple[str, ...]]] = {
-    "momentum": ("optimizer", ("sgd",)), "nesterov": ("optimizer", ("sgd",)),
-    "warmup_epochs": ("schedule", ("cosine",)), "step_epochs": ("schedule", ("step",)),
-    "gamma": ("schedule", ("step", "plateau")), "plateau_patience": ("schedule", ("plateau",)),
-}
+# TrainConfig's optimizer and schedule unless given (frozen, so one object serves every config).
+_ADAM, _COSINE = OptimizerConfig("adam", {"lr": 0.002}), ScheduleConfig("cosine")
 
 
 # The settings that make an MLP (``ModelConfig.mlp``): a shorthand for its layer string.
@@ -109,23 +108,16 @@ class TrainConfig:
     iterations: int | None = None
     # Samples per step; None means the whole training set (full-batch gradient descent).
     batch_size: int | None = 128
-    # "adam", "adamw" or "sgd".
-    optimizer: str = "adam"
-    lr: float = 0.002
-    # Momentum for sgd (0 is plain gradient descent, as in the notebook); Nesterov's variant.
-    momentum: float = 0.0
-    nesterov: bool = False
-    # L2 penalty for sgd and adam; decoupled decay for adamw (per step: lr * weight_decay).
-    weight_decay: float = 0.0
-    # "cosine" decays the rate to 0 over the run so the last epochs settle; "constant", "step"
-    # (times `gamma` every `step_epochs`) or "plateau" (times `gamma` after `plateau_patience`
-    # epochs without a better validation loss).
-    schedule: str = "cosine"
-    # Epochs of linear warmup before the cosine decay (Adam's early estimates are poor).
-    warmup_epochs: float = 0.0
-    step_epochs: int = 10
-    gamma: float = 0.1
-    plateau_patience: int = 2
+    # The update rule and its settings, its constructor's arguments: "adam", "adamw" or "sgd"
+    # (optim.OPTIMIZERS), e.g. {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True,
+    # "weight_decay": 5e-4}; weight_decay is an L2 penalty for sgd and adam, decoupled for
+    # adamw (per step: lr * weight_decay). A dict is taken as the same.
+    optimizer: OptimizerConfig = _ADAM
+    # How the rate moves from the optimizer's lr (optim.SCHEDULES): "cosine" decays it to 0
+    # over the run so the last epochs settle, after `warmup_epochs` of linear warmup (Adam's
+    # early estimates are poor); "constant", "step" (times `gamma` every `step_epochs`) or
+    # "plateau" (times `gamma` after `patience` epochs without a better validation loss).
+    schedule: ScheduleConfig = _COSINE
     # Clip the gradient's global L2 norm to this; None turns it off.
     clip_norm: float | None = None
     # Held out from the end of the training set for validation: a fraction (< 1) or a count;
@@ -144,6 +136,12 @@ class TrainConfig:
     dataset: str = "mnist"
     data_dir: str | None = None
 
+    def __post_init__(self) -> None:
+        for part, kind in (("optimizer", OptimizerConfig), ("schedule", ScheduleConfig)):
+            value = getattr(self, part)
+            if isinstance(value, Mapping) and not isinstance(value, PartConfig):
+                object.__setattr__(self, part, kind.from_dict(value))
+
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first bad setting and its value; return self if good."""
         finite = math.isfinite
@@ -152,23 +150,6 @@ class TrainConfig:
             ("epochs", self.epochs >= 1, "must be >= 1"),
             ("iterations", self.iterations is None or self.iterations >= 1, "must be >= 1"),
             ("batch_size", self.batch_size is None or self.batch_size >= 1, "must be >= 1"),
-            ("optimizer", self.optimizer in OPTIMIZERS, f"choose from {sorted(OPTIMIZERS)}"),
-            ("lr", finite(self.lr) and self.lr > 0, "must be a finite number > 0"),
-            ("momentum", 0 <= self.momentum < 1, "must be in [0, 1)"),
-            ("nesterov", not self.nesterov or self.optimizer == "sgd",
-             f"only the sgd optimizer has Nesterov momentum, not {self.optimizer}"),
-            ("nesterov", not self.nesterov or self.momentum > 0,
-             "needs momentum > 0 (momentum 0 is plain gradient descent)"),
-            ("weight_decay", finite(self.weight_decay) and self.weight_decay >= 0,
-             "must be a finite number >= 0"),
-            ("schedule", self.schedule in SCHEDULES, f"choose from {sorted(SCHEDULES)}"),
-            ("warmup_epochs", finite(self.warmup_epochs) and self.warmup_epochs >= 0,
-             "must be >= 0"),
-            ("step_epochs", self.step_epochs >= 1, "must be >= 1"),
-            ("gamma", 0 < self.gamma <= 1, "must be in (0, 1]"),
-            ("gamma", self.gamma < 1 or self.schedule != "plateau",
-             "the plateau schedule needs gamma < 1, or the rate never changes"),
-            ("plateau_patience", self.plateau_patience >= 0, "must be >= 0"),
             ("clip_norm", self.clip_norm is None or (finite(self.clip_norm)
                                                      and self.clip_norm > 0), "must be > 0"),
             ("val_split", finite(self.val_split) and self.val_split >= 0
@@ -176,7 +157,7 @@ class TrainConfig:
              "must be a fraction in [0, 1) or a whole count"),
             ("patience", self.patience is None or (self.patience >= 1 and self.val_split > 0),
              "must be >= 1 and needs a validation split"),
-            ("schedule", self.schedule != "plateau" or self.val_split > 0,
+            ("schedule", self.schedule.name != "plateau" or self.val_split > 0,
              "needs a validation split (val-split is 0), or the rate never changes"),
             ("dtype", self.dtype in DTYPES, f"choose from {list(DTYPES)}"),
             ("seed", self.seed >= 0, "must be >= 0"),
@@ -185,21 +166,35 @@ class TrainConfig:
         for name, ok, why in checks:
             if not ok:
                 raise ValueError(f"{self.setting(name)}: {why}")
+        try:  # their constructors check their own values (the schedule's for a nominal run)
+            part = "optimizer"
+            self.optimizer.build()
+            part = "schedule"
+            self.schedule.build(1.0, self.epochs)
+        except SettingError as e:
+            raise as_option(part, e) from None
         return self
+
+    def value(self, name: str) -> Any:
+        """A setting by the command line's name: a field, the optimizer's or the schedule's
+        name, or one of their settings (``lr``, ``plateau_patience``; None if theirs has no
+        such setting)."""
+        if name in PART_SETTINGS:
+            part, argument = PART_SETTINGS[name]
+            return getattr(self, part).settings.get(argument)
+        value = getattr(self, name)
+        return value.name if isinstance(value, PartConfig) else value
 
     def setting(self, name: str) -> str:
         """``name value`` for messages, hyphenated as the command line spells it: a flag that
         is on is just its name (``nesterov``)."""
-        value = getattr(self, name)
-        shown = ("" if value is True else f" {value:g}" if isinstance(value, float)
-                 else f" {value!r}")
-        return name.replace("_", "-") + shown
+        return setting_text(name, self.value(name))
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
         """A copy with the given fields changed (None values are ignored: not given), checked.
 
         Another optimizer starts from its own rate (and momentum, for sgd) and no weight decay
-        unless those are given (OPTIMIZER_DEFAULTS): they were tuned for, and mean something
+        unless those are given (its ``switch_defaults``): they were tuned for, and mean something
         else in, this config's optimizer (adamw's decoupled 0.1 is a crippling L2 penalty for
         adam). Epochs given without iterations replace this config's iterations.
 
@@ -207,24 +202,47 @@ class TrainConfig:
         (see ``check_given``); the settings this config already had are not held against it.
         """
         given = {k: v for k, v in changes.items() if v is not None}
-        model = {k: given.pop(k) for k in ("layers", *MLP_SETTINGS) if k in given}
+        fields_given = {k: v for k, v in given.items() if k not in PART_SETTINGS}
+        model = {k: fields_given.pop(k) for k in ("layers", *MLP_SETTINGS) if k in fields_given}
         if model:
-            given["model"] = self.model.with_overrides(**model)
-        fresh: dict[str, Any] = {}
-        if given.get("optimizer", self.optimizer) != self.optimizer:
-            fresh = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0,
-                     **OPTIMIZER_DEFAULTS.get(given["optimizer"], {})}
+            fields_given["model"] = self.model.with_overrides(**model)
+        fields_given["optimizer"] = self._optimizer_with(given)
+        fields_given["schedule"] = self._schedule_with(given)
         if "epochs" in given:
-            fresh["iterations"] = None
-        return check_given(replace(self, **{**fresh, **given}).validate(), given)
+            fields_given = {"iterations": None, **fields_given}
+        return check_given(replace(self, **fields_given), given).validate()
+
+    def _optimizer_with(self, given: Mapping[str, Any]) -> OptimizerConfig:
+        """The optimizer ``given`` (the command line's names) makes of this config's: another
+        one starts from its ``switch_defaults`` and no weight decay."""
+        name = given.get("optimizer", self.optimizer.name)
+        if name == self.optimizer.name:
+            start = dict(self.optimizer.settings)
+        else:
+            cls = OPTIMIZERS.get(name)
+            start = {"weight_decay": 0.0, **(cls.switch_defaults if cls else {})}
+        return OptimizerConfig(name, {**start, **_part_given("optimizer", name, given)})
+
+    def _schedule_with(self, given: Mapping[str, Any]) -> ScheduleConfig:
+        """The schedule ``given`` makes of this config's: another one keeps the settings it
+        shares with this one (step's and plateau's gamma)."""
+        name = given.get("schedule", self.schedule.name)
+        new = ScheduleConfig(name)
+        start = {k: v for k, v in self.schedule.settings.items() if k in new.settings}
+        return ScheduleConfig(name, {**start, **_part_given("schedule", name, given)})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        parts = {"model": self.model.to_dict(), "optimizer": self.optimizer.to_dict(),
+                 "schedule": self.schedule.to_dict()}
+        return {f.name: parts.get(f.name, getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """The config ``to_dict`` gave, or one written before the model settings had their
-        own config (``hidden``, ``dropout`` and ``shift`` among the others)."""
+        own config (``hidden``, ``dropout`` and ``shift`` among the others), or before the
+        optimizer and the schedule had theirs (``optimizer`` a name, ``lr``, ``momentum``,
+        ``warmup_epochs`` ... among the others: see ``optim_config.upgrade_flat``)."""
+        d = upgrade_flat(d)
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in d.items() if k in known}
         if "model" in values:
@@ -237,30 +255,42 @@ class TrainConfig:
         return cls(**values)
 
 
-def check_given(config: TrainConfig, given: Collection[str]) -> TrainConfig:
-    """Raise ValueError if a setting named in ``given`` (the user's, not a recipe's leftovers)
-    would be ignored by ``config``; return ``config`` if none is.
+def _part_given(part: str, name: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of ``given`` (the command line's names) that the ``part`` (optimizer or
+    schedule) ``name`` takes, under its constructor's names; those it does not take are
+    ``check_given``'s to report."""
+    cls = dict(zip(("optimizer", "schedule"), (OptimizerConfig, ScheduleConfig)))[part]
+    probe = cls(name)
+    return {argument: given[key] for key, (p, argument) in PART_SETTINGS.items()
+            if p == part and key in given and probe.takes(argument)}
 
-    Ignored means: read only by another optimizer or schedule (_READ_BY), epochs beside
-    iterations, or a warmup or a step as long as the run, so the rate never decays or drops.
+
+def check_given(config: TrainConfig, given: Mapping[str, Any]) -> TrainConfig:
+    """Raise ValueError if a setting of ``given`` (the user's, by the command line's names,
+    not a recipe's leftovers) would be ignored by ``config``; return ``config`` if none is.
+
+    Ignored means: read only by another optimizer or schedule (one whose constructor does not
+    take it), epochs beside iterations, or a warmup or a step as long as the run, so the rate
+    never decays or drops.
     """
     for name in given:
-        if name not in _READ_BY:
+        if name not in PART_SETTINGS:
             continue
-        kind, readers = _READ_BY[name]
-        chosen = getattr(config, kind)
-        if chosen not in readers:
-            plural = len(readers) > 1
-            raise ValueError(f"{config.setting(name)}: only the {' and '.join(readers)} "
-                             f"{kind}{'s' if plural else ''} use{'' if plural else 's'} it; "
-                             f"{chosen} ignores it")
+        kind, takers = readers(name)
+        chosen = getattr(config, kind).name
+        known = (OPTIMIZERS if kind == "optimizer" else SCHEDULES).keys()
+        if chosen in known and chosen not in takers:  # an unknown one: validate() says so
+            plural = len(takers) > 1
+            raise ValueError(f"{setting_text(name, given[name])}: only the "
+                             f"{' and '.join(takers)} {kind}{'s' if plural else ''} "
+                             f"use{'' if plural else 's'} it; {chosen} ignores it")
     if "epochs" in given and "iterations" in given:
         raise ValueError(f"{config.setting('epochs')}: iterations {config.iterations} sets the "
                          f"run's length instead; give one or the other")
     if config.iterations is None:  # the run's length in epochs is known
         for name, what in (("warmup_epochs", "the rate would never decay"),
                            ("step_epochs", "the rate would never drop")):
-            if name in given and getattr(config, name) >= config.epochs:
+            if name in given and config.value(name) >= config.epochs:
                 raise ValueError(f"{config.setting(name)}: not shorter than the run "
                                  f"({_epochs(config.epochs)}), so {what}")
     return config
@@ -275,13 +305,15 @@ RECIPES: dict[str, TrainConfig] = {
     # choice. Chosen on the validation split over seeds 0-2 (97.90-97.96% there) against
     # Adam with L2 1e-4 for 15 epochs (97.72-97.86%), Nesterov SGD and plain Adam; the decay
     # narrows the gap between the small net's train (99.7%) and validation accuracy.
-    "default": TrainConfig(optimizer="adamw", weight_decay=0.1, warmup_epochs=1, epochs=20),
+    "default": TrainConfig(optimizer=OptimizerConfig("adamw", {"lr": 0.002, "weight_decay": 0.1}),
+                           schedule=ScheduleConfig("cosine", {"warmup_epochs": 1}), epochs=20),
     # The most accurate: a wide net, dropout, and training images shifted by up to 2 pixels,
     # AdamW with warmup and a cosine decay. Chosen on the validation split (seed 0): shifts
     # took validation accuracy from 98.74% (same net, 30 epochs, no shifts) to 99.24%; 20
     # epochs gave 99.28% in two thirds of the time (batch 256 and lr 2e-3: 99.22%).
     "best": TrainConfig(model=ModelConfig.mlp((800, 800), dropout=0.2, shift=2),
-                        optimizer="adamw", lr=1e-3, weight_decay=0.05, warmup_epochs=1, epochs=20),
+                        optimizer=OptimizerConfig("adamw", {"lr": 1e-3, "weight_decay": 0.05}),
+                        schedule=ScheduleConfig("cosine", {"warmup_epochs": 1}), epochs=20),
     # A CNN for 99.5%: three 3x3 "same" convolutions (32, 64, 64 channels) each with batch
     # norm, two 2x2 pools, a dense layer of 256 with dropout 0.25; training images rotated by
     # up to 10 degrees, scaled 0.9-1.1 and shifted up to 2 pixels; Nesterov SGD with L2 5e-4,
@@ -294,13 +326,15 @@ RECIPES: dict[str, TrainConfig] = {
     "cnn": TrainConfig(
         model=ModelConfig("affine:10:0.1:2,conv:32:3,bn,maxpool:2,conv:64:3,bn,conv:64:3,bn,"
                           "maxpool:2,dense:256,dropout:0.25"),
-        optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4,
-        warmup_epochs=1, epochs=12),
+        optimizer=OptimizerConfig("sgd", {"lr": 0.05, "momentum": 0.9, "nesterov": True,
+                                          "weight_decay": 5e-4}),
+        schedule=ScheduleConfig("cosine", {"warmup_epochs": 1}), epochs=12),
     # The notebook, bugs fixed, nothing else changed: 784-50-50-50-10, He init, full-batch
     # gradient descent at its intended rate 0.5 for 1000 iterations in float64, cost every
     # 100, trained on all 60,000 images as the notebook was.
     "notebook": TrainConfig(
-        iterations=1000, batch_size=None, optimizer="sgd", lr=0.5, schedule="constant",
-        dtype="float64", log_every=100, val_split=0, weight_decay=0.0,
+        iterations=1000, batch_size=None,
+        optimizer=OptimizerConfig("sgd", {"lr": 0.5, "weight_decay": 0.0}),
+        schedule=ScheduleConfig("constant"), dtype="float64", log_every=100, val_split=0,
     ),
 }

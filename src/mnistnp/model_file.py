@@ -2,7 +2,8 @@
 
 Written atomically; read with ``allow_pickle=False`` and checked before any weight is trusted.
 Format 2 records the input shape; format 3 names each layer's settings by its constructor's
-arguments. Files of the formats before are upgraded as they load.
+arguments. Files of the formats before are upgraded as they load, and so is a recorded
+config that holds its optimizer's and schedule's settings flat.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .model_info import ModelInfo
 from .nn import Sequential, layer_from_spec
 from .nn.model import output_shapes
 from .npzfile import read_npz
+from .optim_config import upgrade_flat
 
 FORMAT_VERSION = 3
 META_KEY = "meta.json"
@@ -93,6 +95,8 @@ def load_model(path: str | os.PathLike[str],
         spec, arrays = upgrade_v1(path, spec, arrays, info, input_shape)
     if meta["format_version"] < 3:
         spec = upgrade_v2(spec)
+    if isinstance(info.get("config"), dict):  # its optimizer's and schedule's settings flat
+        info = {**info, "config": upgrade_flat(info["config"])}
     model = _build(path, spec, arrays)
     for name, target in named_params(model).items():
         target[...] = arrays[name]

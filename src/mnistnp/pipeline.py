@@ -11,25 +11,20 @@ from typing import IO, Any
 import numpy as np
 
 from . import datasets
-from .callbacks import Callback, Checkpoints, EarlyStopping, MetricsLog
+from .callbacks import (
+    Callback,
+    Checkpoints,
+    EarlyStopping,
+    LearningRateScheduler,
+    MetricsLog,
+)
 from .checkpoint import Checkpoint, check_network, restore, save_checkpoint, snapshot
 from .config import TrainConfig
 from .errors import DatasetError, MnistnpWarning
 from .metrics import accuracy
 from .nn import Sequential
 from .nn.arch import build_layers
-from .optim import (
-    OPTIMIZERS,
-    SCHEDULES,
-    SGD,
-    Adam,
-    AdamW,
-    Cosine,
-    Optimizer,
-    ReduceOnPlateau,
-    Schedule,
-    StepDecay,
-)
+from .optim import Optimizer, Schedule
 from .plan import Plan
 from .progress import ProgressBar, TextLog
 from .sampling import ShuffledBatches
@@ -65,61 +60,21 @@ def load_data(config: TrainConfig) -> Data:
     return data
 
 
-# How each optimizer is built from a config, by name (OPTIMIZERS holds the same names).
-OPTIMIZER_BUILDERS: dict[str, Callable[[TrainConfig], Optimizer]] = {
-    SGD.name: lambda c: SGD(c.lr, c.momentum, c.nesterov, c.weight_decay),
-    Adam.name: lambda c: Adam(c.lr, weight_decay=c.weight_decay),
-    AdamW.name: lambda c: AdamW(c.lr, weight_decay=c.weight_decay),
-}
-
-
 def make_optimizer(config: TrainConfig) -> Optimizer:
-    build = OPTIMIZER_BUILDERS.get(config.optimizer)
-    if build is None:
-        raise ValueError(f"unknown optimizer {config.optimizer!r}; choose from "
-                         f"{sorted(OPTIMIZERS)}")
-    return build(config)
-
-
-def _cosine(config: TrainConfig, steps_per_epoch: int, total_steps: int) -> Schedule:
-    warmup = round(config.warmup_epochs * steps_per_epoch)
-    if warmup and warmup >= total_steps:
-        _warn_run_too_short(config, "warmup_epochs", warmup, total_steps,
-                            "rises to its peak at the end and never decays")
-    return Cosine(config.lr, total_steps, warmup)
-
-
-def _step(config: TrainConfig, steps_per_epoch: int, total_steps: int) -> Schedule:
-    step = config.step_epochs * steps_per_epoch
-    if step >= total_steps:
-        _warn_run_too_short(config, "step_epochs", step, total_steps, "never drops")
-    return StepDecay(config.lr, total_steps, step, config.gamma)
-
-
-# How each schedule is built from a config, its epoch counts turned into iterations.
-SCHEDULE_BUILDERS: dict[str, Callable[[TrainConfig, int, int], Schedule]] = {
-    Schedule.name: lambda c, _, total: Schedule(c.lr, total),
-    Cosine.name: _cosine,
-    StepDecay.name: _step,
-    ReduceOnPlateau.name: lambda c, _, total: ReduceOnPlateau(c.lr, total, c.gamma,
-                                                              c.plateau_patience),
-}
+    """The config's optimizer, at its (peak) rate."""
+    return config.optimizer.build()
 
 
 def make_schedule(config: TrainConfig, steps_per_epoch: int, total_steps: int) -> Schedule:
     """The config's schedule, its epoch counts turned into iterations; a warning if the run
     ends before the rate would decay or drop."""
-    build = SCHEDULE_BUILDERS.get(config.schedule)
-    if build is None:
-        raise ValueError(f"unknown schedule {config.schedule!r}; choose from "
-                         f"{sorted(SCHEDULES)}")
-    return build(config, steps_per_epoch, total_steps)
-
-
-def _warn_run_too_short(config: TrainConfig, name: str, steps: int, total_steps: int,
-                        so: str) -> None:
-    warnings.warn(f"{config.setting(name)} ({steps:,} steps) is not shorter than the run "
-                  f"({total_steps:,} steps): the rate {so}", MnistnpWarning, stacklevel=4)
+    schedule = config.schedule.build(config.optimizer.lr, total_steps, steps_per_epoch)
+    short = schedule.unreached()
+    if short is not None:
+        name, steps, so = short
+        warnings.warn(f"{config.setting(name)} ({steps:,} steps) is not shorter than the run "
+                      f"({total_steps:,} steps): the rate {so}", MnistnpWarning, stacklevel=3)
+    return schedule
 
 
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int,
@@ -184,7 +139,7 @@ def train(config: TrainConfig, data: Data | None = None,
     # checkpoint that saves them, the caller's callbacks before the metrics line (so one that
     # fails leaves the log at the epoch before), the stop request last of all.
     watchers: list[Callback | None] = [
-        schedule, TextLog(log, config.log_every) if log else None,
+        LearningRateScheduler(schedule), TextLog(log, config.log_every) if log else None,
         None if progress is False else ProgressBar(), *callbacks, early,
         MetricsLog(metrics_path, resume.state.history if resume else None)
         if metrics_path else None, saver,

@@ -17,6 +17,7 @@ from conftest import MakeIdxDir, cli, tiny_arrays
 from PIL import Image
 from reference import argmax_accuracy, argmax_predictions, forward, npz_weights
 
+from mnistnp import TrainConfig
 from mnistnp.cli import build_parser
 from mnistnp.cli.train import config_from_args
 from mnistnp.images import load_digit
@@ -132,7 +133,7 @@ def test_notebook_recipe_full_batch_float64(tmp_path: Path, session_idx_dir: Pat
     model = load_model(out)
     assert model.params.dtype == np.float64
     config = model.info["config"]
-    assert config["batch_size"] is None and config["optimizer"] == "sgd"
+    assert config["batch_size"] is None and config["optimizer"]["name"] == "sgd"
     assert config["model"] == {"layers": "dense:50,dense:50,dense:50"}
 
 
@@ -188,7 +189,8 @@ def test_training_options_reach_the_run(case: str, tmp_path: Path, session_idx_d
     argv, fields = TRAINING_OPTIONS[case]
     assert train(session_idx_dir, "--run-dir", tmp_path, *argv) == 0
     config = json.loads((tmp_path / "settings.json").read_text())["config"]
-    assert {k: config[k] for k in fields} == fields
+    loaded = TrainConfig.from_dict(config)  # the settings by the options' names
+    assert {k: config[k] if k == "model" else loaded.value(k) for k in fields} == fields
     stdout = capsys.readouterr().out
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     epochs = re.findall(r"^epoch (\d+)/3: .*, lr ([^,]+),", stdout, re.M)
@@ -196,7 +198,7 @@ def test_training_options_reach_the_run(case: str, tmp_path: Path, session_idx_d
     assert [float(lr) for _, lr in epochs] == pytest.approx([r["lr"] for r in records],
                                                            rel=1e-2)
     if case == "adam-step":  # one drop by half per epoch
-        assert [r["lr"] for r in records] == pytest.approx([config["lr"] * 2 ** -k
+        assert [r["lr"] for r in records] == pytest.approx([config["optimizer"]["lr"] * 2 ** -k
                                                             for k in range(len(records))])
     if case == "plateau-patience":  # 150 of the 600 rows held out
         assert "validation accuracy:" in stdout
@@ -215,7 +217,7 @@ def test_training_options_reach_the_run(case: str, tmp_path: Path, session_idx_d
 def test_another_optimizer_does_not_inherit_the_recipes_weight_decay(
         argv: list[str], weight_decay: float) -> None:
     args = build_parser().parse_args(["train", *argv])
-    assert config_from_args(args).weight_decay == weight_decay
+    assert config_from_args(args).optimizer.weight_decay == weight_decay
 
 
 def test_val_split_0_trains_on_everything(tmp_path: Path, session_idx_dir: Path,

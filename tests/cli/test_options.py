@@ -15,8 +15,9 @@ from conftest import cli, tiny_arrays, write_idx_dir
 
 from mnistnp.cli import build_parser
 from mnistnp.cli.train import _rate, config_from_args
-from mnistnp.config import OPTIMIZER_DEFAULTS, RECIPES, TrainConfig
+from mnistnp.config import RECIPES, TrainConfig
 from mnistnp.errors import MnistnpWarning
+from mnistnp.optim import OPTIMIZERS
 from mnistnp.pipeline import make_schedule, train
 
 # changes to the default recipe (adamw, cosine with warmup, 20 epochs) that would be ignored,
@@ -26,7 +27,7 @@ IGNORED: dict[str, tuple[dict[str, Any], str]] = {
                        "momentum 0.9: only the sgd optimizer uses it; adamw ignores it"),
     "momentum-adam": ({"optimizer": "adam", "momentum": 0.9},
                       "momentum 0.9: only the sgd optimizer uses it; adam ignores it"),
-    "nesterov-adamw": ({"nesterov": True}, "nesterov: only the sgd optimizer has Nesterov"),
+    "nesterov-adamw": ({"nesterov": True}, "nesterov: only the sgd optimizer uses it"),
     "step-epochs-cosine": ({"step_epochs": 5}, "step-epochs 5: only the step schedule"),
     "gamma-cosine": ({"gamma": 0.5}, "gamma 0.5: only the step and plateau schedules use it"),
     "gamma-constant": ({"schedule": "constant", "gamma": 0.5}, "gamma 0.5: only the step"),
@@ -72,21 +73,22 @@ ACCEPTED = [
 def test_a_recipes_leftover_settings_trigger_nothing(recipe: str, changes: dict[str, Any]
                                                      ) -> None:
     config = RECIPES[recipe].with_overrides(**changes)
-    assert {k: getattr(config, k) for k in changes} == changes
+    assert {k: config.value(k) for k in changes} == changes
 
 
 def test_settings_of_a_config_are_not_held_against_a_later_override() -> None:
     sgd = RECIPES["default"].with_overrides(optimizer="sgd", nesterov=True)
     adam = sgd.with_overrides(optimizer="adam")  # sgd's momentum and nesterov do not follow
-    assert (adam.momentum, adam.nesterov) == (0.0, False)
-    assert sgd.with_overrides(seed=3).momentum == sgd.momentum
+    assert adam.optimizer.to_dict() == {"name": "adam", "lr": 0.002, "beta1": 0.9,
+                                        "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
+    assert sgd.with_overrides(seed=3).optimizer == sgd.optimizer
 
 
 @pytest.mark.parametrize("config", [
-    TrainConfig(schedule="plateau", val_split=0),  # no validation loss: the rate never moves
-    TrainConfig(schedule="plateau", gamma=1.0),  # a drop by 1 is no drop
-    TrainConfig(nesterov=True),  # adam
-    TrainConfig(optimizer="sgd", nesterov=True),  # momentum 0
+    TrainConfig(schedule={"name": "plateau"}, val_split=0),  # no validation loss: no drop
+    TrainConfig(schedule={"name": "plateau", "gamma": 1.0}),  # a drop by 1 is no drop
+    TrainConfig(optimizer={"name": "adam", "lr": 0.002, "nesterov": True}),  # adam has none
+    TrainConfig(optimizer={"name": "sgd", "lr": 0.1, "nesterov": True}),  # momentum 0
 ], ids=["plateau-no-validation", "plateau-gamma-1", "nesterov-adam", "nesterov-momentum-0"])
 def test_combinations_that_cannot_work_fail_validation(config: TrainConfig) -> None:
     with pytest.raises(ValueError) as raised:
@@ -95,19 +97,19 @@ def test_combinations_that_cannot_work_fail_validation(config: TrainConfig) -> N
 
 
 @pytest.mark.parametrize("recipe", list(RECIPES))
-@pytest.mark.parametrize("optimizer", list(OPTIMIZER_DEFAULTS))
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 def test_another_optimizer_takes_its_own_rate_and_momentum(recipe: str, optimizer: str) -> None:
     base = RECIPES[recipe]
     config = base.with_overrides(optimizer=optimizer)
-    if optimizer == base.optimizer:  # not a switch: the recipe's tuned settings stay
+    if optimizer == base.optimizer.name:  # not a switch: the recipe's tuned settings stay
         assert config == base
         return
-    own = OPTIMIZER_DEFAULTS[optimizer]
-    assert config.lr == own["lr"]
-    assert config.momentum == own.get("momentum", 0.0) and not config.nesterov
-    assert config.weight_decay == 0.0
+    own = OPTIMIZERS[optimizer].switch_defaults
+    assert config.optimizer.lr == own["lr"]
+    assert config.value("momentum") in (own.get("momentum", 0.0), None)  # None: adam has none
+    assert not config.value("nesterov") and config.optimizer.weight_decay == 0.0
     given = base.with_overrides(optimizer=optimizer, lr=0.123, weight_decay=1e-4)
-    assert (given.lr, given.weight_decay) == (0.123, 1e-4)  # what is given wins
+    assert (given.optimizer.lr, given.optimizer.weight_decay) == (0.123, 1e-4)  # given wins
 
 
 def test_sgd_chosen_over_the_recipe_learns_as_well_as_the_recipe() -> None:
@@ -144,10 +146,10 @@ def test_a_schedule_the_run_ends_before_warns() -> None:
         "warmup-epochs 1 (5 steps) is not shorter than the run (5 steps): the rate rises to "
         "its peak at the end and never decays"]
     assert len(_warnings(replace(warm, iterations=4), 5, 4)) == 1
-    step = TrainConfig(schedule="step", step_epochs=2)
+    step = TrainConfig(schedule={"name": "step", "step_epochs": 2})
     assert _warnings(step, 5, 11) == []
     assert len(_warnings(step, 5, 10)) == 1
-    assert _warnings(replace(warm, schedule="constant", epochs=1), 5, 5) == []
+    assert _warnings(replace(warm, schedule={"name": "constant"}, epochs=1), 5, 5) == []
 
 
 # -- the command line --
@@ -156,7 +158,7 @@ CLI_ERRORS = {  # argv, the one error line expected after "mnistnp train: error:
     "momentum": (["--momentum", "0.9"],
                  "--momentum 0.9: only the sgd optimizer uses it; adamw ignores it"),
     "nesterov-adamw": (["--nesterov"],
-                       "--nesterov: only the sgd optimizer has Nesterov momentum, not adamw"),
+                       "--nesterov: only the sgd optimizer uses it; adamw ignores it"),
     "nesterov-no-momentum": (["--recipe", "notebook", "--nesterov"],
                              "--nesterov: needs momentum > 0 (momentum 0 is plain gradient "
                              "descent)"),
@@ -196,23 +198,25 @@ def _start_line(*argv: str) -> str:
 def test_the_start_line_says_whose_rate_is_used(tmp_path: Path, session_idx_dir: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     recipe = RECIPES["default"]
-    sgd = OPTIMIZER_DEFAULTS["sgd"]
+    sgd = OPTIMIZERS["sgd"].switch_defaults
     assert cli("train", "--data-dir", session_idx_dir, "--hidden", "8", "--epochs", "2",
                "--optimizer", "sgd", "--run-dir", tmp_path, "--no-progress") == 0
     captured = capsys.readouterr()
     start = next(line for line in captured.out.splitlines() if line.startswith("training "))
     assert (f": sgd lr {sgd['lr']:g} momentum {sgd['momentum']:g} (sgd's default lr and "
-            f"momentum; the recipe's lr {recipe.lr:g} is for {recipe.optimizer})") in start
+            f"momentum; the recipe's lr {recipe.optimizer.lr:g} is for {recipe.optimizer.name})"
+            ) in start
     assert captured.err == ""
     assert _start_line("--optimizer", "sgd", "--lr", "0.1") == (
         f"sgd lr 0.1 momentum {sgd['momentum']:g} (sgd's default momentum)")
     assert _start_line("--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.5",
                        "--nesterov") == "sgd lr 0.1 momentum 0.5 Nesterov"
-    assert _start_line() == f"{recipe.optimizer} lr {recipe.lr:g}"
+    assert _start_line() == f"{recipe.optimizer.name} lr {recipe.optimizer.lr:g}"
     # A resumed run's settings are its checkpoint's: no recipe to compare with.
     resumed = build_parser().parse_args(["train", "--resume", "run/checkpoint.npz"])
     config = recipe.with_overrides(optimizer="sgd")
-    assert _rate(resumed, config) == f"sgd lr {config.lr:g} momentum {config.momentum:g}"
+    assert _rate(resumed, config) == (f"sgd lr {config.optimizer.lr:g} momentum "
+                                      f"{config.optimizer.momentum:g}")
 
 
 def test_iterations_shorter_than_a_warmup_given_warn_in_one_line(
@@ -312,13 +316,13 @@ def test_epochs_shorter_than_the_recipes_warmup_shortens_it_without_a_warning(
     err = capsys.readouterr().err
     assert "warmup" not in err, err
     settings = json.loads((tmp_path / "run" / "settings.json").read_text())
-    assert settings["config"]["warmup_epochs"] == pytest.approx(1 / 20)
+    assert settings["config"]["schedule"]["warmup_epochs"] == pytest.approx(1 / 20)
     config = config_from_args(build_parser().parse_args(
         ["train", "--recipe", "cnn", "--epochs", "1"]))
-    assert config.warmup_epochs == pytest.approx(1 / 12)
+    assert config.schedule.warmup_epochs == pytest.approx(1 / 12)
     # Epochs that leave room for the recipe's warmup keep it as it is.
     config = config_from_args(build_parser().parse_args(["train", "--epochs", "2"]))
-    assert config.warmup_epochs == 1
+    assert config.schedule.warmup_epochs == 1
 
 
 def test_a_warmup_the_user_gives_is_still_checked_against_the_run(

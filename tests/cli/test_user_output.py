@@ -34,6 +34,7 @@ from mnistnp.download import fetch
 from mnistnp.errors import DatasetError
 from mnistnp.nn import Dense, Flatten, RandomShift, mlp
 from mnistnp.optim import Adam
+from mnistnp.optim_config import PART_SETTINGS
 from mnistnp.plots import learning_curve_figure, plot_learning_curve
 from mnistnp.training import History, fit
 
@@ -76,7 +77,8 @@ def test_train_help_gives_the_default_recipes_value_of_each_setting() -> None:
     the recipe: so the help can neither go stale nor show a value the option would not give."""
     default = RECIPES["default"]
     # The config's own fields, and its network's: the layer string and the MLP's settings.
-    settings = {*TrainConfig.__dataclass_fields__, "layers", *MLP_SETTINGS} - {"model"}
+    settings = {*TrainConfig.__dataclass_fields__, *PART_SETTINGS, "layers",
+                *MLP_SETTINGS} - {"model"}
     checked = []
     for action in options(subcommands()["train"]):
         if action.dest not in settings:

@@ -156,7 +156,7 @@ def test_the_options_fill_the_model_config() -> None:
         "shift:2,dense:16,dropout:0.2"
     # --layers replaces the recipe's network, shifts and dropout included.
     best = parse("--recipe", "best", "--layers", "dense:16")
-    assert best.model.layers == "dense:16" and best.lr == 1e-3
+    assert best.model.layers == "dense:16" and best.optimizer.lr == 1e-3
 
 
 @pytest.mark.parametrize(("option", "value"), [("--hidden", "16"), ("--dropout", "0.2"),

@@ -176,7 +176,8 @@ def test_a_new_kind_trains_and_resumes_bit_identically_with_its_state(tmp_path: 
     data = ((x, y), (x[:20], y[:20]))
     with toy_layers():
         config = TrainConfig(model=ModelConfig("dense:8,toynorm,dropout:0.1"), epochs=3,
-                             batch_size=16, val_split=0, dataset="toy", lr=0.01)
+                             batch_size=16, val_split=0, dataset="toy",
+                             optimizer={"name": "adam", "lr": 0.01})
         whole = train(config, data, progress=False)
         calls = iter(range(1000))
         ckpt = tmp_path / "ckpt.npz"

@@ -10,7 +10,7 @@ import sys
 
 from .. import datasets
 from ..checkpoint import Checkpoint
-from ..config import OPTIMIZER_DEFAULTS, RECIPES, TrainConfig
+from ..config import RECIPES, TrainConfig
 from ..errors import MnistnpError, TrainingError
 from ..experiment import (
     Run,
@@ -21,6 +21,7 @@ from ..experiment import (
     SeedResult,
     network_name,
 )
+from ..optim import OPTIMIZERS
 from ..plan import Plan
 from ..progress import ESTIMATE_AFTER, ProgressBar, TextLog
 from ..run_folder import SETTINGS
@@ -123,7 +124,8 @@ class Report(RunListener):
 
     def on_seed_begin(self, run: Run, seed: int, config: TrainConfig, plan: Plan,
                       resume: Checkpoint | None) -> None:
-        decay = f" weight decay {config.weight_decay:g}" if config.weight_decay else ""
+        wd = config.value("weight_decay")
+        decay = f" weight decay {wd:g}" if wd else ""
         print(f"training {network_name(config, plan)} on {config.dataset}, recipe "
               f"{self.args.recipe}: {_rate(self.args, config)}{decay}, batch "
               f"{config.batch_size or 'full'}, {config.dtype}, seed {config.seed}", flush=True)
@@ -169,15 +171,16 @@ class Report(RunListener):
 def _rate(args: argparse.Namespace, config: TrainConfig) -> str:
     """'sgd lr 0.05 momentum 0.9', saying which of these are the optimizer's own defaults,
     taken because the recipe's were for another optimizer."""
-    text = f"{config.optimizer} lr {config.lr:g}"
-    if config.momentum:
-        text += f" momentum {config.momentum:g}{' Nesterov' if config.nesterov else ''}"
+    name, momentum = config.optimizer.name, config.value("momentum")
+    text = f"{name} lr {config.value('lr'):g}"
+    if momentum:
+        text += f" momentum {momentum:g}{' Nesterov' if config.value('nesterov') else ''}"
     recipe = RECIPES.get(args.recipe)
-    if args.resume or recipe is None or config.optimizer == recipe.optimizer:
+    if args.resume or recipe is None or name == recipe.optimizer.name:
         return text  # a resumed run's settings are the checkpoint's, not the recipe's
-    taken = [name for name in OPTIMIZER_DEFAULTS.get(config.optimizer, {})
-             if getattr(args, name) is None]
+    taken = [key for key in OPTIMIZERS[name].switch_defaults if getattr(args, key) is None]
     if taken:
-        why = f"; the recipe's lr {recipe.lr:g} is for {recipe.optimizer}" if "lr" in taken else ""
-        text += f" ({config.optimizer}'s default {' and '.join(taken)}{why})"
+        why = (f"; the recipe's lr {recipe.value('lr'):g} is for {recipe.optimizer.name}"
+               if "lr" in taken else "")
+        text += f" ({name}'s default {' and '.join(taken)}{why})"
     return text

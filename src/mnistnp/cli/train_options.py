@@ -13,6 +13,7 @@ from ..config import DTYPES, MLP_SETTINGS, RECIPES, TrainConfig
 from ..nn import LayerStringError, parse_layers
 from ..nn.arch import format_layers, grammar
 from ..optim import OPTIMIZERS, SCHEDULES
+from ..optim_config import FLAT_DEFAULTS, PART_SETTINGS, ScheduleConfig
 from ..plots import PLOT_FORMATS
 from . import options as opt
 
@@ -54,27 +55,27 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help=f"seed for weights, batch order and dropout ({_recipe('seed')})")
     o = p.add_argument_group("optimizer and schedule")
     o.add_argument("--optimizer", choices=sorted(OPTIMIZERS),
-                   help=f"the update rule ({_recipe('optimizer')})")
-    o.add_argument("--lr", type=opt.positive_float, metavar="LR",
+                   help=f"the update rule: {_kinds(OPTIMIZERS)} ({_recipe('optimizer')})")
+    o.add_argument("--lr", type=opt.real, metavar="LR",
                    help=f"(peak) learning rate ({_recipe('lr')})")
-    o.add_argument("--momentum", type=opt.unit_float, metavar="M",
+    o.add_argument("--momentum", type=opt.real, metavar="M",
                    help=f"momentum for sgd ({_recipe('momentum')})")
     o.add_argument("--nesterov", action="store_true", default=None,
                    help=f"Nesterov momentum (sgd) ({_recipe('nesterov')})")
-    o.add_argument("--weight-decay", type=opt.natural_float, metavar="WD",
+    o.add_argument("--weight-decay", type=opt.real, metavar="WD",
                    help="L2 penalty (sgd, adam) or decoupled decay (adamw) "
                    f"({_recipe('weight_decay')})")
     o.add_argument("--schedule", choices=sorted(SCHEDULES),
-                   help=f"learning-rate schedule ({_recipe('schedule')})")
-    o.add_argument("--warmup-epochs", type=opt.natural_float, metavar="E",
+                   help=f"learning-rate schedule: {_kinds(SCHEDULES)} ({_recipe('schedule')})")
+    o.add_argument("--warmup-epochs", type=opt.real, metavar="E",
                    help="linear warmup before the cosine decay, in epochs "
                    f"({_recipe('warmup_epochs')})")
-    o.add_argument("--step-epochs", type=opt.positive_int, metavar="N",
+    o.add_argument("--step-epochs", type=opt.whole, metavar="N",
                    help=f"step schedule: epochs between drops ({_recipe('step_epochs')})")
-    o.add_argument("--gamma", type=opt.gamma_float, metavar="G",
+    o.add_argument("--gamma", type=opt.real, metavar="G",
                    help="step and plateau schedules: factor applied at each drop "
                    f"({_recipe('gamma')})")
-    o.add_argument("--plateau-patience", type=opt.natural_int, metavar="N",
+    o.add_argument("--plateau-patience", type=opt.whole, metavar="N",
                    help="plateau schedule: epochs without a better val_loss before a drop "
                    f"({_recipe('plateau_patience')})")
     g = p.add_argument_group("regularization and validation")
@@ -135,6 +136,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 DEFAULT = RECIPES["default"]
+# Every setting of a TrainConfig as the command line names it, in the config's order, each
+# optimizer's and schedule's settings after its name.
+SETTINGS = tuple(name for f in fields(TrainConfig) if f.name != "model" for name in (
+    f.name, *(k for k, (part, _) in PART_SETTINGS.items() if part == f.name)))
 
 
 def _shown(name: str, value: Any) -> str:
@@ -156,7 +161,15 @@ def setting_of(config: TrainConfig, name: str) -> Any:
         return config.model.layers
     if name in MLP_SETTINGS:
         return (config.model.mlp_settings() or {}).get(name)
-    return getattr(config, name)
+    value = config.value(name)
+    if value is None and name in PART_SETTINGS:  # not a setting of this optimizer or schedule
+        return FLAT_DEFAULTS[name]  # shown as its value had every config held it
+    return value
+
+
+def _kinds(registry: dict[str, Any]) -> str:
+    """'adam (Adam, ...), sgd (...)': each registered name with its class's summary."""
+    return "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(registry.items()))
 
 
 def _recipe(name: str) -> str:
@@ -169,8 +182,7 @@ def _differences(recipe: str) -> str:
     when iterations are set: they count instead; the network as MLP settings if it is one)."""
     config = RECIPES[recipe]
     mlp = config.model.mlp_settings() is not None
-    names = [*(MLP_SETTINGS if mlp else ("layers",)),
-             *(f.name for f in fields(TrainConfig) if f.name != "model")]
+    names = [*(MLP_SETTINGS if mlp else ("layers",)), *SETTINGS]
     return ", ".join(f"{name.replace('_', '-')} {_shown(name, setting_of(config, name))}"
                      for name in names
                      if setting_of(config, name) != setting_of(DEFAULT, name)
@@ -219,10 +231,13 @@ def _fit_warmup(recipe: str, config: TrainConfig, given: bool) -> TrainConfig:
     the run: the rate would only rise, and never decay. The user chose no warmup, so nothing
     is said; a warmup given (``given``) is checked as given (``check_given``)."""
     own = RECIPES[recipe]
-    if (given or config.iterations is not None or config.schedule != "cosine"
-            or own.iterations is not None or config.warmup_epochs < config.epochs):
+    warmup = config.value("warmup_epochs")
+    if (given or config.iterations is not None or config.schedule.name != "cosine"
+            or own.iterations is not None or warmup < config.epochs):
         return config
-    return replace(config, warmup_epochs=own.warmup_epochs / own.epochs * config.epochs)
+    share = own.value("warmup_epochs") / own.epochs
+    return replace(config, schedule=ScheduleConfig(
+        "cosine", {**config.schedule.settings, "warmup_epochs": share * config.epochs}))
 
 
 def layer_string(text: str) -> str:
