@@ -11,28 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cli, tiny_arrays, write_idx_dir
+from conftest import cli, write_idx_dir
+from old_files import DATA, assert_same_arithmetic, tiny_data
 
 from mnistnp import RECIPES, TrainConfig, load_model
 from mnistnp.checkpoint import extend, load_checkpoint
 from mnistnp.optim_config import upgrade_flat
 from mnistnp.pipeline import train
 
-DATA = Path(__file__).parent / "data"
 EXPECTED = dict(np.load(DATA / "flat_expected.npz"))
-
-
-def tiny_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    a = tiny_arrays(0)
-    return ((a["train_images"], a["train_labels"].astype(np.int64)),
-            (a["test_images"], a["test_labels"].astype(np.int64)))
-
-
-def assert_same_arithmetic(actual: np.ndarray, expected: np.ndarray) -> None:
-    """The old code's numbers, up to the order of floating-point sums (see
-    test_model_file_v2's twin: another CPU sums matrix products in another order)."""
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape
-    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
 # Each file's optimizer and schedule, as the nested config has them: the settings each takes.

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_arrays, write_idx_dir
+from conftest import write_idx_dir
+from old_files import DATA, assert_same_arithmetic, tiny_data
 
 from mnistnp import TrainConfig, load_model, save_model
 from mnistnp.checkpoint import load_checkpoint
@@ -24,25 +25,7 @@ from mnistnp.errors import ModelFileError
 from mnistnp.model_file import upgrade_v1, upgrade_v2
 from mnistnp.pipeline import build_model, train
 
-DATA = Path(__file__).parent / "data"
 EXPECTED = dict(np.load(DATA / "v1_expected.npz"))
-
-
-def tiny_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    a = tiny_arrays(0)
-    return ((a["train_images"], a["train_labels"].astype(np.int64)),
-            (a["test_images"], a["test_labels"].astype(np.int64)))
-
-
-def assert_same_arithmetic(actual: np.ndarray, expected: np.ndarray) -> None:
-    """The old code's numbers, up to the order of floating-point sums. The expected values were
-    computed on one machine; another CPU or BLAS thread count sums matrix products in another
-    order (OpenBLAS picks a kernel per CPU), which moves the last bits, and a few training steps
-    carry that along. Anything the code itself changed (a scale, a layer, an order of
-    operations in the maths) moves the numbers by far more than this."""
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape
-    rtol = 1e-4 if actual.dtype == np.float32 else 1e-9
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
 def meta(path: Path) -> dict:

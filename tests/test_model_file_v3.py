@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_model_file_v2 import DATA, assert_same_arithmetic, tiny_data
+from old_files import DATA, assert_same_arithmetic, tiny_data
 
 from mnistnp import load_model
 from mnistnp.checkpoint import load_checkpoint, save_checkpoint
