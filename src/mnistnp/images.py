@@ -13,7 +13,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
-from . import ink, plain
+from . import ink, plain, stroke
 from .errors import ImageError, os_problem
 from .morphology import shrink
 
@@ -80,7 +80,7 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
     if _in_dataset_format(grey) and (not refit or _framed(grey)):
         return grey.copy()
     found = plain.find_ink(shrink(grey, ink.WORK / max(grey.shape)), name)
-    return _centre(found if found is not None else ink.find_ink(grey, name))
+    return _centre(stroke.normalised(found if found is not None else ink.find_ink(grey, name)))
 
 
 def _open(f: BinaryIO, name: str) -> Image.Image:

@@ -18,8 +18,8 @@ from mnistnp.nn import Sequential
 from mnistnp.synth import baseline, renders
 
 N = 40  # digits per condition
-# Thick and thin strokes are other digits to a model trained on MNIST's pens, whichever
-# preparation reads them (both read them alike): the full benchmark's table shows the miss.
+# Thin strokes, and thick ones within MNIST's range (``mnistnp.stroke`` thins only the boldest),
+# are other digits to a model trained on MNIST's pens: the full benchmark's table shows the miss.
 STROKES_CHANGED = ("thick", "thin")
 
 
