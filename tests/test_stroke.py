@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
-from test_plain_paper import drawing
+from test_plain import drawing
 
 from mnistnp import plain, stroke
 from mnistnp.images import _centre, prepare_digit
