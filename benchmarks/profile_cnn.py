@@ -4,9 +4,10 @@ norm, elementwise layers, loss, optimizer, gathering, augmentation), against its
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/profile_cnn.py \\
         [--net fixed|recipe] [--steps 30] [--repeats 3]
 
-``--net fixed`` (the default) is the benchmark's fixed conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:128
-with Adam (lr 1e-3); ``--net recipe`` the cnn recipe's whole network (affine augmentation,
-batch norm, dropout) with its Nesterov SGD at its peak rate. Batch 128, float32, MNIST.
+``--net fixed`` (the default) is the benchmark's fixed
+conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:128 with Adam (lr 1e-3); ``--net recipe`` the
+cnn recipe's whole network (affine augmentation, batch norm, dropout) with its Nesterov SGD at
+its peak rate. Batch 128, float32, MNIST.
 
 The steps are the library's own: ``Trainer.fit`` (what ``fit`` runs) for ``--steps``
 iterations. The phases are timed by wrapping, from here, without editing the library: each
