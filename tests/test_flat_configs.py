@@ -100,7 +100,8 @@ FLAT_RECIPES = {
     "best": {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05, "warmup_epochs": 1},
     "cnn": {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True,
             "weight_decay": 5e-4, "warmup_epochs": 1},
-    "notebook": {"optimizer": "sgd", "lr": 0.5, "schedule": "constant", "weight_decay": 0.0},
+    # The notebook's rate as the flat form would write it since it warms up and decays.
+    "notebook": {"optimizer": "sgd", "lr": 0.4, "warmup_epochs": 50, "weight_decay": 0.0},
 }
 
 

@@ -325,6 +325,18 @@ def test_epochs_shorter_than_the_recipes_warmup_shortens_it_without_a_warning(
     assert config.schedule.warmup_epochs == 1
 
 
+@pytest.mark.parametrize(("argv", "warmup_epochs"), [
+    (["--iterations", "20"], 1.0), (["--epochs", "10"], 0.5), (["--iterations", "100"], 50.0),
+    (["--iterations", "2000"], 50.0), (["--iterations", "20", "--warmup-epochs", "5"], 5.0)])
+def test_a_short_notebook_run_keeps_the_same_share_of_warmup(argv: list[str],
+                                                             warmup_epochs: float) -> None:
+    # The notebook warms up for 50 of its 1000 full-batch steps (one step an epoch): a run of
+    # 20 gets 1, not a warning that its rate never decays; a run longer than 50 keeps the 50.
+    config = config_from_args(build_parser().parse_args(
+        ["train", "--recipe", "notebook", *argv]))
+    assert config.schedule.warmup_epochs == pytest.approx(warmup_epochs)
+
+
 def test_a_warmup_the_user_gives_is_still_checked_against_the_run(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert cli("train", "--epochs", "1", "--warmup-epochs", "1") == 2

@@ -28,10 +28,12 @@ def test_best_recipe_reaches_98_8_percent_on_mnist() -> None:
 
 
 @pytest.mark.long
-def test_notebook_recipe_beats_the_notebooks_own_86_percent() -> None:
-    # The notebook as written (rate 0.005 used by mistake) reached 86%; fixed, about 95%.
+def test_notebook_recipe_reaches_95_percent_on_mnist() -> None:
+    # The notebook as written (rate 0.005 used by mistake) reached 86%; at its intended constant
+    # 0.5 the result swung with the CPU's rounding (66.98-95.74% for seed 0). The recipe's
+    # warmup and cosine decay end every seed's cost curve smoothly (docs/notebook.md).
     result = train(RECIPES["notebook"], progress=False)
-    assert result.test_accuracy >= 0.90, result.metrics
+    assert result.test_accuracy >= 0.95, result.metrics
 
 
 @pytest.mark.long

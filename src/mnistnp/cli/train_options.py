@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    "values given below; 'best' is the most accurate MLP "
                    f"({_differences('best')}); 'cnn' is a convolutional network for 99.5%%, "
                    f"minutes per epoch ({_differences('cnn')}); 'notebook' is the seed "
-                   "notebook, bugs fixed "
+                   "notebook, bugs fixed and its rate warmed up then decayed along a cosine "
                    f"({_differences('notebook')})")
     r.add_argument("--hidden", type=opt.hidden_sizes, metavar="W,W,...",
                    help="hidden-layer widths, e.g. 50,50,50 for a 784-50-50-50-10 net "
@@ -212,9 +212,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             **{name: getattr(args, name) for name in OVERRIDES})
     except ValueError as e:
         raise opt.UsageError(f"--{e}") from None
-    config = _fit_warmup(args.recipe, config, args.warmup_epochs is not None)
     if args.batch_size is not None:
         config = replace(config, batch_size=args.batch_size or None)  # 0 means 'full'
+    config = _fit_warmup(args.recipe, config, args.warmup_epochs is not None)
     if args.data_dir:
         # Absolute, so the model file names its data wherever evaluate is run from.
         config = replace(config, data_dir=os.path.abspath(args.data_dir),
@@ -227,17 +227,26 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def _fit_warmup(recipe: str, config: TrainConfig, given: bool) -> TrainConfig:
     """``config`` with the recipe's warmup shortened to the same share of the run it has in
-    the recipe (1 of 20 epochs: 0.05 for --epochs 1), if --epochs left it no shorter than
-    the run: the rate would only rise, and never decay. The user chose no warmup, so nothing
-    is said; a warmup given (``given``) is checked as given (``check_given``)."""
+    the recipe (1 of 20 epochs: 0.05 for --epochs 1; the notebook's 50 of 1000 full-batch
+    steps: 1 for --iterations 20), if --epochs or --iterations left it no shorter than the run:
+    the rate would only rise, and never decay. The user chose no warmup, so nothing is said; a
+    warmup given (``given``) is checked as given (``check_given``)."""
     own = RECIPES[recipe]
-    warmup = config.value("warmup_epochs")
-    if (given or config.iterations is not None or config.schedule.name != "cosine"
-            or own.iterations is not None or warmup < config.epochs):
+    run, own_run = _length_in_epochs(config), _length_in_epochs(own)
+    if (given or config.schedule.name != "cosine" or run is None or own_run is None
+            or config.value("warmup_epochs") < run):
         return config
-    share = own.value("warmup_epochs") / own.epochs
+    share = own.value("warmup_epochs") / own_run
     return replace(config, schedule=ScheduleConfig(
-        "cosine", {**config.schedule.settings, "warmup_epochs": share * config.epochs}))
+        "cosine", {**config.schedule.settings, "warmup_epochs": share * run}))
+
+
+def _length_in_epochs(config: TrainConfig) -> float | None:
+    """The run's length in epochs where it is known before the data: its epochs, or its
+    iterations when each is a full-batch step (one epoch); None otherwise."""
+    if config.iterations is None:
+        return config.epochs
+    return config.iterations if config.batch_size is None else None
 
 
 def layer_string(text: str) -> str:
