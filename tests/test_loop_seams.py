@@ -98,7 +98,7 @@ def test_a_custom_samplers_batches_are_exactly_the_ones_trained_on() -> None:
     rng = np.random.default_rng(7)
     x = rng.integers(0, 256, (20, 3, 4), dtype=np.uint8)
     y = rng.integers(0, 3, 20)
-    model = mlp([12, 5, 3], rng, "float64")
+    model = mlp([12, 5, 3], rng, "float64", input_shape=(3, 4))
     weights = [p.copy() for layer in model.layers if isinstance(layer, Dense)
                for p in (layer.W, layer.b)]
     sampler = FixedBatches(len(x))

@@ -125,7 +125,7 @@ def test_one_train_step_is_the_mean_gradient_step(kind: str, max_chunk: int,
     rng = np.random.default_rng(7)
     x = rng.integers(0, 256, (20, 3, 4), dtype=np.uint8)
     y = rng.integers(0, 3, 20)
-    model = mlp([12, 5, 3], rng, "float64")
+    model = mlp([12, 5, 3], rng, "float64", input_shape=(3, 4))
     dense = model.layers[2::2]  # after Rescale and Flatten, Dense and ReLU alternate
     dense[0].b[...] = rng.normal(0, 0.1, 5)  # nonzero biases: their gradient counts too
     before = [p.copy() for layer in dense for p in (layer.W, layer.b)]

@@ -1,4 +1,5 @@
-"""One training run from a TrainConfig: load data, build, fit, evaluate. The CLI calls this."""
+"""One training run from a TrainConfig: load data, build, fit, evaluate (a Run calls it for
+each seed)."""
 
 from __future__ import annotations
 

@@ -506,14 +506,17 @@ def test_summary_counts_parameters_and_follows_shapes() -> None:
 
 
 def test_summary_of_rows_and_of_a_shape_the_model_cannot_take() -> None:
-    model = mlp([6, 4, 3])  # 6 inputs: not a square image, so rows
+    model = mlp([6, 4, 3])  # 6 inputs: not a square image, so rows, straight into a Dense
     assert "(N, 6)" in model.summary().splitlines()[3]
-    assert "(N, 6)" in model.summary((2, 3)).splitlines()[5]  # (2, 3) images flattened
-    with pytest.raises(ValueError, match=r"layer 2 \(Dense\): expects 6 inputs, gets 7$"):
+    with pytest.raises(ValueError, match=r"layer 1 \(Dense\): expects 6 inputs, gets 7$"):
         model.summary((7,))
+    images = mlp([6, 4, 3], input_shape=(2, 3))
+    assert "(N, 6)" in images.summary((2, 3)).splitlines()[5]  # (2, 3) images flattened
+    with pytest.raises(ValueError, match=r"layer 2 \(Dense\): expects 6 inputs, gets 7$"):
+        images.summary((7,))
     with pytest.raises(ValueError, match=r"layer 0 \(RandomShift\): takes images"):
         mlp([6, 3], shift=1, input_shape=(2, 3)).summary((6,))
-    with pytest.raises(ValueError, match=r"layer 0 \(RandomShift\): takes images"):
+    with pytest.raises(ValueError, match=r"shift:1: .*takes images"):
         mlp([6, 3], shift=1)  # rows: nothing to shift
     assert Dense(3, 2).output_shape((3,)) == (2,) and Flatten().output_shape((4, 5)) == (20,)
     assert RandomShift(1).output_shape((4, 5)) == (4, 5)

@@ -166,7 +166,7 @@ def test_softmax_cross_entropy_gradient_matches_finite_differences(
 @pytest.mark.parametrize("seed", SEEDS)
 def test_mlp_gradient_wrt_flat_params_matches_finite_differences(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    model = mlp([6, 5, 4, 3], rng, "float64")
+    model = mlp([6, 5, 4, 3], rng, "float64", input_shape=(2, 3))
     model.params += 0.1 * rng.standard_normal(model.params.shape)  # biases off zero too
     n = int(rng.integers(2, 6))
     x = rng.integers(0, 256, (n, 2, 3), dtype=np.uint8)  # images: Flatten is exercised as well
@@ -287,10 +287,11 @@ def test_loss_and_model_do_not_mutate_arguments(seed: int) -> None:
 def test_mlp_depth_follows_the_sizes_list(sizes: list[int]) -> None:
     model = mlp(sizes, np.random.default_rng(0), "float64")
     kinds = [type(layer) for layer in model.layers]
-    assert kinds[:2] == [Rescale, Flatten]
+    head = [Rescale, Flatten] if len(model.input_shape) > 1 else [Rescale]  # images flattened
+    assert kinds[:len(head)] == head
     assert kinds.count(Dense) == len(sizes) - 1
     assert kinds.count(ReLU) == len(sizes) - 2
-    expected = [Rescale, Flatten] + [Dense, ReLU] * (len(sizes) - 2) + [Dense]
+    expected = head + [Dense, ReLU] * (len(sizes) - 2) + [Dense]
     assert kinds == expected  # alternating, last layer linear
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     assert [(d.in_features, d.out_features) for d in dense] == list(itertools.pairwise(sizes))
@@ -301,7 +302,8 @@ def test_mlp_depth_follows_the_sizes_list(sizes: list[int]) -> None:
 def test_mlp_dropout_follows_every_hidden_relu(sizes: list[int]) -> None:
     model = mlp(sizes, np.random.default_rng(0), "float64", dropout=0.3)
     kinds = [type(layer) for layer in model.layers]
-    assert kinds == [Rescale, Flatten] + [Dense, ReLU, Dropout] * (len(sizes) - 2) + [Dense]
+    head = [Rescale, Flatten] if len(model.input_shape) > 1 else [Rescale]  # images flattened
+    assert kinds == head + [Dense, ReLU, Dropout] * (len(sizes) - 2) + [Dense]
     assert all(layer.p == 0.3 for layer in model.layers if isinstance(layer, Dropout))
 
 

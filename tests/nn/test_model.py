@@ -80,7 +80,7 @@ def test_rescale_casts_and_scales_in_one_pass_and_flatten_only_reshapes() -> Non
 
 
 def test_in_the_model_flatten_hands_rescales_buffer_to_the_first_dense() -> None:
-    model = mlp([12, 5, 3], np.random.default_rng(0))
+    model = mlp([12, 5, 3], np.random.default_rng(0), input_shape=(4, 3))
     x = np.random.default_rng(1).integers(0, 256, (6, 4, 3), dtype=np.uint8)
     rescaled = model.layers[0].forward(x, training=True)
     rows = model.layers[1].forward(rescaled, training=True)
@@ -114,7 +114,7 @@ def test_dense_keeps_its_input_in_training() -> None:
 
 
 def test_summary_with_another_input_shape_checks_the_chain_the_same_way() -> None:
-    model = mlp([6, 4, 3])
+    model = mlp([6, 4, 3], input_shape=(2, 3))
     assert "(N, 2, 3)" in model.summary((2, 3))
     with pytest.raises(ShapeError, match=r"^layer 2 \(Dense\): expects 6 inputs, gets 7$"):
         model.summary((7,))

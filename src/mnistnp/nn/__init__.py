@@ -11,14 +11,14 @@
   names), ``INITIALIZERS`` (weight initialisers, ``nn.init``).
 """
 
-from .arch import LayerStringError, mlp_layers, network, parse_layers
+from .arch import LayerStringError, mlp, mlp_layers, network, parse_layers
 from .augment import RandomAffine, RandomShift
 from .base import LAYERS, SHORTHANDS, Layer, RandomLayer, layer_from_spec
 from .conv import Conv2D
 from .init import INITIALIZERS
 from .layers import AddChannel, Dense, Dropout, Flatten, ReLU, Rescale
 from .losses import log_softmax, softmax, softmax_cross_entropy
-from .model import Sequential, mlp
+from .model import Sequential
 from .norm import BatchNorm
 from .pool import GlobalAvgPool, MaxPool2D
 

@@ -15,6 +15,7 @@ grammar, kept here (``PLACEMENT``), not on the layers.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -218,3 +219,36 @@ def mlp_parts(layers: str) -> tuple[tuple[int, ...], float, int] | None:
     if [(i.name, i.values) for i in same] != [(i.name, i.values) for i in items]:
         return None
     return hidden, dropout, shift
+
+
+def mlp(
+    sizes: Sequence[int],
+    rng: np.random.Generator | None = None,
+    dtype: np.dtype | str = "float32",
+    input_scale: float = 1 / 255,
+    dropout: float = 0.0,
+    shift: int = 0,
+    input_shape: Sequence[int] | None = None,
+) -> Sequential:
+    """A ReLU multilayer perceptron from its layer sizes, e.g. ``[784, 50, 50, 50, 10]``: the
+    ``network`` of the layer string ``mlp_layers`` writes for its hidden widths.
+
+    The input is rescaled by ``input_scale`` (uint8 pixels to [0, 1]), and images are
+    flattened. The model records ``input_shape``, one sample's shape: by default square
+    images if ``sizes[0]`` is a square number (28x28 for 784), else rows of ``sizes[0]``
+    numbers. The last Dense layer is linear (its logits go to the softmax in the loss). With
+    ``dropout`` > 0, a Dropout layer follows every hidden ReLU. With ``shift`` > 0, training
+    images are randomly moved by up to that many pixels (a RandomShift layer first, which
+    needs images). Initialised from ``rng`` if given.
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"an MLP needs an input and an output size, got {list(sizes)}")
+    side = math.isqrt(sizes[0])
+    shape = (tuple(input_shape) if input_shape is not None else (side, side)
+             if side > 1 and side * side == sizes[0] else (sizes[0],))
+    if math.prod(shape) != sizes[0]:
+        raise ShapeError(f"input_shape {shape} holds {math.prod(shape)} numbers, not the "
+                         f"{sizes[0]} inputs of sizes {list(sizes)}")
+    text = mlp_layers(sizes[1:-1], dropout, shift)  # "" for no hidden layer: a linear model
+    return network(parse_layers(text) if text else (), shape, sizes[-1], dtype, rng,
+                   input_scale)

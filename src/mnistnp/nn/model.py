@@ -1,9 +1,8 @@
 """Sequential models: layers in a list, their shapes checked once, parameters in one contiguous
-buffer; ``mlp`` builds one from its layer sizes."""
+buffer (``mlp`` and ``network`` in ``arch`` build them from sizes or a layer string)."""
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -12,9 +11,8 @@ import numpy as np
 
 from ..errors import InputError, ShapeError
 from ..model_info import ModelInfo
-from .augment import RandomShift
 from .base import Layer, Shape, layer_from_spec
-from .layers import Dense, Dropout, Flatten, ReLU, Rescale
+from .layers import Rescale
 from .losses import softmax
 
 # At most this many bytes of parameters and layer state: what a model file may hold
@@ -252,41 +250,3 @@ class Sequential:
         dtype = np.dtype(spec["dtype"])
         return [layer_from_spec(s, dtype) for s in spec["layers"]], tuple(shape), dtype
 
-
-def mlp(
-    sizes: Sequence[int],
-    rng: np.random.Generator | None = None,
-    dtype: np.dtype | str = "float32",
-    input_scale: float = 1 / 255,
-    dropout: float = 0.0,
-    shift: int = 0,
-    input_shape: Sequence[int] | None = None,
-) -> Sequential:
-    """A ReLU multilayer perceptron from its layer sizes, e.g. ``[784, 50, 50, 50, 10]``.
-
-    The input is rescaled by ``input_scale`` (uint8 pixels to [0, 1]) and flattened. The model
-    records ``input_shape``, one sample's shape: by default square images if ``sizes[0]`` is a
-    square number (28x28 for 784), else rows of ``sizes[0]`` numbers. The last Dense layer is
-    linear (its logits go to the softmax in the loss). With ``dropout`` > 0, a Dropout layer
-    follows every hidden ReLU. With ``shift`` > 0, training images are randomly moved by up to
-    that many pixels (a RandomShift layer first, which needs images). Initialised from
-    ``rng`` if given.
-    """
-    if len(sizes) < 2:
-        raise ValueError(f"an MLP needs an input and an output size, got {list(sizes)}")
-    side = math.isqrt(sizes[0])
-    shape = (tuple(input_shape) if input_shape is not None else (side, side)
-             if side > 1 and side * side == sizes[0] else (sizes[0],))
-    if math.prod(shape) != sizes[0]:
-        raise ShapeError(f"input_shape {shape} holds {math.prod(shape)} numbers, not the "
-                         f"{sizes[0]} inputs of sizes {list(sizes)}")
-    layers: list[Layer] = [RandomShift(shift)] if shift else []
-    layers += [Rescale(input_scale, dtype), Flatten()]
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        layers.append(Dense(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(ReLU())
-            if dropout:
-                layers.append(Dropout(dropout))
-    model = Sequential(layers, shape, dtype)
-    return model.init(rng) if rng is not None else model
