@@ -50,7 +50,11 @@ def train(lib: ModuleType, case: str, x: np.ndarray, y: np.ndarray, sizes: list[
     if case == "scheduled":
         opt = lib.Adam(1e-3)
         steps = -(-len(x) // batch) if batch else 1
-        schedule = lib.Cosine(1e-3, steps * epochs, warmup=50)
+        if hasattr(lib, "LearningRateScheduler"):  # a schedule is a plain object, driven
+            schedule = lib.LearningRateScheduler(  # by one callback
+                lib.Cosine(1e-3, steps * epochs, 50, steps_per_epoch=1))
+        else:  # a tree where the schedule was a callback itself
+            schedule = lib.Cosine(1e-3, steps * epochs, warmup=50)
         _fit(lib, model, x, y, opt, rng, epochs, batch, schedule=schedule, clip=5.0)
     else:
         opt = lib.SGD(0.5) if case == "full" else lib.SGD(0.01, momentum=0.9)
