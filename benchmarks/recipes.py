@@ -11,17 +11,9 @@ from __future__ import annotations
 import argparse
 import statistics
 
+from machine import blas_kernel
+
 from mnistnp import RECIPES, datasets, train
-
-
-def blas_kernel() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "unknown (pip install threadpoolctl)"
-    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    return ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')} "
-                     f"x{i['num_threads']}" for i in blas) or "none found"
 
 
 def main() -> None:
