@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import re
 import subprocess
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,3 +68,18 @@ def test_no_page_or_script_names_a_path_of_a_developers_machine() -> None:
             if MACHINE_PATH.search(line):
                 found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_no_test_file_records_a_path_of_the_machine_that_wrote_it() -> None:
+    # Files written by older code keep what they recorded (a data folder, the command), but a
+    # temporary folder of the machine that made them is scrubbed (see tests/data/README.md).
+    pattern = re.compile(MACHINE_PATH.pattern.encode())
+    found = []
+    for path in tracked("tests/data"):
+        data = path.read_bytes()
+        if path.suffix == ".npz":
+            with zipfile.ZipFile(path) as z:
+                data = b"".join(z.read(name) for name in z.namelist())
+        if pattern.search(data):
+            found.append(str(path.relative_to(ROOT)))
+    assert not found, found
