@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .morphology import window
+from .morphology import erode_round
 
 # The stroke's width over the longer side of the ink's box (``width_ratio``: what the 20-px box
 # makes of the pen), measured on 10,000 MNIST training digits (the first) enlarged 4x with
@@ -24,9 +24,15 @@ def width(strength: np.ndarray) -> float:
     """The mean stroke width of ``strength`` (float of shape (h, w), peak 255) in pixels: twice
     the ink's mass over its total variation (the length of its outline, blurred or not)."""
     s = strength / 255.0
-    dy, dx = np.diff(s, axis=0)[:, :-1], np.diff(s, axis=1)[:-1, :]
-    variation = float(np.hypot(dy, dx).sum())
+    variation = _variation(s)
     return 2 * float(s.sum()) / variation if variation > 0 else 0.0
+
+
+def _variation(s: np.ndarray) -> float:
+    """The total variation of ``s`` (float of shape (h, w), peak 1): the length of its ink's
+    outline, blurred or not."""
+    dy, dx = np.diff(s, axis=0)[:, :-1], np.diff(s, axis=1)[:-1, :]
+    return float(np.hypot(dy, dx).sum())
 
 
 def width_ratio(strength: np.ndarray) -> float:
@@ -49,20 +55,7 @@ def normalised(strength: np.ndarray) -> np.ndarray:
     k = round((w - TARGET * side) / (2 * (1 - TARGET)))
     if k < 1 or 2 * k >= min(strength.shape):
         return strength
-    return _erode(strength, k)[k:-k, k:-k]  # the box shrinks by k on every side
-
-
-def _erode(a: np.ndarray, k: int) -> np.ndarray:
-    """Grey erosion of ``a`` by ``k`` px with an octagon (3x3 squares and crosses taking turns)
-    standing in for a disc, so diagonal strokes lose what straight ones do."""
-    for i in range(k):
-        if i % 2 == 0:
-            a = window(a, 3, np.minimum)
-        else:
-            p = np.pad(a, 1, mode="edge")
-            a = np.minimum(np.minimum(np.minimum(p[:-2, 1:-1], p[2:, 1:-1]),
-                                      np.minimum(p[1:-1, :-2], p[1:-1, 2:])), a)
-    return a
+    return erode_round(strength, k)[k:-k, k:-k]  # the box shrinks by k on every side
 
 
 def _cells(a: np.ndarray) -> int:
@@ -78,7 +71,6 @@ def _sharpness(a: np.ndarray) -> float:
     """The longer side of ``a`` in edge widths: the pixels between a tenth and nine tenths of
     the peak, over 0.8 of the outline's length (a ramp spends 80% of its width there)."""
     s = a / 255.0
-    dy, dx = np.diff(s, axis=0)[:, :-1], np.diff(s, axis=1)[:-1, :]
-    variation = float(np.hypot(dy, dx).sum())
+    variation = _variation(s)
     ramp = float(((s > 0.1) & (s < 0.9)).sum()) / (0.8 * variation) if variation > 0 else 0.0
     return max(a.shape) / max(ramp, 1.0)
