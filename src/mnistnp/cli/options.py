@@ -27,7 +27,6 @@ def _number(kind: Callable[[str], float], test: Callable[[float], bool], what: s
 positive_int = _number(int, lambda v: v >= 1, "a whole number >= 1")
 natural_int = _number(int, lambda v: v >= 0, "a whole number >= 0")
 positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
-natural_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 unit_float = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 # For the optimizer's and schedule's settings, whose constructors check their values.
 real = _number(float, lambda v: True, "a number")
