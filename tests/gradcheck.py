@@ -58,3 +58,16 @@ def gradient_errors(layer, x: np.ndarray, rng: np.random.Generator,
     for name, param, grad in zip(layer.param_names, layer.parameters(), grads, strict=True):
         errors[name] = rel_error(grad, numerical_grad(loss, param))
     return errors
+
+
+def model_gradient_error(model, x: np.ndarray, g: np.ndarray) -> float:
+    """The relative error between ``model``'s parameter gradients for the loss sum(out * g),
+    by backward and by central differences over its flat parameter buffer (training mode)."""
+    model.forward(x, training=True)
+    model.backward(g)
+    analytic = model.grads.copy()
+
+    def loss() -> float:
+        return float(np.sum(model.forward(x, training=True) * g))
+
+    return rel_error(analytic, numerical_grad(loss, model.params))
