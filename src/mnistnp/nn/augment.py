@@ -58,6 +58,10 @@ class RandomShift(RandomLayer):
             raise ValueError(f"takes images (height, width), gets {tuple(input_shape)}")
         return tuple(input_shape)
 
+    def flops(self, input_shape: Shape) -> int:
+        """0: training only, the identity in evaluation."""
+        return 0
+
     def __repr__(self) -> str:
         return f"RandomShift(shift={self.shift})"
 
@@ -212,6 +216,10 @@ class RandomAffine(RandomLayer):
             raise ValueError(f"expects (height, width) or (channels, height, width) samples, "
                              f"gets {tuple(input_shape)}")
         return tuple(input_shape)
+
+    def flops(self, input_shape: Shape) -> int:
+        """0: training only, the identity in evaluation."""
+        return 0
 
     def sample_matrices(self, n: int, height: int, width: int) -> np.ndarray:
         """Draw n transforms from the layer's stream: (n, 2, 3) sampling matrices."""

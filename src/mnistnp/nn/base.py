@@ -161,6 +161,23 @@ class Layer:
         expects if the layer cannot take that shape. Most layers keep the shape."""
         return tuple(input_shape)
 
+    def flops(self, input_shape: Shape) -> int:
+        """Floating-point operations for one sample of ``input_shape`` (no batch axis) in
+        evaluation (inference), as an int.
+
+        Convention: a multiply-add is 2 FLOPs; an add, a multiply, a division, a comparison
+        or a maximum of two numbers is 1 each; a reshape, a view, a copy or a cast is 0.
+        Products with a convolution's zero border count, as the GEMM computes them. Work
+        that depends only on the parameters (batch norm's per-feature scale and shift) is
+        not counted: it is done once, not per sample. A training-only layer (dropout, the
+        random augmentations) is the identity in evaluation: 0.
+
+        Each layer kind gives its own count by overriding this, in the class that sets its
+        ``kind``; this base gives none and raises NotImplementedError naming the kind, so a
+        kind without a count is never taken as 0 (``describe`` shows it as unknown).
+        """
+        raise NotImplementedError(f"layer kind {self.kind} gives no FLOP count")
+
     def eval_values(self, input_shape: Shape) -> int:
         """How many numbers one sample of ``input_shape`` takes while this layer runs in
         evaluation, besides its input: its output, by default; a layer with working arrays

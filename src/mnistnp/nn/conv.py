@@ -204,6 +204,13 @@ class Conv2D(Layer):
         (ho, _, _), (wo, _, _) = self._geometry(h, w)
         return self.out_channels, ho, wo
 
+    def flops(self, input_shape: Shape) -> int:
+        """Per output value, C * kh * kw multiply-adds (the zero border's too, as the GEMM
+        does them) and one bias addition: F * H' * W' * (2 * C * kh * kw + 1)."""
+        f, ho, wo = self.output_shape(input_shape)
+        kh, kw = self.kernel
+        return f * ho * wo * (2 * self.in_channels * kh * kw + 1)
+
     def eval_values(self, input_shape: Shape) -> int:
         """The output (twice: the GEMM's, then reordered), the padded input and the columns."""
         c, h, w = input_shape

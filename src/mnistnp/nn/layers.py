@@ -56,6 +56,10 @@ class Rescale(Layer):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out * grad_out.dtype.type(self.scale)
 
+    def flops(self, input_shape: Shape) -> int:
+        """One multiplication per value (the cast is free)."""
+        return math.prod(input_shape)
+
     def __repr__(self) -> str:
         return f"Rescale(scale={self.scale:.3g})"
 
@@ -88,6 +92,10 @@ class Flatten(Layer):
     def output_shape(self, input_shape: Shape) -> Shape:
         return (math.prod(input_shape),)
 
+    def flops(self, input_shape: Shape) -> int:
+        """0: a reshape."""
+        return 0
+
 
 class AddChannel(Layer):
     """(n_samples, height, width) -> (n_samples, 1, height, width), a view: images without a
@@ -107,6 +115,10 @@ class AddChannel(Layer):
         if len(input_shape) != 2:
             raise ValueError(f"takes images (height, width), gets {describe(input_shape)}")
         return (1, *input_shape)
+
+    def flops(self, input_shape: Shape) -> int:
+        """0: a view."""
+        return 0
 
 
 def with_channels(input_shape: Shape) -> list[Layer]:
@@ -175,6 +187,10 @@ class Dense(Layer):
             raise ValueError(f"expects {self.in_features} inputs, gets {describe(input_shape)}")
         return (self.out_features,)
 
+    def flops(self, input_shape: Shape) -> int:
+        """in * out multiply-adds and out bias additions: 2 * in * out + out."""
+        return 2 * self.in_features * self.out_features + self.out_features
+
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
@@ -218,6 +234,10 @@ class ReLU(Layer):
                                                out=dx[lo:hi]), len(dx), dx.size)
         return dx
 
+    def flops(self, input_shape: Shape) -> int:
+        """One maximum (a comparison) per value."""
+        return math.prod(input_shape)
+
 
 class Dropout(RandomLayer):
     """Inverted dropout: in training, zero each unit with probability ``p`` and scale the rest
@@ -248,6 +268,10 @@ class Dropout(RandomLayer):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out * self._mask if self._mask.size else grad_out
+
+    def flops(self, input_shape: Shape) -> int:
+        """0: training only, the identity in evaluation."""
+        return 0
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p:g})"

@@ -41,6 +41,30 @@ def output_shapes(layers: Sequence[Layer], input_shape: Shape) -> list[Shape]:
     return shapes
 
 
+def batch_shape(shape: Sequence[int]) -> str:
+    """'(N, 28, 28)': a batch of samples of ``shape``, for tables."""
+    return "(N, " + ", ".join(map(str, shape)) + ")"
+
+
+def byte_size(nbytes: int) -> str:
+    """'175.2 KiB', '3.3 MiB'."""
+    kib = nbytes / 1024
+    return f"{kib:,.1f} KiB" if kib < 1024 else f"{kib / 1024:,.1f} MiB"
+
+
+def table(head: Sequence[str], rows: Sequence[Sequence[str]], left: int = 2) -> list[str]:
+    """The lines of a text table: ``head``, a rule, ``rows``, a rule. Cells are strings; the
+    first ``left`` columns are aligned left, the others (numbers) right, two spaces apart."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(f"{c:<{w}}" if i < left else f"{c:>{w}}"
+                         for i, (c, w) in enumerate(zip(cells, widths)))
+
+    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
+    return [line(head), rule, *map(line, rows), rule]
+
+
 class Sequential:
     """Layers applied in order to samples of ``input_shape`` (one sample's shape, e.g.
     (28, 28)). All parameters live in one flat buffer ``params`` and all gradients in one flat
@@ -201,20 +225,11 @@ class Sequential:
         shapes = self.shapes if input_shape is None else output_shapes(self.layers, shape)
         rows = [("input", shape, 0)] + [(repr(layer), s, layer.num_params)
                                         for layer, s in zip(self.layers, shapes)]
-        table = [(name, "(N, " + ", ".join(map(str, s)) + ")", f"{n:,}") for name, s, n in rows]
-        head = ("layer", "output shape", "parameters")
-        widths = [max(len(r[i]) for r in [head, *table]) for i in range(3)]
-
-        def line(cells: tuple[str, str, str]) -> str:
-            return (f"{cells[0]:<{widths[0]}}  {cells[1]:<{widths[1]}}  "
-                    f"{cells[2]:>{widths[2]}}")
-
-        rule = "-" * (sum(widths) + 4)
-        kib = self.params.nbytes / 1024
-        size = f"{kib:,.1f} KiB" if kib < 1024 else f"{kib / 1024:,.1f} MiB"
-        return "\n".join([f"Sequential model, {self.dtype.name}", line(head), rule,
-                          *map(line, table), rule,
-                          f"total: {self.num_params:,} parameters ({size})"])
+        cells = [(name, batch_shape(s), f"{n:,}") for name, s, n in rows]
+        return "\n".join([f"Sequential model, {self.dtype.name}",
+                          *table(("layer", "output shape", "parameters"), cells),
+                          f"total: {self.num_params:,} parameters "
+                          f"({byte_size(self.params.nbytes)})"])
 
     def __str__(self) -> str:
         return self.summary()

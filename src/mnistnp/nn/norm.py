@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -112,6 +113,11 @@ class BatchNorm(Layer):
             raise ValueError(f"expects ({self.num_features},) or ({self.num_features}, "
                              f"height, width) samples, gets {tuple(input_shape)}")
         return tuple(input_shape)
+
+    def flops(self, input_shape: Shape) -> int:
+        """In evaluation ``x * scale + shift`` with per-feature constants (made from the
+        parameters and running statistics, not counted): one multiply-add per value, 2."""
+        return 2 * math.prod(input_shape)
 
     @staticmethod
     def _axes(x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:

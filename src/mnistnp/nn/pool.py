@@ -57,6 +57,11 @@ class MaxPool2D(Layer):
             raise ValueError(f"a {kh}x{kw} pool does not fit in {h}x{w} images")
         return c, (h - kh) // sh + 1, (w - kw) // sw + 1
 
+    def flops(self, input_shape: Shape) -> int:
+        """kh * kw - 1 comparisons per output value: C * H' * W' * (kh * kw - 1)."""
+        kh, kw = self.size
+        return math.prod(self.output_shape(input_shape)) * (kh * kw - 1)
+
     def _like(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return scratch_like(self, name, shape, dtype, self._channels_first)
 
@@ -225,6 +230,10 @@ class GlobalAvgPool(Layer):
             raise ValueError(f"expects (channels, height, width) samples, "
                              f"gets {tuple(input_shape)}")
         return (input_shape[0],)
+
+    def flops(self, input_shape: Shape) -> int:
+        """Per channel, H * W - 1 additions and one division: C * H * W."""
+        return math.prod(input_shape)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x_shape = x.shape
