@@ -18,7 +18,7 @@ from mnistnp.describe import describe, format_description, layer_flops
 from mnistnp.errors import MnistnpWarning
 from mnistnp.model_file import load_model
 from mnistnp.model_info import ModelInfo
-from mnistnp.nn import LAYERS, BatchNorm, Dense, ReLU, Sequential, network
+from mnistnp.nn import LAYERS, BatchNorm, Dense, Layer, ReLU, Sequential, network
 
 INFO = {"seed": 7, "dataset": "mnist", "recipe": "default", "image_shape": [28, 28],
         "config": {"model": {"layers": "dense:4"}, "epochs": 3, "dataset": "mnist",
@@ -175,6 +175,26 @@ def test_a_new_kind_does_not_inherit_the_count_of_the_kind_it_derives_from() -> 
         assert layer_flops(ReLU(), (5,)) == 5
     finally:
         LAYERS.pop("Leaky", None)
+
+
+def test_a_layer_whose_flops_raise_not_implemented_gives_no_count() -> None:
+    class Unnamed(Layer):  # no kind of its own: the base's flops, which gives none
+        pass
+
+    class Sometimes(ReLU):
+        kind: ClassVar[str] = "Sometimes"
+
+        def flops(self, input_shape: Any) -> int:
+            if len(input_shape) > 1:
+                raise NotImplementedError("counted for rows only")
+            return math.prod(input_shape)
+
+    try:
+        assert layer_flops(Unnamed(), (3,)) is None
+        assert layer_flops(Sometimes(), (3,)) == 3
+        assert layer_flops(Sometimes(), (3, 3)) is None
+    finally:
+        LAYERS.pop("Sometimes", None)
 
 
 def test_a_new_kind_with_its_count_is_totalled() -> None:
