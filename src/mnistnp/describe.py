@@ -98,7 +98,7 @@ def describe(model: Sequential, info: Mapping[str, Any] | None = None) -> dict[s
               "flops": None if None in counts else sum(c or 0 for c in counts)}
     return {"dtype": model.dtype.name, "input_shape": list(model.input_shape),
             "output_shape": list(model.output_shape), "layers": rows, "totals": totals,
-            "flops_convention": FLOPS_CONVENTION, "metrics": record.metrics,
+            "flops_convention": FLOPS_CONVENTION, "metrics": dict(record.metrics),
             "provenance": provenance(record), "warnings": notes}
 
 
@@ -114,7 +114,7 @@ def provenance(info: ModelInfo) -> dict[str, Any]:
     return {"dataset": name, "data_dir": info.data_dir, "checksums": checksums,
             "recipe": info.recipe, "seed": info.seed,
             "image_shape": None if image_shape is None else list(image_shape),
-            "settings": info.config or None, "mnistnp": _text(info.get("mnistnp")),
+            "settings": dict(info.config) or None, "mnistnp": _text(info.get("mnistnp")),
             "saved": _text(info.get("saved"))}
 
 
