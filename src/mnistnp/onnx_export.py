@@ -18,7 +18,7 @@ from .version import __version__
 
 # The ONNX operator set the graph is written for: every operator it uses (Gemm, Conv, MaxPool,
 # Relu, Softmax, Flatten, Unsqueeze, Cast, Mul, Add, GlobalAveragePool) is in opset 17, which
-# onnxruntime runs from 1.12 on. The IR version is the one that opset came with (onnx 1.12), so
+# onnxruntime runs from 1.13 on. The IR version is the one that opset came with (onnx 1.12), so
 # a runtime of that age reads the file whatever the onnx package that wrote it.
 OPSET = 17
 IR_VERSION = 8
