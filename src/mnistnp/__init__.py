@@ -29,6 +29,7 @@ from .nn import (
     network,
     softmax_cross_entropy,
 )
+from .onnx_export import export_onnx
 from .optim import SGD, Adam, AdamW, Cosine, ReduceOnPlateau, Schedule, StepDecay
 from .pipeline import TrainResult, train
 from .progress import ProgressBar, TextLog
@@ -80,6 +81,7 @@ __all__ = [
     "accuracy",
     "confusion_matrix",
     "datasets",
+    "export_onnx",
     "fit",
     "load_model",
     "mlp",

@@ -15,6 +15,11 @@ class ModelFileError(MnistnpError):
     """A model file is missing, corrupt, or not one mnistnp can rebuild."""
 
 
+class ExportError(MnistnpError):
+    """A model cannot be exported (a layer kind without an ONNX piece), or the exporter's
+    optional package is missing."""
+
+
 class ImageError(MnistnpError):
     """An image given to ``predict`` cannot be read or prepared."""
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import Arg, Layer, RandomLayer, Shape, Shorthand, fraction, number, whole
+from .base import Arg, GraphBuilder, Layer, RandomLayer, Shape, Shorthand, fraction, number, whole
 
 # Shifts of more than this move a 28x28 digit's strokes off the image.
 MAX_SHIFT = 8
@@ -64,6 +64,10 @@ class RandomShift(RandomLayer):
 
     def __repr__(self) -> str:
         return f"RandomShift(shift={self.shift})"
+
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        """Training only: evaluation passes the images through."""
+        return x
 
 
 # Coordinates. A pixel is addressed as (row, column), rows going down, and an image of
@@ -246,3 +250,7 @@ class RandomAffine(RandomLayer):
     def __repr__(self) -> str:
         low, high = self.scale
         return f"RandomAffine(rotate={self.rotate:g}, scale={low:g}-{high:g}, shift={self.shift})"
+
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        """Training only: evaluation passes the images through."""
+        return x

@@ -7,9 +7,11 @@ import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
+
+from ..errors import ExportError
 
 Shape = tuple[int, ...]  # one sample's shape, without the batch axis
 
@@ -63,6 +65,26 @@ class Shorthand:
         required = [name, *(a.placeholder for a in self.args if a.required)]
         optional = [a.placeholder for a in self.args if not a.required]
         return ":".join(required) + "".join(f"[:{p}" for p in optional) + "]" * len(optional)
+
+
+class GraphBuilder(Protocol):
+    """What a layer's ``to_onnx`` piece writes into: a graph being built from plain data (names,
+    NumPy arrays, attributes), which the exporter (``mnistnp.onnx_export``) turns into ONNX, so
+    no layer module imports onnx."""
+
+    # The graph's float type: the model's dtype, float32 or float64.
+    dtype: np.dtype
+
+    def constant(self, name: str, value: np.ndarray) -> str:
+        """Add ``value`` as an initializer called ``<layer>.<name>``; return its name. Floating
+        arrays are stored in ``dtype``, others (int64 axes) as they are."""
+        ...
+
+    def node(self, op: str, inputs: list[str], **attributes: Any) -> str:
+        """Add an ONNX operator ``op`` (``"Gemm"``) on ``inputs`` (value names) with its
+        ``attributes`` (ints, floats, lists of ints, or a NumPy dtype for a type); return the
+        name of its one output."""
+        ...
 
 
 # kind -> class: how a model file's layer spec finds the class that rebuilds it.
@@ -254,6 +276,13 @@ class Layer:
                 or buf.shape[0] < shape[0]:
             buf = arrays[name] = np.empty(shape, dtype)
         return buf[:shape[0]]
+
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        """Add what this layer computes in evaluation to ``graph``, reading the batch named
+        ``x`` (one sample of ``input_shape``), and return the name of its output. A layer kind
+        without this piece is refused by name (ExportError); a training-only layer returns
+        ``x`` unchanged."""
+        raise ExportError(f"layer kind {self.kind} has no ONNX export")
 
 
 class RandomLayer(Layer):

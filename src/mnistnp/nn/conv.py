@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import Arg, Layer, Shape, Shorthand, one_of, whole
+from .base import Arg, GraphBuilder, Layer, Shape, Shorthand, one_of, whole
 from .init import INITIALIZERS, check_init
 from .layers import ReLU, with_channels
 
@@ -340,3 +340,11 @@ class Conv2D(Layer):
             f", stride {sh}x{sw}"
         return (f"Conv2D({self.in_channels}, {self.out_channels}, {kh}x{kw}{stride}, "
                 f"{self.padding})")
+
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        """Conv with the zero border ``conv_geometry`` gives this input size, as explicit pads
+        (top, left, bottom, right): 'same' puts an odd one after, as ``forward`` does."""
+        (_, top, bottom), (_, left, right) = self._geometry(*input_shape[1:])
+        weights = [graph.constant("W", self.W), graph.constant("b", self.b)]
+        return graph.node("Conv", [x, *weights], kernel_shape=list(self.kernel),
+                          strides=list(self.stride), pads=[top, left, bottom, right])

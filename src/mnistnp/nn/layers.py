@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import Arg, Layer, RandomLayer, Shape, Shorthand, fraction, whole
+from .base import Arg, GraphBuilder, Layer, RandomLayer, Shape, Shorthand, fraction, whole
 from .init import INITIALIZERS, check_init
 
 __all__ = ["INITIALIZERS", "AddChannel", "Dense", "Dropout", "Flatten", "Layer", "ReLU",
@@ -63,6 +63,11 @@ class Rescale(Layer):
     def __repr__(self) -> str:
         return f"Rescale(scale={self.scale:.3g})"
 
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        """Cast to the graph's float type, then times ``scale`` in that type, as ``forward``."""
+        floats = graph.node("Cast", [x], to=graph.dtype)
+        return graph.node("Mul", [floats, graph.constant("scale", np.array(self.scale))])
+
 
 class Flatten(Layer):
     """(n_samples, *shape) -> (n_samples, prod(shape)): a reshape, so a view of a contiguous
@@ -89,6 +94,10 @@ class Flatten(Layer):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out.reshape(self._shape)
 
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        """ONNX's Flatten from axis 1 keeps the C order of ``reshape``."""
+        return graph.node("Flatten", [x], axis=1)
+
     def output_shape(self, input_shape: Shape) -> Shape:
         return (math.prod(input_shape),)
 
@@ -110,6 +119,9 @@ class AddChannel(Layer):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out[:, 0]
+
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        return graph.node("Unsqueeze", [x, graph.constant("axes", np.array([1], np.int64))])
 
     def output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 2:
@@ -202,6 +214,10 @@ class Dense(Layer):
     def __repr__(self) -> str:
         return f"Dense({self.in_features}, {self.out_features})"
 
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        """Gemm: x @ W + b, with W (in_features, out_features) as stored (no transpose)."""
+        return graph.node("Gemm", [x, graph.constant("W", self.W), graph.constant("b", self.b)])
+
 
 class ReLU(Layer):
     """max(x, 0); its backward multiplies by the stored mask (cheaper than ``np.where``)."""
@@ -237,6 +253,9 @@ class ReLU(Layer):
     def flops(self, input_shape: Shape) -> int:
         """One maximum (a comparison) per value."""
         return math.prod(input_shape)
+
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        return graph.node("Relu", [x])
 
 
 class Dropout(RandomLayer):
@@ -275,4 +294,8 @@ class Dropout(RandomLayer):
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p:g})"
+
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        """Training only: evaluation passes the batch through."""
+        return x
 

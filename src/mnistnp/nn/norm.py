@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import Layer, Shape, Shorthand
+from .base import GraphBuilder, Layer, Shape, Shorthand
 from .conv import channel_major, scratch_like
 from .layers import with_channels
 
@@ -220,6 +220,16 @@ class BatchNorm(Layer):
 
     def __repr__(self) -> str:
         return f"BatchNorm({self.num_features})"
+
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        """Folded into one scale and one shift per feature from the running statistics, the
+        same numbers as ``forward``'s evaluation computes: Mul then Add."""
+        inv_std = 1 / np.sqrt(self.running_var + self.running_var.dtype.type(self.eps))
+        shape = (-1,) + (1,) * (len(input_shape) - 1)  # (F,) for rows, (C, 1, 1) for images
+        scale = (self.gamma * inv_std).reshape(shape)
+        shift = (self.beta - self.running_mean * inv_std * self.gamma).reshape(shape)
+        scaled = graph.node("Mul", [x, graph.constant("scale", scale)])
+        return graph.node("Add", [scaled, graph.constant("shift", shift)])
 
 
 def _part_shape(x: np.ndarray) -> tuple[int, ...]:

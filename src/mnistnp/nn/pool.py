@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import Arg, Layer, Shape, Shorthand, whole
+from .base import Arg, GraphBuilder, Layer, Shape, Shorthand, whole
 from .conv import FEW_IMAGES, _pair, channel_major, scratch_like
 from .layers import with_channels
 
@@ -173,6 +173,10 @@ class MaxPool2D(Layer):
         size, stride = (f"{a}" if a == b else f"{a}x{b}" for a, b in (self.size, self.stride))
         return f"MaxPool2D({size}{'' if self.stride == self.size else f', stride {stride}'})"
 
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        """MaxPool without padding (ONNX's default floor keeps only whole windows)."""
+        return graph.node("MaxPool", [x], kernel_shape=list(self.size), strides=list(self.stride))
+
 
 def _max_of(views: list[np.ndarray]) -> np.ndarray:
     """The elementwise maximum of same-shaped ``views``, a fresh array."""
@@ -249,3 +253,7 @@ class GlobalAvgPool(Layer):
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
         return [*with_channels(input_shape), cls()]
+
+    def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
+        """GlobalAveragePool gives (N, C, 1, 1); Flatten makes it (N, C)."""
+        return graph.node("Flatten", [graph.node("GlobalAveragePool", [x])], axis=1)
