@@ -72,6 +72,22 @@ def prepare_all(job: tuple[str, int, str | None]) -> tuple[str, np.ndarray, np.n
     return name, ours, ours_refused, plain, plain_refused, seconds / max(1, len(files))
 
 
+def saved_preparations(path: str, name: str, n: int) -> tuple[str, np.ndarray, np.ndarray,
+                                                              np.ndarray, np.ndarray, float]:
+    """One condition's preparations as ``prepare_all`` returns them, read from a ``--save``
+    file; SystemExit if the file does not hold the condition's first ``n`` renders."""
+    with np.load(path, allow_pickle=False) as saved:
+        if f"{name}/ours" not in saved.files or len(saved[f"{name}/ours"]) < n:
+            raise SystemExit(f"{path}: holds no {n} prepared renders of {name}")
+        plain = saved[f"{name}/plain"][:n]
+        # A refusal leaves its image blank, which no image the plain preparation makes is.
+        plain_refused = (saved[f"{name}/plain_refused"][:n] if f"{name}/plain_refused"
+                         in saved.files else ~plain.any(axis=(1, 2)))
+        seconds = float(saved[f"{name}/seconds"]) if f"{name}/seconds" in saved.files else 0.0
+        return (name, saved[f"{name}/ours"][:n], saved[f"{name}/ours_refused"][:n], plain,
+                plain_refused, seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,6 +99,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--markdown", help="also write the table here")
     parser.add_argument("--save", help="write every prepared image and label to this .npz")
+    parser.add_argument("--prepared", help="read the prepared images from a --save file "
+                        "instead of preparing them again (to measure a change of the models)")
     args = parser.parse_args()
 
     from mnistnp import datasets
@@ -92,9 +110,12 @@ def main() -> None:
           f"{args.src or 'this tree'}; {args.n} renders per condition")
     _, (x_test, y_test) = datasets.load("mnist")
     models = {Path(path).stem: load_model(path) for path in args.model}
-    jobs = [(name, args.n, args.src) for name in args.conditions]
-    with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(prepare_all, jobs))
+    if args.prepared:
+        results = [saved_preparations(args.prepared, name, args.n) for name in args.conditions]
+    else:
+        jobs = [(name, args.n, args.src) for name in args.conditions]
+        with ProcessPoolExecutor(args.workers) as pool:
+            results = list(pool.map(prepare_all, jobs))
     lines = [_header(models)]
     failures = []
     saved: dict[str, np.ndarray] = {}
@@ -125,6 +146,7 @@ def main() -> None:
         lines.append("| " + " | ".join(cells) + " |")
         saved[f"{name}/ours"], saved[f"{name}/plain"] = ours, plain
         saved[f"{name}/ours_refused"], saved[f"{name}/labels"] = ours_refused, labels
+        saved[f"{name}/plain_refused"], saved[f"{name}/seconds"] = plain_refused, np.array(seconds)
     table = "\n".join(lines)
     print(table)
     print("\n".join(["targets missed:", *failures]) if failures else "every target met")

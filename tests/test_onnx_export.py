@@ -211,7 +211,7 @@ def test_every_kind_of_mnistnp_s_own_has_a_piece() -> None:
     # The kinds the library ships; a kind added later may have one, or be refused by name.
     assert {"Rescale", "Flatten", "AddChannel", "Dense", "ReLU", "Dropout", "Conv2D",
             "MaxPool2D", "GlobalAvgPool", "BatchNorm", "RandomShift",
-            "RandomAffine"} <= set(exportable_kinds()) <= set(LAYERS)
+            "RandomAffine", "RandomStroke"} <= set(exportable_kinds()) <= set(LAYERS)
 
 
 def test_without_onnx_the_error_says_what_to_install(tmp_path: Path,

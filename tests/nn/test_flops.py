@@ -19,6 +19,7 @@ from mnistnp.nn import (
     MaxPool2D,
     RandomAffine,
     RandomShift,
+    RandomStroke,
     ReLU,
     Rescale,
 )
@@ -52,6 +53,7 @@ CASES = {
     "dropout": (Dropout(0.5), (256,), 0),
     "shift": (RandomShift(2), (28, 28), 0),
     "affine": (RandomAffine(10, (0.9, 1.1), 2), (28, 28), 0),
+    "stroke": (RandomStroke(1.0, 0.5), (28, 28), 0),
 }
 
 

@@ -12,7 +12,7 @@
 """
 
 from .arch import LayerStringError, mlp, mlp_layers, network, parse_layers
-from .augment import RandomAffine, RandomShift
+from .augment import RandomAffine, RandomShift, RandomStroke
 from .base import LAYERS, SHORTHANDS, Layer, RandomLayer, layer_from_spec
 from .conv import Conv2D
 from .init import INITIALIZERS
@@ -24,6 +24,6 @@ from .pool import GlobalAvgPool, MaxPool2D
 
 __all__ = ["INITIALIZERS", "LAYERS", "SHORTHANDS", "AddChannel", "BatchNorm", "Conv2D", "Dense",
            "Dropout", "Flatten", "GlobalAvgPool", "Layer", "LayerStringError", "MaxPool2D",
-           "RandomAffine", "RandomLayer", "RandomShift", "ReLU", "Rescale", "Sequential",
-           "layer_from_spec", "log_softmax", "mlp", "mlp_layers", "network", "parse_layers",
-           "softmax", "softmax_cross_entropy"]
+           "RandomAffine", "RandomLayer", "RandomShift", "RandomStroke", "ReLU", "Rescale",
+           "Sequential", "layer_from_spec", "log_softmax", "mlp", "mlp_layers", "network",
+           "parse_layers", "softmax", "softmax_cross_entropy"]

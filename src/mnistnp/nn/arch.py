@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from .augment import RandomAffine, RandomShift
+from .augment import RandomAffine, RandomShift, RandomStroke
 from .base import SHORTHANDS, Layer, Shape
 from .layers import Flatten, ReLU, Rescale
 from .model import Sequential
@@ -56,6 +56,7 @@ class Placement:
 PLACEMENT: dict[type[Layer], Placement] = {
     RandomShift: Placement(raw_input=True),
     RandomAffine: Placement(raw_input=True),
+    RandomStroke: Placement(raw_input=True),
     Flatten: Placement(idempotent=True),
     ReLU: Placement(idempotent=True),
     BatchNorm: Placement(before_relu=True),
