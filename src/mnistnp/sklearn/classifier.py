@@ -1,39 +1,28 @@
-"""A scikit-learn classifier over mnistnp's networks, MLPs and CNNs alike: its parameters map
-onto a TrainConfig and mnistnp's Trainer does the training (``pip install 'mnistnp[sklearn]'``)."""
+"""MnistnpClassifier: scikit-learn's estimator API over a TrainConfig, mnistnp's networks and
+its Trainer."""
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-try:
-    from sklearn.base import BaseEstimator, ClassifierMixin
-    from sklearn.model_selection import train_test_split
-    from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets, unique_labels
-    from sklearn.utils.validation import check_is_fitted, validate_data
-except ImportError:  # one line for the user, not a chain of tracebacks
-    raise ImportError("mnistnp.sklearn needs scikit-learn >= 1.6: "
-                      "pip install 'mnistnp[sklearn]'") from None
-
-from .callbacks import Callback, EarlyStopping, LearningRateScheduler
-from .config import RECIPES, ModelConfig, TrainConfig
-from .errors import ShapeError
-from .model_file import load_state, named_state
-from .nn import Sequential, log_softmax, network
-from .nn.arch import build_layers
-from .nn.base import RandomLayer
-from .optim import Optimizer
-from .pipeline import make_optimizer, make_schedule
-from .progress import TextLog
-from .sampling import ShuffledBatches
-from .training import ClipGlobalNorm, History, Trainer
-
-__all__ = ["MnistnpClassifier"]
+from ..callbacks import Callback, EarlyStopping, LearningRateScheduler
+from ..config import RECIPES, ModelConfig, TrainConfig
+from ..nn import log_softmax, network
+from ..optim import Optimizer
+from ..pipeline import make_optimizer, make_schedule
+from ..progress import TextLog
+from ..sampling import ShuffledBatches
+from ..training import ClipGlobalNorm, History, Trainer
+from .inputs import Shape, as_rows, check_images, input_shape, label_codes, validation_split
+from .packing import pack, unpack
 
 
 class MnistnpClassifier(ClassifierMixin, BaseEstimator):
@@ -187,67 +176,38 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
     # -- input -----------------------------------------------------------------------------
 
     def _validate(self, X: Any, y: Any = "no_validation", reset: bool = True
-                  ) -> tuple[np.ndarray, Any, tuple[int, ...] | None]:
+                  ) -> tuple[np.ndarray, Any, Shape | None]:
         """X as rows (n_samples, n_features) of any numeric dtype (uint8 kept), y (if given,
         even as None: scikit-learn's message) checked as class labels, and the image shape if
         X came as images (n_samples, height, width)."""
-        image_shape = None
-        ndim = getattr(X, "ndim", None)
-        if isinstance(X, np.ndarray) and ndim is not None and ndim > 2:
-            if ndim != 3:
-                raise ValueError(f"X has shape {X.shape}: give rows (n_samples, n_features) "
-                                 "or grey images (n_samples, height, width)")
-            image_shape = tuple(X.shape[1:])
-            X = X.reshape(len(X), -1)
+        X, image_shape = as_rows(X)
         if isinstance(y, str) and y == "no_validation":
-            X = validate_data(self, X, dtype="numeric", reset=reset)
-            return X, None, image_shape
+            return validate_data(self, X, dtype="numeric", reset=reset), None, image_shape
         X, y = validate_data(self, X, y, dtype="numeric", reset=reset)
         check_classification_targets(y)
         return X, y, image_shape
 
-    def _samples(self, X: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray:
+    def _samples(self, X: np.ndarray, image_shape: Shape | None) -> np.ndarray:
         """Rows (n_samples, n_features) as the network takes them, (n_samples,
         *input_shape_); ValueError for images of another shape than fitted, or uint8
         pixels for a classifier fitted on floats."""
         if X.dtype == np.uint8 and not self.model_.takes_pixels:
             raise ValueError("X is uint8, but the classifier was fitted on numbers taken as "
                              "they are, not on uint8 pixels: give X as in fit")
-        if (image_shape is not None and len(self.input_shape_) == 2
-                and image_shape != self.input_shape_):
-            raise ValueError(f"X holds {image_shape[0]}x{image_shape[1]} images, but the "
-                             f"classifier was fitted on {self.input_shape_[0]}x"
-                             f"{self.input_shape_[1]}")
+        check_images(image_shape, self.input_shape_)
         return X.reshape(len(X), *self.input_shape_)
 
-    def _input_shape(self, config: TrainConfig, n_features: int, n_classes: int,
-                     image_shape: tuple[int, ...] | None) -> tuple[int, ...]:
-        """Images as given; rows if the network takes rows, else square images (a CNN on
-        784 features sees 28x28); ValueError if the network needs images and the features
-        cannot be a square image."""
-        if image_shape is not None:
-            return image_shape
-        try:
-            build_layers(config.model.layers, (n_features,), n_classes, config.dtype)
-            return (n_features,)
-        except ShapeError:
-            side = math.isqrt(n_features)
-            if side * side != n_features:
-                raise ValueError(f"layers {config.model.layers!r} need images, but "
-                                 f"{n_features} features are not a square image: give X as "
-                                 "images (n_samples, height, width)") from None
-            return side, side
-
-    # -- training --------------------------------------------------------------------------
+    # -- training ------------------------------------------------------------------------
 
     def _start(self, config: TrainConfig, X: np.ndarray, classes: np.ndarray,
-               image_shape: tuple[int, ...] | None) -> None:
+               image_shape: Shape | None) -> None:
         """A fresh network for ``classes`` and samples like ``X``; the records emptied."""
         if len(classes) < 2:
             raise ValueError(f"y holds 1 class ({classes[0]!r}); a classifier needs at least "
                              "2 classes")
         self.classes_ = classes
-        self.input_shape_ = self._input_shape(config, X.shape[1], len(classes), image_shape)
+        self.input_shape_ = input_shape(config.model.layers, X.shape[1], len(classes),
+                                        config.dtype, image_shape)
         self._rng = np.random.default_rng(config.seed)
         scale = 1 / 255 if X.dtype == np.uint8 else 1.0  # see the class's Notes
         self.model_ = network(config.model.layers, self.input_shape_, len(classes),
@@ -269,32 +229,6 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         if classes is not None and not np.array_equal(classes, self.classes_):
             raise ValueError(f"y's classes {list(classes)} are not those fitted, "
                              f"{list(self.classes_)}: set warm_start=False to start afresh")
-
-    def _codes(self, y: np.ndarray) -> np.ndarray:
-        """Class indices (n_samples,) intp of labels y; ValueError for a label not fitted."""
-        codes = np.searchsorted(self.classes_, y)
-        known = codes < len(self.classes_)
-        known[known] = self.classes_[codes[known]] == y[known]
-        if not known.all():
-            raise ValueError(f"y holds labels not among the classes {list(self.classes_)}: "
-                             f"{list(np.unique(y[~known]))[:5]}")
-        return codes.astype(np.intp)
-
-    def _split(self, X: np.ndarray, codes: np.ndarray, seed: int
-               ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-        """The training rows, and a stratified validation split when early stopping."""
-        if not self.early_stopping:
-            return X, codes, None
-        # Stratified where every class can be on both sides (as MLPClassifier), else not.
-        counts = np.bincount(codes)
-        n_val = math.ceil(self.validation_fraction * len(codes))
-        classes = np.count_nonzero(counts)
-        fits = counts[counts > 0].min() >= 2 and classes <= min(n_val, len(codes) - n_val)
-        stratify = codes if fits else None
-        x_fit, x_val, y_fit, y_val = train_test_split(
-            X, codes, test_size=self.validation_fraction, random_state=seed,
-            stratify=stratify)
-        return x_fit, y_fit, (x_val, y_val)
 
     def _train(self, config: TrainConfig, X: np.ndarray, codes: np.ndarray,
                optimizer: Optimizer, callbacks: Sequence[Callback] = (),
@@ -354,8 +288,9 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
             self._samples(X, image_shape)
         else:
             self._start(config, X, unique_labels(y), image_shape)
-        codes = self._codes(y)
-        X, codes, validation = self._split(X, codes, seed)
+        codes = label_codes(self.classes_, y)
+        X, codes, validation = (validation_split(X, codes, self.validation_fraction, seed)
+                                if self.early_stopping else (X, codes, None))
         optimizer = make_optimizer(config)
         steps = ShuffledBatches(len(X), config.batch_size).steps_per_epoch
         total = config.iterations or config.epochs * steps
@@ -394,7 +329,7 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         else:
             self._check_continues(config, given)
             self._samples(X, image_shape)
-        codes = self._codes(y)
+        codes = label_codes(self.classes_, y)
         if self._optimizer is None:
             self._optimizer = make_optimizer(config)
         self._train(config, X, codes, self._optimizer, [])
@@ -467,29 +402,11 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         layers hold views into one buffer that pickle would copy apart."""
         state = super().__getstate__()
         if "model_" in state:
-            state = {**state, "model_": _pack(state["model_"])}
+            state = {**state, "model_": pack(state["model_"])}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "model_" in state:
-            state = {**state, "model_": _unpack(state["model_"])}
+            state = {**state, "model_": unpack(state["model_"])}
         super().__setstate__(state)
 
-
-def _pack(model: Sequential) -> dict[str, Any]:
-    """A model as plain data: spec, weights, layer state and the random layers' streams."""
-    return {"spec": model.spec(), "params": model.params.copy(),
-            "state": {name: a.copy() for name, a in named_state(model).items()},
-            "streams": [layer.random_state() for layer in model.layers
-                        if isinstance(layer, RandomLayer)]}
-
-
-def _unpack(packed: dict[str, Any]) -> Sequential:
-    """The model ``_pack`` described, its weights in one buffer again."""
-    model = Sequential.from_spec(packed["spec"])
-    model.params[...] = packed["params"]
-    load_state(model, packed["state"])
-    randoms = [layer for layer in model.layers if isinstance(layer, RandomLayer)]
-    for layer, stream in zip(randoms, packed["streams"], strict=True):
-        layer.load_random_state(stream)
-    return model
