@@ -51,7 +51,7 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
     alpha : float or None, default=None
         Weight decay: an L2 penalty per step for "adam" and "sgd", decoupled for "adamw".
     schedule : {"cosine", "constant", "step", "plateau"} or None, default=None
-        How the rate moves over a ``fit`` (``partial_fit`` keeps it at ``learning_rate_init``).
+        How the rate moves over a ``fit`` (``partial_fit`` keeps it at its peak).
     batch_size : int or "auto", default="auto"
         Samples per step; "auto" is the recipe's (128), at most the number of samples.
     max_iter : int or None, default=None
@@ -301,8 +301,8 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MnistnpClassifier:
-        """One epoch over ``X`` and ``y`` at the constant rate ``learning_rate_init`` (no
-        schedule, no early stopping), the optimizer's state kept from call to call.
+        """One epoch over ``X`` and ``y`` at the optimizer's peak rate, constant (no schedule,
+        no early stopping), the optimizer's state kept from call to call.
 
         Parameters
         ----------
