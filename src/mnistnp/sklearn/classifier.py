@@ -35,7 +35,7 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     layers : str or None, default=None
-        The hidden layers as a layer string, as ``mnistnp train --layers`` takes it:
+        The hidden layers as a layer string, as ``ModelConfig.layers`` takes it:
         ``"dense:256,dropout:0.2"`` for an MLP, ``"conv:32:3,maxpool:2,dense:128"`` for a CNN.
         The output layer is added to match the classes.
     hidden_layer_sizes : int or sequence of int or None, default=None
@@ -166,7 +166,7 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
             log_every=0)
 
     def _seed(self) -> int:
-        """An int random_state is the seed itself (``mnistnp train --seed``); otherwise one
+        """An int random_state is the seed itself (``TrainConfig.seed``); otherwise one
         is drawn from it (None: NumPy's global state, as scikit-learn does)."""
         state = self.random_state
         if isinstance(state, numbers.Integral) and not isinstance(state, bool):
