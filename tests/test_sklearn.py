@@ -23,7 +23,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
 
-from mnistnp import RECIPES  # noqa: E402
+from mnistnp import RECIPES, load_model, save_model  # noqa: E402
 from mnistnp.sklearn import MnistnpClassifier  # noqa: E402
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
@@ -280,6 +280,14 @@ def test_pickle_round_trip_predicts_and_trains_the_same() -> None:
     copy.fit(x, y)
     np.testing.assert_array_equal(copy.predict_proba(x), clf.predict_proba(x))
     assert all(np.shares_memory(p, copy.model_.params) for p in copy.model_.param_arrays)
+
+
+def test_the_network_saves_as_a_model_file(tmp_path: Path) -> None:
+    x, y = digits(100)
+    clf = small().fit(x, y)
+    save_model(tmp_path / "model.npz", clf.model_)
+    model = load_model(tmp_path / "model.npz")
+    np.testing.assert_array_equal(clf.classes_[model.predict(x)], clf.predict(x))
 
 
 def test_verbose_prints_a_line_per_epoch(capsys: pytest.CaptureFixture[str]) -> None:
