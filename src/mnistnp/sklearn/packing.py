@@ -1,0 +1,31 @@
+"""A network as plain data for pickle, and back: its layers hold views into one parameter
+buffer, which pickle would copy apart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model_file import load_state, named_state
+from ..nn import Sequential
+from ..nn.base import RandomLayer
+
+
+def pack(model: Sequential) -> dict[str, Any]:
+    """``model`` as plain data: its spec, weights (a copy of ``params``), layer state and the
+    random layers' streams."""
+    return {"spec": model.spec(), "params": model.params.copy(),
+            "state": {name: a.copy() for name, a in named_state(model).items()},
+            "streams": [layer.random_state() for layer in model.layers
+                        if isinstance(layer, RandomLayer)]}
+
+
+def unpack(packed: dict[str, Any]) -> Sequential:
+    """The model ``pack`` described, its weights in one buffer again: it predicts, and trains
+    on, exactly as the packed one would."""
+    model = Sequential.from_spec(packed["spec"])
+    model.params[...] = packed["params"]
+    load_state(model, packed["state"])
+    randoms = [layer for layer in model.layers if isinstance(layer, RandomLayer)]
+    for layer, stream in zip(randoms, packed["streams"], strict=True):
+        layer.load_random_state(stream)
+    return model
