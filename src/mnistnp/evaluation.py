@@ -1,0 +1,176 @@
+"""A model scored on a test split, as the pictures and the report show it, and what they are
+drawn for: a model file, or a run folder with its settings and per-epoch record."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import datasets
+from .errors import MnistnpError
+from .metrics import (
+    ReliabilityBins,
+    accuracy,
+    confusion_matrix,
+    per_class_accuracy,
+    reliability_bins,
+)
+from .model_file import load_model
+from .nn import Sequential
+from .run_folder import METRICS, MODEL, SETTINGS, read_settings
+from .sources import DataSource, SourceUnknown, check_fits, source_for, trained_on
+
+
+@dataclass
+class Evaluation:
+    """A model's class probabilities on a test split.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, *sample_shape)
+        The test images as the model takes them (uint8 pixels for a dataset's images).
+    labels : ndarray of shape (n_samples,), integer
+        Their true classes.
+    proba : ndarray of shape (n_samples, n_classes), float
+        The model's probabilities (``Sequential.predict_proba``).
+    class_names : tuple of str
+        A name per class ("0".."9" for digits).
+    data : str
+        What the split is, for titles: "mnist's test split".
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    proba: np.ndarray
+    class_names: tuple[str, ...]
+    data: str = "the test split"
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """Predicted classes, shape (n_samples,), int64."""
+        return np.argmax(self.proba, axis=1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """The probability of each predicted class, shape (n_samples,)."""
+        return self.proba.max(axis=1)
+
+    @cached_property
+    def confusion(self) -> np.ndarray:
+        """Counts of shape (n_classes, n_classes), int64: row = true class."""
+        return confusion_matrix(self.labels, self.predicted, self.proba.shape[1])
+
+    @property
+    def accuracy(self) -> float:
+        return accuracy(self.labels, self.predicted)
+
+    @property
+    def per_class(self) -> np.ndarray:
+        """Accuracy of each class, shape (n_classes,), NaN for a class with no samples."""
+        return per_class_accuracy(self.confusion)
+
+    @cached_property
+    def reliability(self) -> ReliabilityBins:
+        return reliability_bins(self.proba, self.labels)
+
+
+def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
+             class_names: tuple[str, ...] | None = None,
+             data: str = "the test split") -> Evaluation:
+    """Score ``model`` on ``images`` (n_samples, *sample_shape) and ``labels``
+    (n_samples,): its probabilities, in bounded batches."""
+    names = class_names or tuple(str(c) for c in range(model.num_classes))
+    return Evaluation(images, np.asarray(labels), model.predict_proba(images), names, data)
+
+
+def test_split_name(source: DataSource) -> str:
+    """"mnist's test split", "mnist's test split in DIR", "the test split in DIR"."""
+    if source.registered:
+        return f"{source.name}'s test split" + (f" in {source.data_dir}" if source.data_dir
+                                                 else "")
+    return f"the test split in {source.data_dir}"
+
+
+def data_source(model: Sequential, path: str | os.PathLike[str], dataset: str | None = None,
+                data_dir: str | os.PathLike[str] | None = None) -> DataSource:
+    """The data to score the model read from ``path`` on (see ``sources.source_for``);
+    MnistnpError saying which option to give when the file does not tell."""
+    try:
+        return source_for(model, path, dataset, data_dir)
+    except SourceUnknown as e:
+        flags = " or ".join({"dataset": "--dataset NAME", "data_dir": "--data-dir DIR"}[option]
+                            for option in e.options)
+        raise MnistnpError(f"{e.what}; give {flags}") from None
+
+
+def evaluate_on(model: Sequential, path: str | os.PathLike[str],
+                source: DataSource) -> Evaluation:
+    """Score ``model`` (read from ``path``) on the test split of ``source``, checked first
+    to fit the model (``sources.check_fits``)."""
+    data = source.load()
+    check_fits(model, path, data, source)
+    _, (x_test, y_test) = data
+    names = datasets.class_names(source.registered or trained_on(model.info), model.num_classes)
+    return evaluate(model, x_test, y_test, names, test_split_name(source))
+
+
+@dataclass
+class Subject:
+    """What the pictures and the report are of: a model, the file it was read from, and,
+    for a run folder, the folder, its settings.json and its metrics.jsonl records (one dict
+    per epoch, as ``History.record`` writes them)."""
+
+    model: Sequential
+    model_path: Path
+    run_dir: Path | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def folder(self) -> Path:
+        """Where its pictures go by default: the run folder, or the model file's folder."""
+        return self.run_dir if self.run_dir is not None else self.model_path.parent
+
+
+def open_subject(path: str | os.PathLike[str]) -> Subject:
+    """A model file, or a run folder (its model.npz, settings.json and metrics.jsonl).
+    MnistnpError naming the path when it is neither, or is a run of several seeds."""
+    path = Path(path)
+    if not path.is_dir():
+        if not path.exists():
+            raise MnistnpError(f"{path}: no such model file or run folder")
+        return Subject(load_model(path), path)
+    if not (path / MODEL).is_file():
+        seeds = sorted(p.name for p in path.glob("seed-*") if (p / MODEL).is_file())
+        if seeds:
+            raise MnistnpError(f"{path}: a run of several seeds; give one of its folders "
+                               f"({', '.join(seeds)})")
+        raise MnistnpError(f"{path}: not a run folder (it holds no {MODEL})")
+    return Subject(load_model(path / MODEL), path / MODEL, path,
+                   read_settings(path / SETTINGS), read_epochs(path / METRICS))
+
+
+def read_epochs(path: Path) -> list[dict[str, Any]]:
+    """The per-epoch records of a metrics.jsonl file ([] if it is missing); a line that is
+    not a JSON object (a torn last line) is left out."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise MnistnpError(f"{path}: cannot be read ({e.strerror or e})") from None
+    records = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
