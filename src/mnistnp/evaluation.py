@@ -23,7 +23,8 @@ from .metrics import (
 )
 from .model_file import load_model
 from .nn import Sequential
-from .run_folder import METRICS, MODEL, SETTINGS, read_settings
+from .nn.losses import softmax
+from .run_folder import CURVE, METRICS, MODEL, SETTINGS, read_settings
 from .sources import DataSource, SourceUnknown, check_fits, source_for, trained_on
 
 
@@ -38,7 +39,9 @@ class Evaluation:
     labels : ndarray of shape (n_samples,), integer
         Their true classes.
     proba : ndarray of shape (n_samples, n_classes), float
-        The model's probabilities (``Sequential.predict_proba``).
+        The model's probabilities (the softmax of its logits).
+    predicted : ndarray of shape (n_samples,), int
+        The predicted classes: the argmax of the logits, as ``Sequential.predict``.
     class_names : tuple of str
         A name per class ("0".."9" for digits).
     data : str
@@ -48,13 +51,9 @@ class Evaluation:
     images: np.ndarray
     labels: np.ndarray
     proba: np.ndarray
+    predicted: np.ndarray
     class_names: tuple[str, ...]
     data: str = "the test split"
-
-    @property
-    def predicted(self) -> np.ndarray:
-        """Predicted classes, shape (n_samples,), int64."""
-        return np.argmax(self.proba, axis=1)
 
     @property
     def confidence(self) -> np.ndarray:
@@ -84,9 +83,15 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
              class_names: tuple[str, ...] | None = None,
              data: str = "the test split") -> Evaluation:
     """Score ``model`` on ``images`` (n_samples, *sample_shape) and ``labels``
-    (n_samples,): its probabilities, in bounded batches."""
+    (n_samples,): its logits in batches of ``model.eval_rows`` (bounded memory), their
+    argmax and softmax. InputError for pixels already scaled to [0, 1] (``check_pixels``)."""
+    model.check_pixels(images)
+    rows = model.eval_rows
+    chunks = [model.forward(images[i:i + rows]) for i in range(0, len(images), rows)]
+    logits = np.concatenate(chunks) if chunks else np.empty((0, model.num_classes))
     names = class_names or tuple(str(c) for c in range(model.num_classes))
-    return Evaluation(images, np.asarray(labels), model.predict_proba(images), names, data)
+    return Evaluation(images, np.asarray(labels), softmax(logits), np.argmax(logits, axis=1),
+                      names, data)
 
 
 def test_split_name(source: DataSource) -> str:
@@ -133,6 +138,14 @@ class Subject:
     epochs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def learning_curve(self) -> Path | None:
+        """The run's learning curve PNG, if it has one."""
+        if self.run_dir is None:
+            return None
+        path = _run_file(self.settings, "plot", self.run_dir / CURVE)
+        return path if path.suffix.lower() == ".png" and path.is_file() else None
+
+    @property
     def folder(self) -> Path:
         """Where its pictures go by default: the run folder, or the model file's folder."""
         return self.run_dir if self.run_dir is not None else self.model_path.parent
@@ -152,8 +165,17 @@ def open_subject(path: str | os.PathLike[str]) -> Subject:
             raise MnistnpError(f"{path}: a run of several seeds; give one of its folders "
                                f"({', '.join(seeds)})")
         raise MnistnpError(f"{path}: not a run folder (it holds no {MODEL})")
-    return Subject(load_model(path / MODEL), path / MODEL, path,
-                   read_settings(path / SETTINGS), read_epochs(path / METRICS))
+    settings = read_settings(path / SETTINGS)
+    return Subject(load_model(path / MODEL), path / MODEL, path, settings,
+                   read_epochs(_run_file(settings, "metrics", path / METRICS)))
+
+
+def _run_file(settings: dict[str, Any], key: str, default: Path) -> Path:
+    """Where a run's file went: the path its settings record (``paths``: ``metrics``,
+    ``plot``) when the run was given one, else its place in the folder."""
+    paths = settings.get("paths")
+    given = paths.get(key) if isinstance(paths, dict) else None
+    return Path(given) if isinstance(given, str) else default
 
 
 def read_epochs(path: Path) -> list[dict[str, Any]]:

@@ -125,22 +125,51 @@ def mistakes_figure(evaluation: Evaluation, label: str, count: int = MAX_MISTAKE
     if not len(wrong):
         raise Unpicturable("the model makes no mistakes on this data")
     order = wrong[np.argsort(-evaluation.confidence[wrong], kind="stable")][:count]
-    cols = min(6, len(order))
-    rows = math.ceil(len(order) / cols)
-    plt = pyplot()
-    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols + 0.6, 1.75 * rows + 1.2),
-                             dpi=DPI, squeeze=False, layout="constrained")
     names = _tick_names(evaluation.class_names)
-    for ax, i in zip(axes.flat, order):
-        ax.imshow(images[i], cmap="gray_r")
-        true, pred = int(evaluation.labels[i]), int(evaluation.predicted[i])
-        ax.set_title(f"true {names[true]}, said {names[pred]}\np = "
-                     f"{evaluation.confidence[i]:.2f}", fontsize=8)
-    for ax in axes.flat:
-        ax.set_axis_off()
+    captions = [f"true {names[int(evaluation.labels[i])]}, said "
+                f"{names[int(evaluation.predicted[i])]}\np = {evaluation.confidence[i]:.2f}"
+                for i in order]
     shown = (f"the {len(order)} most confident of {len(wrong):,}" if len(order) < len(wrong)
              else f"all {len(wrong)}, the most confident first")
-    _titled(fig, f"Mistakes: {shown}", label, 1.5 * cols + 0.6)
+    return _grid_figure(images[order].astype(np.float64), captions, f"Mistakes: {shown}",
+                        label, cmap="gray_r", cell_in=1.5)
+
+
+def _grid_figure(images: np.ndarray, captions: list[str] | None, what: str, label: str,
+                 cmap: str, cell_in: float, signed: bool = False) -> Any:
+    """Images (n, h, w) in one mosaic of at most 6 (8 without captions) columns, drawn by one
+    ``imshow`` (an axes per image takes seconds to lay out), each scaled to its own range
+    (``signed``: to its largest magnitude, 0 in the middle of ``cmap``), ``captions`` above
+    each."""
+    n, h, w = images.shape
+    cols = min(n, 6 if captions else 8)
+    rows = math.ceil(n / cols)
+    pad = max(1, h // 10)
+    # Room above each image for a two-line caption of 8 points (24 points with its margin).
+    top = math.ceil(24 * (w + pad) / (cell_in * 72)) if captions else pad
+    cell_h, cell_w = h + top, w + pad
+    mosaic = np.full((rows * cell_h, cols * cell_w), np.nan)
+    for k, image in enumerate(images):
+        r, c = divmod(k, cols)
+        if signed:
+            scaled = image / (float(np.abs(image).max()) or 1.0)
+        else:  # 0 stays white: pixels keep their meaning
+            scaled = image / (float(image.max()) or 1.0)
+        mosaic[r * cell_h + top:(r + 1) * cell_h, c * cell_w:c * cell_w + w] = scaled
+    plt = pyplot()
+    width = cell_in * cols + 0.4
+    fig, ax = plt.subplots(figsize=(width, width * mosaic.shape[0] / mosaic.shape[1] + 0.8),
+                           dpi=DPI, layout="constrained")
+    colours = plt.get_cmap(cmap).copy()
+    colours.set_bad("white")
+    ax.imshow(mosaic, cmap=colours, vmin=-1 if signed else 0, vmax=1,
+              interpolation="nearest")
+    for k, caption in enumerate(captions or []):
+        r, c = divmod(k, cols)
+        ax.text(c * cell_w + w / 2, r * cell_h + top - 0.5, caption, ha="center",
+                va="bottom", fontsize=8, linespacing=1.1)
+    ax.set_axis_off()
+    _titled(fig, what, label, width)
     return fig
 
 
@@ -194,20 +223,8 @@ def first_layer_figure(model: Sequential, label: str) -> Any:
     """What the first layer with weights learned (see ``first_layer_weights``), each unit or
     filter in its own scale, red positive and blue negative."""
     images, what = first_layer_weights(model)
-    n = len(images)
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    plt = pyplot()
-    width = min(9.0, 1.1 * cols + 0.6)
-    fig, axes = plt.subplots(rows, cols, figsize=(width, width * rows / cols + 1.0), dpi=DPI,
-                             squeeze=False, layout="constrained")
-    for ax, image in zip(axes.flat, images):
-        top = float(np.abs(image).max()) or 1.0
-        ax.imshow(image, cmap="RdBu_r", vmin=-top, vmax=top)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    _titled(fig, f"First layer: {what}", label, width)
-    return fig
+    return _grid_figure(images.astype(np.float64), None, f"First layer: {what}", label,
+                        cmap="RdBu_r", cell_in=1.1, signed=True)
 
 
 def reliability_figure(evaluation: Evaluation, label: str) -> Any:
