@@ -17,10 +17,9 @@ from .atomic import atomic_write
 from .evaluation import Evaluation
 from .nn import Sequential
 from .plots import pyplot, wrap
+from .run_folder import CONFUSION, FIRST_LAYER, MISTAKES, RELIABILITY
 
-# The file each picture is written to in a run folder, in the order a report shows them.
-CONFUSION, MISTAKES, FIRST_LAYER, RELIABILITY = (
-    "confusion_matrix.png", "mistakes.png", "first_layer.png", "reliability.png")
+# The file each picture is written to, in the order a report shows them.
 PICTURES = (CONFUSION, MISTAKES, FIRST_LAYER, RELIABILITY)
 DPI = 100
 MAX_MISTAKES = 36  # a 6x6 grid
@@ -121,10 +120,10 @@ def mistakes_figure(evaluation: Evaluation, label: str, count: int = MAX_MISTAKE
     images = evaluation.images
     if images.ndim != 3:
         raise Unpicturable(f"the samples are not 2-D images (shape {images.shape[1:]})")
+    order = most_confident_mistakes(evaluation, count)
     wrong = np.flatnonzero(evaluation.predicted != evaluation.labels)
     if not len(wrong):
         raise Unpicturable("the model makes no mistakes on this data")
-    order = wrong[np.argsort(-evaluation.confidence[wrong], kind="stable")][:count]
     names = _tick_names(evaluation.class_names)
     captions = [f"true {names[int(evaluation.labels[i])]}, said "
                 f"{names[int(evaluation.predicted[i])]}\np = {evaluation.confidence[i]:.2f}"
@@ -133,6 +132,13 @@ def mistakes_figure(evaluation: Evaluation, label: str, count: int = MAX_MISTAKE
              else f"all {len(wrong)}, the most confident first")
     return _grid_figure(images[order].astype(np.float64), captions, f"Mistakes: {shown}",
                         label, cmap="gray_r", cell_in=1.5)
+
+
+def most_confident_mistakes(evaluation: Evaluation, count: int = MAX_MISTAKES) -> np.ndarray:
+    """Indices (int64, at most ``count``) of the misclassified samples, the one given the
+    highest probability first (ties in sample order)."""
+    wrong = np.flatnonzero(evaluation.predicted != evaluation.labels)
+    return wrong[np.argsort(-evaluation.confidence[wrong], kind="stable")][:count]
 
 
 def _grid_figure(images: np.ndarray, captions: list[str] | None, what: str, label: str,
@@ -160,8 +166,7 @@ def _grid_figure(images: np.ndarray, captions: list[str] | None, what: str, labe
     width = cell_in * cols + 0.4
     fig, ax = plt.subplots(figsize=(width, width * mosaic.shape[0] / mosaic.shape[1] + 0.8),
                            dpi=DPI, layout="constrained")
-    colours = plt.get_cmap(cmap).copy()
-    colours.set_bad("white")
+    colours = plt.get_cmap(cmap).with_extremes(bad="white")  # the gaps between images
     ax.imshow(mosaic, cmap=colours, vmin=-1 if signed else 0, vmax=1,
               interpolation="nearest")
     for k, caption in enumerate(captions or []):

@@ -20,14 +20,13 @@ import numpy as np
 from . import datasets
 from .atomic import atomic_write
 from .data.idx import read_bytes
-from .evaluation import Evaluation
+from .evaluation import Evaluation, evaluate, test_split_name
 from .model_info import ModelInfo
 from .nn import Sequential
-from .pictures import PICTURES, Pictures
+from .pictures import PICTURES, Pictures, draw_pictures
+from .run_folder import REPORT
 from .sources import DataSource
 from .version import __version__
-
-REPORT = "report.html"
 
 CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em;
@@ -36,7 +35,9 @@ h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bo
 #ccc; }
 table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.2em 0.8em;
 border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+td { overflow-wrap: anywhere; }
+td.n, th.n, td.s { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.s { text-align: left; }
 code, pre { font-family: ui-monospace, monospace; font-size: 0.9em; background: #f4f4f4; }
 pre { padding: 0.6em; white-space: pre-wrap; word-break: break-all; }
 img { max-width: 100%; height: auto; display: block; margin: 1em 0; border: 1px solid #ddd; }
@@ -76,6 +77,25 @@ def picture_label(model: Sequential, model_path: Path, evaluation: Evaluation,
             f"{model.num_params:,} parameters"]
     return (f"{name}: {', '.join(m for m in made if m)}; {evaluation.data}, "
             f"{len(evaluation.labels):,} images")
+
+
+def write_run_report(model: Sequential, model_path: Path, test: tuple[np.ndarray, np.ndarray],
+                     source: DataSource, folder: Path, *, settings: dict[str, Any],
+                     epochs: list[dict[str, Any]], curve: Path | None) -> Pictures:
+    """What the end of a run adds to its ``folder``: ``model`` (saved at ``model_path``)
+    scored on ``test`` (images (n, ...), labels (n,)) of ``source``, its pictures and
+    report.html (with ``settings``, the ``epochs`` records and the ``curve`` PNG file, when
+    it is one). Returns the pictures (their ``skipped`` lines say what was not drawn)."""
+    names = datasets.class_names(source.registered, model.num_classes)
+    evaluation = evaluate(model, *test, names, test_split_name(source))
+    label = picture_label(model, model_path, evaluation, folder)
+    pictures = draw_pictures(model, evaluation, label)
+    pictures.write(folder)
+    png = curve.read_bytes() if curve is not None and curve.suffix.lower() == ".png" \
+        and curve.is_file() else None
+    write_report(folder / REPORT, ReportInputs(model, model_path, evaluation, source, pictures,
+                                               label, settings, epochs, png))
+    return pictures
 
 
 def write_report(path: str | os.PathLike[str], inputs: ReportInputs) -> None:
@@ -217,12 +237,12 @@ def _architecture(model: Sequential) -> str:
     rows = architecture_rows(model)
     head = ("<tr><th>#</th><th>layer</th><th>kind</th><th>output shape</th>"
             "<th class=n>parameters</th><th>state</th></tr>")
-    body = [f"<tr><td></td><td>input</td><td></td><td>{_shape(model.input_shape)}</td>"
+    body = [f"<tr><td></td><td>input</td><td></td><td class=s>{_shape(model.input_shape)}</td>"
             f"<td class=n>0</td><td></td></tr>"]
     for i, row in enumerate(rows):
         state = ", ".join(f"{k} {_shape(s, batch=False)}" for k, s in row["state"].items())
         body.append(f"<tr><td>{i}</td><td>{_e(row['name'])}</td><td>{_e(row['kind'])}</td>"
-                    f"<td>{_shape(row['output_shape'])}</td>"
+                    f"<td class=s>{_shape(row['output_shape'])}</td>"
                     f"<td class=n>{row['parameters']:,}</td><td>{_e(state)}</td></tr>")
     total = sum(row["parameters"] for row in rows)
     body.append(f"<tr><th></th><th>total</th><th></th><th></th><th class=n>{total:,}</th>"
