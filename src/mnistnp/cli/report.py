@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..atomic import check_writable
+from ..errors import MnistnpError
 from ..evaluation import open_subject
 from ..pictures import draw_pictures
 from ..report import REPORT, ReportInputs, picture_label, write_report
@@ -34,6 +36,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     subject = open_subject(args.target)
+    out = args.out or (subject.run_dir / REPORT if subject.run_dir is not None else
+                       subject.model_path.with_name(f"{subject.model_path.stem}-report.html"))
+    problem = check_writable(out)
+    if problem:
+        raise MnistnpError(f"{out}: {problem}")
     source, evaluation = scored(args, subject.model, subject.model_path)
     label = picture_label(subject.model, subject.model_path, evaluation, subject.run_dir)
     curve = subject.learning_curve
@@ -41,8 +48,6 @@ def run(args: argparse.Namespace) -> int:
                           draw_pictures(subject.model, evaluation, label), label,
                           subject.settings, subject.epochs,
                           None if curve is None else curve.read_bytes())
-    out = args.out or (subject.run_dir / REPORT if subject.run_dir is not None else
-                       subject.model_path.with_name(f"{subject.model_path.stem}-report.html"))
     write_report(out, inputs)
     print(f"wrote {out}")
     return 0
