@@ -125,7 +125,9 @@ def mistakes_figure(evaluation: Evaluation, label: str, count: int = MAX_MISTAKE
     if not len(wrong):
         raise Unpicturable("the model makes no mistakes on this data")
     names = _tick_names(evaluation.class_names)
-    captions = [f"true {names[int(evaluation.labels[i])]}, said "
+    # Digits fit "true 4, said 9" on one line; names (Fashion-MNIST's) take a line each.
+    gap = ", " if max(map(len, names)) <= 3 else "\n"
+    captions = [f"true {names[int(evaluation.labels[i])]}{gap}said "
                 f"{names[int(evaluation.predicted[i])]}\np = {evaluation.confidence[i]:.2f}"
                 for i in order]
     shown = (f"the {len(order)} most confident of {len(wrong):,}" if len(order) < len(wrong)
@@ -151,8 +153,9 @@ def _grid_figure(images: np.ndarray, captions: list[str] | None, what: str, labe
     cols = min(n, 6 if captions else 8)
     rows = math.ceil(n / cols)
     pad = max(1, h // 10)
-    # Room above each image for a two-line caption of 8 points (24 points with its margin).
-    top = math.ceil(24 * (w + pad) / (cell_in * 72)) if captions else pad
+    # Room above each image for its caption: 8-point lines, 12 points each with the margin.
+    lines = max((c.count("\n") + 1 for c in captions), default=0) if captions else 0
+    top = math.ceil(12 * lines * (w + pad) / (cell_in * 72)) if captions else pad
     cell_h, cell_w = h + top, w + pad
     mosaic = np.full((rows * cell_h, cols * cell_w), np.nan)
     for k, image in enumerate(images):
