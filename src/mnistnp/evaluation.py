@@ -25,7 +25,7 @@ from .model_file import load_model
 from .nn import Sequential
 from .nn.losses import softmax
 from .run_folder import CURVE, METRICS, MODEL, SETTINGS, read_settings
-from .sources import DataSource, SourceUnknown, check_fits, source_for, trained_on
+from .sources import DataSource, check_fits, trained_on
 
 
 @dataclass
@@ -100,18 +100,6 @@ def test_split_name(source: DataSource) -> str:
         return f"{source.name}'s test split" + (f" in {source.data_dir}" if source.data_dir
                                                  else "")
     return f"the test split in {source.data_dir}"
-
-
-def data_source(model: Sequential, path: str | os.PathLike[str], dataset: str | None = None,
-                data_dir: str | os.PathLike[str] | None = None) -> DataSource:
-    """The data to score the model read from ``path`` on (see ``sources.source_for``);
-    MnistnpError saying which option to give when the file does not tell."""
-    try:
-        return source_for(model, path, dataset, data_dir)
-    except SourceUnknown as e:
-        flags = " or ".join({"dataset": "--dataset NAME", "data_dir": "--data-dir DIR"}[option]
-                            for option in e.options)
-        raise MnistnpError(f"{e.what}; give {flags}") from None
 
 
 def evaluate_on(model: Sequential, path: str | os.PathLike[str],

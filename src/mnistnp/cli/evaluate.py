@@ -8,10 +8,11 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from ..evaluation import Evaluation, data_source, evaluate_on
+from ..errors import MnistnpError
+from ..evaluation import Evaluation, evaluate_on
 from ..model_file import load_model
 from ..nn import Sequential
-from ..sources import DataSource, trained_on
+from ..sources import DataSource, SourceUnknown, source_for, trained_on
 from . import options as opt
 
 
@@ -58,7 +59,12 @@ def scored(args: argparse.Namespace, model: Sequential, path: Path
     """The data the options name (``--dataset``, ``--data-dir``, fetched first with
     ``--download``) or the file records, and ``model``, read from ``path``, scored on its
     test split; shared by ``evaluate``, ``plot`` and ``report``."""
-    source = data_source(model, path, args.dataset, args.data_dir)
+    try:
+        source = source_for(model, path, args.dataset, args.data_dir)
+    except SourceUnknown as e:
+        flags = " or ".join({"dataset": "--dataset NAME", "data_dir": "--data-dir DIR"}[option]
+                            for option in e.options)
+        raise MnistnpError(f"{e.what}; give {flags}") from None
     if args.download:
         from .download import fetch
 
