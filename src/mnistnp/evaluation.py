@@ -140,27 +140,29 @@ class Subject:
 
 
 def open_subject(path: str | os.PathLike[str]) -> Subject:
-    """A model file, or a run folder (its model.npz, settings.json and metrics.jsonl).
-    MnistnpError naming the path when it is neither, or is a run of several seeds."""
+    """A model file, or a run folder (its model.npz, or the file its ``out`` path named, its
+    settings.json and metrics.jsonl). MnistnpError naming the path when it is neither, or is
+    a run of several seeds."""
     path = Path(path)
     if not path.is_dir():
         if not path.exists():
             raise MnistnpError(f"{path}: no such model file or run folder")
         return Subject(load_model(path), path)
-    if not (path / MODEL).is_file():
+    settings = read_settings(path / SETTINGS)
+    model = _run_file(settings, "out", path / MODEL)  # where --out sent it, if it did
+    if not model.is_file():
         seeds = sorted(p.name for p in path.glob("seed-*") if (p / MODEL).is_file())
         if seeds:
             raise MnistnpError(f"{path}: a run of several seeds; give one of its folders "
                                f"({', '.join(seeds)})")
         raise MnistnpError(f"{path}: not a run folder (it holds no {MODEL})")
-    settings = read_settings(path / SETTINGS)
-    return Subject(load_model(path / MODEL), path / MODEL, path, settings,
+    return Subject(load_model(model), model, path, settings,
                    read_epochs(_run_file(settings, "metrics", path / METRICS)))
 
 
 def _run_file(settings: dict[str, Any], key: str, default: Path) -> Path:
-    """Where a run's file went: the path its settings record (``paths``: ``metrics``,
-    ``plot``) when the run was given one, else its place in the folder."""
+    """Where a run's file went: the path its settings record (``paths``: ``out``,
+    ``metrics``, ``plot``) when the run was given one, else its place in the folder."""
     paths = settings.get("paths")
     given = paths.get(key) if isinstance(paths, dict) else None
     return Path(given) if isinstance(given, str) else default
