@@ -35,7 +35,7 @@ h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bo
 #ccc; }
 table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.2em 0.8em;
 border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
-td { overflow-wrap: anywhere; }
+td.v { overflow-wrap: anywhere; }
 td.n, th.n, td.s { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.s { text-align: left; }
 code, pre { font-family: ui-monospace, monospace; font-size: 0.9em; background: #f4f4f4; }
@@ -312,7 +312,7 @@ def _epochs(epochs: Sequence[Mapping[str, Any]], info: ModelInfo) -> str:
 
 
 def _table(rows: Iterable[tuple[str, Any]]) -> str:
-    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    body = "".join(f"<tr><th>{_e(k)}</th><td class=v>{_e(v)}</td></tr>" for k, v in rows)
     return f"<table>{body}</table>"
 
 
