@@ -33,7 +33,8 @@ def test_a_run_from_python_leaves_the_folder_the_cli_leaves(tiny_idx_dir: Path,
                "--no-progress", "--run-dir", tmp_path / "cli") == 0
     py, cmd = tmp_path / "py", tmp_path / "cli"
     assert sorted(p.name for p in py.iterdir()) == sorted(p.name for p in cmd.iterdir()) == [
-        "learning_curve.png", "metrics.jsonl", "model.npz", "settings.json"]
+        "confusion_matrix.png", "first_layer.png", "learning_curve.png", "metrics.jsonl",
+        "mistakes.png", "model.npz", "reliability.png", "report.html", "settings.json"]
     assert set(run_folder.RUN_FILES) >= {p.name for p in py.iterdir()}
     assert load_model(py / "model.npz").params.tobytes() == \
         load_model(cmd / "model.npz").params.tobytes()

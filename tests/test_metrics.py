@@ -10,7 +10,13 @@ import warnings
 import numpy as np
 import pytest
 
-from mnistnp.metrics import accuracy, confusion_matrix, per_class_accuracy
+from mnistnp.metrics import (
+    accuracy,
+    confusion_matrix,
+    expected_calibration_error,
+    per_class_accuracy,
+    reliability_bins,
+)
 from mnistnp.nn import mlp
 
 BALANCED = np.repeat(np.arange(10), 50)  # 500 labels, 50 of each digit
@@ -89,3 +95,53 @@ def test_per_class_accuracy_of_an_empty_class_is_nan() -> None:
         acc = per_class_accuracy(cm)
     np.testing.assert_allclose(acc[:2], [1 / 2, 2 / 3])
     assert np.isnan(acc[2])
+
+
+# --- calibration: reliability bins and the expected calibration error ---------------------------
+
+def two_class_proba(confidence: list[float], predicted: list[int]) -> np.ndarray:
+    """Rows of two-class probabilities whose largest, ``confidence``, is at ``predicted``."""
+    conf = np.asarray(confidence)
+    proba = np.stack([1 - conf, conf], axis=1)
+    flip = np.asarray(predicted) == 0
+    proba[flip] = proba[flip][:, ::-1]
+    return proba
+
+
+def test_a_perfectly_calibrated_toy_has_no_calibration_error() -> None:
+    # Ten predictions at 80% confidence, eight of them right; five at 60%, three right.
+    proba = two_class_proba([0.8] * 10 + [0.6] * 5, [1] * 15)
+    labels = np.array([1] * 8 + [0] * 2 + [1] * 3 + [0] * 2)
+    bins = reliability_bins(proba, labels, n_bins=5)
+    np.testing.assert_array_equal(bins.count, [0, 0, 5, 10, 0])  # (0.4, 0.6], (0.6, 0.8]
+    np.testing.assert_allclose(bins.confidence[2:4], [0.6, 0.8])
+    np.testing.assert_allclose(bins.accuracy[2:4], [0.6, 0.8])
+    assert np.isnan(bins.accuracy[0]) and np.isnan(bins.confidence[4])
+    assert expected_calibration_error(proba, labels, n_bins=5) == pytest.approx(0.0)
+
+
+def test_an_overconfident_toy_has_the_gap_weighted_by_its_bins() -> None:
+    # Four predictions at 95% confidence, two right (gap 0.45); six at 70%, three right
+    # (gap 0.20): ECE = 0.4 * 0.45 + 0.6 * 0.20 = 0.30.
+    proba = two_class_proba([0.95] * 4 + [0.7] * 6, [1, 1, 0, 0, 1, 1, 1, 0, 0, 0])
+    labels = np.array([1, 0, 0, 1, 1, 1, 0, 1, 1, 0])
+    bins = reliability_bins(proba, labels, n_bins=10)
+    assert bins.count.sum() == 10 and bins.count[9] == 4 and bins.count[6] == 6
+    np.testing.assert_allclose(bins.accuracy[[6, 9]], [0.5, 0.5])
+    assert bins.ece == pytest.approx(0.30)
+    assert expected_calibration_error(proba, labels, n_bins=10) == pytest.approx(0.30)
+
+
+def test_a_confidence_on_a_bin_edge_goes_to_the_bin_below() -> None:
+    # 0.5 is the upper edge of (0, 0.5]; 1.0 of (0.5, 1]. A tie predicts the first class.
+    bins = reliability_bins(two_class_proba([0.5, 1.0, 1.0], [1, 1, 1]), np.array([0, 1, 0]),
+                            n_bins=2)
+    np.testing.assert_array_equal(bins.count, [1, 2])
+    np.testing.assert_allclose(bins.accuracy, [1.0, 0.5])
+
+
+def test_calibration_refuses_labels_that_do_not_pair_with_the_rows() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        reliability_bins(np.full((4, 2), 0.5), np.zeros(3, int))
+    with pytest.raises(ValueError, match="n_bins"):
+        reliability_bins(np.full((4, 2), 0.5), np.zeros(4, int), n_bins=0)

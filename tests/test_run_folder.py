@@ -279,8 +279,10 @@ def test_overwrite_replaces_the_earlier_run_and_keeps_other_files(tiny_idx_dir: 
     (run / "seed-7" / "notes.txt").write_text("mine too")
     assert train(tiny_idx_dir, "--run-dir", run, "--seed", "9", "--overwrite") == 0
     # The earlier run's checkpoint is gone (resuming it would overwrite this run's model)...
-    assert sorted(os.listdir(run)) == ["learning_curve.png", "metrics.jsonl", "model.npz",
-                                       "notes.txt", "seed-7", "settings.json"]
+    assert sorted(os.listdir(run)) == ["confusion_matrix.png", "first_layer.png",
+                                       "learning_curve.png", "metrics.jsonl", "mistakes.png",
+                                       "model.npz", "notes.txt", "reliability.png",
+                                       "report.html", "seed-7", "settings.json"]
     assert os.listdir(run / "seed-7") == ["notes.txt"]  # ...and what the user put there stays
     assert load_model(run / "model.npz").info["seed"] == 9
     settings = json.loads((run / "settings.json").read_text())

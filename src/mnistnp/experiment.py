@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,13 +16,14 @@ from .atomic import atomic_write, check_writable
 from .callbacks import Callback
 from .checkpoint import Checkpoint, extend, load_checkpoint
 from .config import TrainConfig
-from .errors import MnistnpError
+from .errors import MnistnpError, MnistnpWarning
 from .model_file import load_model, save_model
 from .model_info import ModelInfo
 from .nn import Sequential
 from .pipeline import Data, load_data, train
 from .plan import Plan
 from .plots import plot_format, plot_learning_curve
+from .report import write_run_report
 from .run_folder import (
     SETTINGS,
     SUMMARY,
@@ -35,6 +37,7 @@ from .run_folder import (
     seed_folder,
     write_json,
 )
+from .sources import DataSource
 from .training import History, Interrupted
 
 
@@ -310,7 +313,26 @@ class Run:
                             f"{network_name(config, plan)}, recipe {self.recipe or 'unknown'}, "
                             f"seed {config.seed}: test accuracy "
                             f"{100 * result.test_accuracy:.2f}%")
+        result.model.info = info
+        self._write_report(config, data, files, result.model, result.history)
         return SeedResult(config.seed, files, result.metrics, result.model, result.history)
+
+
+    def _write_report(self, config: TrainConfig, data: Data, files: SeedFiles,
+                      model: Sequential, history: History) -> None:
+        """The seed's evaluation pictures and report.html (which says which picture could not
+        be drawn, and why); a failure to make them is a warning, not the run's end: its model
+        and curve are written."""
+        assert self.run_dir is not None
+        try:
+            write_run_report(
+                model, files.model, data[1], DataSource(config.dataset, config.data_dir),
+                files.folder, settings=read_settings(self.run_dir / SETTINGS),
+                epochs=[history.record(e) for e in range(1, history.epochs + 1)],
+                curve=files.curve)
+        except Exception as e:  # drawing and reporting only: the trained model is safe
+            warnings.warn(f"{files.folder}: the pictures and report were not written ({e})",
+                          MnistnpWarning, stacklevel=2)
 
 
 def network_name(config: TrainConfig, plan: Plan) -> str:

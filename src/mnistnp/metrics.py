@@ -1,8 +1,14 @@
-"""Metrics on labels: accuracy, confusion matrix and per-class accuracy."""
+"""Metrics on labels: accuracy, confusion matrix and per-class accuracy; on probabilities: the
+reliability bins and expected calibration error."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+# Equal-width bins of confidence, as Guo et al. (2017) measure calibration.
+ECE_BINS = 15
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -34,3 +40,59 @@ def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
     totals = cm.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.diag(cm) / totals
+
+
+@dataclass(frozen=True)
+class ReliabilityBins:
+    """Predictions grouped by their confidence into ``n`` equal-width bins of [0, 1].
+
+    ``edges`` has shape (n + 1,); ``count`` (int64), ``confidence`` and ``accuracy`` (float64,
+    NaN for an empty bin) have shape (n,): how many predictions fall in each bin, their mean
+    confidence (the probability of the predicted class) and the fraction of them right.
+    """
+
+    edges: np.ndarray
+    count: np.ndarray
+    confidence: np.ndarray
+    accuracy: np.ndarray
+
+    @property
+    def ece(self) -> float:
+        """Expected calibration error: the gap |accuracy - confidence| of each bin, weighted
+        by the fraction of predictions in it (0 for a perfectly calibrated model)."""
+        total = int(self.count.sum())
+        if not total:
+            return 0.0
+        full = self.count > 0
+        gaps = np.abs(self.accuracy[full] - self.confidence[full])
+        return float(np.sum(self.count[full] * gaps) / total)
+
+
+def reliability_bins(proba: np.ndarray, y_true: np.ndarray, n_bins: int = ECE_BINS
+                     ) -> ReliabilityBins:
+    """Bin the predictions of ``proba`` (n_samples, n_classes) against labels ``y_true``
+    (n_samples,) by confidence, the largest probability of each row. A confidence c falls in
+    the bin (lo, hi] holding it; c = 0 (impossible above 1 / n_classes) goes to the first."""
+    proba, y_true = np.asarray(proba), np.asarray(y_true)
+    if proba.ndim != 2 or y_true.shape != proba.shape[:1]:
+        raise ValueError(f"reliability_bins takes probabilities of shape (n_samples, "
+                         f"n_classes) and labels of shape (n_samples,), got {proba.shape} and "
+                         f"{y_true.shape}")
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    confidence = proba.max(axis=1).astype(np.float64)
+    correct = (np.argmax(proba, axis=1) == y_true).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(which, confidence, minlength=n_bins) / count
+        mean_acc = np.bincount(which, correct, minlength=n_bins) / count
+    return ReliabilityBins(edges, count.astype(np.int64), mean_conf, mean_acc)
+
+
+def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray,
+                               n_bins: int = ECE_BINS) -> float:
+    """The expected calibration error of probabilities ``proba`` (n_samples, n_classes)
+    against labels ``y_true`` (n_samples,), a fraction: see ``ReliabilityBins.ece``."""
+    return reliability_bins(proba, y_true, n_bins).ece

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,7 @@ def plot_learning_curve(history: History, path: str | os.PathLike[str], title: s
     "iteration", or "auto": epochs when there are several epochs of several steps each.
     """
     fmt = plot_format(path)
-    import matplotlib
-
-    matplotlib.use("Agg")  # no screen needed; must precede pyplot
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig = learning_curve_figure(history, title, x)
     try:
         with atomic_write(path) as f:
@@ -53,17 +50,14 @@ def plot_learning_curve(history: History, path: str | os.PathLike[str], title: s
 
 def learning_curve_figure(history: History, title: str = "", x: str = "auto") -> Any:
     """The learning curve as a matplotlib Figure (see ``plot_learning_curve``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     if x == "auto":
         x = "epoch" if 1 < history.epochs < history.iterations else "iteration"
     if x not in ("epoch", "iteration"):
         raise ValueError(f"x must be 'epoch', 'iteration' or 'auto', got {x!r}")
     has_val = any(not math.isnan(v) for v in history.epoch_val_loss)
-    fig, axes = plt.subplots(1, 2 if has_val else 1, figsize=(11 if has_val else 7, 4.5),
+    width = 11 if has_val else 7
+    fig, axes = plt.subplots(1, 2 if has_val else 1, figsize=(width, 4.5),
                              dpi=100, squeeze=False)
     try:
         _plot_costs(axes[0][0], history, has_val, x)
@@ -75,12 +69,39 @@ def learning_curve_figure(history: History, title: str = "", x: str = "auto") ->
             ax.set_ylabel("accuracy (%)")
             ax.grid(True, alpha=0.3)
             ax.legend()
-        fig.suptitle(title or "Learning curve")
+        fig.suptitle(wrap(title or "Learning curve", width, 12), fontsize=12)
         fig.tight_layout()
     except BaseException:
         plt.close(fig)
         raise
     return fig
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no screen needed), imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # must precede pyplot's import
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def wrap(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` broken into lines that fit ``width_in`` inches at ``fontsize`` points: at
+    spaces, and after the commas of a layer string, which has no spaces. A line's width is
+    estimated at 0.55 em a character, DejaVu Sans' mean over letters and digits."""
+    chars = max(10, int(0.95 * width_in * 72 / (0.55 * fontsize)))
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for piece in re.findall(r"[^ ,]*(?:,|\s+|$)", paragraph):
+            if line and len((line + piece).rstrip()) > chars:
+                lines.append(line.rstrip())
+                line = ""
+            line += piece
+        lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 def iteration_positions(history: History, x: str) -> np.ndarray:

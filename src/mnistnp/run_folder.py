@@ -20,7 +20,11 @@ from .version import __version__
 SETTINGS, METRICS, CURVE, MODEL, CHECKPOINT, SUMMARY = (
     "settings.json", "metrics.jsonl", "learning_curve.png", "model.npz", "checkpoint.npz",
     "summary.json")
-RUN_FILES = (SETTINGS, METRICS, CURVE, MODEL, CHECKPOINT, SUMMARY)
+# The evaluation pictures (see ``pictures``) and the report (``report``) at a run's end.
+CONFUSION, MISTAKES, FIRST_LAYER, RELIABILITY, REPORT = (
+    "confusion_matrix.png", "mistakes.png", "first_layer.png", "reliability.png", "report.html")
+RUN_FILES = (SETTINGS, METRICS, CURVE, MODEL, CHECKPOINT, SUMMARY, CONFUSION, MISTAKES,
+             FIRST_LAYER, RELIABILITY, REPORT)
 
 
 @dataclass(frozen=True)

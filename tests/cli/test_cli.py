@@ -26,7 +26,8 @@ from mnistnp.nn import mlp
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = ("--hidden", "16", "--epochs", "3", "--no-progress")
-RUN_DIR_FILES = {"settings.json", "learning_curve.png", "metrics.jsonl"}
+RUN_DIR_FILES = {"settings.json", "learning_curve.png", "metrics.jsonl", "confusion_matrix.png",
+                 "mistakes.png", "first_layer.png", "reliability.png", "report.html"}
 
 
 

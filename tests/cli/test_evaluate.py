@@ -447,3 +447,18 @@ def test_evaluate_with_a_named_dataset_in_a_data_dir_hints_to_drop_dataset(
                "--data-dir", folder) == 1
     err = capsys.readouterr().err
     assert "SHA-256" in err and "drop --dataset mnist" in err
+
+
+# --- calibration --------------------------------------------------------------------------------
+
+def test_evaluate_prints_the_expected_calibration_error_third(
+        trained_model: Path, session_idx_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mnistnp.metrics import expected_calibration_error
+
+    assert cli("evaluate", "--model", trained_model, "--data-dir", session_idx_dir) == 0
+    lines = capsys.readouterr().out.splitlines()
+    arrays = tiny_arrays()
+    proba = load_model(trained_model).predict_proba(arrays["test_images"])
+    ece = expected_calibration_error(proba, arrays["test_labels"])
+    assert lines[2] == f"expected calibration error: {100 * ece:.2f}% (15 bins of confidence)"
+    assert ece > 0  # a trained model is sure, but not exactly as sure as it is right

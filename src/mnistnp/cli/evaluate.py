@@ -1,4 +1,5 @@
-"""``mnistnp evaluate``: a saved model's test accuracy, per-class accuracy and confusion matrix."""
+"""``mnistnp evaluate``: a saved model's test accuracy, calibration error, per-class accuracy and
+confusion matrix."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from .. import datasets
 from ..errors import MnistnpError
-from ..metrics import accuracy, confusion_matrix, per_class_accuracy
+from ..evaluation import Evaluation, evaluate_on
 from ..model_file import load_model
-from ..sources import DataSource, SourceUnknown, check_fits, source_for, trained_on
+from ..nn import Sequential
+from ..sources import DataSource, SourceUnknown, source_for, trained_on
 from . import options as opt
 
 
@@ -20,8 +21,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser = sub.add_parser("evaluate", help="test a saved model",
                             description="Print a model's test accuracy (first line, "
                             "'accuracy: NN.NN%'), the data it was scored on (the test split "
-                            "of a dataset or folder), its per-class accuracy and its confusion "
-                            "matrix.")
+                            "of a dataset or folder), its expected calibration error, its "
+                            "per-class accuracy and its confusion matrix.")
     parser.add_argument("--model", type=Path, required=True, metavar="MODEL.npz",
                         help="a model file written by 'mnistnp train'")
     opt.add_data_options(parser, default="the dataset the model was trained on")
@@ -30,29 +31,19 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
-    try:
-        source = source_for(model, args.model, args.dataset, args.data_dir)
-    except SourceUnknown as e:
-        flags = " or ".join({"dataset": "--dataset NAME", "data_dir": "--data-dir DIR"}[option]
-                            for option in e.options)
-        raise MnistnpError(f"{e.what}; give {flags}") from None
-    if args.download:
-        from .download import fetch
-
-        fetch(source.name or trained_on(model.info) or "", source.data_dir)
-    data = source.load()
-    check_fits(model, args.model, data, source)
-    _, (x_test, y_test) = data
-    predicted = model.predict(x_test)
-    cm = confusion_matrix(y_test, predicted, model.num_classes)
-    names = datasets.class_names(source.registered or trained_on(model.info), len(cm))
+    _, evaluation = scored(args, model, args.model)
+    cm = evaluation.confusion
+    names = evaluation.class_names
     # A class is shown by its number, and by its name where it has one (Fashion-MNIST).
     labels = [f"{c:>3}" + ("" if name == str(c) else f" {name}") for c, name in enumerate(names)]
     wide = max(map(_width, labels))
-    print(f"accuracy: {100 * accuracy(y_test, predicted):.2f}%")
-    print(f"on {_test_split(source)}: {len(y_test):,} images")
+    bins = evaluation.reliability
+    print(f"accuracy: {100 * evaluation.accuracy:.2f}%")
+    print(f"on {evaluation.data}: {len(evaluation.labels):,} images")
+    print(f"expected calibration error: {100 * bins.ece:.2f}% ({len(bins.count)} bins of "
+          f"confidence)")
     print("per-class accuracy:")
-    for label, acc, count in zip(labels, per_class_accuracy(cm), cm.sum(axis=1)):
+    for label, acc, count in zip(labels, evaluation.per_class, cm.sum(axis=1)):
         shown = "   n/a" if count == 0 else f"{100 * acc:6.2f}%"
         print(f"{_pad(label + ':', wide + 1)} {shown} of {count:,}")
     width = max(5, len(str(cm.max())) + 1)
@@ -63,12 +54,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _test_split(source: DataSource) -> str:
-    """"mnist's test split", "mnist's test split in DIR", "the test split in DIR"."""
-    if source.registered:
-        return f"{source.name}'s test split" + (f" in {source.data_dir}" if source.data_dir
-                                                 else "")
-    return f"the test split in {source.data_dir}"
+def scored(args: argparse.Namespace, model: Sequential, path: Path
+           ) -> tuple[DataSource, Evaluation]:
+    """The data the options name (``--dataset``, ``--data-dir``, fetched first with
+    ``--download``) or the file records, and ``model``, read from ``path``, scored on its
+    test split; shared by ``evaluate``, ``plot`` and ``report``."""
+    try:
+        source = source_for(model, path, args.dataset, args.data_dir)
+    except SourceUnknown as e:
+        flags = " or ".join({"dataset": "--dataset NAME", "data_dir": "--data-dir DIR"}[option]
+                            for option in e.options)
+        raise MnistnpError(f"{e.what}; give {flags}") from None
+    if args.download:
+        from .download import fetch
+
+        fetch(source.name or trained_on(model.info) or "", source.data_dir)
+    return source, evaluate_on(model, path, source)
 
 
 def _width(text: str) -> int:
