@@ -152,30 +152,100 @@ class Layer:
             table[key] = value
 
     def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """Take views into the model's flat parameter and gradient buffers: each parameter as
-        ``self.<name>`` and its gradient as ``self.d<name>``, named by ``param_names``."""
+        """Take views into the model's flat parameter and gradient buffers.
+
+        Each parameter becomes ``self.<name>`` and its gradient ``self.d<name>``, named by
+        ``param_names``.
+
+        Parameters
+        ----------
+        params : list of ndarray
+            Views into the model's parameter buffer, one per ``param_shapes`` entry, of that
+            shape and the model's dtype (float32 by default).
+        grads : list of ndarray
+            Views into the gradient buffer, of the same shapes and dtype as ``params``.
+        """
         for name, param, grad in zip(self.param_names, params, grads, strict=True):
             setattr(self, name, param)
             setattr(self, "d" + name, grad)
 
     def init(self, rng: np.random.Generator) -> None:
-        """Fill the bound parameters (and any state) with their initial values."""
+        """Fill the bound parameters (and any state) with their initial values.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The model's generator: the same seed gives bit-identical weights.
+        """
 
     def parameters(self) -> list[np.ndarray]:
-        """This layer's parameters (views into the model's buffer), in ``param_names`` order."""
+        """This layer's parameters (views into the model's buffer), in ``param_names`` order.
+
+        Returns
+        -------
+        list of ndarray
+            One array per parameter, of its ``param_shapes`` shape and the model's dtype.
+        """
         return [getattr(self, name) for name in self.param_names]
 
     def state(self) -> dict[str, np.ndarray]:
-        """The non-trainable state by name, in ``state_names`` order: the live arrays."""
+        """The non-trainable state by name, in ``state_names`` order: the live arrays.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Each state array (of its ``state_shapes`` shape), not a copy; empty for a layer
+            without state.
+        """
         return {}
 
     def load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
-        """Copy saved state in (ValueError naming the array if one is missing or misshapen)."""
+        """Copy saved state in.
+
+        Parameters
+        ----------
+        arrays : mapping of str to ndarray
+            The state arrays by their ``state_names``, of the ``state_shapes`` shapes.
+
+        Raises
+        ------
+        ValueError
+            Naming the array, if one is missing or misshapen.
+        """
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The layer's output for a batch, keeping (in training only) what ``backward`` needs.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, *input_shape), dtype float32 (the model's dtype)
+            The batch; the first layer of a model may take uint8 pixels instead. Not modified.
+        training : bool, default False
+            True in training: keep what ``backward`` needs, and apply training-only behaviour
+            (dropout's masks, the augmentations, batch statistics).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, *output_shape(input_shape)), dtype float32
+            The output, in the model's dtype.
+        """
         raise NotImplementedError
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Store the parameter gradients on the layer and return the input gradient.
+
+        Parameters
+        ----------
+        grad_out : ndarray of shape (n_samples, *output_shape), dtype float32
+            The loss's gradient with respect to the last training-mode ``forward``'s output.
+            Not modified.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, *input_shape), dtype float32
+            The gradient with respect to that ``forward``'s input (unused, and possibly not
+            computed, when ``needs_input_grad`` is False).
+        """
         raise NotImplementedError
 
     def output_shape(self, input_shape: Shape) -> Shape:
@@ -255,6 +325,7 @@ class Layer:
 
     @property
     def num_params(self) -> int:
+        """How many trainable numbers the layer holds (the sizes of ``param_shapes`` summed)."""
         return sum(math.prod(shape) for shape in self.param_shapes)
 
     def __repr__(self) -> str:
@@ -298,6 +369,13 @@ class RandomLayer(Layer):
         self.rng = np.random.default_rng(0)  # until ``init`` gives it the model's child stream
 
     def init(self, rng: np.random.Generator) -> None:
+        """Take a child of the model's generator as this layer's stream.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The model's generator; one child is spawned from it.
+        """
         self.rng = rng.spawn(1)[0]
 
     def random_state(self) -> dict[str, Any]:

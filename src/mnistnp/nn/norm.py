@@ -84,7 +84,14 @@ class BatchNorm(Layer):
         self.running_var[...] = 1
 
     def state(self) -> dict[str, np.ndarray]:
-        """The non-trainable state by name, in ``state_names`` order: the live arrays."""
+        """The running statistics by name, the live arrays (made on first use).
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``running_mean`` and ``running_var``, each of shape (num_features,) and the
+            layer's dtype (float32 by default).
+        """
         if not self._state:
             self._state = {"running_mean": np.zeros(self.num_features, self.dtype),
                            "running_var": np.ones(self.num_features, self.dtype)}
@@ -92,14 +99,29 @@ class BatchNorm(Layer):
 
     @property
     def running_mean(self) -> np.ndarray:
+        """The running mean of each feature, used in evaluation: shape (num_features,)."""
         return self.state()["running_mean"]
 
     @property
     def running_var(self) -> np.ndarray:
+        """The running (unbiased) variance of each feature, used in evaluation: shape
+        (num_features,)."""
         return self.state()["running_var"]
 
     def load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
-        """Copy saved state in (ValueError naming the array if one is missing or misshapen)."""
+        """Copy saved running statistics in.
+
+        Parameters
+        ----------
+        arrays : mapping of str to ndarray
+            ``running_mean`` and ``running_var``, each of shape (num_features,), any float
+            dtype (cast to the layer's).
+
+        Raises
+        ------
+        ValueError
+            Naming the array, if one is missing or misshapen.
+        """
         for name, shape in zip(self.state_names, self.state_shapes, strict=True):
             value = np.asarray(arrays[name]) if name in arrays else None
             if value is None or value.shape != shape:

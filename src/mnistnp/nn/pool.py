@@ -167,6 +167,7 @@ class MaxPool2D(Layer):
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
+        """This layer, after an ``AddChannel`` when ``input_shape`` has no channel axis."""
         return [*with_channels(input_shape), cls(*values)]
 
     def __repr__(self) -> str:
@@ -252,6 +253,7 @@ class GlobalAvgPool(Layer):
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
+        """This layer, after an ``AddChannel`` when ``input_shape`` has no channel axis."""
         return [*with_channels(input_shape), cls()]
 
     def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:

@@ -106,6 +106,15 @@ class Optimizer:
         return {"name": self.name, **{k: getattr(self, k) for k in settings_of(type(self))}}
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Update the parameters in place, one step at the current rate ``lr``.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,), dtype float32 (the model's dtype)
+            The model's flat parameter buffer (``model.params``), updated in place.
+        grads : ndarray of shape (n_params,), dtype float32
+            The batch's gradient in the same layout (``model.grads``). Not modified.
+        """
         raise NotImplementedError
 
     def _decayed(self, params: np.ndarray, grads: np.ndarray) -> np.ndarray:
@@ -119,11 +128,25 @@ class Optimizer:
         return self._g
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """The optimizer's state as arrays, for checkpoints."""
+        """The optimizer's state as arrays, for checkpoints.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Copies of its per-parameter state (SGD's ``velocity``, Adam's ``m`` and ``v``,
+            each of shape (n_params,)) and counters as 0-d arrays (Adam's ``t``); empty
+            before the first step.
+        """
         return {}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what ``state_dict`` returned."""
+        """Restore what ``state_dict`` returned.
+
+        Parameters
+        ----------
+        state : dict of str to ndarray
+            What ``state_dict`` returned (the arrays are copied).
+        """
 
 
 def make_optimizer(config: Mapping[str, Any]) -> Optimizer:

@@ -57,6 +57,13 @@ class Schedule:
                                       if k not in RUN_ARGUMENTS}}
 
     def state_dict(self) -> dict[str, float]:
+        """What the schedule has learnt while running, for checkpoints: none for a fixed one.
+
+        Returns
+        -------
+        dict of str to float
+            The running values by name (ReduceOnPlateau's rate, best loss and bad epochs).
+        """
         return {}
 
     def load_state_dict(self, state: dict[str, float]) -> None:
