@@ -37,14 +37,17 @@ class History:
 
     @property
     def iterations(self) -> int:
+        """Steps taken: one cost per step."""
         return len(self.costs)
 
     @property
     def epochs(self) -> int:
+        """Epochs finished (a stopped one counts when it ended its record)."""
         return len(self.epoch_loss)
 
     @property
     def seconds(self) -> float:
+        """Training time in seconds, the epochs' times summed."""
         return float(sum(self.epoch_seconds))
 
     def record(self, epoch: int) -> dict[str, float | int | None]:
@@ -59,6 +62,7 @@ class History:
                 "seconds": self.epoch_seconds[i], "samples_per_s": self.epoch_samples_per_s[i]}
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready data: every field by name, lists copied."""
         return asdict(self)
 
 
@@ -88,8 +92,28 @@ class Interrupted(Exception):
 
 @dataclass(eq=False)
 class TrainContext:
-    """What callbacks see of a run: its live objects, its plan and where it stands. One per
-    run; ``state`` (epoch, batch, History) moves on as training does."""
+    """What callbacks see of a run: its live objects, its plan and where it stands.
+
+    One per run; ``state`` (epoch, batch, History) moves on as training does.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model being trained.
+    optimizer : Optimizer
+        Its optimizer (anything with ``step`` and ``lr``).
+    state : TrainState
+        Where the run stands: epoch, batch and ``History``.
+    epochs : int
+        Epochs the run will have run when done (the last may be cut short).
+    iterations : int
+        Steps the run will have taken when done.
+    steps_per_epoch : int
+        Steps in a full epoch.
+    validation : tuple of (ndarray of shape (n_val, *input_shape), dtype uint8, ndarray of \
+shape (n_val,), dtype int64), or None
+        The images and labels scored each epoch, if any.
+    """
 
     model: Sequential
     optimizer: Stepper  # an optim.Optimizer
@@ -101,6 +125,7 @@ class TrainContext:
 
     @property
     def history(self) -> History:
+        """The run's training record (``state.history``)."""
         return self.state.history
 
     def stop(self) -> None:

@@ -40,6 +40,7 @@ class ModelInfo(Mapping[str, Any]):
         return f"ModelInfo({self._data!r})"
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as a plain dict (a shallow copy), as the model file stores it."""
         return dict(self._data)
 
     def _typed(self, key: str, kind: type, within: Mapping[str, Any] | None = None) -> Any:
@@ -59,10 +60,12 @@ class ModelInfo(Mapping[str, Any]):
 
     @property
     def data_dir(self) -> str | None:
+        """The folder of IDX files the model was trained on, as its config recorded it."""
         return self._typed("data_dir", str, self.config)
 
     @property
     def image_shape(self) -> tuple[int, ...] | None:
+        """The shape of one training image, such as (28, 28), or None if not recorded."""
         shape = self._typed("image_shape", list)
         if shape is None or not all(isinstance(n, int) for n in shape):
             return None
@@ -70,10 +73,12 @@ class ModelInfo(Mapping[str, Any]):
 
     @property
     def seed(self) -> int | None:
+        """The seed the model was trained with, or None if not recorded."""
         return self._typed("seed", int)
 
     @property
     def recipe(self) -> str | None:
+        """The recipe's name (``RECIPES``), or None if not recorded."""
         return self._typed("recipe", str)
 
     @property

@@ -54,9 +54,24 @@ class ShuffledBatches:
         self.steps_per_epoch = math.ceil(self.n / self.batch_size)
 
     def epoch_batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
+        """The batches of epoch ``epoch`` (1-based), in order: a fresh permutation from ``rng``.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, from 1 (unused: the order comes from ``rng`` alone).
+        rng : numpy.random.Generator
+            The run's generator; the same seed gives the same batches.
+
+        Yields
+        ------
+        ndarray of shape (batch_size,), dtype intp
+            The row indices of each batch (the last may be smaller).
+        """
         return batches(self.n, self.batch_size, rng)
 
     def rows(self, steps: int) -> int:
+        """How many rows the first ``steps`` batches of an epoch hold (for samples/s)."""
         return min(steps * self.batch_size, self.n)
 
 

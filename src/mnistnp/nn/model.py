@@ -142,9 +142,27 @@ class Sequential:
         return self
 
     def forward(self, x: np.ndarray, training: bool = False, start: int = 0) -> np.ndarray:
-        """Logits for ``x``; with ``start``, ``x`` is what layer ``start`` takes (the output of
-        the layers before it, which full-batch training computes once: see
-        ``training.fixed_prefix``)."""
+        """Logits for a batch, run through the layers from ``start`` on.
+
+        With ``start``, ``x`` is what layer ``start`` takes (the output of the layers before
+        it, which full-batch training computes once: see ``training.fixed_prefix``).
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+            The batch (pixels 0-255 for a model whose first layer is ``Rescale``), or layer
+            ``start``'s input. Not modified.
+        training : bool, default False
+            Training mode: the layers keep what ``backward`` needs, and dropout and the
+            augmentations act.
+        start : int, default 0
+            The index of the first layer to run.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), dtype float32 (the model's dtype)
+            The logits (the last layer's output).
+        """
         for layer in self.layers[start:]:
             x = layer.forward(x, training)
         return x
@@ -156,15 +174,36 @@ class Sequential:
             layer.release_scratch()
 
     def backward(self, grad_out: np.ndarray) -> None:
-        """Fill ``grads`` from the gradient of the loss w.r.t. the logits."""
+        """Fill ``grads`` from the gradient of the loss w.r.t. the logits.
+
+        Parameters
+        ----------
+        grad_out : ndarray of shape (n_samples, n_classes), dtype float32 (the model's dtype)
+            The loss's gradient with respect to the last training-mode ``forward``'s logits.
+        """
         for layer in reversed(self.layers[self.backward_stop:]):
             grad_out = layer.backward(grad_out)
 
     def check_pixels(self, x: np.ndarray, what: str = "the images") -> None:
-        """InputError if ``x`` is floats all at most 1 (and not all 0) while the model takes
-        0-255 pixels (``takes_pixels``): x / 255 divided by 255 again reads as near-blank
-        images and scores near chance, silently. One pass (the max), for float input only;
-        blank images (all 0) are taken, as nothing tells them apart."""
+        """Refuse pixels already scaled to [0, 1] for a model that takes 0-255.
+
+        x / 255 divided by 255 again reads as near-blank images and scores near chance,
+        silently. One pass (the max), for float input only; blank images (all 0) are taken,
+        as nothing tells them apart.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+            The images about to be evaluated.
+        what : str, default "the images"
+            How the message names them.
+
+        Raises
+        ------
+        InputError
+            If ``x`` is floats all at most 1 (and not all 0) while the model takes 0-255
+            pixels (``takes_pixels``).
+        """
         if not (self.takes_pixels and x.size and np.issubdtype(x.dtype, np.floating)):
             return
         top = float(x.max())
@@ -174,9 +213,25 @@ class Sequential:
                              f"uint8 pixels 0-255, or multiply by 255")
 
     def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes), computed in batches of
-        ``batch_size`` rows (default ``eval_rows``: a bounded amount of memory). InputError
-        for pixels already scaled to [0, 1] (see ``check_pixels``)."""
+        """Class probabilities, computed in batches of a bounded amount of memory.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+            The images: pixels 0-255 for a model that takes pixels (the MNIST ones).
+        batch_size : int, optional
+            Rows per forward pass; default ``eval_rows`` (a bounded amount of memory).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), dtype float32 (the model's dtype)
+            Each row sums to 1.
+
+        Raises
+        ------
+        InputError
+            For pixels already scaled to [0, 1] (see ``check_pixels``).
+        """
         self.check_pixels(x)
         batch_size = batch_size or self.eval_rows
         if 0 < len(x) <= batch_size:  # one call: what a server answering one image needs
@@ -185,8 +240,25 @@ class Sequential:
         return np.concatenate(out) if out else np.empty((0, self.num_classes), self.dtype)
 
     def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-        """Predicted classes, shape (n_samples,): the argmax of the logits, computed in
-        batches as ``predict_proba``, which refuses the same input."""
+        """Predicted classes: the argmax of the logits, computed in batches as ``predict_proba``.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+            The images: pixels 0-255 for a model that takes pixels (the MNIST ones).
+        batch_size : int, optional
+            Rows per forward pass; default ``eval_rows``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), dtype intp
+            The class of each image, in [0, n_classes).
+
+        Raises
+        ------
+        InputError
+            For pixels already scaled to [0, 1], as ``predict_proba``.
+        """
         self.check_pixels(x)
         batch_size = batch_size or self.eval_rows
         out = [np.argmax(self.forward(x[i:i + batch_size]), axis=1)
@@ -205,6 +277,7 @@ class Sequential:
 
     @property
     def num_classes(self) -> int:
+        """How many classes the model tells apart: the size of its last output axis."""
         return self.output_shape[-1]
 
     @property
@@ -214,6 +287,7 @@ class Sequential:
 
     @property
     def num_params(self) -> int:
+        """How many trainable numbers the model holds (the size of ``params``)."""
         return int(self.params.size)
 
     def summary(self, input_shape: Sequence[int] | None = None) -> str:
