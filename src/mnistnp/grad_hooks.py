@@ -15,7 +15,20 @@ GradHook = Callable[[np.ndarray], None]
 
 
 def clip_global_norm_inplace(grads: np.ndarray, max_norm: float) -> float:
-    """Scale ``grads`` in place so its L2 norm is at most ``max_norm``; returns the norm before."""
+    """Scale ``grads`` in place so its L2 norm is at most ``max_norm``.
+
+    Parameters
+    ----------
+    grads : ndarray of shape (n_params,), dtype float32 (the model's dtype)
+        The flat gradient, scaled in place.
+    max_norm : float
+        The largest L2 norm allowed, > 0.
+
+    Returns
+    -------
+    float
+        The norm before scaling.
+    """
     norm = math.sqrt(float(np.dot(grads, grads)))
     if norm > max_norm:
         grads *= max_norm / norm

@@ -110,9 +110,9 @@ class TrainContext:
         Steps the run will have taken when done.
     steps_per_epoch : int
         Steps in a full epoch.
-    validation : tuple of (ndarray of shape (n_val, *input_shape), dtype uint8, ndarray of \
-shape (n_val,), dtype int64), or None
-        The images and labels scored each epoch, if any.
+    validation : (ndarray, ndarray) tuple or None
+        The images, of shape (n_val, *input_shape), and labels, of shape (n_val,), scored
+        each epoch, if any.
     """
 
     model: Sequential
