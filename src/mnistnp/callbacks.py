@@ -126,6 +126,18 @@ class EarlyStopping(Callback):
 
     def load_state_dict(self, state: dict[str, float | int], best_params: np.ndarray | None,
                         best_state: dict[str, np.ndarray] | None = None) -> None:
+        """Restore what ``state_dict`` and the best epoch's arrays held (a checkpoint's).
+
+        Parameters
+        ----------
+        state : dict of str to float or int
+            What ``state_dict`` returned.
+        best_params : ndarray of shape (n_params,), dtype float32 (the model's dtype), or None
+            The best epoch's flat parameters, if one was kept (copied).
+        best_state : dict of str to ndarray, optional
+            The best epoch's layer state by state-dict name (batch norm's running statistics;
+            copied).
+        """
         self.best_loss, self.best_epoch = float(state["best_loss"]), int(state["best_epoch"])
         self.waited = int(state["waited"])
         self.best_params = None if best_params is None else best_params.copy()
@@ -201,5 +213,6 @@ class Checkpoints(Callback):
             self.save_now(ctx)
 
     def save_now(self, ctx: TrainContext) -> None:
+        """Write a checkpoint now, whatever the interval (on an interrupt, say)."""
         self.wrote = True
         self.save(ctx)

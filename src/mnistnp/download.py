@@ -182,6 +182,7 @@ def verified(path: Path, sha256: str, raw_sha256: str | None = None) -> bool:
 
 
 def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):

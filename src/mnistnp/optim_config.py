@@ -61,10 +61,12 @@ class PartConfig:
         return cls is not None and argument in settings_of(cls)
 
     def to_dict(self) -> dict[str, Any]:
+        """The part as JSON-ready data: ``{"name": ..., **settings}``."""
         return {"name": self.name, **self.settings}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Any:
+        """The part ``to_dict`` gave: its ``name`` and the rest as its settings."""
         return cls(str(d["name"]), {k: v for k, v in d.items() if k != "name"})
 
 

@@ -47,6 +47,7 @@ class TrainResult:
 
     @property
     def metrics(self) -> dict[str, Any]:
+        """The run's figures as JSON-ready data: accuracies, training time, length, best epoch."""
         return {"train_accuracy": self.train_accuracy, "val_accuracy": self.val_accuracy,
                 "test_accuracy": self.test_accuracy, "train_seconds": self.history.seconds,
                 "iterations": self.history.iterations, "epochs": self.history.epochs,

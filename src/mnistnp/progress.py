@@ -49,6 +49,7 @@ def _validation(history: History) -> str:
 
 
 def epoch_line(history: History, n_epochs: int) -> str:
+    """The line ``TextLog`` prints at an epoch's end: its losses, accuracy, rate and speed."""
     line = f"epoch {history.epochs}/{n_epochs}: loss {history.epoch_loss[-1]:.4f}"
     line += _validation(history)
     return (line + f", lr {history.epoch_lr[-1]:.3g}, {history.epoch_seconds[-1]:.2f} s, "
@@ -76,6 +77,7 @@ def bar_figures(epoch_costs: list[float], lr: float) -> str:
 
 
 def time_left_line(seconds: float, done: int, left: int) -> str:
+    """How long the ``left`` iterations will take, at the pace of the ``done`` ones so far."""
     per = seconds / done
     each = f"{per:.2f} s" if per >= 0.1 else f"{1000 * per:.3g} ms"
     return f"time left: about {duration(per * left)} ({each} per iteration so far)"

@@ -34,6 +34,7 @@ class DataSource:
         return self.name if self.name in datasets.REGISTRY else None
 
     def load(self) -> Data:
+        """The data, as ``datasets.load`` gives it (DatasetError naming the file if not)."""
         return datasets.load(self.name, self.data_dir)
 
     def __str__(self) -> str:
