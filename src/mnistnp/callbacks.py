@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 
 
 class Callback:
-    """A hook into the fit loop, in the manner of Keras' callbacks. Define any of the methods;
-    the loop calls each only on the callbacks that define it (the lists are made once per
-    run), so a hook nobody defines costs nothing per batch, and a callback need not subclass
-    this. A process that must not write (a second rank) is simply given no writing callbacks.
+    """A hook into the fit loop, in the manner of Keras' callbacks. Define any of the methods.
+
+    The loop calls each only on the callbacks that define it (the lists are made once per run), so a
+    hook nobody defines costs nothing per batch, and a callback need not subclass this. A process
+    that must not write (a second rank) is simply given no writing callbacks.
 
     Order of calls: on_train_begin; per epoch on_epoch_begin, per batch on_batch_begin, the
     step, on_batch_end; then on_epoch_end (after the epoch's History entries and validation);
@@ -42,12 +43,17 @@ class Callback:
         """Before each step; ``ctx.history.iterations`` steps are done."""
 
     def on_batch_end(self, ctx: TrainContext) -> None:
-        """After each step; its cost is ``ctx.history.costs[-1]``. May raise to stop at once
-        (``training.Interrupted``, after saving what a resume needs) or call ``ctx.stop()``."""
+        """After each step; its cost is ``ctx.history.costs[-1]``.
+
+        May raise to stop at once (``training.Interrupted``, after saving what a resume needs) or
+        call ``ctx.stop()``.
+        """
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
-        """After the epoch is recorded (and ``ctx.state.finished`` set if it was the last);
-        ``ctx.stop()`` ends the run here."""
+        """After the epoch is recorded (and ``ctx.state.finished`` set if it was the last).
+
+        ``ctx.stop()`` ends the run here.
+        """
 
     def on_train_end(self, ctx: TrainContext) -> None:
         """The run ended as planned or by ``ctx.stop()`` (not on an error or an interrupt)."""
@@ -68,11 +74,13 @@ def bound_hooks(callbacks: Sequence[Any], name: str) -> list[Callable[..., None]
 
 
 class LearningRateScheduler(Callback):
-    """The one writer of ``optimizer.lr`` during training: before every step it sets the rate
-    to ``schedule.lr_at(steps done)``, and at each epoch's end tells the schedule the
-    validation loss (None without validation). The optimizer's own ``lr`` only holds until
-    the first step. The step count is the run's (History's), so a resumed run continues the
-    schedule where it stood."""
+    """The one writer of ``optimizer.lr`` during training.
+
+    Before every step it sets the rate to ``schedule.lr_at(steps done)``, and at each epoch's end
+    tells the schedule the validation loss (None without validation). The optimizer's own ``lr``
+    only holds until the first step. The step count is the run's (History's), so a resumed run
+    continues the schedule where it stood.
+    """
 
     def __init__(self, schedule: Schedule) -> None:
         self.schedule = schedule
@@ -152,9 +160,10 @@ class EarlyStopping(Callback):
 
 
 class MetricsLog(Callback):
-    """Write one JSON object per epoch to ``target``: a path (line-buffered, so `tail -f`
-    follows a run and a crash loses at most the line being written) or an open text stream
-    such as ``sys.stdout`` (flushed at each line and left open).
+    """Write one JSON object per epoch to ``target``.
+
+    A path (line-buffered, so `tail -f` follows a run and a crash loses at most the line being
+    written) or an open text stream such as ``sys.stdout`` (flushed at each line and left open).
 
     ``history``, the record of a run being resumed, is written first, so the log holds each
     epoch the run has finished exactly once: lines a crash left after the checkpoint (a torn

@@ -27,8 +27,10 @@ LOOKED_FOR = (f"{', '.join(FILES[:3])} and {FILES[3]} (each may end in .gz, and 
 
 
 class ChecksumMismatch(DatasetError):
-    """A file found for registered dataset ``dataset`` is not the one registered: its SHA-256
-    differs. (A user's own files in that dataset's place, or a corrupt copy.)"""
+    """A file found for registered dataset ``dataset`` is not the one registered.
+
+    Its SHA-256 differs. (A user's own files in that dataset's place, or a corrupt copy.)
+    """
 
     def __init__(self, message: str, dataset: str) -> None:
         super().__init__(message)
@@ -360,8 +362,11 @@ def _warn(message: str) -> None:
 
 
 def class_names(dataset: str | None, num_classes: int) -> tuple[str, ...]:
-    """Names of classes 0 to num_classes - 1: a registered dataset's own (Fashion-MNIST's
-    "T-shirt/top", ...) when it has that many classes, else the class numbers."""
+    """Names of classes 0 to num_classes - 1.
+
+    A registered dataset's own (Fashion-MNIST's "T-shirt/top", ...) when it has that many classes,
+    else the class numbers.
+    """
     info = REGISTRY.get(dataset) if dataset else None
     if info is not None and len(info.class_names) == num_classes:
         return info.class_names

@@ -25,8 +25,10 @@ class ImageError(MnistnpError):
 
 
 class TrainingError(MnistnpError):
-    """Training cannot go on (for example, the loss became non-finite); ``setting`` names the
-    setting whose change would help (``"lr"``), if one would."""
+    """Training cannot go on (for example, the loss became non-finite).
+
+    ``setting`` names the setting whose change would help (``"lr"``), if one would.
+    """
 
     def __init__(self, message: str, setting: str | None = None) -> None:
         super().__init__(message)
@@ -34,8 +36,10 @@ class TrainingError(MnistnpError):
 
 
 class InputError(MnistnpError, ValueError):
-    """Arrays given to a model are not what it takes: pixels already scaled to [0, 1] for a
-    model that rescales 0-255 pixels itself."""
+    """Arrays given to a model are not what it takes.
+
+    Pixels already scaled to [0, 1] for a model that rescales 0-255 pixels itself.
+    """
 
 
 class SettingError(MnistnpError, ValueError):

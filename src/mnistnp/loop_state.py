@@ -22,8 +22,11 @@ class Stepper(Protocol):
 
 @dataclass
 class History:
-    """The training record: the cost of every iteration, and per epoch the mean train cost,
-    validation loss and accuracy (NaN without validation), learning rate, time and speed."""
+    """The training record.
+
+    The cost of every iteration, and per epoch the mean train cost, validation loss and accuracy
+    (NaN without validation), learning rate, time and speed.
+    """
 
     costs: list[float] = field(default_factory=list)  # one per iteration (batch mean)
     epoch_loss: list[float] = field(default_factory=list)
@@ -68,8 +71,11 @@ class History:
 
 @dataclass
 class TrainState:
-    """Where a run stands: enough, with the weights and optimizer state, to resume it so that
-    it ends bit-identical to a run that was never interrupted."""
+    """Where a run stands.
+
+    Enough, with the weights and optimizer state, to resume it so that it ends bit-identical to a
+    run that was never interrupted.
+    """
 
     epoch: int = 0  # epochs finished
     batch: int = 0  # batches finished in the epoch under way
@@ -129,7 +135,9 @@ class TrainContext:
         return self.state.history
 
     def stop(self) -> None:
-        """End the run: from ``on_epoch_end``, after this epoch; from ``on_batch_end``, after
-        this batch, which then ends the epoch. The run counts as finished, as if planned that
-        long: its last checkpoint says so."""
+        """End the run: from ``on_epoch_end``, after this epoch.
+
+        From ``on_batch_end``, after this batch, which then ends the epoch. The run counts as
+        finished, as if planned that long: its last checkpoint says so.
+        """
         self.state.finished = True

@@ -310,10 +310,12 @@ def upgrade_v1(path: Path, spec: Any, arrays: dict[str, np.ndarray], info: dict[
 
 
 def upgrade_v2(spec: Any) -> Any:
-    """A format-2 model spec as format 3 has it: the settings of Dense (``in``, ``out``),
-    Conv2D (``in``, ``out``, ``kernel``) and BatchNorm (``features``) named by their
-    constructor's arguments (``in_features``, ...). Anything else is left as it is, for
-    loading to say what is wrong with it."""
+    """A format-2 model spec as format 3 has it.
+
+    The settings of Dense (``in``, ``out``), Conv2D (``in``, ``out``, ``kernel``) and BatchNorm
+    (``features``) named by their constructor's arguments (``in_features``, ...). Anything else is
+    left as it is, for loading to say what is wrong with it.
+    """
     if not (isinstance(spec, dict) and isinstance(spec.get("layers"), list)):
         return spec
     layers = []

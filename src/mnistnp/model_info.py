@@ -11,9 +11,11 @@ from .version import __version__
 
 
 class ModelInfo(Mapping[str, Any]):
-    """The ``info`` of a model file. Reads as a mapping (``info["config"]``), as it always has;
-    the library reads it through the typed properties, which give None for what the file does
-    not record, or records as the wrong type (a hostile or hand-edited file)."""
+    """The ``info`` of a model file. Reads as a mapping (``info["config"]``), as it always has.
+
+    The library reads it through the typed properties, which give None for what the file does not
+    record, or records as the wrong type (a hostile or hand-edited file).
+    """
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         self._data = dict(data or {})

@@ -81,14 +81,18 @@ class OptimizerConfig(PartConfig):
 
 
 class ScheduleConfig(PartConfig):
-    """``{"name": "cosine", "warmup_epochs": 1}``, its lengths in epochs: see
-    ``optim.SCHEDULES``."""
+    """``{"name": "cosine", "warmup_epochs": 1}``, its lengths in epochs.
+
+    See ``optim.SCHEDULES``.
+    """
 
     kind = "schedule"
 
     def build(self, lr: float, total_steps: int, steps_per_epoch: int = 1) -> Schedule:
-        """The schedule for a run of ``total_steps`` at peak rate ``lr``; SettingError naming a
-        bad name, argument or value."""
+        """The schedule for a run of ``total_steps`` at peak rate ``lr``.
+
+        SettingError naming a bad name, argument or value.
+        """
         return make_schedule(self.to_dict(), lr, total_steps, steps_per_epoch)
 
 

@@ -55,8 +55,10 @@ class TrainResult:
 
 
 def load_data(config: TrainConfig) -> Data:
-    """The dataset the config names (DatasetError if it cannot be had); SettingError if the
-    config's validation split does not suit it, before a run writes anything."""
+    """The dataset the config names (DatasetError if it cannot be had).
+
+    SettingError if the config's validation split does not suit it, before a run writes anything.
+    """
     data = datasets.load(config.dataset, config.data_dir)
     datasets.validation_split(*data[0], config.val_split)
     return data
@@ -68,8 +70,10 @@ def make_optimizer(config: TrainConfig) -> Optimizer:
 
 
 def make_schedule(config: TrainConfig, steps_per_epoch: int, total_steps: int) -> Schedule:
-    """The config's schedule, its epoch counts turned into iterations; a warning if the run
-    ends before the rate would decay or drop."""
+    """The config's schedule, its epoch counts turned into iterations.
+
+    A warning if the run ends before the rate would decay or drop.
+    """
     schedule = config.schedule.build(config.optimizer.lr, total_steps, steps_per_epoch)
     short = schedule.unreached()
     if short is not None:

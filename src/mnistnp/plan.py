@@ -38,9 +38,12 @@ def num_classes(config: TrainConfig, *labels: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """A run's shape: ``train_images`` from the start of the training set, the last
-    ``val_images`` held out for validation (see ``datasets.validation_split``), batches of
-    ``batch_size`` rows in ``steps_per_epoch`` steps, ``total_steps`` in all."""
+    """A run's shape.
+
+    ``train_images`` from the start of the training set, the last ``val_images`` held out for
+    validation (see ``datasets.validation_split``), batches of ``batch_size`` rows in
+    ``steps_per_epoch`` steps, ``total_steps`` in all.
+    """
 
     train_images: int
     val_images: int

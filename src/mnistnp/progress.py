@@ -57,8 +57,10 @@ def epoch_line(history: History, n_epochs: int) -> str:
 
 
 def progress_bar(total: int, done: int) -> Any:
-    """A tqdm bar of ``total`` steps, ``done`` of them done, on a terminal only; it leaves
-    BAR_MARGIN columns free and is cleared when closed."""
+    """A tqdm bar of ``total`` steps, ``done`` of them done, on a terminal only.
+
+    It leaves BAR_MARGIN columns free and is cleared when closed.
+    """
     bar = tqdm(total=total, initial=done, unit="it", leave=False, disable=None,
                dynamic_ncols=True)
     width = getattr(bar, "dynamic_ncols", None)  # tqdm keeps the terminal-size function here
@@ -71,8 +73,10 @@ def progress_bar(total: int, done: int) -> Any:
 
 
 def bar_figures(epoch_costs: list[float], lr: float) -> str:
-    """The bar's right end: the epoch's mean cost so far (what its epoch line will say) and the
-    learning rate."""
+    """The bar's right end.
+
+    The epoch's mean cost so far (what its epoch line will say) and the learning rate.
+    """
     return f"loss {sum(epoch_costs) / len(epoch_costs):.4f}, lr {lr:.3g}"
 
 
@@ -84,8 +88,10 @@ def time_left_line(seconds: float, done: int, left: int) -> str:
 
 
 class ProgressBar(Callback):
-    """A tqdm bar on a terminal only (none when output goes to a file or pipe): iterations
-    done of the run's, the epoch, its mean loss so far and the learning rate."""
+    """A tqdm bar on a terminal only (none when output goes to a file or pipe).
+
+    Iterations done of the run's, the epoch, its mean loss so far and the learning rate.
+    """
 
     def __init__(self) -> None:
         self._bar: Any = None
@@ -119,10 +125,13 @@ class ProgressBar(Callback):
 
 
 class TextLog(Callback):
-    """Plain lines to ``log`` (``print``, say): one per epoch; with ``every``, a cost line
-    every that many iterations (in full-batch training, where an epoch is one step, the cost
-    lines replace the epoch lines and carry the validation); and once, in a run still going
-    after ESTIMATE_AFTER seconds, the time left. A bar on the screen is kept below the lines."""
+    """Plain lines to ``log`` (``print``, say): one per epoch.
+
+    With ``every``, a cost line every that many iterations (in full-batch training, where an epoch
+    is one step, the cost lines replace the epoch lines and carry the validation); and once, in a
+    run still going after ESTIMATE_AFTER seconds, the time left. A bar on the screen is kept below
+    the lines.
+    """
 
     def __init__(self, log: Callable[[str], None], every: int = 0) -> None:
         if every < 0:

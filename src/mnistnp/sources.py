@@ -44,8 +44,10 @@ class DataSource:
 
 
 class SourceUnknown(DatasetError):
-    """A model file does not say, or can no longer say, where its data is; ``options`` names
-    the arguments (``dataset``, ``data_dir``) that would."""
+    """A model file does not say, or can no longer say, where its data is.
+
+    ``options`` names the arguments (``dataset``, ``data_dir``) that would.
+    """
 
     def __init__(self, what: str, options: tuple[str, ...]) -> None:
         super().__init__(f"{what}; say which data to use (the {' or '.join(options)} "
@@ -60,8 +62,9 @@ def trained_on(info: Mapping[str, Any]) -> str | None:
 
 
 def recorded_source(info: Mapping[str, Any], path: str | os.PathLike[str]) -> DataSource:
-    """The data the model in ``path`` was trained on, from its ``info``; SourceUnknown when it
-    cannot be found again without a guess.
+    """The data the model in ``path`` was trained on, from its ``info``.
+
+    SourceUnknown when it cannot be found again without a guess.
 
     A folder is used only as an absolute path that still exists (older files recorded it as
     given, relative to a working folder now unknown). A registered name alone is enough: its
@@ -90,8 +93,10 @@ def recorded_source(info: Mapping[str, Any], path: str | os.PathLike[str]) -> Da
 
 def source_for(model: Sequential, path: str | os.PathLike[str], dataset: str | None = None,
                data_dir: str | os.PathLike[str] | None = None) -> DataSource:
-    """The data to score ``model`` (read from ``path``) on: the dataset and/or folder given,
-    else the one its file records (see ``recorded_source``)."""
+    """The data to score ``model`` (read from ``path``) on.
+
+    The dataset and/or folder given, else the one its file records (see ``recorded_source``).
+    """
     if dataset is None and data_dir is None:
         return recorded_source(model.info, path)
     return DataSource(dataset, None if data_dir is None else os.fspath(data_dir))

@@ -280,12 +280,13 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, optimizer: Optimizer, *
 
 
 class Trainer:
-    """The fit loop with every seam: where the batches come from (``sampler``), what happens
-    to the gradient between backward and the optimizer's step (``grad_hooks``, in order), and
-    what watches the run (``callbacks``, in order). A process of a data-parallel run would
-    differ only in these: a sharding sampler, an allreduce hook before the clipping, a
-    callback that broadcasts the first process's weights at the start, and no callbacks that
-    write on any process but the first.
+    """The fit loop with every seam.
+
+    Where the batches come from (``sampler``), what happens to the gradient between backward and the
+    optimizer's step (``grad_hooks``, in order), and what watches the run (``callbacks``, in order).
+    A process of a data-parallel run would differ only in these: a sharding sampler, an allreduce
+    hook before the clipping, a callback that broadcasts the first process's weights at the start,
+    and no callbacks that write on any process but the first.
 
     The loop itself does only what every run needs: the plan (epochs or iterations), the batch
     order's random state per epoch (so a resumed run draws the same batches), the steps, the

@@ -91,9 +91,11 @@ def grammar() -> str:
 
 
 def parse_layers(text: str) -> tuple[Item, ...]:
-    """The items of a layer string, each checked against its layer kind's shorthand;
-    LayerStringError for the first mistake: an empty item, an unknown name (with a "did you
-    mean"), a missing, extra or bad value, or a raw-input item (``shift``) after another."""
+    """The items of a layer string, each checked against its layer kind's shorthand.
+
+    LayerStringError for the first mistake: an empty item, an unknown name (with a "did you mean"),
+    a missing, extra or bad value, or a raw-input item (``shift``) after another.
+    """
     if not text.strip():
         raise LayerStringError("no layers given; e.g. dense:256,dropout:0.2,dense:128")
     items: list[Item] = []
@@ -231,8 +233,9 @@ def mlp(
     shift: int = 0,
     input_shape: Sequence[int] | None = None,
 ) -> Sequential:
-    """A ReLU multilayer perceptron from its layer sizes, e.g. ``[784, 50, 50, 50, 10]``: the
-    ``network`` of the layer string ``mlp_layers`` writes for its hidden widths.
+    """A ReLU multilayer perceptron from its layer sizes, e.g. ``[784, 50, 50, 50, 10]``.
+
+    The ``network`` of the layer string ``mlp_layers`` writes for its hidden widths.
 
     The input is rescaled by ``input_scale`` (uint8 pixels to [0, 1]), and images are
     flattened. The model records ``input_shape``, one sample's shape: by default square

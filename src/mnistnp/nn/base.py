@@ -249,8 +249,11 @@ class Layer:
         raise NotImplementedError
 
     def output_shape(self, input_shape: Shape) -> Shape:
-        """One sample's output shape for one sample's input shape; ValueError saying what it
-        expects if the layer cannot take that shape. Most layers keep the shape."""
+        """One sample's output shape for one sample's input shape.
+
+        ValueError saying what it expects if the layer cannot take that shape. Most layers keep the
+        shape.
+        """
         return tuple(input_shape)
 
     def flops(self, input_shape: Shape) -> int:
@@ -279,30 +282,40 @@ class Layer:
 
     @classmethod
     def arguments(cls) -> dict[str, inspect.Parameter]:
-        """The constructor's arguments by name, but ``dtype``: a layer's settings (its
-        ``config``). A layer that takes ``dtype`` gets the model's, which is not a setting."""
+        """The constructor's arguments by name, but ``dtype``: a layer's settings (its ``config``).
+
+        A layer that takes ``dtype`` gets the model's, which is not a setting.
+        """
         params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # not self
         named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         return {p.name: p for p in params if p.kind in named and p.name != "dtype"}
 
     def config(self) -> dict[str, Any]:
-        """The layer's settings: its constructor's arguments by name (as Keras'
-        ``get_config``), each read from the attribute of that name (or the one
-        ``config_attributes`` gives), tuples as lists, so the values are JSON-ready."""
+        """The layer's settings.
+
+        Its constructor's arguments by name (as Keras' ``get_config``), each read from the attribute
+        of that name (or the one ``config_attributes`` gives), tuples as lists, so the values are
+        JSON-ready.
+        """
         return {name: _json_ready(getattr(self, self.config_attributes.get(name, name)))
                 for name in self.arguments()}
 
     def spec(self) -> dict[str, Any]:
-        """The layer as JSON-ready data, its kind and settings, for ``from_spec``:
-        ``{"type": "Dense", "in_features": 784, ...}``."""
+        """The layer as JSON-ready data, its kind and settings, for ``from_spec``.
+
+        ``{"type": "Dense", "in_features": 784, ...}``.
+        """
         return {"type": self.kind, **self.config()}
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], dtype: np.dtype | str = "float32") -> Layer:
-        """Rebuild a layer from ``spec()`` data: ``cls(**config)``, with the model's ``dtype``
-        for a layer that takes one (it holds arrays outside the parameter buffer). A setting
-        left out takes the constructor's default. ValueError naming the kind and the key for
-        an unknown or missing setting, and the constructor's for a bad value."""
+        """Rebuild a layer from ``spec()`` data.
+
+        ``cls(**config)``, with the model's ``dtype`` for a layer that takes one (it holds arrays
+        outside the parameter buffer). A setting left out takes the constructor's default.
+        ValueError naming the kind and the key for an unknown or missing setting, and the
+        constructor's for a bad value.
+        """
         arguments = cls.arguments()
         config = {key: value for key, value in spec.items() if key != "type"}
         settings = f"its settings: {', '.join(arguments)}" if arguments else "it takes none"
@@ -332,9 +345,11 @@ class Layer:
         return self.kind
 
     def release_scratch(self) -> None:
-        """Drop the layer's scratch (the arrays ``_scratch`` keeps from step to step): a CNN's
-        columns and layer outputs take hundreds of MB. The next training-mode call makes them
-        again."""
+        """Drop the layer's scratch (the arrays ``_scratch`` keeps from step to step).
+
+        A CNN's columns and layer outputs take hundreds of MB. The next training-mode call makes
+        them again.
+        """
         self.__dict__.pop("_scratch_arrays", None)
 
     def _scratch(self, name: str, shape: Shape, dtype: np.dtype) -> np.ndarray:
@@ -357,10 +372,13 @@ class Layer:
 
 
 class RandomLayer(Layer):
-    """A layer that owns a random stream (``rng``, a NumPy Generator): dropout's masks, the
-    augmentations' transforms. ``init`` makes it a child of the model's generator, so a seed
-    gives the same draws; a checkpoint finds such layers by this class and saves and restores
-    their streams (``random_state``, ``load_random_state``) to resume bit-identically."""
+    """A layer that owns a random stream (``rng``, a NumPy Generator).
+
+    Dropout's masks, the augmentations' transforms. ``init`` makes it a child of the model's
+    generator, so a seed gives the same draws; a checkpoint finds such layers by this class and
+    saves and restores their streams (``random_state``, ``load_random_state``) to resume
+    bit-identically.
+    """
 
     # Its training-mode output depends on its stream, not only on the input and parameters.
     deterministic: ClassVar[bool] = False
@@ -388,8 +406,10 @@ class RandomLayer(Layer):
 
 
 def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
-    """Rebuild a layer from ``Layer.spec()`` data by the class its kind names; raises
-    KeyError/TypeError/ValueError if the spec is bad."""
+    """Rebuild a layer from ``Layer.spec()`` data by the class its kind names.
+
+    Raises KeyError/TypeError/ValueError if the spec is bad.
+    """
     if not isinstance(spec, dict):
         raise TypeError(f"a layer spec is a JSON object, got {spec!r}")
     cls = LAYERS.get(spec["type"])

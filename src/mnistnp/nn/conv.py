@@ -193,8 +193,10 @@ class Conv2D(Layer):
 
     def output_shape(self, input_shape: Shape) -> tuple[int, int, int]:
         """The per-sample output shape (F, H', W') for a per-sample input shape (C, H, W).
-        A kernel larger than the image is refused with either padding: with 'same', most of
-        what it would see is the zero border."""
+
+        A kernel larger than the image is refused with either padding: with 'same', most of what it
+        would see is the zero border.
+        """
         if len(input_shape) != 3 or input_shape[0] != self.in_channels:
             raise ValueError(f"expects ({self.in_channels}, height, width) samples, "
                              f"gets {tuple(input_shape)}")
@@ -326,8 +328,10 @@ class Conv2D(Layer):
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
-        """``conv:F:K:S:PAD``: the convolution and its ReLU, with a channel axis added first
-        to (height, width) images."""
+        """``conv:F:K:S:PAD``.
+
+        The convolution and its ReLU, with a channel axis added first to (height, width) images.
+        """
         channels = with_channels(input_shape)
         shape = channels[0].output_shape(input_shape) if channels else input_shape
         filters, kernel, stride, padding = values

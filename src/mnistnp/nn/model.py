@@ -66,10 +66,11 @@ def table(head: Sequence[str], rows: Sequence[Sequence[str]], left: int = 2) -> 
 
 
 class Sequential:
-    """Layers applied in order to samples of ``input_shape`` (one sample's shape, e.g.
-    (28, 28)). All parameters live in one flat buffer ``params`` and all gradients in one flat
-    buffer ``grads`` of the same layout, each layer holding views into them, so an optimizer
-    (or an allreduce) updates the whole model in one call.
+    """Layers applied in order to samples of ``input_shape`` (one sample's shape, e.g. (28, 28)).
+
+    All parameters live in one flat buffer ``params`` and all gradients in one flat buffer ``grads``
+    of the same layout, each layer holding views into them, so an optimizer (or an allreduce)
+    updates the whole model in one call.
 
     The chain of shapes is checked here, once (ShapeError naming the layer that does not fit).
     ``forward`` takes a batch (n_samples, *input_shape), such as uint8 images, and returns
@@ -168,8 +169,10 @@ class Sequential:
         return x
 
     def release_scratch(self) -> None:
-        """Drop every layer's step-to-step arrays (see ``Layer.release_scratch``): for a model
-        kept after training (several seeds' models, kept until the best one is chosen)."""
+        """Drop every layer's step-to-step arrays (see ``Layer.release_scratch``).
+
+        For a model kept after training (several seeds' models, kept until the best one is chosen).
+        """
         for layer in self.layers:
             layer.release_scratch()
 
@@ -319,8 +322,11 @@ class Sequential:
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Sequential:
-        """Rebuild an (uninitialised, zero) model from ``spec()`` data: each layer by the class
-        its kind names. KeyError/TypeError/ValueError (ShapeError) if the spec is bad."""
+        """Rebuild an (uninitialised, zero) model from ``spec()`` data.
+
+        Each layer by the class its kind names. KeyError/TypeError/ValueError (ShapeError) if the
+        spec is bad.
+        """
         return cls(*cls.parts_from_spec(spec))
 
     @staticmethod

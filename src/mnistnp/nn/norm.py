@@ -104,8 +104,10 @@ class BatchNorm(Layer):
 
     @property
     def running_var(self) -> np.ndarray:
-        """The running (unbiased) variance of each feature, used in evaluation: shape
-        (num_features,)."""
+        """The running (unbiased) variance of each feature, used in evaluation.
+
+        Shape (num_features,).
+        """
         return self.state()["running_var"]
 
     def load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
@@ -234,8 +236,11 @@ class BatchNorm(Layer):
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
-        """``bn``: over the features of rows, the channels of images (a channel axis added
-        to (height, width) ones)."""
+        """``bn``.
+
+        Over the features of rows, the channels of images (a channel axis added to (height, width)
+        ones).
+        """
         channels = with_channels(input_shape)
         shape = channels[0].output_shape(input_shape) if channels else input_shape
         return [*channels, cls(shape[0], dtype=dtype)]

@@ -215,8 +215,9 @@ def _route(grad: np.ndarray, index: np.ndarray, outs: list[np.ndarray],
 
 
 class GlobalAvgPool(Layer):
-    """The mean of each channel over the image: (N, C, H, W) -> (N, C). A cheap head for a
-    CNN (no weights) in place of a large Dense on the flattened maps.
+    """The mean of each channel over the image: (N, C, H, W) -> (N, C).
+
+    A cheap head for a CNN (no weights) in place of a large Dense on the flattened maps.
 
     Training-mode outputs and input gradients are reused buffers, valid until the layer's next
     training-mode call; evaluation returns fresh arrays."""

@@ -101,8 +101,10 @@ class Optimizer:
         self._g: np.ndarray | None = None  # scratch for the decayed gradient
 
     def config(self) -> dict[str, Any]:
-        """``{"name": ..., <argument>: <value>, ...}``: what rebuilds this optimizer (at the
-        rate it was built with, or a schedule last set)."""
+        """``{"name": ..., <argument>: <value>, ...}``.
+
+        What rebuilds this optimizer (at the rate it was built with, or a schedule last set).
+        """
         return {"name": self.name, **{k: getattr(self, k) for k in settings_of(type(self))}}
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
@@ -150,7 +152,9 @@ class Optimizer:
 
 
 def make_optimizer(config: Mapping[str, Any]) -> Optimizer:
-    """The optimizer ``{"name": ..., **arguments}`` describes; SettingError naming a bad
-    name, argument or value."""
+    """The optimizer ``{"name": ..., **arguments}`` describes.
+
+    SettingError naming a bad name, argument or value.
+    """
     optimizer: Optimizer = build(OPTIMIZERS, "optimizer", config)
     return optimizer
