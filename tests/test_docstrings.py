@@ -8,6 +8,8 @@ offenders:
 
 - GL08: a docstring at all;
 - SS01: a summary line, which docs/api.md's reference shows;
+- SS06: the summary on one line (the rest of its paragraph below a blank line), not ending in a
+  colon: the reference shows that line alone;
 - PR01: every parameter documented, for a function or class taking an array (an ``ndarray``
   annotation): a caller must learn the shape and dtype it wants;
 - RT01: a Returns (or Yields) section, for one returning arrays;
@@ -41,6 +43,7 @@ NOT_YET = {
     "mnistnp.experiment",
     "mnistnp.config",
     "mnistnp.nn.augment",
+    "mnistnp.describe",
     "mnistnp.onnx_export",
     "mnistnp.plots",
 }
@@ -80,6 +83,9 @@ def problems(obj: Any) -> list[str]:
         warnings.simplefilter("ignore")  # an unknown section heading is not ours to check
         parsed = NumpyDocString(doc)
     found = [] if parsed["Summary"] else ["SS01 no summary"]
+    first = doc.split("\n\n")[0]
+    if parsed["Summary"] and ("\n" in first or first.endswith(":")):
+        found.append("SS06 summary not on one line")
     sig = signature_of(obj)
     if sig is None or isinstance(obj, property):
         return found
@@ -169,6 +175,15 @@ def test_the_checks_catch_a_missing_docstring_and_an_unshaped_array() -> None:
     assert problems(good) == []
     good.__doc__ = "Scale.\n\nParameters\n----------\nx : ndarray of shape (n,), dtype uint8\n"
     assert [p.split()[0] for p in problems(good)] == ["PR01", "RT01"]
+
+    def wrapped(n: int) -> int:
+        """Twice ``n``, a summary that runs on
+        to a second line."""
+        return 2 * n
+
+    assert problems(wrapped) == ["SS06 summary not on one line"]
+    wrapped.__doc__ = "Twice ``n``."
+    assert problems(wrapped) == []  # no array: the sections are not required
 
 
 def test_the_api_reference_is_generated_from_the_docstrings() -> None:

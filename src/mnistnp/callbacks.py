@@ -94,9 +94,11 @@ class LearningRateScheduler(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stop when the validation loss has not improved for ``patience`` epochs, then put back
-    the weights and layer state (batch norm's running statistics) of the best epoch, so the
-    model is the best seen, not the last."""
+    """Stop when the validation loss has not improved for ``patience`` epochs.
+
+    Then put back the weights and layer state (batch norm's running statistics) of the best epoch,
+    so the model is the best seen, not the last.
+    """
 
     def __init__(self, patience: int, min_delta: float = 0.0) -> None:
         if patience < 1:
@@ -127,8 +129,10 @@ class EarlyStopping(Callback):
             ctx.stop()
 
     def state_dict(self) -> dict[str, float | int]:
-        """The counters, for checkpoints (``best_params`` and ``best_state`` are saved
-        beside them)."""
+        """The counters, for checkpoints.
+
+        ``best_params`` and ``best_state`` are saved beside them.
+        """
         return {"best_loss": self.best_loss, "best_epoch": self.best_epoch,
                 "waited": self.waited}
 
@@ -198,9 +202,10 @@ class MetricsLog(Callback):
 
 
 class Checkpoints(Callback):
-    """Hand the run to ``save`` (which writes a checkpoint) every ``every`` epochs, and at the
-    run's end, marked finished, if it saved one before or was ``resumed``: then the file on
-    disk never offers to redo a done run, while a run that never wrote one leaves none.
+    """Hand the run to ``save`` (which writes a checkpoint) every ``every`` epochs.
+
+    And at the run's end, marked finished, if it saved one before or was ``resumed``: then the file
+    on disk never offers to redo a done run, while a run that never wrote one leaves none.
     ``save_now`` is for an interrupt (see ``signals.StopOnRequest``).
 
     Give it after the callbacks whose state a checkpoint holds (the schedule, early stopping),

@@ -374,8 +374,10 @@ def class_names(dataset: str | None, num_classes: int) -> tuple[str, ...]:
 
 
 def describe(data: tuple[Split, Split]) -> str:
-    """One line on a loaded dataset, e.g. "600 training and 200 test images of 28x28,
-    10 classes (0-9)"."""
+    """One line on a loaded dataset.
+
+    For example "600 training and 200 test images of 28x28, 10 classes (0-9)".
+    """
     (x_train, y_train), (x_test, y_test) = data
     classes = np.union1d(y_train, y_test)
     return (f"{len(x_train):,} training and {len(x_test):,} test images of "

@@ -61,8 +61,9 @@ def download(name: str, data_dir: str | os.PathLike[str] | None = None, *,
              timeout: float = TIMEOUT, retries: int = 3, backoff: float = 0.5,
              progress: bool | None = None, log: Callable[[str], None] | None = None,
              sleep: Callable[[float], None] = time.sleep) -> Path:
-    """Make sure the four files of dataset ``name`` lie verified in ``data_dir`` (default:
-    ``cache_dir()/name``); fetch what is missing or corrupt. Returns the folder.
+    """Make sure the four files of dataset ``name`` lie verified in ``data_dir``; return it.
+
+    ``data_dir`` defaults to ``cache_dir()/name``; what is missing or corrupt is fetched.
 
     Each mirror gets ``retries`` attempts (``timeout`` seconds per connect or read, waiting
     ``backoff``, ``2 * backoff``, ... between them) before the next is tried; each retry and

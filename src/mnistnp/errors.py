@@ -43,9 +43,12 @@ class InputError(MnistnpError, ValueError):
 
 
 class SettingError(MnistnpError, ValueError):
-    """A setting's value does not suit the data (a validation split that leaves too little to
-    train or validate on); ``setting`` names it (``"val_split"``), and the message starts
-    with it as the command line spells it (``val-split 60000: ...``)."""
+    """A setting's value does not suit the data.
+
+    A validation split that leaves too little to train or validate on, say. ``setting`` names it
+    (``"val_split"``), and the message starts with it as the command line spells it (``val-split
+    60000: ...``).
+    """
 
     def __init__(self, message: str, setting: str) -> None:
         super().__init__(message)

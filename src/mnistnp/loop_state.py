@@ -88,8 +88,11 @@ class TrainState:
 
 
 class Interrupted(Exception):
-    """Training stopped at a batch boundary because a callback asked it to (on a signal: see
-    ``signals.StopOnRequest``); ``state`` says where, for a checkpoint to resume from."""
+    """Training stopped at a batch boundary because a callback asked it to.
+
+    On a signal: see ``signals.StopOnRequest``. ``state`` says where, for a checkpoint to resume
+    from.
+    """
 
     def __init__(self, state: TrainState) -> None:
         super().__init__(f"interrupted at epoch {state.epoch + 1}, batch {state.batch}")

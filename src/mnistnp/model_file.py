@@ -58,8 +58,9 @@ def named_params(model: Sequential) -> dict[str, np.ndarray]:
 
 
 def named_state(model: Sequential) -> dict[str, np.ndarray]:
-    """Every layer's non-trainable state (batch norm's running statistics), named as
-    parameters are.
+    """Every layer's non-trainable state (batch norm's running statistics) by name.
+
+    Named as parameters are.
 
     Parameters
     ----------
@@ -117,9 +118,11 @@ def load_state(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
 
 def save_model(path: str | os.PathLike[str], model: Sequential,
                info: Mapping[str, Any] | None = None) -> None:
-    """Write ``model`` (architecture, weights, state and ``info`` such as seed, dataset,
-    metrics) to exactly ``path``, atomically: an earlier file there stays intact until the new
-    one is whole."""
+    """Write ``model`` to exactly ``path``, atomically.
+
+    The file holds the architecture, weights, state and ``info`` (such as seed, dataset, metrics);
+    an earlier file there stays intact until the new one is whole.
+    """
     meta = {"format_version": FORMAT_VERSION, "model": model.spec(), "info": dict(info or {})}
     arrays = state_dict(model)
     arrays[META_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)

@@ -85,10 +85,12 @@ def make_schedule(config: TrainConfig, steps_per_epoch: int, total_steps: int) -
 
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int,
                 rng: np.random.Generator, resume: Checkpoint | None = None) -> Sequential:
-    """The network of ``config.model`` for samples of ``input_shape``, one output per class,
-    initialised from ``rng``; ShapeError naming the layer the data's shape does not fit.
-    With ``resume``, ModelFileError before anything is allocated if the network is not the
-    one the checkpoint holds (see ``checkpoint.check_network``)."""
+    """The network of ``config.model`` for samples of ``input_shape``, one output per class.
+
+    Initialised from ``rng``; ShapeError naming the layer the data's shape does not fit. With
+    ``resume``, ModelFileError before anything is allocated if the network is not the one the
+    checkpoint holds (see ``checkpoint.check_network``).
+    """
     layers = build_layers(config.model.layers, input_shape, num_classes, config.dtype)
     if resume is not None:
         check_network(resume, layers, input_shape, config.dtype)

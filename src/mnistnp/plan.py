@@ -86,8 +86,11 @@ class Plan:
 
     def describe(self, config: TrainConfig, resume_epoch: int | None = None,
                  resume_batch: int = 0) -> str:
-        """'plan: 15 epochs of 430 steps (6,450 iterations) on 55,000 images, validated on
-        5,000 after each epoch; a line every epoch' and where a resume starts."""
+        """The plan as a line, and where a resume starts.
+
+        Such as 'plan: 15 epochs of 430 steps (6,450 iterations) on 55,000 images, validated on
+        5,000 after each epoch; a line every epoch'.
+        """
         steps, total = self.steps_per_epoch, self.total_steps
         if steps == 1:
             what = f"{plural(total, 'iteration')} of full-batch gradient descent"

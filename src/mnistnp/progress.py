@@ -29,8 +29,11 @@ BAR_MARGIN = 3
 
 
 def cost_line(history: History, window: int, full_batch: bool) -> str:
-    """A full-batch cost is exact, so show it as is, with the epoch's validation if any (the
-    line stands for the epoch line); mini-batch costs are noisy, so average."""
+    """The line of the cost every few iterations.
+
+    A full-batch cost is exact, so show it as is, with the epoch's validation if any (the line
+    stands for the epoch line); mini-batch costs are noisy, so average.
+    """
     if full_batch:
         line = f"iteration {history.iterations}: cost {history.costs[-1]:.4f}"
         return line + _validation(history)

@@ -39,9 +39,11 @@ class Sampler(Protocol):
 
 
 class ShuffledBatches:
-    """Mini-batches of ``batch_size`` rows from a fresh permutation each epoch (the last may be
-    shorter); ``batch_size=None``, or one at least ``n``, is the whole set in order, in one
-    batch (full-batch gradient descent)."""
+    """Mini-batches of ``batch_size`` rows from a fresh permutation each epoch.
+
+    The last may be shorter. ``batch_size=None``, or one at least ``n``, is the whole set in order,
+    in one batch (full-batch gradient descent).
+    """
 
     in_range = True  # a permutation of range(n) and slices of it
 

@@ -104,10 +104,13 @@ def source_for(model: Sequential, path: str | os.PathLike[str], dataset: str | N
 
 def check_fits(model: Sequential, path: str | os.PathLike[str], data: Data,
                source: DataSource) -> None:
-    """DatasetError unless the images of ``source`` have the shape ``model`` was trained on
-    and its classes are among the model's; an MnistnpWarning when the data have fewer
-    classes than the model (a subset can be meant), or are a registered dataset whose
-    classes are not those of the one the model was trained on."""
+    """Check that the data of ``source`` fit ``model``.
+
+    DatasetError unless the images of ``source`` have the shape ``model`` was trained on and its
+    classes are among the model's; an MnistnpWarning when the data have fewer classes than the model
+    (a subset can be meant), or are a registered dataset whose classes are not those of the one the
+    model was trained on.
+    """
     (_, y_train), (x_test, y_test) = data
     shape, trained = x_test.shape[1:], ModelInfo(model.info).image_shape
     if trained is not None and trained != shape:
@@ -134,9 +137,11 @@ def check_fits(model: Sequential, path: str | os.PathLike[str], data: Data,
 
 def check_input(path: str | os.PathLike[str], model: Sequential, shape: tuple[int, ...],
                 what: str = "the images") -> None:
-    """ShapeError unless samples of ``shape`` (one sample's shape, such as (28, 28)) are what
-    the model read from ``path`` takes: its input shape or, for a model of rows, any shape of
-    as many numbers (flattened)."""
+    """Check that samples of ``shape`` are what the model read from ``path`` takes.
+
+    ShapeError unless they are: its input shape or, for a model of rows, any shape of as many
+    numbers (flattened). ``shape`` is one sample's shape, such as (28, 28).
+    """
     shape = tuple(shape)
     if shape == model.input_shape:
         return

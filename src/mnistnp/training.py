@@ -231,9 +231,10 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, optimizer: Optimizer, *
         rng: np.random.Generator, epochs: int = 1, batch_size: int | None = 128,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         callbacks: Sequence[Callback] = ()) -> History:
-    """Train ``model`` on images ``x`` (n_samples, ...) and labels ``y`` (n_samples,) for
-    ``epochs`` passes in shuffled mini-batches of ``batch_size`` (None, or any size >=
-    n_samples: full-batch gradient descent), drawing the order from ``rng``.
+    """Train ``model`` on images ``x`` and labels ``y`` in shuffled mini-batches.
+
+    For ``epochs`` passes in mini-batches of ``batch_size`` (None, or any size >= n_samples:
+    full-batch gradient descent), drawing the order from ``rng``.
 
     ``validation`` (images, labels) is scored after every epoch; it is never trained on.
     ``callbacks`` see the run as it goes (see ``Callback``): a learning-rate schedule (which
@@ -303,11 +304,12 @@ class Trainer:
             epochs: int | None = None, iterations: int | None = None,
             validation: tuple[np.ndarray, np.ndarray] | None = None,
             state: TrainState | None = None) -> History:
-        """Train on images ``x`` and labels ``y`` (the rows the sampler indexes) for
-        ``iterations`` steps if given, else ``epochs`` passes (1 if neither), drawing the batch
-        order from ``rng``; ``validation`` as for ``fit``. ``state`` (from a checkpoint)
-        continues a run where it stood, bit-identical to one never interrupted, given the
-        model, optimizer, callbacks and ``rng`` restored alike. Returns the History.
+        """Train on images ``x`` and labels ``y``, the rows the sampler indexes.
+
+        For ``iterations`` steps if given, else ``epochs`` passes (1 if neither), drawing the batch
+        order from ``rng``; ``validation`` as for ``fit``. ``state`` (from a checkpoint) continues a
+        run where it stood, bit-identical to one never interrupted, given the model, optimizer,
+        callbacks and ``rng`` restored alike.
 
         Parameters
         ----------

@@ -193,16 +193,21 @@ def build_layers(layers: str | Sequence[Item], input_shape: Sequence[int], num_c
 def network(layers: str | Sequence[Item], input_shape: Sequence[int], num_classes: int,
             dtype: np.dtype | str = "float32", rng: np.random.Generator | None = None,
             input_scale: float = 1 / 255) -> Sequential:
-    """The Sequential model a layer string describes (see ``build_layers``), initialised from
-    ``rng`` if given: ``network("dense:256,dropout:0.2", (28, 28), 10, rng=rng)``."""
+    """The Sequential model a layer string describes (see ``build_layers``).
+
+    Initialised from ``rng`` if given: ``network("dense:256,dropout:0.2", (28, 28), 10, rng=rng)``.
+    """
     model = Sequential(build_layers(layers, input_shape, num_classes, dtype, input_scale),
                        input_shape, dtype)
     return model.init(rng) if rng is not None else model
 
 
 def mlp_layers(hidden: Sequence[int], dropout: float = 0.0, shift: int = 0) -> str:
-    """The layer string of an MLP of ``hidden`` widths with ``dropout`` after each hidden
-    layer and random shifts of ``shift`` pixels: what ``mlp`` builds."""
+    """The layer string of an MLP, what ``mlp`` builds.
+
+    Hidden layers of ``hidden`` widths with ``dropout`` after each and random shifts of ``shift``
+    pixels.
+    """
     items = [f"shift:{shift}"] if shift else []
     for width in hidden:
         items.append(f"dense:{width}")

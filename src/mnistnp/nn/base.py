@@ -257,8 +257,9 @@ class Layer:
         return tuple(input_shape)
 
     def flops(self, input_shape: Shape) -> int:
-        """Floating-point operations for one sample of ``input_shape`` (no batch axis) in
-        evaluation (inference), as an int.
+        """Floating-point operations for one sample of ``input_shape`` in evaluation (inference).
+
+        ``input_shape`` has no batch axis; the count is an int.
 
         Convention: a multiply-add is 2 FLOPs; an add, a multiply, a division, a comparison
         or a maximum of two numbers is 1 each; a reshape, a view, a copy or a cast is 0.
@@ -274,10 +275,11 @@ class Layer:
         raise NotImplementedError(f"layer kind {self.kind} gives no FLOP count")
 
     def eval_values(self, input_shape: Shape) -> int:
-        """How many numbers one sample of ``input_shape`` takes while this layer runs in
-        evaluation, besides its input: its output, by default; a layer with working arrays
-        (a convolution's columns) counts them too. Sequential sizes its evaluation chunks
-        from it."""
+        """How many numbers one sample takes while this layer runs in evaluation.
+
+        Besides its input: its output, by default; a layer with working arrays (a convolution's
+        columns) counts them too. Sequential sizes its evaluation chunks from it.
+        """
         return math.prod(self.output_shape(input_shape))
 
     @classmethod
@@ -332,8 +334,11 @@ class Layer:
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
-        """The layers that ``name:values`` in a layer string stands for, placed after a layer
-        whose output is ``input_shape``. By default this one layer, built from the values."""
+        """The layers that ``name:values`` in a layer string stands for.
+
+        They are placed after a layer whose output is ``input_shape``. By default this one layer,
+        built from the values.
+        """
         return [cls(*values)]
 
     @property
@@ -364,10 +369,11 @@ class Layer:
         return buf[:shape[0]]
 
     def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
-        """Add what this layer computes in evaluation to ``graph``, reading the batch named
-        ``x`` (one sample of ``input_shape``), and return the name of its output. A layer kind
-        without this piece is refused by name (ExportError); a training-only layer returns
-        ``x`` unchanged."""
+        """Add what this layer computes in evaluation to ``graph``; return its output's name.
+
+        It reads the batch named ``x`` (one sample of ``input_shape``). A layer kind without this
+        piece is refused by name (ExportError); a training-only layer returns ``x`` unchanged.
+        """
         raise ExportError(f"layer kind {self.kind} has no ONNX export")
 
 

@@ -136,8 +136,10 @@ def _col2im(cols: np.ndarray, stride: tuple[int, int], out: np.ndarray) -> None:
 
 
 class Conv2D(Layer):
-    """2-D cross-correlation (as PyTorch's ``Conv2d``) of (N, C, H, W) float batches with F
-    filters W of shape (F, C, kh, kw) plus a bias b (F,), giving (N, F, H', W').
+    """2-D cross-correlation (as PyTorch's ``Conv2d``) of images with F filters plus a bias.
+
+    Takes (N, C, H, W) float batches, with filters W of shape (F, C, kh, kw) and a bias b of shape
+    (F,), giving (N, F, H', W').
 
     ``kernel_size`` and ``stride`` are ints or (height, width) pairs; ``padding`` is "valid"
     or "same" (see ``conv_geometry``); ``init`` "he" (the default, for ReLU) or "glorot".
@@ -207,8 +209,11 @@ class Conv2D(Layer):
         return self.out_channels, ho, wo
 
     def flops(self, input_shape: Shape) -> int:
-        """Per output value, C * kh * kw multiply-adds (the zero border's too, as the GEMM
-        does them) and one bias addition: F * H' * W' * (2 * C * kh * kw + 1)."""
+        """F * H' * W' * (2 * C * kh * kw + 1) per sample.
+
+        Per output value, C * kh * kw multiply-adds (the zero border's too, as the GEMM does them)
+        and one bias addition.
+        """
         f, ho, wo = self.output_shape(input_shape)
         kh, kw = self.kernel
         return f * ho * wo * (2 * self.in_channels * kh * kw + 1)
@@ -346,8 +351,10 @@ class Conv2D(Layer):
                 f"{self.padding})")
 
     def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
-        """Conv with the zero border ``conv_geometry`` gives this input size, as explicit pads
-        (top, left, bottom, right): 'same' puts an odd one after, as ``forward`` does."""
+        """Conv, with the zero border ``conv_geometry`` gives this input size as explicit pads.
+
+        The pads are (top, left, bottom, right): 'same' puts an odd one after, as ``forward`` does.
+        """
         (_, top, bottom), (_, left, right) = self._geometry(*input_shape[1:])
         weights = [graph.constant("W", self.W), graph.constant("b", self.b)]
         return graph.node("Conv", [x, *weights], kernel_shape=list(self.kernel),

@@ -294,10 +294,12 @@ class Sequential:
         return int(self.params.size)
 
     def summary(self, input_shape: Sequence[int] | None = None) -> str:
-        """A table of the layers with each one's output shape and parameter count, then the
-        totals, as Keras' ``model.summary()`` prints. ``input_shape`` is one sample's shape
-        (no batch axis), by default the model's own; ShapeError (a ValueError) if a layer
-        cannot take the shape it is given."""
+        """A table of the layers, each one's output shape and parameter count, and the totals.
+
+        As Keras' ``model.summary()`` prints. ``input_shape`` is one sample's shape (no batch axis),
+        by default the model's own; ShapeError (a ValueError) if a layer cannot take the shape it is
+        given.
+        """
         shape = self.input_shape if input_shape is None else tuple(input_shape)
         shapes = self.shapes if input_shape is None else output_shapes(self.layers, shape)
         rows = [("input", shape, 0)] + [(repr(layer), s, layer.num_params)
@@ -331,9 +333,11 @@ class Sequential:
 
     @staticmethod
     def parts_from_spec(spec: dict[str, Any]) -> tuple[list[Layer], Shape, np.dtype]:
-        """The layers, input shape and dtype ``spec()`` data describes, the layers rebuilt
-        (which allocates nothing) but not yet put together, so a caller can check what they
-        declare (``param_shapes``, ``state_shapes``) first. Raises as ``from_spec``."""
+        """The layers, input shape and dtype ``spec()`` data describes, not yet put together.
+
+        The layers are rebuilt (which allocates nothing), so a caller can check what they declare
+        (``param_shapes``, ``state_shapes``) first. Raises as ``from_spec``.
+        """
         if spec["dtype"] not in ("float32", "float64"):
             raise ValueError(f"dtype {spec['dtype']!r} is not float32 or float64")
         shape = spec["input_shape"]

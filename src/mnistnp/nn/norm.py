@@ -19,9 +19,10 @@ _GRAIN = 2
 
 
 class BatchNorm(Layer):
-    """Normalise each feature (each channel, for (N, C, H, W) input) to zero mean and unit
-    variance, then scale by ``gamma`` and shift by ``beta``: y = gamma * xhat + beta
-    (Ioffe and Szegedy, 2015).
+    """Batch normalisation (Ioffe and Szegedy, 2015): y = gamma * xhat + beta.
+
+    Normalise each feature (each channel, for (N, C, H, W) input) to zero mean and unit variance,
+    then scale by ``gamma`` and shift by ``beta``.
 
     In training, the statistics are the batch's (over N, and H and W for images), with the
     biased variance, and the gradient flows through them; the running estimates are updated
@@ -139,8 +140,11 @@ class BatchNorm(Layer):
         return tuple(input_shape)
 
     def flops(self, input_shape: Shape) -> int:
-        """In evaluation ``x * scale + shift`` with per-feature constants (made from the
-        parameters and running statistics, not counted): one multiply-add per value, 2."""
+        """One multiply-add per value, 2: in evaluation ``x * scale + shift``.
+
+        The per-feature constants are made from the parameters and running statistics, and not
+        counted.
+        """
         return 2 * math.prod(input_shape)
 
     @staticmethod
@@ -249,8 +253,10 @@ class BatchNorm(Layer):
         return f"BatchNorm({self.num_features})"
 
     def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
-        """Folded into one scale and one shift per feature from the running statistics, the
-        same numbers as ``forward``'s evaluation computes: Mul then Add."""
+        """Mul then Add: one scale and one shift per feature from the running statistics.
+
+        The same numbers as ``forward``'s evaluation computes.
+        """
         inv_std = 1 / np.sqrt(self.running_var + self.running_var.dtype.type(self.eps))
         shape = (-1,) + (1,) * (len(input_shape) - 1)  # (F,) for rows, (C, 1, 1) for images
         scale = (self.gamma * inv_std).reshape(shape)

@@ -15,9 +15,10 @@ from .layers import with_channels
 
 
 class MaxPool2D(Layer):
-    """The maximum of each ``size`` window, one every ``stride`` pixels (default: ``size``,
-    windows side by side), no padding: H' = floor((H - size) / stride) + 1, so rows and
-    columns no window reaches are dropped, as PyTorch's ``MaxPool2d``.
+    """The maximum of each ``size`` window, one every ``stride`` pixels, as PyTorch's ``MaxPool2d``.
+
+    ``stride`` defaults to ``size`` (windows side by side); no padding: H' = floor((H - size) /
+    stride) + 1, so rows and columns no window reaches are dropped.
 
     The gradient goes to the window's maximum; on a tie, to the first one in row-major order
     (as PyTorch), so each output's gradient lands exactly once (where a ReLU gave a window of

@@ -13,7 +13,7 @@ from .base import Optimizer, require
 
 
 class Adam(Optimizer):
-    """Adam (Kingma and Ba, 2015) with bias correction:
+    """Adam (Kingma and Ba, 2015) with bias correction.
 
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
     p <- p - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps * sqrt(1 - b2^t)).
@@ -85,7 +85,7 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019), as PyTorch's AdamW:
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019), as PyTorch's AdamW.
 
     p <- p * (1 - lr * weight_decay), then the Adam step from the plain gradient.
     """

@@ -47,8 +47,11 @@ class Schedule:
         """Told each epoch's validation loss (None without validation); plateau uses it."""
 
     def unreached(self) -> tuple[str, int, str] | None:
-        """(setting, its length in steps, what the rate then does) if the run ends before the
-        rate would change as the setting says; None if it does not."""
+        """What the run will not reach of the schedule's settings, if anything.
+
+        (setting, its length in steps, what the rate then does) if the run ends before the rate
+        would change as the setting says; None if it does not.
+        """
         return None
 
     def config(self) -> dict[str, Any]:
@@ -71,9 +74,12 @@ class Schedule:
 
 
 class Cosine(Schedule):
-    """Linear warmup from lr / warmup to lr over ``warmup_epochs``, then cosine decay to 0
-    (Loshchilov and Hutter, 2017): lr_t = lr * (1 + cos(pi * s / S)) / 2 over the S steps left.
-    Warmup keeps Adam's first, poorly estimated steps small; the decay lets the end settle."""
+    """Linear warmup, then cosine decay to 0 (Loshchilov and Hutter, 2017).
+
+    The warmup goes from lr / warmup to lr over ``warmup_epochs``; then lr_t = lr * (1 + cos(pi * s
+    / S)) / 2 over the S steps left. Warmup keeps Adam's first, poorly estimated steps small; the
+    decay lets the end settle.
+    """
 
     name = "cosine"
     summary = "warmup, then a cosine decay to 0 at the end of the run"
@@ -124,9 +130,11 @@ class StepDecay(Schedule):
 
 
 class ReduceOnPlateau(Schedule):
-    """Multiply the rate by ``gamma`` when the validation loss has not improved (by more than
-    ``threshold``, relative) for ``patience`` epochs, as Keras' and PyTorch's ReduceLROnPlateau
-    (their ``factor``)."""
+    """Multiply the rate by ``gamma`` when the validation loss stops improving.
+
+    Not improving means by no more than ``threshold``, relative, for ``patience`` epochs, as Keras'
+    and PyTorch's ReduceLROnPlateau (their ``factor``).
+    """
 
     name = "plateau"
     summary = "times gamma after plateau-patience epochs without a better val_loss"
@@ -167,8 +175,11 @@ class ReduceOnPlateau(Schedule):
 
 def make_schedule(config: Mapping[str, Any], lr: float, total_steps: int,
                   steps_per_epoch: int = 1) -> Schedule:
-    """The schedule ``{"name": ..., **arguments}`` describes, for a run of ``total_steps`` at
-    peak rate ``lr``; SettingError naming a bad name, argument or value."""
+    """The schedule ``{"name": ..., **arguments}`` describes.
+
+    For a run of ``total_steps`` at peak rate ``lr``; SettingError naming a bad name, argument or
+    value.
+    """
     schedule: Schedule = build(SCHEDULES, "schedule", config, lr=lr, total_steps=total_steps,
                                steps_per_epoch=steps_per_epoch)
     return schedule

@@ -12,7 +12,7 @@ from .base import Optimizer, require
 
 
 class SGD(Optimizer):
-    """Gradient descent, optionally with (Nesterov) momentum, as PyTorch defines them:
+    """Gradient descent, optionally with (Nesterov) momentum, as PyTorch defines them.
 
     v <- momentum * v + g;  p <- p - lr * v   (Nesterov: p <- p - lr * (g + momentum * v)).
     With momentum 0 this is the plain update p <- p - lr * g.
