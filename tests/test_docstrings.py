@@ -10,9 +10,11 @@ offenders:
 - SS01: a summary line, which docs/api.md's reference shows;
 - SS06: the summary on one line (the rest of its paragraph below a blank line), not ending in a
   colon: the reference shows that line alone;
-- PR01: every parameter documented, for a function or class taking an array (an ``ndarray``
-  annotation): a caller must learn the shape and dtype it wants;
-- RT01: a Returns (or Yields) section, for one returning arrays;
+- PR01: every parameter documented (a class's in Parameters or, for a record, Attributes), for
+  a function or class taking an array (an ``ndarray`` annotation), whose caller must learn the
+  shape and dtype it wants, and for every function and class of the three ``__all__`` lists;
+- RT01: a Returns (or Yields) section, for a function returning arrays, and for every function
+  of the three ``__all__`` lists that returns something;
 - SHAPE: an argument or result annotated as a bare ``np.ndarray`` says its shape and dtype in
   its type (``ndarray of shape (n_samples, 28, 28), dtype uint8``).
 """
@@ -74,7 +76,11 @@ def is_bare_array(annotation: Any) -> bool:
     return str(annotation).replace("numpy.", "np.") in ("np.ndarray", "<class 'np.ndarray'>")
 
 
-def problems(obj: Any) -> list[str]:
+# The names users meet first: every parameter and result of theirs is documented.
+HEADLINE = {"mnistnp", "mnistnp.nn", "mnistnp.optim"}
+
+
+def problems(obj: Any, headline: bool = False) -> list[str]:
     """What one public name's docstring lacks, as check codes with a word of detail."""
     doc = inspect.getdoc(obj.fget if isinstance(obj, property) else obj)
     if not doc:
@@ -89,12 +95,14 @@ def problems(obj: Any) -> list[str]:
     sig = signature_of(obj)
     if sig is None or isinstance(obj, property):
         return found
-    params = [p for name, p in sig.parameters.items() if name not in ("self", "cls")]
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    params = [p for name, p in sig.parameters.items()
+              if name not in ("self", "cls") and not (headline and p.kind in variadic)]
     documented = {}
-    for entry in parsed["Parameters"] + parsed["Other Parameters"]:
+    for entry in parsed["Parameters"] + parsed["Other Parameters"] + parsed["Attributes"]:
         for name in entry.name.split(","):
             documented[name.strip().lstrip("*")] = entry.type
-    if any(is_array(p.annotation) for p in params):
+    if headline or any(is_array(p.annotation) for p in params):
         missing = [p.name for p in params if p.name not in documented]
         if missing:
             found.append(f"PR01 parameters not documented: {', '.join(missing)}")
@@ -103,7 +111,9 @@ def problems(obj: Any) -> list[str]:
         if kind is not None and is_bare_array(p.annotation) and not (
                 "shape" in kind and "dtype" in kind):
             found.append(f"SHAPE parameter {p.name}: {kind!r}")
-    if not inspect.isclass(obj) and is_array(sig.return_annotation):
+    returns_something = str(sig.return_annotation) not in ("None", str(inspect.Signature.empty))
+    if not inspect.isclass(obj) and (is_array(sig.return_annotation)
+                                      or (headline and returns_something)):
         returns = parsed["Returns"] + parsed["Yields"]
         if not returns:
             found.append("RT01 no Returns section")
@@ -118,7 +128,8 @@ def offenders() -> list[str]:
     for module_name, name, obj in make_api_md.public_names():
         if defined_in(obj) in NOT_YET:
             continue
-        found += [f"{module_name}.{name}: {p}" for p in problems(obj)]
+        headline = module_name in HEADLINE and "." not in name
+        found += [f"{module_name}.{name}: {p}" for p in problems(obj, headline)]
     return found
 
 
@@ -184,6 +195,7 @@ def test_the_checks_catch_a_missing_docstring_and_an_unshaped_array() -> None:
     assert problems(wrapped) == ["SS06 summary not on one line"]
     wrapped.__doc__ = "Twice ``n``."
     assert problems(wrapped) == []  # no array: the sections are not required
+    assert [p.split()[0] for p in problems(wrapped, headline=True)] == ["PR01", "RT01"]
 
 
 def test_the_api_reference_is_generated_from_the_docstrings() -> None:

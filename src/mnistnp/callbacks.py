@@ -80,6 +80,11 @@ class LearningRateScheduler(Callback):
     tells the schedule the validation loss (None without validation). The optimizer's own ``lr``
     only holds until the first step. The step count is the run's (History's), so a resumed run
     continues the schedule where it stood.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        Gives the rate for each step.
     """
 
     def __init__(self, schedule: Schedule) -> None:
@@ -98,6 +103,13 @@ class EarlyStopping(Callback):
 
     Then put back the weights and layer state (batch norm's running statistics) of the best epoch,
     so the model is the best seen, not the last.
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without improvement before stopping.
+    min_delta : float, default 0.0
+        How much lower the validation loss must be to count as an improvement.
     """
 
     def __init__(self, patience: int, min_delta: float = 0.0) -> None:
@@ -172,6 +184,13 @@ class MetricsLog(Callback):
     ``history``, the record of a run being resumed, is written first, so the log holds each
     epoch the run has finished exactly once: lines a crash left after the checkpoint (a torn
     line, or epochs the checkpoint does not have, which would come again) are cut away.
+
+    Parameters
+    ----------
+    target : str, os.PathLike or text stream
+        The file to write (replaced), or an open stream.
+    history : History, optional
+        The record of a run being resumed, written first.
     """
 
     def __init__(self, target: str | os.PathLike[str] | IO[str],

@@ -28,6 +28,13 @@ class TrainingError(MnistnpError):
     """Training cannot go on (for example, the loss became non-finite).
 
     ``setting`` names the setting whose change would help (``"lr"``), if one would.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong.
+    setting : str, optional
+        The setting whose change would help, such as ``"lr"``.
     """
 
     def __init__(self, message: str, setting: str | None = None) -> None:
@@ -48,6 +55,13 @@ class SettingError(MnistnpError, ValueError):
     A validation split that leaves too little to train or validate on, say. ``setting`` names it
     (``"val_split"``), and the message starts with it as the command line spells it (``val-split
     60000: ...``).
+
+    Parameters
+    ----------
+    message : str
+        The message, starting with the setting as the command line spells it.
+    setting : str
+        The setting's name, such as ``"val_split"``.
     """
 
     def __init__(self, message: str, setting: str) -> None:

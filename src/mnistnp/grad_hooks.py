@@ -36,7 +36,13 @@ def clip_global_norm_inplace(grads: np.ndarray, max_norm: float) -> float:
 
 
 class ClipGlobalNorm:
-    """A gradient hook: scale the gradient so its global L2 norm is at most ``max_norm``."""
+    """A gradient hook: scale the gradient so its global L2 norm is at most ``max_norm``.
+
+    Parameters
+    ----------
+    max_norm : float
+        The largest L2 norm of the flat gradient, > 0.
+    """
 
     def __init__(self, max_norm: float) -> None:
         if not (math.isfinite(max_norm) and max_norm > 0):

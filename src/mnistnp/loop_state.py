@@ -26,6 +26,21 @@ class History:
 
     The cost of every iteration, and per epoch the mean train cost, validation loss and accuracy
     (NaN without validation), learning rate, time and speed.
+
+    Attributes
+    ----------
+    costs : list of float
+        One per iteration (the batch's mean cost).
+    epoch_loss, epoch_val_loss, epoch_val_accuracy : list of float
+        Per epoch: the mean train cost, and the validation loss and accuracy (NaN without).
+    epoch_lr : list of float
+        The rate of each epoch's last step.
+    epoch_seconds, epoch_samples_per_s : list of float
+        Each epoch's time and speed.
+    epoch_end : list of int
+        Iterations done when each epoch ended.
+    best_epoch : int or None
+        Set when early stopping restored an earlier epoch.
     """
 
     costs: list[float] = field(default_factory=list)  # one per iteration (batch mean)

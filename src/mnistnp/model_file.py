@@ -122,6 +122,15 @@ def save_model(path: str | os.PathLike[str], model: Sequential,
 
     The file holds the architecture, weights, state and ``info`` (such as seed, dataset, metrics);
     an earlier file there stays intact until the new one is whole.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (.npz).
+    model : Sequential
+        The model.
+    info : mapping, optional
+        JSON-ready data recorded with it (seed, dataset, metrics), read back as ``model.info``.
     """
     meta = {"format_version": FORMAT_VERSION, "model": model.spec(), "info": dict(info or {})}
     arrays = state_dict(model)

@@ -15,6 +15,11 @@ class ModelInfo(Mapping[str, Any]):
 
     The library reads it through the typed properties, which give None for what the file does not
     record, or records as the wrong type (a hostile or hand-edited file).
+
+    Parameters
+    ----------
+    data : mapping, optional
+        The file's recorded info (a copy is kept).
     """
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:

@@ -37,7 +37,19 @@ Data = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 @dataclass
 class TrainResult:
-    """What a run produced: the trained model, its History and its final accuracies."""
+    """What a run produced: the trained model, its History and its final accuracies.
+
+    Attributes
+    ----------
+    model : Sequential
+        The trained model.
+    history : History
+        Its training record.
+    train_accuracy, test_accuracy : float
+        The accuracies on the training rows and the test set, in [0, 1].
+    val_accuracy : float or None
+        On the validation rows; None without a validation split.
+    """
 
     model: Sequential
     history: History
@@ -118,6 +130,39 @@ def train(config: TrainConfig, data: Data | None = None,
     last one at its end, marked finished, so the checkpoint never offers to redo a done run.
     ``plan`` is ``Plan.of(config, data)``, worked out here if not given. ``on_scoring`` is
     told how many images are scored after training (a CNN takes a while over 70,000).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        What to train, on what data, and how.
+    data : tuple, optional
+        ``(x_train, y_train), (x_test, y_test)`` as ``datasets.load`` gives them; by default
+        the config's dataset.
+    log : callable, optional
+        Takes the progress lines.
+    progress : bool, optional
+        False for no progress bar; otherwise one is shown on a terminal only.
+    metrics_path : str, os.PathLike or text stream, optional
+        Gets one JSON line per epoch.
+    callbacks : sequence of Callback, default ()
+        More callbacks for the run.
+    resume : Checkpoint, optional
+        A checkpointed run to continue.
+    checkpoint_path : str, optional
+        Where checkpoints are written.
+    checkpoint_every : int, default 0
+        Epochs between two checkpoints; 0 for none but the last and an interrupt's.
+    should_stop : callable, optional
+        Polled after each batch; True writes a checkpoint and raises Interrupted.
+    plan : Plan, optional
+        ``Plan.of(config, data)``, worked out here if not given.
+    on_scoring : callable, optional
+        Told how many images are scored after training.
+
+    Returns
+    -------
+    TrainResult
+        The model, its History and its accuracies.
     """
     if resume is not None:
         config = resume.config

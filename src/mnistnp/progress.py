@@ -134,6 +134,13 @@ class TextLog(Callback):
     is one step, the cost lines replace the epoch lines and carry the validation); and once, in a
     run still going after ESTIMATE_AFTER seconds, the time left. A bar on the screen is kept below
     the lines.
+
+    Parameters
+    ----------
+    log : callable
+        Takes each line, such as ``print``.
+    every : int, default 0
+        Iterations between two cost lines; 0 for none.
     """
 
     def __init__(self, log: Callable[[str], None], every: int = 0) -> None:

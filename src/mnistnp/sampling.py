@@ -43,6 +43,13 @@ class ShuffledBatches:
 
     The last may be shorter. ``batch_size=None``, or one at least ``n``, is the whole set in order,
     in one batch (full-batch gradient descent).
+
+    Parameters
+    ----------
+    n : int
+        The rows to draw from.
+    batch_size : int or None, default 128
+        Rows per batch; None for the whole set.
     """
 
     in_range = True  # a permutation of range(n) and slices of it

@@ -292,6 +292,19 @@ class Trainer:
     The loop itself does only what every run needs: the plan (epochs or iterations), the batch
     order's random state per epoch (so a resumed run draws the same batches), the steps, the
     finite checks, and the History with each epoch's validation.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model, trained in place.
+    optimizer : Optimizer
+        Takes each step.
+    sampler : Sampler
+        Gives each epoch's batches (``ShuffledBatches``).
+    grad_hooks : sequence of GradHook, default ()
+        Change the flat gradient in place before each step (``ClipGlobalNorm``), in order.
+    callbacks : sequence of Callback, default ()
+        Watch the run, in order.
     """
 
     def __init__(self, model: Sequential, optimizer: Optimizer, sampler: Sampler, *,

@@ -415,6 +415,18 @@ def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> 
     """Rebuild a layer from ``Layer.spec()`` data by the class its kind names.
 
     Raises KeyError/TypeError/ValueError if the spec is bad.
+
+    Parameters
+    ----------
+    spec : dict
+        ``{"type": kind, **settings}``, as ``Layer.spec()`` gives it.
+    dtype : numpy.dtype or str, default "float32"
+        The model's dtype, for a layer that takes one.
+
+    Returns
+    -------
+    Layer
+        The layer, not yet bound to a model's buffers.
     """
     if not isinstance(spec, dict):
         raise TypeError(f"a layer spec is a JSON object, got {spec!r}")

@@ -150,6 +150,21 @@ class Conv2D(Layer):
     ``backward`` differentiates the last ``forward``, which must be in training mode; it
     consumes the columns that ``forward`` kept (their buffer takes the column gradient), so
     each training ``forward`` allows one ``backward``.
+
+    Parameters
+    ----------
+    in_channels : int
+        C, the input's channels.
+    out_channels : int
+        F, the number of filters.
+    kernel_size : int or (int, int)
+        The filters' height and width (one int for both).
+    stride : int or (int, int), default 1
+        The step between windows, down and across.
+    padding : {"valid", "same"}, default "valid"
+        No border, or a zero border that keeps H and W at stride 1 (see ``conv_geometry``).
+    init : {"he", "glorot"}, default "he"
+        The weight initialiser.
     """
 
     kind: ClassVar[str] = "Conv2D"

@@ -36,6 +36,13 @@ class Rescale(Layer):
 
     The model's first layer (after random shifts): with ``scale=1/255`` it takes the uint8
     images as stored, so the pixels stay uint8 until a batch is formed.
+
+    Parameters
+    ----------
+    scale : float, default 1.0
+        The factor, finite and not 0 (1/255 takes pixels 0-255 to [0, 1]).
+    dtype : numpy.dtype or str, default "float32"
+        The model's dtype, which the output takes.
     """
 
     kind = "Rescale"
@@ -150,6 +157,15 @@ class Dense(Layer):
     ``y = x @ W + b`` with W of shape (in_features, out_features), on rows (n_samples, in_features).
 
     Weights are He-initialised (normal, std sqrt(2 / in_features)), suited to ReLU; biases are 0.
+
+    Parameters
+    ----------
+    in_features : int
+        Inputs per sample, >= 1.
+    out_features : int
+        Outputs per sample, >= 1.
+    init : {"he", "glorot"}, default "he"
+        The weight initialiser (``INITIALIZERS``).
     """
 
     kind = "Dense"
@@ -272,6 +288,11 @@ class Dropout(RandomLayer):
 
     Its random stream is a child of the model's generator (set in ``init``), so the same seed
     gives the same masks.
+
+    Parameters
+    ----------
+    p : float
+        The probability of zeroing a unit in training, in [0, 1).
     """
 
     kind = "Dropout"

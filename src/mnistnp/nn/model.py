@@ -75,6 +75,15 @@ class Sequential:
     The chain of shapes is checked here, once (ShapeError naming the layer that does not fit).
     ``forward`` takes a batch (n_samples, *input_shape), such as uint8 images, and returns
     logits (n_samples, n_classes).
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        The layers, in order.
+    input_shape : sequence of int
+        One sample's shape, without the batch axis, such as (28, 28).
+    dtype : numpy.dtype or str, default "float32"
+        The dtype of the parameters, gradients and activations.
     """
 
     def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int],

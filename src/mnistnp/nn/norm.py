@@ -43,6 +43,17 @@ class BatchNorm(Layer):
     ``channel_major``), valid until the layer's next training-mode call; evaluation returns
     fresh arrays. ``backward`` differentiates the last ``forward``; after an evaluation-mode
     one, the statistics are constants (a frozen layer).
+
+    Parameters
+    ----------
+    num_features : int
+        The features of rows, or the channels C of (N, C, H, W) images.
+    momentum : float, default 0.1
+        The running estimates' update rate.
+    eps : float, default 1e-5
+        Added to the variance before its square root.
+    dtype : numpy.dtype or str, default "float32"
+        The model's dtype, which the running statistics take.
     """
 
     kind: ClassVar[str] = "BatchNorm"

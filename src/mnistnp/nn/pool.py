@@ -28,6 +28,13 @@ class MaxPool2D(Layer):
     next training-mode call; evaluation returns fresh arrays. ``backward`` differentiates the
     last ``forward``, which must be in training mode. ``size`` and ``stride`` are ints or
     (height, width) pairs.
+
+    Parameters
+    ----------
+    size : int or (int, int), default 2
+        The window's height and width.
+    stride : int or (int, int), optional
+        The step between windows; default ``size``.
     """
 
     kind: ClassVar[str] = "MaxPool2D"

@@ -78,6 +78,13 @@ class Optimizer:
     A subclass that sets its own ``name`` joins ``OPTIMIZERS``: its constructor's arguments
     are its config (``{"name": "adamw", "lr": 0.002, "weight_decay": 0.1}``), and it alone
     checks them.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, > 0.
+    weight_decay : float, default 0.0
+        L2: adds ``weight_decay * p`` to the gradient.
     """
 
     name: ClassVar[str] = "optimizer"
@@ -155,6 +162,21 @@ def make_optimizer(config: Mapping[str, Any]) -> Optimizer:
     """The optimizer ``{"name": ..., **arguments}`` describes.
 
     SettingError naming a bad name, argument or value.
+
+    Parameters
+    ----------
+    config : mapping
+        A registered ``name`` (``OPTIMIZERS``) and its constructor's arguments.
+
+    Returns
+    -------
+    Optimizer
+        The optimizer.
+
+    Raises
+    ------
+    SettingError
+        Naming a bad name, argument or value.
     """
     optimizer: Optimizer = build(OPTIMIZERS, "optimizer", config)
     return optimizer

@@ -24,6 +24,15 @@ class Schedule:
     (``{"name": "cosine", "warmup_epochs": 1}``), checked by its constructor alone. A subclass
     that sets its own ``name`` joins ``SCHEDULES``. Its state (``state_dict``) is what a
     resumed run needs to go on giving the same rates.
+
+    Parameters
+    ----------
+    lr : float
+        The peak learning rate.
+    total_steps : int
+        The run's length in steps.
+    steps_per_epoch : int, default 1
+        Steps in an epoch, which turns the settings in epochs into steps.
     """
 
     name: ClassVar[str] = "constant"
@@ -79,6 +88,17 @@ class Cosine(Schedule):
     The warmup goes from lr / warmup to lr over ``warmup_epochs``; then lr_t = lr * (1 + cos(pi * s
     / S)) / 2 over the S steps left. Warmup keeps Adam's first, poorly estimated steps small; the
     decay lets the end settle.
+
+    Parameters
+    ----------
+    lr : float
+        The peak learning rate.
+    total_steps : int
+        The run's length in steps.
+    warmup_epochs : float, default 0.0
+        The length of the linear warmup, in epochs.
+    steps_per_epoch : int, default 1
+        Steps in an epoch, which turns the settings in epochs into steps.
     """
 
     name = "cosine"
@@ -107,7 +127,21 @@ class Cosine(Schedule):
 
 
 class StepDecay(Schedule):
-    """lr * gamma ** (step // step_size): drop by ``gamma`` every ``step_epochs`` epochs."""
+    """lr * gamma ** (step // step_size): drop by ``gamma`` every ``step_epochs`` epochs.
+
+    Parameters
+    ----------
+    lr : float
+        The peak learning rate.
+    total_steps : int
+        The run's length in steps.
+    step_epochs : int, default 10
+        Epochs between two drops.
+    gamma : float, default 0.1
+        The factor of each drop.
+    steps_per_epoch : int, default 1
+        Steps in an epoch, which turns the settings in epochs into steps.
+    """
 
     name = "step"
     summary = "times gamma every step-epochs epochs"
@@ -134,6 +168,23 @@ class ReduceOnPlateau(Schedule):
 
     Not improving means by no more than ``threshold``, relative, for ``patience`` epochs, as Keras'
     and PyTorch's ReduceLROnPlateau (their ``factor``).
+
+    Parameters
+    ----------
+    lr : float
+        The peak learning rate.
+    total_steps : int
+        The run's length in steps.
+    gamma : float, default 0.1
+        The factor of each drop.
+    patience : int, default 2
+        Epochs without improvement before a drop.
+    threshold : float, default 1e-4
+        The relative improvement of the validation loss that counts.
+    min_lr : float, default 0.0
+        The rate never drops below this.
+    steps_per_epoch : int, default 1
+        Steps in an epoch, which turns the settings in epochs into steps.
     """
 
     name = "plateau"
@@ -179,6 +230,27 @@ def make_schedule(config: Mapping[str, Any], lr: float, total_steps: int,
 
     For a run of ``total_steps`` at peak rate ``lr``; SettingError naming a bad name, argument or
     value.
+
+    Parameters
+    ----------
+    config : mapping
+        A registered ``name`` (``SCHEDULES``) and its own arguments (in epochs).
+    lr : float
+        The peak learning rate.
+    total_steps : int
+        The run's length in steps.
+    steps_per_epoch : int, default 1
+        Steps in an epoch.
+
+    Returns
+    -------
+    Schedule
+        The schedule.
+
+    Raises
+    ------
+    SettingError
+        Naming a bad name, argument or value.
     """
     schedule: Schedule = build(SCHEDULES, "schedule", config, lr=lr, total_steps=total_steps,
                                steps_per_epoch=steps_per_epoch)

@@ -16,6 +16,17 @@ class SGD(Optimizer):
 
     v <- momentum * v + g;  p <- p - lr * v   (Nesterov: p <- p - lr * (g + momentum * v)).
     With momentum 0 this is the plain update p <- p - lr * g.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, > 0.
+    momentum : float, default 0.0
+        The momentum, in [0, 1).
+    nesterov : bool, default False
+        Nesterov momentum.
+    weight_decay : float, default 0.0
+        L2: adds ``weight_decay * p`` to the gradient.
     """
 
     name = "sgd"
