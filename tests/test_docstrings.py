@@ -12,15 +12,18 @@ offenders:
   colon: the reference shows that line alone;
 - PR01: every parameter documented (a class's in Parameters or, for a record, Attributes), for
   a function or class taking an array (an ``ndarray`` annotation), whose caller must learn the
-  shape and dtype it wants, and for every function and class of the three ``__all__`` lists;
+  shape and dtype it wants, and for every function, class and method of the three ``__all__``
+  lists (a method overriding a documented one, a layer kind's ``flops``, may say only what it
+  does differently: the base's docstring holds the sections);
 - RT01: a Returns (or Yields) section, for a function returning arrays, and for every function
-  of the three ``__all__`` lists that returns something;
+  and method of the three ``__all__`` lists that returns something (overrides as above);
 - SHAPE: an argument or result annotated as a bare ``np.ndarray`` says its shape and dtype in
   its type (``ndarray of shape (n_samples, 28, 28), dtype uint8``).
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import inspect
 import subprocess
@@ -123,12 +126,20 @@ def problems(obj: Any, headline: bool = False) -> list[str]:
     return found
 
 
+def overrides(module_name: str, name: str) -> bool:
+    """Whether method ``Class.member`` overrides one a base class documents."""
+    cls_name, member = name.split(".")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    return any(inspect.getdoc(getattr(base, member, None)) for base in cls.__mro__[1:]
+               if hasattr(base, member))
+
+
 def offenders() -> list[str]:
     found = []
     for module_name, name, obj in make_api_md.public_names():
         if defined_in(obj) in NOT_YET:
             continue
-        headline = module_name in HEADLINE and "." not in name
+        headline = module_name in HEADLINE and ("." not in name or not overrides(module_name, name))
         found += [f"{module_name}.{name}: {p}" for p in problems(obj, headline)]
     return found
 

@@ -34,29 +34,63 @@ class Callback:
     """
 
     def on_train_begin(self, ctx: TrainContext) -> None:
-        """Before the first step, of a fresh run or a resumed one."""
+        """Before the first step, of a fresh run or a resumed one.
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
+        """
 
     def on_epoch_begin(self, ctx: TrainContext) -> None:
-        """Before the epoch's first batch (the first batch left, when resuming mid-epoch)."""
+        """Before the epoch's first batch (the first batch left, when resuming mid-epoch).
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
+        """
 
     def on_batch_begin(self, ctx: TrainContext) -> None:
-        """Before each step; ``ctx.history.iterations`` steps are done."""
+        """Before each step; ``ctx.history.iterations`` steps are done.
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
+        """
 
     def on_batch_end(self, ctx: TrainContext) -> None:
         """After each step; its cost is ``ctx.history.costs[-1]``.
 
         May raise to stop at once (``training.Interrupted``, after saving what a resume needs) or
         call ``ctx.stop()``.
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
         """
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
         """After the epoch is recorded (and ``ctx.state.finished`` set if it was the last).
 
         ``ctx.stop()`` ends the run here.
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
         """
 
     def on_train_end(self, ctx: TrainContext) -> None:
-        """The run ended as planned or by ``ctx.stop()`` (not on an error or an interrupt)."""
+        """The run ended as planned or by ``ctx.stop()`` (not on an error or an interrupt).
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
+        """
 
     def close(self) -> None:
         """Always called last: release files and the screen."""
@@ -144,6 +178,11 @@ class EarlyStopping(Callback):
         """The counters, for checkpoints.
 
         ``best_params`` and ``best_state`` are saved beside them.
+
+        Returns
+        -------
+        dict of str to float or int
+            ``best_loss``, ``best_epoch`` and ``waited``.
         """
         return {"best_loss": self.best_loss, "best_epoch": self.best_epoch,
                 "waited": self.waited}

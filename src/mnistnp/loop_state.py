@@ -69,7 +69,19 @@ class History:
         return float(sum(self.epoch_seconds))
 
     def record(self, epoch: int) -> dict[str, float | int | None]:
-        """Epoch ``epoch`` (1-based) as one metrics.jsonl object; NaN becomes null."""
+        """Epoch ``epoch`` (1-based) as one metrics.jsonl object; NaN becomes null.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, from 1.
+
+        Returns
+        -------
+        dict
+            ``epoch``, ``loss``, ``val_loss``, ``val_accuracy``, ``lr``, ``seconds`` and
+            ``samples_per_s``.
+        """
         i = epoch - 1
 
         def num(values: list[float]) -> float | None:
@@ -80,7 +92,13 @@ class History:
                 "seconds": self.epoch_seconds[i], "samples_per_s": self.epoch_samples_per_s[i]}
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as JSON-ready data: every field by name, lists copied."""
+        """The record as JSON-ready data: every field by name, lists copied.
+
+        Returns
+        -------
+        dict
+            The fields by name.
+        """
         return asdict(self)
 
 

@@ -28,7 +28,26 @@ class ModelInfo(Mapping[str, Any]):
     @classmethod
     def of_run(cls, config: Mapping[str, Any], *, recipe: str | None, seed: int,
                image_shape: tuple[int, ...], metrics: Mapping[str, Any]) -> ModelInfo:
-        """The record ``mnistnp train`` (a Run) writes: ``config`` is ``TrainConfig.to_dict()``."""
+        """The record ``mnistnp train`` (a Run) writes: ``config`` is ``TrainConfig.to_dict()``.
+
+        Parameters
+        ----------
+        config : mapping
+            ``TrainConfig.to_dict()``.
+        recipe : str or None
+            The recipe's name, if the run started from one.
+        seed : int
+            The run's seed.
+        image_shape : tuple of int
+            One training image's shape, such as (28, 28).
+        metrics : mapping
+            The run's figures (accuracies, time).
+
+        Returns
+        -------
+        ModelInfo
+            The record, with the version of mnistnp and the time it was made.
+        """
         return cls({"seed": seed, "dataset": config.get("dataset"), "recipe": recipe,
                     "image_shape": list(image_shape), "config": dict(config),
                     "metrics": dict(metrics), "mnistnp": __version__,
@@ -47,7 +66,13 @@ class ModelInfo(Mapping[str, Any]):
         return f"ModelInfo({self._data!r})"
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as a plain dict (a shallow copy), as the model file stores it."""
+        """The record as a plain dict (a shallow copy), as the model file stores it.
+
+        Returns
+        -------
+        dict
+            Every recorded key and its value.
+        """
         return dict(self._data)
 
     def _typed(self, key: str, kind: type, within: Mapping[str, Any] | None = None) -> Any:

@@ -80,7 +80,18 @@ class ShuffledBatches:
         return batches(self.n, self.batch_size, rng)
 
     def rows(self, steps: int) -> int:
-        """How many rows the first ``steps`` batches of an epoch hold (for samples/s)."""
+        """How many rows the first ``steps`` batches of an epoch hold (for samples/s).
+
+        Parameters
+        ----------
+        steps : int
+            Batches taken from the start of an epoch.
+
+        Returns
+        -------
+        int
+            The rows they hold.
+        """
         return min(steps * self.batch_size, self.n)
 
 

@@ -253,6 +253,16 @@ class Layer:
 
         ValueError saying what it expects if the layer cannot take that shape. Most layers keep the
         shape.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            One sample's input shape, without the batch axis.
+
+        Returns
+        -------
+        tuple of int
+            One sample's output shape.
         """
         return tuple(input_shape)
 
@@ -271,6 +281,21 @@ class Layer:
         Each layer kind gives its own count by overriding this, in the class that sets its
         ``kind``; this base gives none and raises NotImplementedError naming the kind, so a
         kind without a count is never taken as 0 (``describe`` shows it as unknown).
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            One sample's input shape, without the batch axis.
+
+        Returns
+        -------
+        int
+            The count.
+
+        Raises
+        ------
+        NotImplementedError
+            For a kind that gives no count.
         """
         raise NotImplementedError(f"layer kind {self.kind} gives no FLOP count")
 
@@ -279,6 +304,16 @@ class Layer:
 
         Besides its input: its output, by default; a layer with working arrays (a convolution's
         columns) counts them too. Sequential sizes its evaluation chunks from it.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            One sample's input shape, without the batch axis.
+
+        Returns
+        -------
+        int
+            The count.
         """
         return math.prod(self.output_shape(input_shape))
 
@@ -287,6 +322,11 @@ class Layer:
         """The constructor's arguments by name, but ``dtype``: a layer's settings (its ``config``).
 
         A layer that takes ``dtype`` gets the model's, which is not a setting.
+
+        Returns
+        -------
+        dict of str to inspect.Parameter
+            The constructor's named arguments, in order.
         """
         params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # not self
         named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -298,6 +338,11 @@ class Layer:
         Its constructor's arguments by name (as Keras' ``get_config``), each read from the attribute
         of that name (or the one ``config_attributes`` gives), tuples as lists, so the values are
         JSON-ready.
+
+        Returns
+        -------
+        dict
+            Each setting by its argument's name.
         """
         return {name: _json_ready(getattr(self, self.config_attributes.get(name, name)))
                 for name in self.arguments()}
@@ -306,6 +351,11 @@ class Layer:
         """The layer as JSON-ready data, its kind and settings, for ``from_spec``.
 
         ``{"type": "Dense", "in_features": 784, ...}``.
+
+        Returns
+        -------
+        dict
+            ``{"type": kind, **config()}``.
         """
         return {"type": self.kind, **self.config()}
 
@@ -317,6 +367,18 @@ class Layer:
         outside the parameter buffer). A setting left out takes the constructor's default.
         ValueError naming the kind and the key for an unknown or missing setting, and the
         constructor's for a bad value.
+
+        Parameters
+        ----------
+        spec : mapping
+            ``{"type": kind, **settings}``, as ``spec()`` gives it.
+        dtype : numpy.dtype or str, default "float32"
+            The model's dtype, for a layer that takes one.
+
+        Returns
+        -------
+        Layer
+            The layer, not yet bound to a model's buffers.
         """
         arguments = cls.arguments()
         config = {key: value for key, value in spec.items() if key != "type"}
@@ -338,6 +400,22 @@ class Layer:
 
         They are placed after a layer whose output is ``input_shape``. By default this one layer,
         built from the values.
+
+        Parameters
+        ----------
+        name : str
+            The item's name, such as ``"dense"``.
+        values : tuple
+            Its values, parsed by its ``Shorthand``.
+        input_shape : tuple of int
+            One sample's shape where the layers go.
+        dtype : numpy.dtype
+            The model's dtype.
+
+        Returns
+        -------
+        list of Layer
+            The layers, in order.
         """
         return [cls(*values)]
 
@@ -373,6 +451,25 @@ class Layer:
 
         It reads the batch named ``x`` (one sample of ``input_shape``). A layer kind without this
         piece is refused by name (ExportError); a training-only layer returns ``x`` unchanged.
+
+        Parameters
+        ----------
+        graph : GraphBuilder
+            The graph being built.
+        x : str
+            The name of the layer's input in the graph.
+        input_shape : tuple of int
+            One sample's input shape.
+
+        Returns
+        -------
+        str
+            The name of the layer's output.
+
+        Raises
+        ------
+        ExportError
+            For a layer kind without an ONNX piece.
         """
         raise ExportError(f"layer kind {self.kind} has no ONNX export")
 
@@ -403,11 +500,23 @@ class RandomLayer(Layer):
         self.rng = rng.spawn(1)[0]
 
     def random_state(self) -> dict[str, Any]:
-        """The stream's state, JSON-ready (``bit_generator.state``)."""
+        """The stream's state, JSON-ready (``bit_generator.state``).
+
+        Returns
+        -------
+        dict
+            The bit generator's state.
+        """
         return dict(self.rng.bit_generator.state)
 
     def load_random_state(self, state: Mapping[str, Any]) -> None:
-        """Put back a state ``random_state`` gave: the stream goes on from where it was."""
+        """Put back a state ``random_state`` gave: the stream goes on from where it was.
+
+        Parameters
+        ----------
+        state : mapping
+            What ``random_state`` gave.
+        """
         self.rng.bit_generator.state = dict(state)
 
 

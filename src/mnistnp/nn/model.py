@@ -146,7 +146,18 @@ class Sequential:
         return max(1, min(MAX_EVAL_ROWS, EVAL_BYTES // max(1, per_sample)))
 
     def init(self, rng: np.random.Generator) -> Sequential:
-        """Initialise every layer's parameters from ``rng``; returns self."""
+        """Initialise every layer's parameters from ``rng``; returns self.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The generator; the same seed gives bit-identical weights.
+
+        Returns
+        -------
+        Sequential
+            The model itself.
+        """
         for layer in self.layers:
             layer.init(rng)
         return self
@@ -308,6 +319,16 @@ class Sequential:
         As Keras' ``model.summary()`` prints. ``input_shape`` is one sample's shape (no batch axis),
         by default the model's own; ShapeError (a ValueError) if a layer cannot take the shape it is
         given.
+
+        Parameters
+        ----------
+        input_shape : sequence of int, optional
+            One sample's shape; by default the model's.
+
+        Returns
+        -------
+        str
+            The table, one line a layer.
         """
         shape = self.input_shape if input_shape is None else tuple(input_shape)
         shapes = self.shapes if input_shape is None else output_shapes(self.layers, shape)
@@ -327,7 +348,13 @@ class Sequential:
                 f"{self.num_params:,} parameters, {self.dtype.name})")
 
     def spec(self) -> dict[str, Any]:
-        """The architecture as JSON-ready data; ``Sequential.from_spec`` rebuilds it."""
+        """The architecture as JSON-ready data; ``Sequential.from_spec`` rebuilds it.
+
+        Returns
+        -------
+        dict
+            ``input_shape``, ``dtype`` and ``layers`` (each layer's ``spec()``).
+        """
         return {"input_shape": list(self.input_shape), "dtype": self.dtype.name,
                 "layers": [layer.spec() for layer in self.layers]}
 
@@ -337,6 +364,16 @@ class Sequential:
 
         Each layer by the class its kind names. KeyError/TypeError/ValueError (ShapeError) if the
         spec is bad.
+
+        Parameters
+        ----------
+        spec : dict
+            What ``spec()`` gave.
+
+        Returns
+        -------
+        Sequential
+            The model, its parameters all zero.
         """
         return cls(*cls.parts_from_spec(spec))
 
@@ -346,6 +383,20 @@ class Sequential:
 
         The layers are rebuilt (which allocates nothing), so a caller can check what they declare
         (``param_shapes``, ``state_shapes``) first. Raises as ``from_spec``.
+
+        Parameters
+        ----------
+        spec : dict
+            What ``spec()`` gave.
+
+        Returns
+        -------
+        layers : list of Layer
+            The layers, not yet bound to buffers.
+        input_shape : tuple of int
+            One sample's shape.
+        dtype : numpy.dtype
+            The model's dtype.
         """
         if spec["dtype"] not in ("float32", "float64"):
             raise ValueError(f"dtype {spec['dtype']!r} is not float32 or float64")

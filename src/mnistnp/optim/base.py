@@ -111,6 +111,11 @@ class Optimizer:
         """``{"name": ..., <argument>: <value>, ...}``.
 
         What rebuilds this optimizer (at the rate it was built with, or a schedule last set).
+
+        Returns
+        -------
+        dict
+            The registered name and the constructor's arguments, JSON-ready.
         """
         return {"name": self.name, **{k: getattr(self, k) for k in settings_of(type(self))}}
 

@@ -49,22 +49,51 @@ class Schedule:
         self.steps_per_epoch = int(steps_per_epoch)
 
     def lr_at(self, step: int) -> float:
-        """The rate for step ``step`` (0-based, counted over the whole run)."""
+        """The rate for step ``step`` (0-based, counted over the whole run).
+
+        Parameters
+        ----------
+        step : int
+            The step, from 0 to ``total_steps - 1``.
+
+        Returns
+        -------
+        float
+            The learning rate.
+        """
         return self.lr
 
     def epoch_end(self, val_loss: float | None) -> None:
-        """Told each epoch's validation loss (None without validation); plateau uses it."""
+        """Told each epoch's validation loss (None without validation); plateau uses it.
+
+        Parameters
+        ----------
+        val_loss : float or None
+            The epoch's validation loss; None without validation.
+        """
 
     def unreached(self) -> tuple[str, int, str] | None:
         """What the run will not reach of the schedule's settings, if anything.
 
         (setting, its length in steps, what the rate then does) if the run ends before the rate
         would change as the setting says; None if it does not.
+
+        Returns
+        -------
+        (str, int, str) tuple or None
+            The setting, its length in steps and what the rate then does; None if the run reaches
+            every setting.
         """
         return None
 
     def config(self) -> dict[str, Any]:
-        """``{"name": ..., <argument>: <value>, ...}``, without the run's arguments."""
+        """``{"name": ..., <argument>: <value>, ...}``, without the run's arguments.
+
+        Returns
+        -------
+        dict
+            The registered name and the constructor's own arguments, JSON-ready.
+        """
         return {"name": self.name, **{k: getattr(self, k) for k in settings_of(type(self))
                                       if k not in RUN_ARGUMENTS}}
 
@@ -79,7 +108,13 @@ class Schedule:
         return {}
 
     def load_state_dict(self, state: dict[str, float]) -> None:
-        """Restore what ``state_dict`` returned."""
+        """Restore what ``state_dict`` returned.
+
+        Parameters
+        ----------
+        state : dict of str to float
+            What ``state_dict`` returned.
+        """
 
 
 class Cosine(Schedule):
