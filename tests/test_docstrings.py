@@ -60,7 +60,7 @@ def defined_in(obj: Any) -> str:
 
 
 def signature_of(obj: Any) -> inspect.Signature | None:
-    target = obj.fget if isinstance(obj, property) else obj
+    target: Any = obj.fget if isinstance(obj, property) else obj
     if inspect.isclass(target):
         target = target.__init__
         if target is object.__init__:
