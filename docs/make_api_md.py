@@ -128,11 +128,23 @@ def summary(obj: Any) -> str:
     return " ".join(doc.split("\n\n")[0].split())
 
 
+def inherits_doc(obj: Any) -> bool:
+    """Whether ``obj`` (an overriding method) has no docstring of its own but its base's."""
+    target = obj.fget if isinstance(obj, property) else obj
+    return target.__doc__ is None and bool(inspect.getdoc(target))
+
+
 def render() -> str:
-    """The body of the reference block: a table of names and summaries per module."""
+    """The body of the reference block: a table of names and summaries per module.
+
+    A method overriding a documented one without a docstring of its own (a layer kind's
+    ``forward``) is left to the row of the class that documents it.
+    """
     lines: list[str] = []
     current = None
     for module_name, name, obj in public_names():
+        if "." in name and inherits_doc(obj):
+            continue
         if module_name != current:
             current = module_name
             lines += ["", f"### `{module_name}`", "", "| name | summary |", "|---|---|"]

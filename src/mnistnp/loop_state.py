@@ -22,7 +22,7 @@ class Stepper(Protocol):
 
 @dataclass
 class History:
-    """The training record.
+    """The training record: every step's cost and each epoch's metrics.
 
     The cost of every iteration, and per epoch the mean train cost, validation loss and accuracy
     (NaN without validation), learning rate, time and speed.
@@ -104,7 +104,7 @@ class History:
 
 @dataclass
 class TrainState:
-    """Where a run stands.
+    """Where a run stands: its epoch, its batch and its History.
 
     Enough, with the weights and optimizer state, to resume it so that it ends bit-identical to a
     run that was never interrupted.

@@ -38,7 +38,7 @@ def num_classes(config: TrainConfig, *labels: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """A run's shape.
+    """A run's shape: images trained and validated on, batch size and steps, worked out once.
 
     ``train_images`` from the start of the training set, the last ``val_images`` held out for
     validation (see ``datasets.validation_split``), batches of ``batch_size`` rows in

@@ -76,9 +76,9 @@ def progress_bar(total: int, done: int) -> Any:
 
 
 def bar_figures(epoch_costs: list[float], lr: float) -> str:
-    """The bar's right end.
+    """The bar's right end: the epoch's mean cost so far and the learning rate.
 
-    The epoch's mean cost so far (what its epoch line will say) and the learning rate.
+    The mean cost is what the epoch's line will say.
     """
     return f"loss {sum(epoch_costs) / len(epoch_costs):.4f}, lr {lr:.3g}"
 

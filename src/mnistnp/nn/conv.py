@@ -348,9 +348,9 @@ class Conv2D(Layer):
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
-        """``conv:F:K:S:PAD``.
+        """``conv:F:K:S:PAD``: the convolution and its ReLU.
 
-        The convolution and its ReLU, with a channel axis added first to (height, width) images.
+        A channel axis is added first to (height, width) images.
         """
         channels = with_channels(input_shape)
         shape = channels[0].output_shape(input_shape) if channels else input_shape

@@ -152,9 +152,9 @@ def with_channels(input_shape: Shape) -> list[Layer]:
 
 
 class Dense(Layer):
-    """Fully connected.
+    """Fully connected layer: ``y = x @ W + b`` on rows (n_samples, in_features).
 
-    ``y = x @ W + b`` with W of shape (in_features, out_features), on rows (n_samples, in_features).
+    W has shape (in_features, out_features) and b (out_features,).
 
     Weights are He-initialised (normal, std sqrt(2 / in_features)), suited to ReLU; biases are 0.
 
@@ -281,10 +281,10 @@ class ReLU(Layer):
 
 
 class Dropout(RandomLayer):
-    """Inverted dropout.
+    """Inverted dropout: in training, zero each unit with probability ``p``.
 
-    In training, zero each unit with probability ``p`` and scale the rest by 1 / (1 - p), so the
-    expected activation is unchanged and evaluation is the identity.
+    The rest are scaled by 1 / (1 - p), so the expected activation is unchanged and evaluation
+    is the identity.
 
     Its random stream is a child of the model's generator (set in ``init``), so the same seed
     gives the same masks.

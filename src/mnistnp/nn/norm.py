@@ -251,10 +251,9 @@ class BatchNorm(Layer):
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
-        """``bn``.
+        """``bn``: batch norm over the features of rows, or the channels of images.
 
-        Over the features of rows, the channels of images (a channel axis added to (height, width)
-        ones).
+        A channel axis is added to (height, width) images first.
         """
         channels = with_channels(input_shape)
         shape = channels[0].output_shape(input_shape) if channels else input_shape
