@@ -74,8 +74,9 @@ class ShuffledBatches:
 
         Yields
         ------
-        ndarray of shape (batch_size,), dtype intp
-            The row indices of each batch (the last may be smaller).
+        ndarray of shape (batch_size,), dtype intp, or slice
+            The row indices of each batch (the last may be smaller); one slice of every row,
+            in order, when a batch holds the whole set.
         """
         return batches(self.n, self.batch_size, rng)
 
