@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 
 
 class Callback:
-    """A hook into the fit loop, in the manner of Keras' callbacks. Define any of the methods;
-    the loop calls each only on the callbacks that define it (the lists are made once per
-    run), so a hook nobody defines costs nothing per batch, and a callback need not subclass
-    this. A process that must not write (a second rank) is simply given no writing callbacks.
+    """A hook into the fit loop, in the manner of Keras' callbacks. Define any of the methods.
+
+    The loop calls each only on the callbacks that define it (the lists are made once per run), so a
+    hook nobody defines costs nothing per batch, and a callback need not subclass this. A process
+    that must not write (a second rank) is simply given no writing callbacks.
 
     Order of calls: on_train_begin; per epoch on_epoch_begin, per batch on_batch_begin, the
     step, on_batch_end; then on_epoch_end (after the epoch's History entries and validation);
@@ -33,24 +34,63 @@ class Callback:
     """
 
     def on_train_begin(self, ctx: TrainContext) -> None:
-        """Before the first step, of a fresh run or a resumed one."""
+        """Before the first step, of a fresh run or a resumed one.
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
+        """
 
     def on_epoch_begin(self, ctx: TrainContext) -> None:
-        """Before the epoch's first batch (the first batch left, when resuming mid-epoch)."""
+        """Before the epoch's first batch (the first batch left, when resuming mid-epoch).
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
+        """
 
     def on_batch_begin(self, ctx: TrainContext) -> None:
-        """Before each step; ``ctx.history.iterations`` steps are done."""
+        """Before each step; ``ctx.history.iterations`` steps are done.
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
+        """
 
     def on_batch_end(self, ctx: TrainContext) -> None:
-        """After each step; its cost is ``ctx.history.costs[-1]``. May raise to stop at once
-        (``training.Interrupted``, after saving what a resume needs) or call ``ctx.stop()``."""
+        """After each step; its cost is ``ctx.history.costs[-1]``.
+
+        May raise to stop at once (``training.Interrupted``, after saving what a resume needs) or
+        call ``ctx.stop()``.
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
+        """
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
-        """After the epoch is recorded (and ``ctx.state.finished`` set if it was the last);
-        ``ctx.stop()`` ends the run here."""
+        """After the epoch is recorded (and ``ctx.state.finished`` set if it was the last).
+
+        ``ctx.stop()`` ends the run here.
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
+        """
 
     def on_train_end(self, ctx: TrainContext) -> None:
-        """The run ended as planned or by ``ctx.stop()`` (not on an error or an interrupt)."""
+        """The run ended as planned or by ``ctx.stop()`` (not on an error or an interrupt).
+
+        Parameters
+        ----------
+        ctx : TrainContext
+            The run: its model, optimizer, state and plan.
+        """
 
     def close(self) -> None:
         """Always called last: release files and the screen."""
@@ -68,11 +108,18 @@ def bound_hooks(callbacks: Sequence[Any], name: str) -> list[Callable[..., None]
 
 
 class LearningRateScheduler(Callback):
-    """The one writer of ``optimizer.lr`` during training: before every step it sets the rate
-    to ``schedule.lr_at(steps done)``, and at each epoch's end tells the schedule the
-    validation loss (None without validation). The optimizer's own ``lr`` only holds until
-    the first step. The step count is the run's (History's), so a resumed run continues the
-    schedule where it stood."""
+    """The one writer of ``optimizer.lr`` during training.
+
+    Before every step it sets the rate to ``schedule.lr_at(steps done)``, and at each epoch's end
+    tells the schedule the validation loss (None without validation). The optimizer's own ``lr``
+    only holds until the first step. The step count is the run's (History's), so a resumed run
+    continues the schedule where it stood.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        Gives the rate for each step.
+    """
 
     def __init__(self, schedule: Schedule) -> None:
         self.schedule = schedule
@@ -86,9 +133,18 @@ class LearningRateScheduler(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stop when the validation loss has not improved for ``patience`` epochs, then put back
-    the weights and layer state (batch norm's running statistics) of the best epoch, so the
-    model is the best seen, not the last."""
+    """Stop when the validation loss has not improved for ``patience`` epochs.
+
+    Then put back the weights and layer state (batch norm's running statistics) of the best epoch,
+    so the model is the best seen, not the last.
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without improvement before stopping.
+    min_delta : float, default 0.0
+        How much lower the validation loss must be to count as an improvement.
+    """
 
     def __init__(self, patience: int, min_delta: float = 0.0) -> None:
         if patience < 1:
@@ -119,13 +175,32 @@ class EarlyStopping(Callback):
             ctx.stop()
 
     def state_dict(self) -> dict[str, float | int]:
-        """The counters, for checkpoints (``best_params`` and ``best_state`` are saved
-        beside them)."""
+        """The counters, for checkpoints.
+
+        ``best_params`` and ``best_state`` are saved beside them.
+
+        Returns
+        -------
+        dict of str to float or int
+            ``best_loss``, ``best_epoch`` and ``waited``.
+        """
         return {"best_loss": self.best_loss, "best_epoch": self.best_epoch,
                 "waited": self.waited}
 
     def load_state_dict(self, state: dict[str, float | int], best_params: np.ndarray | None,
                         best_state: dict[str, np.ndarray] | None = None) -> None:
+        """Restore what ``state_dict`` and the best epoch's arrays held (a checkpoint's).
+
+        Parameters
+        ----------
+        state : dict of str to float or int
+            What ``state_dict`` returned.
+        best_params : ndarray of shape (n_params,), dtype float32 (the model's dtype), or None
+            The best epoch's flat parameters, if one was kept (copied).
+        best_state : dict of str to ndarray, optional
+            The best epoch's layer state by state-dict name (batch norm's running statistics;
+            copied).
+        """
         self.best_loss, self.best_epoch = float(state["best_loss"]), int(state["best_epoch"])
         self.waited = int(state["waited"])
         self.best_params = None if best_params is None else best_params.copy()
@@ -140,13 +215,21 @@ class EarlyStopping(Callback):
 
 
 class MetricsLog(Callback):
-    """Write one JSON object per epoch to ``target``: a path (line-buffered, so `tail -f`
-    follows a run and a crash loses at most the line being written) or an open text stream
-    such as ``sys.stdout`` (flushed at each line and left open).
+    """Write one JSON object per epoch to ``target``.
+
+    A path (line-buffered, so `tail -f` follows a run and a crash loses at most the line being
+    written) or an open text stream such as ``sys.stdout`` (flushed at each line and left open).
 
     ``history``, the record of a run being resumed, is written first, so the log holds each
     epoch the run has finished exactly once: lines a crash left after the checkpoint (a torn
     line, or epochs the checkpoint does not have, which would come again) are cut away.
+
+    Parameters
+    ----------
+    target : str, os.PathLike or text stream
+        The file to write (replaced), or an open stream.
+    history : History, optional
+        The record of a run being resumed, written first.
     """
 
     def __init__(self, target: str | os.PathLike[str] | IO[str],
@@ -177,9 +260,10 @@ class MetricsLog(Callback):
 
 
 class Checkpoints(Callback):
-    """Hand the run to ``save`` (which writes a checkpoint) every ``every`` epochs, and at the
-    run's end, marked finished, if it saved one before or was ``resumed``: then the file on
-    disk never offers to redo a done run, while a run that never wrote one leaves none.
+    """Hand the run to ``save`` (which writes a checkpoint) every ``every`` epochs.
+
+    And at the run's end, marked finished, if it saved one before or was ``resumed``: then the file
+    on disk never offers to redo a done run, while a run that never wrote one leaves none.
     ``save_now`` is for an interrupt (see ``signals.StopOnRequest``).
 
     Give it after the callbacks whose state a checkpoint holds (the schedule, early stopping),
@@ -201,5 +285,6 @@ class Checkpoints(Callback):
             self.save_now(ctx)
 
     def save_now(self, ctx: TrainContext) -> None:
+        """Write a checkpoint now, whatever the interval (on an interrupt, say)."""
         self.wrote = True
         self.save(ctx)

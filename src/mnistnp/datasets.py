@@ -27,8 +27,10 @@ LOOKED_FOR = (f"{', '.join(FILES[:3])} and {FILES[3]} (each may end in .gz, and 
 
 
 class ChecksumMismatch(DatasetError):
-    """A file found for registered dataset ``dataset`` is not the one registered: its SHA-256
-    differs. (A user's own files in that dataset's place, or a corrupt copy.)"""
+    """A file found for registered dataset ``dataset`` is not the one registered.
+
+    Its SHA-256 differs. (A user's own files in that dataset's place, or a corrupt copy.)
+    """
 
     def __init__(self, message: str, dataset: str) -> None:
         super().__init__(message)
@@ -227,7 +229,25 @@ def load(
     (n_samples,). ``name`` picks a registered dataset ("mnist" is bundled, "fashion-mnist" is
     looked for in ``data_dir``, ``$MNISTNP_DATA`` and Debian's folder). With ``data_dir``, any
     folder holding the four standard files works; a registered name's checksums are then checked.
-    Every problem raises :class:`DatasetError` naming the file.
+
+    Parameters
+    ----------
+    name : str or None, default "mnist"
+        A registered dataset, or None for unregistered data in ``data_dir``.
+    data_dir : str or os.PathLike, optional
+        A folder holding the four standard IDX files (raw or gzip).
+
+    Returns
+    -------
+    (x_train, y_train), (x_test, y_test) : tuple of two (ndarray, ndarray) tuples
+        ``x_train`` is an ndarray of shape (n_samples, 28, 28), dtype uint8 for MNIST (in
+        general (n_samples, height, width)); ``y_train`` an ndarray of shape (n_samples,),
+        dtype uint8; the test pair alike (10,000 images for MNIST, 60,000 to train).
+
+    Raises
+    ------
+    DatasetError
+        For every problem, naming the file.
     """
     info = REGISTRY.get(name) if name else None
     folder = locate(name, data_dir)
@@ -269,6 +289,18 @@ def check_classes(y_train: np.ndarray, y_test: np.ndarray, train_path: Path | st
     training class (a stray label), a training class with no test labels, or a class number
     that never appears (the model still gets an output for it) is an MnistnpWarning: each
     can be meant, and training on it works, but the user should know.
+
+    Parameters
+    ----------
+    y_train, y_test : ndarray of shape (n_samples,), dtype uint8
+        The training and test labels.
+    train_path, test_path : Path or str
+        Their files, named in the messages.
+
+    Raises
+    ------
+    DatasetError
+        If the test labels hold a class the training labels lack.
     """
     train, test = np.bincount(y_train, minlength=256), np.bincount(y_test, minlength=256)
     found = f"classes {class_list(y_train)}"
@@ -297,7 +329,18 @@ def check_classes(y_train: np.ndarray, y_test: np.ndarray, train_path: Path | st
 
 
 def class_list(labels: np.ndarray) -> str:
-    """The classes present in ``labels`` as ranges, e.g. "0-9" or "0-4, 6-9, 255"."""
+    """The classes present in ``labels`` as ranges, e.g. "0-9" or "0-4, 6-9, 255".
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_samples,), dtype integer
+        Class labels.
+
+    Returns
+    -------
+    str
+        The distinct classes, runs of consecutive ones as ranges.
+    """
     return _ranges(np.unique(labels))
 
 
@@ -319,8 +362,11 @@ def _warn(message: str) -> None:
 
 
 def class_names(dataset: str | None, num_classes: int) -> tuple[str, ...]:
-    """Names of classes 0 to num_classes - 1: a registered dataset's own (Fashion-MNIST's
-    "T-shirt/top", ...) when it has that many classes, else the class numbers."""
+    """Names of classes 0 to num_classes - 1.
+
+    A registered dataset's own (Fashion-MNIST's "T-shirt/top", ...) when it has that many classes,
+    else the class numbers.
+    """
     info = REGISTRY.get(dataset) if dataset else None
     if info is not None and len(info.class_names) == num_classes:
         return info.class_names
@@ -328,8 +374,10 @@ def class_names(dataset: str | None, num_classes: int) -> tuple[str, ...]:
 
 
 def describe(data: tuple[Split, Split]) -> str:
-    """One line on a loaded dataset, e.g. "600 training and 200 test images of 28x28,
-    10 classes (0-9)"."""
+    """One line on a loaded dataset.
+
+    For example "600 training and 200 test images of 28x28, 10 classes (0-9)".
+    """
     (x_train, y_train), (x_test, y_test) = data
     classes = np.union1d(y_train, y_test)
     return (f"{len(x_train):,} training and {len(x_test):,} test images of "
@@ -347,9 +395,27 @@ def validation_split(
 ) -> tuple[Split, Split | None]:
     """Hold out the last part of a training set: ``val_split`` is a fraction (< 1) or a count.
 
-    Returns views (no copies): ``(x_train, y_train), (x_val, y_val)``, or None for the second
-    when ``val_split`` is 0. SettingError if the split leaves fewer than MIN_SPLIT samples to
-    train on or to validate on, saying how many it leaves and what would do.
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, height, width), dtype uint8
+        The training images.
+    y : ndarray of shape (n_samples,), dtype uint8
+        Their labels.
+    val_split : float
+        The fraction held out (< 1), or how many images (>= 1); 0 holds none out.
+
+    Returns
+    -------
+    (x_train, y_train) : (ndarray, ndarray) tuple
+        Views of the first rows of ``x`` and ``y`` (no copies).
+    (x_val, y_val) : (ndarray, ndarray) tuple or None
+        Views of the last rows, or None when ``val_split`` is 0.
+
+    Raises
+    ------
+    SettingError
+        If the split leaves fewer than MIN_SPLIT samples to train on or to validate on,
+        saying how many it leaves and what would do.
     """
     if val_split <= 0:
         return (x, y), None

@@ -34,9 +34,11 @@ class DownloadFailed(DatasetError):
 
 
 class DatasetUnnamed(DatasetError):
-    """Files were to be fetched into a folder, but no known dataset was named: which files
-    belong there cannot be told. ``folder`` is the folder, ``known`` the datasets that can be
-    fetched."""
+    """Files were to be fetched into a folder, but no known dataset was named.
+
+    Which files belong there cannot be told. ``folder`` is the folder, ``known`` the datasets that
+    can be fetched.
+    """
 
     def __init__(self, folder: str | os.PathLike[str] | None, known: list[str]) -> None:
         super().__init__(f"which dataset belongs in {folder}? name one ({', '.join(known)})")
@@ -44,8 +46,11 @@ class DatasetUnnamed(DatasetError):
 
 
 def mirrors_for(info: DatasetInfo) -> tuple[str, ...]:
-    """The dataset's mirrors, or $MNISTNP_MIRRORS: comma-separated base URLs (a local mirror, or
-    the tests' server), in which ``{name}`` stands for the dataset's name."""
+    """The dataset's mirrors, or $MNISTNP_MIRRORS.
+
+    Comma-separated base URLs (a local mirror, or the tests' server), in which ``{name}`` stands for
+    the dataset's name.
+    """
     override = os.environ.get("MNISTNP_MIRRORS")
     if not override:
         return info.mirrors
@@ -56,8 +61,9 @@ def download(name: str, data_dir: str | os.PathLike[str] | None = None, *,
              timeout: float = TIMEOUT, retries: int = 3, backoff: float = 0.5,
              progress: bool | None = None, log: Callable[[str], None] | None = None,
              sleep: Callable[[float], None] = time.sleep) -> Path:
-    """Make sure the four files of dataset ``name`` lie verified in ``data_dir`` (default:
-    ``cache_dir()/name``); fetch what is missing or corrupt. Returns the folder.
+    """Make sure the four files of dataset ``name`` lie verified in ``data_dir``; return it.
+
+    ``data_dir`` defaults to ``cache_dir()/name``; what is missing or corrupt is fetched.
 
     Each mirror gets ``retries`` attempts (``timeout`` seconds per connect or read, waiting
     ``backoff``, ``2 * backoff``, ... between them) before the next is tried; each retry and
@@ -107,8 +113,10 @@ def downloadable() -> list[str]:
 def fetch_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, *,
                   timeout: float = TIMEOUT, log: Callable[[str], None] | None = None,
                   progress: bool | None = None) -> Path:
-    """Make sure dataset ``name`` can be loaded: fetch it into ``data_dir`` (or the cache)
-    unless it is already there; returns the folder it is in.
+    """Make sure dataset ``name`` can be loaded.
+
+    Fetch it into ``data_dir`` (or the cache) unless it is already there; returns the folder it is
+    in.
 
     Without a folder, a copy found outside the cache (the bundled MNIST, $MNISTNP_DATA, a system
     folder) is left to ``datasets.load`` as it is, so no request is made; the cache is
@@ -182,6 +190,7 @@ def verified(path: Path, sha256: str, raw_sha256: str | None = None) -> bool:
 
 
 def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
@@ -205,9 +214,11 @@ def fetch(target: Path, mirrors: tuple[str, ...], sha256: str, *, raw_sha256: st
           timeout: float = TIMEOUT, retries: int = 3, backoff: float = 0.5,
           progress: bool | None = None, log: Callable[[str], None] | None = None,
           sleep: Callable[[float], None] = time.sleep) -> None:
-    """Fetch ``target.name`` from the first mirror that serves it verified: each mirror gets
-    ``retries`` attempts (waiting backoff, 2 backoff, ...), except after a 403, 404 or 410.
-    Each retry and each move to the next mirror is told to ``log`` before the wait."""
+    """Fetch ``target.name`` from the first mirror that serves it verified.
+
+    Each mirror gets ``retries`` attempts (waiting backoff, 2 backoff, ...), except after a 403, 404
+    or 410. Each retry and each move to the next mirror is told to ``log`` before the wait.
+    """
     say = log or (lambda line: None)
     failures = []
     for m, base in enumerate(mirrors):

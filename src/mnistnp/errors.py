@@ -25,8 +25,17 @@ class ImageError(MnistnpError):
 
 
 class TrainingError(MnistnpError):
-    """Training cannot go on (for example, the loss became non-finite); ``setting`` names the
-    setting whose change would help (``"lr"``), if one would."""
+    """Training cannot go on (for example, the loss became non-finite).
+
+    ``setting`` names the setting whose change would help (``"lr"``), if one would.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong.
+    setting : str, optional
+        The setting whose change would help, such as ``"lr"``.
+    """
 
     def __init__(self, message: str, setting: str | None = None) -> None:
         super().__init__(message)
@@ -34,14 +43,26 @@ class TrainingError(MnistnpError):
 
 
 class InputError(MnistnpError, ValueError):
-    """Arrays given to a model are not what it takes: pixels already scaled to [0, 1] for a
-    model that rescales 0-255 pixels itself."""
+    """Arrays given to a model are not what it takes.
+
+    Pixels already scaled to [0, 1] for a model that rescales 0-255 pixels itself.
+    """
 
 
 class SettingError(MnistnpError, ValueError):
-    """A setting's value does not suit the data (a validation split that leaves too little to
-    train or validate on); ``setting`` names it (``"val_split"``), and the message starts
-    with it as the command line spells it (``val-split 60000: ...``)."""
+    """A setting's value does not suit the data.
+
+    A validation split that leaves too little to train or validate on, say. ``setting`` names it
+    (``"val_split"``), and the message starts with it as the command line spells it (``val-split
+    60000: ...``).
+
+    Parameters
+    ----------
+    message : str
+        The message, starting with the setting as the command line spells it.
+    setting : str
+        The setting's name, such as ``"val_split"``.
+    """
 
     def __init__(self, message: str, setting: str) -> None:
         super().__init__(message)

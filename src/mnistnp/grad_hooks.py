@@ -15,7 +15,20 @@ GradHook = Callable[[np.ndarray], None]
 
 
 def clip_global_norm_inplace(grads: np.ndarray, max_norm: float) -> float:
-    """Scale ``grads`` in place so its L2 norm is at most ``max_norm``; returns the norm before."""
+    """Scale ``grads`` in place so its L2 norm is at most ``max_norm``.
+
+    Parameters
+    ----------
+    grads : ndarray of shape (n_params,), dtype float32 (the model's dtype)
+        The flat gradient, scaled in place.
+    max_norm : float
+        The largest L2 norm allowed, > 0.
+
+    Returns
+    -------
+    float
+        The norm before scaling.
+    """
     norm = math.sqrt(float(np.dot(grads, grads)))
     if norm > max_norm:
         grads *= max_norm / norm
@@ -23,7 +36,13 @@ def clip_global_norm_inplace(grads: np.ndarray, max_norm: float) -> float:
 
 
 class ClipGlobalNorm:
-    """A gradient hook: scale the gradient so its global L2 norm is at most ``max_norm``."""
+    """A gradient hook: scale the gradient so its global L2 norm is at most ``max_norm``.
+
+    Parameters
+    ----------
+    max_norm : float
+        The largest L2 norm of the flat gradient, > 0.
+    """
 
     def __init__(self, max_norm: float) -> None:
         if not (math.isfinite(max_norm) and max_norm > 0):

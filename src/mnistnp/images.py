@@ -38,12 +38,27 @@ _ORIENTATION = 0x0112  # EXIF tag: phones store rotation here instead of rotatin
 
 
 def load_digit(path: str | os.PathLike[str], refit: bool = True) -> np.ndarray:
-    """The image file at ``path`` as an MNIST digit: ndarray of shape (28, 28), dtype uint8.
-    ``refit`` is as for ``prepare_digit``.
+    """The image file at ``path`` as an MNIST digit.
 
-    Raises ImageError, naming ``path``, if the file is missing, unreadable, not in one of
-    FORMATS, truncated, or declares more than MAX_PIXELS pixels, or if it holds no single
-    digit (blank, only noise, or several digits side by side).
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An image file in one of FORMATS: a digit dark on light paper, light on dark, or a
+        photo of one.
+    refit : bool, default True
+        As for ``prepare_digit``.
+
+    Returns
+    -------
+    ndarray of shape (28, 28), dtype uint8
+        The digit as MNIST stores its images: light ink on black, centred.
+
+    Raises
+    ------
+    ImageError
+        Naming ``path``, if the file is missing, unreadable, not in one of FORMATS, truncated,
+        or declares more than MAX_PIXELS pixels, or if it holds no single digit (blank, only
+        noise, or several digits side by side).
     """
     name = os.fspath(path)
     try:
@@ -64,6 +79,26 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
     stored as the datasets store theirs (28x28, light on a black edge) is used as it is when it
     is framed as MNIST frames its digits, or whatever its framing if ``refit`` is False (for a
     model of Fashion-MNIST, whose clothes fill the frame); otherwise it is fitted and centred.
+
+    Parameters
+    ----------
+    img : PIL.Image.Image
+        A freshly opened image.
+    name : str, default "<image>"
+        Starts every ImageError message (a file name or an upload's name).
+    refit : bool, default True
+        Fit and centre an image already in the datasets' 28x28 format unless it is framed as
+        MNIST frames its digits; False takes such an image as it is.
+
+    Returns
+    -------
+    ndarray of shape (28, 28), dtype uint8
+        The digit as MNIST stores its images: light ink on black, centred.
+
+    Raises
+    ------
+    ImageError
+        Naming ``name``, if the image is too large, cannot be decoded or holds no single digit.
     """
     width, height = img.size
     if width * height > MAX_PIXELS:

@@ -37,27 +37,80 @@ V2_RENAMED = {"Dense": {"in": "in_features", "out": "out_features"},
 
 
 def named_params(model: Sequential) -> dict[str, np.ndarray]:
-    """Every parameter by its name in a file, ``layers.<index>.<name>`` (the layer says the
-    name, the model the index): names are made only here, at the file boundary."""
+    """Every parameter by its name in a file, ``layers.<index>.<name>``.
+
+    The layer says the name, the model the index: names are made only here, at the file
+    boundary.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Each parameter (a view into ``model.params``, of its layer's ``param_shapes`` shape
+        and the model's dtype), such as ``"layers.3.W"``.
+    """
     return {f"layers.{i}.{name}": array for i, layer in enumerate(model.layers)
             for name, array in zip(layer.param_names, layer.parameters(), strict=True)}
 
 
 def named_state(model: Sequential) -> dict[str, np.ndarray]:
-    """Every layer's non-trainable state (batch norm's running statistics), named as
-    parameters are: the live arrays."""
+    """Every layer's non-trainable state (batch norm's running statistics) by name.
+
+    Named as parameters are.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model.
+
+    Returns
+    -------
+    dict of str to ndarray
+        The live state arrays (not copies), such as ``"layers.2.running_mean"`` of shape
+        (num_features,); empty for a model without state.
+    """
     return {f"layers.{i}.{name}": array for i, layer in enumerate(model.layers)
             for name, array in layer.state().items()}
 
 
 def state_dict(model: Sequential) -> dict[str, np.ndarray]:
-    """What a model file holds of ``model`` besides its metadata: every layer's parameters
-    and state by name (``named_params``, ``named_state``), the live arrays."""
+    """What a model file holds of ``model`` besides its metadata.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Every layer's parameters and state by name (``named_params``, ``named_state``), the
+        live arrays.
+    """
     return {**named_params(model), **named_state(model)}
 
 
 def load_state(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
-    """Give each layer its state from ``arrays`` (named as ``named_state`` names them)."""
+    """Give each layer its state from ``arrays``.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model whose layers take the state.
+    arrays : dict of str to ndarray
+        State arrays named as ``named_state`` names them (other names are ignored).
+
+    Raises
+    ------
+    KeyError
+        If a layer's state array is missing.
+    ValueError
+        Naming the array, if one is misshapen.
+    """
     for i, layer in enumerate(model.layers):
         if layer.state_names:
             layer.load_state({name: arrays[f"layers.{i}.{name}"] for name in layer.state_names})
@@ -65,9 +118,20 @@ def load_state(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
 
 def save_model(path: str | os.PathLike[str], model: Sequential,
                info: Mapping[str, Any] | None = None) -> None:
-    """Write ``model`` (architecture, weights, state and ``info`` such as seed, dataset,
-    metrics) to exactly ``path``, atomically: an earlier file there stays intact until the new
-    one is whole."""
+    """Write ``model`` to exactly ``path``, atomically.
+
+    The file holds the architecture, weights, state and ``info`` (such as seed, dataset, metrics);
+    an earlier file there stays intact until the new one is whole.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (.npz).
+    model : Sequential
+        The model.
+    info : mapping, optional
+        JSON-ready data recorded with it (seed, dataset, metrics), read back as ``model.info``.
+    """
     meta = {"format_version": FORMAT_VERSION, "model": model.spec(), "info": dict(info or {})}
     arrays = state_dict(model)
     arrays[META_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -82,7 +146,23 @@ def load_model(path: str | os.PathLike[str],
     A file of an earlier format is upgraded as it is read (see ``upgrade_v1``, ``upgrade_v2``);
     ``input_shape`` gives the shape of a format-1 file's images when it does not record it
     and it cannot be told.
-    Raises ModelFileError naming the file for anything missing, inconsistent or non-finite.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file (.npz), read without pickle.
+    input_shape : sequence of int, optional
+        One image's shape, such as (28, 28), for a format-1 file that does not record it.
+
+    Returns
+    -------
+    Sequential
+        The model, with its recorded ``info`` as a ``ModelInfo``.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the file, for anything missing, inconsistent or non-finite.
     """
     path = Path(path)
     arrays = read_npz(path)
@@ -177,8 +257,32 @@ def upgrade_v1(path: Path, spec: Any, arrays: dict[str, np.ndarray], info: dict[
     and the arrays of the layers after it are renamed for their new index. Format 1 did not
     record the input shape: it is ``input_shape`` if given, else the image shape ``info``
     records (``mnistnp train`` wrote it from version 0.1), else 28x28 for 784 inputs, else
-    rows of the first layer's inputs if the layers take rows; otherwise ModelFileError, saying
-    how to load the file and save it again.
+    rows of the first layer's inputs if the layers take rows.
+
+    Parameters
+    ----------
+    path : Path
+        The file, named in messages.
+    spec : object
+        The file's format-1 model spec (checked here).
+    arrays : dict of str to ndarray
+        The file's arrays by format-1 name.
+    info : dict
+        The file's recorded info (its ``image_shape``, if any).
+    input_shape : sequence of int, optional
+        The shape of one image, for a file that does not record it.
+
+    Returns
+    -------
+    spec : dict
+        The format-2 model spec.
+    arrays : dict of str to ndarray
+        The same arrays under their format-2 names.
+
+    Raises
+    ------
+    ModelFileError
+        If the input shape cannot be told, saying how to load the file and save it again.
     """
     layers: list[dict[str, Any]] = []
     index: dict[int, int] = {}  # a layer's index in format 1 -> in format 2
@@ -218,10 +322,12 @@ def upgrade_v1(path: Path, spec: Any, arrays: dict[str, np.ndarray], info: dict[
 
 
 def upgrade_v2(spec: Any) -> Any:
-    """A format-2 model spec as format 3 has it: the settings of Dense (``in``, ``out``),
-    Conv2D (``in``, ``out``, ``kernel``) and BatchNorm (``features``) named by their
-    constructor's arguments (``in_features``, ...). Anything else is left as it is, for
-    loading to say what is wrong with it."""
+    """A format-2 model spec as format 3 has it.
+
+    The settings of Dense (``in``, ``out``), Conv2D (``in``, ``out``, ``kernel``) and BatchNorm
+    (``features``) named by their constructor's arguments (``in_features``, ...). Anything else is
+    left as it is, for loading to say what is wrong with it.
+    """
     if not (isinstance(spec, dict) and isinstance(spec.get("layers"), list)):
         return spec
     layers = []

@@ -27,9 +27,11 @@ _REGISTRIES: dict[str, Mapping[str, type]] = {"optimizer": OPTIMIZERS, "schedule
 
 @dataclass(frozen=True)
 class PartConfig:
-    """A registered ``name`` and the ``settings`` its class is built from, every argument of
-    its constructor (defaults filled in), so that two configs that build the same thing are
-    equal. Reads as ``config.lr``; ``to_dict()`` is ``{"name": ..., **settings}``."""
+    """A registered ``name`` and the ``settings`` its class is built from.
+
+    Every argument of its constructor (defaults filled in), so that two configs that build the same
+    thing are equal. Reads as ``config.lr``; ``to_dict()`` is ``{"name": ..., **settings}``.
+    """
 
     kind: ClassVar[str]
     name: str
@@ -61,10 +63,12 @@ class PartConfig:
         return cls is not None and argument in settings_of(cls)
 
     def to_dict(self) -> dict[str, Any]:
+        """The part as JSON-ready data: ``{"name": ..., **settings}``."""
         return {"name": self.name, **self.settings}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Any:
+        """The part ``to_dict`` gave: its ``name`` and the rest as its settings."""
         return cls(str(d["name"]), {k: v for k, v in d.items() if k != "name"})
 
 
@@ -79,14 +83,18 @@ class OptimizerConfig(PartConfig):
 
 
 class ScheduleConfig(PartConfig):
-    """``{"name": "cosine", "warmup_epochs": 1}``, its lengths in epochs: see
-    ``optim.SCHEDULES``."""
+    """``{"name": "cosine", "warmup_epochs": 1}``, its lengths in epochs.
+
+    See ``optim.SCHEDULES``.
+    """
 
     kind = "schedule"
 
     def build(self, lr: float, total_steps: int, steps_per_epoch: int = 1) -> Schedule:
-        """The schedule for a run of ``total_steps`` at peak rate ``lr``; SettingError naming a
-        bad name, argument or value."""
+        """The schedule for a run of ``total_steps`` at peak rate ``lr``.
+
+        SettingError naming a bad name, argument or value.
+        """
         return make_schedule(self.to_dict(), lr, total_steps, steps_per_epoch)
 
 
@@ -98,8 +106,11 @@ def readers(setting: str) -> tuple[str, list[str]]:
 
 
 def as_option(part: str, error: SettingError) -> SettingError:
-    """``error`` of the optimizer's or schedule's constructor, renamed to the setting the
-    command line names (the plateau's ``patience`` is ``plateau-patience``)."""
+    """A constructor's ``error`` renamed to the setting the command line names.
+
+    ``error`` comes from the optimizer's or schedule's constructor; the plateau's ``patience`` is
+    ``plateau-patience``, say.
+    """
     flat = next((name for name, (p, arg) in PART_SETTINGS.items()
                  if p == part and arg == error.setting), error.setting)
     if flat == error.setting:
@@ -116,11 +127,13 @@ FLAT_DEFAULTS: dict[str, Any] = {
 
 
 def upgrade_flat(d: Mapping[str, Any]) -> dict[str, Any]:
-    """A TrainConfig's dict as written when every optimizer's and schedule's setting was a
-    field of its own (``"optimizer": "sgd", "momentum": 0.9, "schedule": "step", ...``), with
-    those fields nested as ``"optimizer": {"name": "sgd", ...}`` and ``"schedule": {...}``,
-    each keeping the settings its class takes (the others were ignored then too). Anything
-    else, a nested config among them, comes back as it was."""
+    """A TrainConfig's dict of the flat format, with the optimizer's and schedule's settings nested.
+
+    The flat format gave every optimizer's and schedule's setting a field of its own (``"optimizer":
+    "sgd", "momentum": 0.9, "schedule": "step", ...``); they come back nested as ``"optimizer":
+    {"name": "sgd", ...}`` and ``"schedule": {...}``, each keeping the settings its class takes (the
+    others were ignored then too). Anything else, a nested config among them, comes back as it was.
+    """
     if not any(k in d for k in PART_SETTINGS) and not any(
             isinstance(d.get(part), str) for part in _REGISTRIES):
         return dict(d)

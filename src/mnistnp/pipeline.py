@@ -37,7 +37,19 @@ Data = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 @dataclass
 class TrainResult:
-    """What a run produced: the trained model, its History and its final accuracies."""
+    """What a run produced: the trained model, its History and its final accuracies.
+
+    Attributes
+    ----------
+    model : Sequential
+        The trained model.
+    history : History
+        Its training record.
+    train_accuracy, test_accuracy : float
+        The accuracies on the training rows and the test set, in [0, 1].
+    val_accuracy : float or None
+        On the validation rows; None without a validation split.
+    """
 
     model: Sequential
     history: History
@@ -47,6 +59,7 @@ class TrainResult:
 
     @property
     def metrics(self) -> dict[str, Any]:
+        """The run's figures as JSON-ready data: accuracies, training time, length, best epoch."""
         return {"train_accuracy": self.train_accuracy, "val_accuracy": self.val_accuracy,
                 "test_accuracy": self.test_accuracy, "train_seconds": self.history.seconds,
                 "iterations": self.history.iterations, "epochs": self.history.epochs,
@@ -54,8 +67,10 @@ class TrainResult:
 
 
 def load_data(config: TrainConfig) -> Data:
-    """The dataset the config names (DatasetError if it cannot be had); SettingError if the
-    config's validation split does not suit it, before a run writes anything."""
+    """The dataset the config names (DatasetError if it cannot be had).
+
+    SettingError if the config's validation split does not suit it, before a run writes anything.
+    """
     data = datasets.load(config.dataset, config.data_dir)
     datasets.validation_split(*data[0], config.val_split)
     return data
@@ -67,8 +82,10 @@ def make_optimizer(config: TrainConfig) -> Optimizer:
 
 
 def make_schedule(config: TrainConfig, steps_per_epoch: int, total_steps: int) -> Schedule:
-    """The config's schedule, its epoch counts turned into iterations; a warning if the run
-    ends before the rate would decay or drop."""
+    """The config's schedule, its epoch counts turned into iterations.
+
+    A warning if the run ends before the rate would decay or drop.
+    """
     schedule = config.schedule.build(config.optimizer.lr, total_steps, steps_per_epoch)
     short = schedule.unreached()
     if short is not None:
@@ -80,10 +97,12 @@ def make_schedule(config: TrainConfig, steps_per_epoch: int, total_steps: int) -
 
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int,
                 rng: np.random.Generator, resume: Checkpoint | None = None) -> Sequential:
-    """The network of ``config.model`` for samples of ``input_shape``, one output per class,
-    initialised from ``rng``; ShapeError naming the layer the data's shape does not fit.
-    With ``resume``, ModelFileError before anything is allocated if the network is not the
-    one the checkpoint holds (see ``checkpoint.check_network``)."""
+    """The network of ``config.model`` for samples of ``input_shape``, one output per class.
+
+    Initialised from ``rng``; ShapeError naming the layer the data's shape does not fit. With
+    ``resume``, ModelFileError before anything is allocated if the network is not the one the
+    checkpoint holds (see ``checkpoint.check_network``).
+    """
     layers = build_layers(config.model.layers, input_shape, num_classes, config.dtype)
     if resume is not None:
         check_network(resume, layers, input_shape, config.dtype)
@@ -111,6 +130,39 @@ def train(config: TrainConfig, data: Data | None = None,
     last one at its end, marked finished, so the checkpoint never offers to redo a done run.
     ``plan`` is ``Plan.of(config, data)``, worked out here if not given. ``on_scoring`` is
     told how many images are scored after training (a CNN takes a while over 70,000).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        What to train, on what data, and how.
+    data : tuple, optional
+        ``(x_train, y_train), (x_test, y_test)`` as ``datasets.load`` gives them; by default
+        the config's dataset.
+    log : callable, optional
+        Takes the progress lines.
+    progress : bool, optional
+        False for no progress bar; otherwise one is shown on a terminal only.
+    metrics_path : str, os.PathLike or text stream, optional
+        Gets one JSON line per epoch.
+    callbacks : sequence of Callback, default ()
+        More callbacks for the run.
+    resume : Checkpoint, optional
+        A checkpointed run to continue.
+    checkpoint_path : str, optional
+        Where checkpoints are written.
+    checkpoint_every : int, default 0
+        Epochs between two checkpoints; 0 for none but the last and an interrupt's.
+    should_stop : callable, optional
+        Polled after each batch; True writes a checkpoint and raises Interrupted.
+    plan : Plan, optional
+        ``Plan.of(config, data)``, worked out here if not given.
+    on_scoring : callable, optional
+        Told how many images are scored after training.
+
+    Returns
+    -------
+    TrainResult
+        The model, its History and its accuracies.
     """
     if resume is not None:
         config = resume.config

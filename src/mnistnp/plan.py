@@ -18,16 +18,32 @@ Data = tuple[Split, Split]
 
 
 def num_classes(config: TrainConfig, *labels: np.ndarray) -> int:
-    """The registered dataset's class count, or else one more than the largest label seen."""
+    """The registered dataset's class count, or else one more than the largest label seen.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        Names the dataset.
+    *labels : ndarray of shape (n_samples,), dtype uint8
+        The label sets (training, test) to look at for unregistered data.
+
+    Returns
+    -------
+    int
+        The number of classes, and so of the model's outputs.
+    """
     info = datasets.REGISTRY.get(config.dataset)
     return info.num_classes if info else max(int(y.max()) for y in labels if len(y)) + 1
 
 
 @dataclass(frozen=True)
 class Plan:
-    """A run's shape: ``train_images`` from the start of the training set, the last
-    ``val_images`` held out for validation (see ``datasets.validation_split``), batches of
-    ``batch_size`` rows in ``steps_per_epoch`` steps, ``total_steps`` in all."""
+    """A run's shape: images trained and validated on, batch size and steps, worked out once.
+
+    ``train_images`` from the start of the training set, the last ``val_images`` held out for
+    validation (see ``datasets.validation_split``), batches of ``batch_size`` rows in
+    ``steps_per_epoch`` steps, ``total_steps`` in all.
+    """
 
     train_images: int
     val_images: int
@@ -39,6 +55,7 @@ class Plan:
 
     @classmethod
     def of(cls, config: TrainConfig, data: Data) -> Plan:
+        """The plan of training ``config`` on ``data`` (as ``datasets.load`` gives it)."""
         (x_all, y_all), (_, y_test) = data
         (x_train, _), validation = datasets.validation_split(x_all, y_all, config.val_split)
         sampler = ShuffledBatches(len(x_train), config.batch_size)
@@ -48,14 +65,32 @@ class Plan:
                    num_classes(config, y_all, y_test), tuple(x_all.shape[1:]))
 
     def split(self, x: np.ndarray, y: np.ndarray) -> tuple[Split, Split | None]:
-        """The training rows and the validation rows (None without validation), as views."""
+        """The training rows and the validation rows, as views.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, height, width), dtype uint8
+            The whole training set's images.
+        y : ndarray of shape (n_samples,), dtype uint8
+            Their labels.
+
+        Returns
+        -------
+        (x_train, y_train) : (ndarray, ndarray) tuple
+            The first ``train_images`` rows.
+        (x_val, y_val) : (ndarray, ndarray) tuple or None
+            The rest, or None without validation.
+        """
         n = self.train_images
         return (x[:n], y[:n]), (x[n:], y[n:]) if self.val_images else None
 
     def describe(self, config: TrainConfig, resume_epoch: int | None = None,
                  resume_batch: int = 0) -> str:
-        """'plan: 15 epochs of 430 steps (6,450 iterations) on 55,000 images, validated on
-        5,000 after each epoch; a line every epoch' and where a resume starts."""
+        """The plan as a line, and where a resume starts.
+
+        Such as 'plan: 15 epochs of 430 steps (6,450 iterations) on 55,000 images, validated on
+        5,000 after each epoch; a line every epoch'.
+        """
         steps, total = self.steps_per_epoch, self.total_steps
         if steps == 1:
             what = f"{plural(total, 'iteration')} of full-batch gradient descent"

@@ -29,8 +29,11 @@ BAR_MARGIN = 3
 
 
 def cost_line(history: History, window: int, full_batch: bool) -> str:
-    """A full-batch cost is exact, so show it as is, with the epoch's validation if any (the
-    line stands for the epoch line); mini-batch costs are noisy, so average."""
+    """The line of the cost every few iterations.
+
+    A full-batch cost is exact, so show it as is, with the epoch's validation if any (the line
+    stands for the epoch line); mini-batch costs are noisy, so average.
+    """
     if full_batch:
         line = f"iteration {history.iterations}: cost {history.costs[-1]:.4f}"
         return line + _validation(history)
@@ -49,6 +52,7 @@ def _validation(history: History) -> str:
 
 
 def epoch_line(history: History, n_epochs: int) -> str:
+    """The line ``TextLog`` prints at an epoch's end: its losses, accuracy, rate and speed."""
     line = f"epoch {history.epochs}/{n_epochs}: loss {history.epoch_loss[-1]:.4f}"
     line += _validation(history)
     return (line + f", lr {history.epoch_lr[-1]:.3g}, {history.epoch_seconds[-1]:.2f} s, "
@@ -56,8 +60,10 @@ def epoch_line(history: History, n_epochs: int) -> str:
 
 
 def progress_bar(total: int, done: int) -> Any:
-    """A tqdm bar of ``total`` steps, ``done`` of them done, on a terminal only; it leaves
-    BAR_MARGIN columns free and is cleared when closed."""
+    """A tqdm bar of ``total`` steps, ``done`` of them done, on a terminal only.
+
+    It leaves BAR_MARGIN columns free and is cleared when closed.
+    """
     bar = tqdm(total=total, initial=done, unit="it", leave=False, disable=None,
                dynamic_ncols=True)
     width = getattr(bar, "dynamic_ncols", None)  # tqdm keeps the terminal-size function here
@@ -70,20 +76,25 @@ def progress_bar(total: int, done: int) -> Any:
 
 
 def bar_figures(epoch_costs: list[float], lr: float) -> str:
-    """The bar's right end: the epoch's mean cost so far (what its epoch line will say) and the
-    learning rate."""
+    """The bar's right end: the epoch's mean cost so far and the learning rate.
+
+    The mean cost is what the epoch's line will say.
+    """
     return f"loss {sum(epoch_costs) / len(epoch_costs):.4f}, lr {lr:.3g}"
 
 
 def time_left_line(seconds: float, done: int, left: int) -> str:
+    """How long the ``left`` iterations will take, at the pace of the ``done`` ones so far."""
     per = seconds / done
     each = f"{per:.2f} s" if per >= 0.1 else f"{1000 * per:.3g} ms"
     return f"time left: about {duration(per * left)} ({each} per iteration so far)"
 
 
 class ProgressBar(Callback):
-    """A tqdm bar on a terminal only (none when output goes to a file or pipe): iterations
-    done of the run's, the epoch, its mean loss so far and the learning rate."""
+    """A tqdm bar on a terminal only (none when output goes to a file or pipe).
+
+    Iterations done of the run's, the epoch, its mean loss so far and the learning rate.
+    """
 
     def __init__(self) -> None:
         self._bar: Any = None
@@ -117,10 +128,20 @@ class ProgressBar(Callback):
 
 
 class TextLog(Callback):
-    """Plain lines to ``log`` (``print``, say): one per epoch; with ``every``, a cost line
-    every that many iterations (in full-batch training, where an epoch is one step, the cost
-    lines replace the epoch lines and carry the validation); and once, in a run still going
-    after ESTIMATE_AFTER seconds, the time left. A bar on the screen is kept below the lines."""
+    """Plain lines to ``log`` (``print``, say): one per epoch.
+
+    With ``every``, a cost line every that many iterations (in full-batch training, where an epoch
+    is one step, the cost lines replace the epoch lines and carry the validation); and once, in a
+    run still going after ESTIMATE_AFTER seconds, the time left. A bar on the screen is kept below
+    the lines.
+
+    Parameters
+    ----------
+    log : callable
+        Takes each line, such as ``print``.
+    every : int, default 0
+        Iterations between two cost lines; 0 for none.
+    """
 
     def __init__(self, log: Callable[[str], None], every: int = 0) -> None:
         if every < 0:

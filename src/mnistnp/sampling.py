@@ -39,9 +39,18 @@ class Sampler(Protocol):
 
 
 class ShuffledBatches:
-    """Mini-batches of ``batch_size`` rows from a fresh permutation each epoch (the last may be
-    shorter); ``batch_size=None``, or one at least ``n``, is the whole set in order, in one
-    batch (full-batch gradient descent)."""
+    """Mini-batches of ``batch_size`` rows from a fresh permutation each epoch.
+
+    The last may be shorter. ``batch_size=None``, or one at least ``n``, is the whole set in order,
+    in one batch (full-batch gradient descent).
+
+    Parameters
+    ----------
+    n : int
+        The rows to draw from.
+    batch_size : int or None, default 128
+        Rows per batch; None for the whole set.
+    """
 
     in_range = True  # a permutation of range(n) and slices of it
 
@@ -54,9 +63,36 @@ class ShuffledBatches:
         self.steps_per_epoch = math.ceil(self.n / self.batch_size)
 
     def epoch_batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
+        """The batches of epoch ``epoch`` (1-based), in order: a fresh permutation from ``rng``.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, from 1 (unused: the order comes from ``rng`` alone).
+        rng : numpy.random.Generator
+            The run's generator; the same seed gives the same batches.
+
+        Yields
+        ------
+        ndarray of shape (batch_size,), dtype intp, or slice
+            The row indices of each batch (the last may be smaller); one slice of every row,
+            in order, when a batch holds the whole set.
+        """
         return batches(self.n, self.batch_size, rng)
 
     def rows(self, steps: int) -> int:
+        """How many rows the first ``steps`` batches of an epoch hold (for samples/s).
+
+        Parameters
+        ----------
+        steps : int
+            Batches taken from the start of an epoch.
+
+        Returns
+        -------
+        int
+            The rows they hold.
+        """
         return min(steps * self.batch_size, self.n)
 
 

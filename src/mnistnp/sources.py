@@ -34,6 +34,7 @@ class DataSource:
         return self.name if self.name in datasets.REGISTRY else None
 
     def load(self) -> Data:
+        """The data, as ``datasets.load`` gives it (DatasetError naming the file if not)."""
         return datasets.load(self.name, self.data_dir)
 
     def __str__(self) -> str:
@@ -43,8 +44,10 @@ class DataSource:
 
 
 class SourceUnknown(DatasetError):
-    """A model file does not say, or can no longer say, where its data is; ``options`` names
-    the arguments (``dataset``, ``data_dir``) that would."""
+    """A model file does not say, or can no longer say, where its data is.
+
+    ``options`` names the arguments (``dataset``, ``data_dir``) that would.
+    """
 
     def __init__(self, what: str, options: tuple[str, ...]) -> None:
         super().__init__(f"{what}; say which data to use (the {' or '.join(options)} "
@@ -59,8 +62,9 @@ def trained_on(info: Mapping[str, Any]) -> str | None:
 
 
 def recorded_source(info: Mapping[str, Any], path: str | os.PathLike[str]) -> DataSource:
-    """The data the model in ``path`` was trained on, from its ``info``; SourceUnknown when it
-    cannot be found again without a guess.
+    """The data the model in ``path`` was trained on, from its ``info``.
+
+    SourceUnknown when it cannot be found again without a guess.
 
     A folder is used only as an absolute path that still exists (older files recorded it as
     given, relative to a working folder now unknown). A registered name alone is enough: its
@@ -89,8 +93,10 @@ def recorded_source(info: Mapping[str, Any], path: str | os.PathLike[str]) -> Da
 
 def source_for(model: Sequential, path: str | os.PathLike[str], dataset: str | None = None,
                data_dir: str | os.PathLike[str] | None = None) -> DataSource:
-    """The data to score ``model`` (read from ``path``) on: the dataset and/or folder given,
-    else the one its file records (see ``recorded_source``)."""
+    """The data to score ``model`` (read from ``path``) on.
+
+    The dataset and/or folder given, else the one its file records (see ``recorded_source``).
+    """
     if dataset is None and data_dir is None:
         return recorded_source(model.info, path)
     return DataSource(dataset, None if data_dir is None else os.fspath(data_dir))
@@ -98,10 +104,13 @@ def source_for(model: Sequential, path: str | os.PathLike[str], dataset: str | N
 
 def check_fits(model: Sequential, path: str | os.PathLike[str], data: Data,
                source: DataSource) -> None:
-    """DatasetError unless the images of ``source`` have the shape ``model`` was trained on
-    and its classes are among the model's; an MnistnpWarning when the data have fewer
-    classes than the model (a subset can be meant), or are a registered dataset whose
-    classes are not those of the one the model was trained on."""
+    """Check that the data of ``source`` fit ``model``.
+
+    DatasetError unless the images of ``source`` have the shape ``model`` was trained on and its
+    classes are among the model's; an MnistnpWarning when the data have fewer classes than the model
+    (a subset can be meant), or are a registered dataset whose classes are not those of the one the
+    model was trained on.
+    """
     (_, y_train), (x_test, y_test) = data
     shape, trained = x_test.shape[1:], ModelInfo(model.info).image_shape
     if trained is not None and trained != shape:
@@ -128,9 +137,11 @@ def check_fits(model: Sequential, path: str | os.PathLike[str], data: Data,
 
 def check_input(path: str | os.PathLike[str], model: Sequential, shape: tuple[int, ...],
                 what: str = "the images") -> None:
-    """ShapeError unless samples of ``shape`` (one sample's shape, such as (28, 28)) are what
-    the model read from ``path`` takes: its input shape or, for a model of rows, any shape of
-    as many numbers (flattened)."""
+    """Check that samples of ``shape`` are what the model read from ``path`` takes.
+
+    ShapeError unless they are: its input shape or, for a model of rows, any shape of as many
+    numbers (flattened). ``shape`` is one sample's shape, such as (28, 28).
+    """
     shape = tuple(shape)
     if shape == model.input_shape:
         return

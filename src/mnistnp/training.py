@@ -75,10 +75,34 @@ class BatchRows:
 
 def gradient(model: Sequential, x: np.ndarray, y: np.ndarray, batch: Batch,
              from_layer: int = 0, rows: BatchRows | None = None) -> tuple[float, np.ndarray]:
-    """Forward and backward over ``batch``: its mean cost, and the gradient of that mean as one
-    flat buffer (``model.grads``, or for a batch over MAX_CHUNK rows the sum of its chunks'
-    gradients in a buffer of its own). ``x`` is the input of layer ``from_layer`` (see
-    ``Sequential.forward``); ``rows`` gathers index batches (``x[batch]`` without it)."""
+    """Forward and backward over ``batch``: its mean cost, and that mean's gradient.
+
+    A batch over MAX_CHUNK rows is taken in chunks whose gradients add up to the batch's.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model; its layers keep what backward needs, and ``model.grads`` is overwritten.
+    x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+        The images (pixels 0-255 for a model that takes pixels), or layer ``from_layer``'s
+        input (see ``Sequential.forward``).
+    y : ndarray of shape (n_samples,), dtype integer
+        The labels, in [0, n_classes).
+    batch : slice or ndarray of shape (batch_size,), dtype intp
+        The rows of ``x`` and ``y`` in the batch.
+    from_layer : int, default 0
+        The layer ``x`` goes into.
+    rows : BatchRows, optional
+        Gathers index batches into a reused buffer (``x[batch]`` without it).
+
+    Returns
+    -------
+    loss : float
+        The batch's mean cross-entropy.
+    grads : ndarray of shape (n_params,), dtype float32 (the model's dtype)
+        The gradient of that mean as one flat buffer: ``model.grads``, or for a batch over
+        MAX_CHUNK rows the sum of its chunks' gradients in a buffer of its own.
+    """
     if isinstance(batch, slice):
         start, stop, _ = batch.indices(len(x))
         size = stop - start
@@ -101,9 +125,36 @@ def gradient(model: Sequential, x: np.ndarray, y: np.ndarray, batch: Batch,
 def train_step(model: Sequential, x: np.ndarray, y: np.ndarray, batch: Batch,
                optimizer: Optimizer, grad_hooks: Sequence[GradHook] = (),
                from_layer: int = 0, rows: BatchRows | None = None) -> float:
-    """One gradient-descent step on ``batch``: forward and backward, then each of
-    ``grad_hooks`` on the gradient in order, then the optimizer's step. Returns the batch's
-    mean cost before the step. ``x``, ``from_layer`` and ``rows`` as for ``gradient``."""
+    """One gradient-descent step on ``batch``.
+
+    Forward and backward, then each of ``grad_hooks`` on the gradient in order, then the
+    optimizer's step.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model, updated in place.
+    x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+        The images (pixels 0-255 for a model that takes pixels), or layer ``from_layer``'s
+        input (see ``Sequential.forward``).
+    y : ndarray of shape (n_samples,), dtype integer
+        The labels, in [0, n_classes).
+    batch : slice or ndarray of shape (batch_size,), dtype intp
+        The rows of ``x`` and ``y`` in the batch.
+    optimizer : Optimizer
+        Takes the step on ``model.params``.
+    grad_hooks : sequence of GradHook, default ()
+        Functions changing the flat gradient in place (clipping), in order.
+    from_layer : int, default 0
+        The layer ``x`` goes into, as for ``gradient``.
+    rows : BatchRows, optional
+        Gathers index batches, as for ``gradient``.
+
+    Returns
+    -------
+    float
+        The batch's mean cost before the step.
+    """
     loss, grads = gradient(model, x, y, batch, from_layer, rows)
     for hook in grad_hooks:
         hook(grads)
@@ -148,7 +199,24 @@ def fixed_inputs(model: Sequential, x: np.ndarray) -> tuple[np.ndarray, int] | N
 
 
 def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Mean cross-entropy loss and accuracy of ``model`` on images ``x`` and labels ``y``."""
+    """Mean cross-entropy loss and accuracy of ``model`` on images ``x`` and labels ``y``.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model, run in evaluation mode in chunks of ``model.eval_rows``.
+    x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+        The images (pixels 0-255 for a model that takes pixels).
+    y : ndarray of shape (n_samples,), dtype integer
+        The labels, in [0, n_classes).
+
+    Returns
+    -------
+    loss : float
+        The mean cross-entropy.
+    accuracy : float
+        The fraction of images whose argmax is their label, in [0, 1].
+    """
     total, correct = 0.0, 0
     step = model.eval_rows  # a bounded amount of activations: 8,192 rows of an MLP
     for i in range(0, len(x), step):
@@ -163,9 +231,10 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, optimizer: Optimizer, *
         rng: np.random.Generator, epochs: int = 1, batch_size: int | None = 128,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         callbacks: Sequence[Callback] = ()) -> History:
-    """Train ``model`` on images ``x`` (n_samples, ...) and labels ``y`` (n_samples,) for
-    ``epochs`` passes in shuffled mini-batches of ``batch_size`` (None, or any size >=
-    n_samples: full-batch gradient descent), drawing the order from ``rng``.
+    """Train ``model`` on images ``x`` and labels ``y`` in shuffled mini-batches.
+
+    For ``epochs`` passes in mini-batches of ``batch_size`` (None, or any size >= n_samples:
+    full-batch gradient descent), drawing the order from ``rng``.
 
     ``validation`` (images, labels) is scored after every epoch; it is never trained on.
     ``callbacks`` see the run as it goes (see ``Callback``): a learning-rate schedule (which
@@ -174,7 +243,37 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, optimizer: Optimizer, *
     writes and prints nothing. Gradient hooks (clipping), another sampler, a length in
     iterations and resuming are ``Trainer``'s.
 
-    Raises TrainingError if the cost or the weights become non-finite.
+    Parameters
+    ----------
+    model : Sequential
+        The model, trained in place.
+    x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+        The training images (pixels 0-255 for a model that takes pixels).
+    y : ndarray of shape (n_samples,), dtype integer
+        Their labels, in [0, n_classes).
+    optimizer : Optimizer
+        Takes each step (``SGD``, ``Adam``, ``AdamW``).
+    rng : numpy.random.Generator
+        Draws the batch order (and the model's random layers use their own streams).
+    epochs : int, default 1
+        Passes over the data.
+    batch_size : int or None, default 128
+        Rows per step; None, or any size >= n_samples, is full-batch gradient descent.
+    validation : (ndarray, ndarray) tuple, optional
+        Images of shape (n_val, *input_shape) and labels of shape (n_val,), dtypes as ``x``
+        and ``y``, scored after every epoch, never trained on.
+    callbacks : sequence of Callback, default ()
+        What sees the run as it goes.
+
+    Returns
+    -------
+    History
+        The training record: every step's cost and each epoch's metrics.
+
+    Raises
+    ------
+    TrainingError
+        If the cost or the weights become non-finite.
     """
     sampler = ShuffledBatches(len(x), batch_size)
     return Trainer(model, optimizer, sampler, callbacks=callbacks).fit(
@@ -182,16 +281,30 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, optimizer: Optimizer, *
 
 
 class Trainer:
-    """The fit loop with every seam: where the batches come from (``sampler``), what happens
-    to the gradient between backward and the optimizer's step (``grad_hooks``, in order), and
-    what watches the run (``callbacks``, in order). A process of a data-parallel run would
-    differ only in these: a sharding sampler, an allreduce hook before the clipping, a
-    callback that broadcasts the first process's weights at the start, and no callbacks that
-    write on any process but the first.
+    """The fit loop with every seam.
+
+    Where the batches come from (``sampler``), what happens to the gradient between backward and the
+    optimizer's step (``grad_hooks``, in order), and what watches the run (``callbacks``, in order).
+    A process of a data-parallel run would differ only in these: a sharding sampler, an allreduce
+    hook before the clipping, a callback that broadcasts the first process's weights at the start,
+    and no callbacks that write on any process but the first.
 
     The loop itself does only what every run needs: the plan (epochs or iterations), the batch
     order's random state per epoch (so a resumed run draws the same batches), the steps, the
     finite checks, and the History with each epoch's validation.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model, trained in place.
+    optimizer : Optimizer
+        Takes each step.
+    sampler : Sampler
+        Gives each epoch's batches (``ShuffledBatches``).
+    grad_hooks : sequence of GradHook, default ()
+        Change the flat gradient in place before each step (``ClipGlobalNorm``), in order.
+    callbacks : sequence of Callback, default ()
+        Watch the run, in order.
     """
 
     def __init__(self, model: Sequential, optimizer: Optimizer, sampler: Sampler, *,
@@ -204,14 +317,43 @@ class Trainer:
             epochs: int | None = None, iterations: int | None = None,
             validation: tuple[np.ndarray, np.ndarray] | None = None,
             state: TrainState | None = None) -> History:
-        """Train on images ``x`` and labels ``y`` (the rows the sampler indexes) for
-        ``iterations`` steps if given, else ``epochs`` passes (1 if neither), drawing the batch
-        order from ``rng``; ``validation`` as for ``fit``. ``state`` (from a checkpoint)
-        continues a run where it stood, bit-identical to one never interrupted, given the
-        model, optimizer, callbacks and ``rng`` restored alike. Returns the History.
+        """Train on images ``x`` and labels ``y``, the rows the sampler indexes.
 
-        Raises ValueError for empty or mislabelled sets, TrainingError if the cost or the
-        weights become non-finite, and whatever a callback raises (Interrupted).
+        For ``iterations`` steps if given, else ``epochs`` passes (1 if neither), drawing the batch
+        order from ``rng``; ``validation`` as for ``fit``. ``state`` (from a checkpoint) continues a
+        run where it stood, bit-identical to one never interrupted, given the model, optimizer,
+        callbacks and ``rng`` restored alike.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+            The training images, the rows the sampler indexes.
+        y : ndarray of shape (n_samples,), dtype integer
+            Their labels, in [0, n_classes).
+        rng : numpy.random.Generator
+            Draws the batch order.
+        epochs : int, optional
+            Passes over the data (1 if neither this nor ``iterations`` is given).
+        iterations : int, optional
+            Steps to take instead of whole epochs.
+        validation : (ndarray, ndarray) tuple, optional
+            Images of shape (n_val, *input_shape) and labels of shape (n_val,), scored
+            after every epoch, as for ``fit``.
+        state : TrainState, optional
+            Where a checkpointed run stood, to continue it.
+
+        Returns
+        -------
+        History
+            The training record (``state.history`` when resuming).
+
+        Raises
+        ------
+        ValueError
+            For empty or mislabelled sets.
+        TrainingError
+            If the cost or the weights become non-finite; and whatever a callback raises
+            (Interrupted).
         """
         model, sampler = self.model, self.sampler
         n = len(x)

@@ -51,6 +51,26 @@ def parse_idx(data: bytes, name: str = "<bytes>", kind: str | None = None) -> np
     ``kind`` ("images" or "labels"), the header must also declare that kind's unsigned bytes
     (3-D or 1-D). That is checked before the dimensions are read, so a file of the wrong kind
     is named as such rather than as a truncated one whose "dimensions" are its first pixels.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes, already gunzipped.
+    name : str, default "<bytes>"
+        What error messages call the data (its file name).
+    kind : {"images", "labels"}, optional
+        The kind the header must declare.
+
+    Returns
+    -------
+    ndarray of shape (d1, ..., dk), dtype as the header declares (uint8 for MNIST)
+        The array, big-endian types converted to native order: MNIST's images are of shape
+        (n_samples, 28, 28), dtype uint8, and its labels of shape (n_samples,), dtype uint8.
+
+    Raises
+    ------
+    DatasetError
+        Naming the data and the problem, for a bad header, kind or length.
     """
     if len(data) < 4:
         raise DatasetError(f"{name}: file too short for an IDX header ({len(data)} bytes)")
@@ -86,13 +106,40 @@ def parse_idx(data: bytes, name: str = "<bytes>", kind: str | None = None) -> np
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an IDX file, raw or gzip (detected by magic bytes), into a NumPy array."""
+    """Read an IDX file, raw or gzip (detected by magic bytes), into a NumPy array.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    ndarray of shape (d1, ..., dk), dtype as the header declares (uint8 for MNIST)
+        As ``parse_idx`` gives it.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file, if it cannot be read or is not a valid IDX file.
+    """
     path = Path(path)
     return parse_idx(read_bytes(path), path.name)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
-    """Encode ``array`` as IDX bytes (uncompressed)."""
+    """Encode ``array`` as IDX bytes (uncompressed).
+
+    Parameters
+    ----------
+    array : ndarray of any shape, dtype uint8, int8, int16, int32, float32 or float64
+        The array to encode.
+
+    Returns
+    -------
+    bytes
+        The IDX header (big-endian) and the data.
+    """
     dtype = array.dtype
     key = dtype.newbyteorder(">") if dtype.itemsize > 1 else dtype
     if key not in _CODES:
@@ -106,7 +153,17 @@ def idx_bytes(array: np.ndarray) -> bytes:
 def write_idx(
     path: str | os.PathLike[str], array: np.ndarray, compress: bool | None = None
 ) -> None:
-    """Write ``array`` as an IDX file; gzip it if ``compress`` (default: the name ends in .gz)."""
+    """Write ``array`` as an IDX file, gzipped if ``compress``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    array : ndarray of any shape, dtype uint8, int8, int16, int32, float32 or float64
+        The array to write, as ``idx_bytes`` encodes it.
+    compress : bool, optional
+        Gzip the file; default: if the name ends in .gz.
+    """
     path = Path(path)
     data = idx_bytes(array)
     if compress is None:

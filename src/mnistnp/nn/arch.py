@@ -91,9 +91,21 @@ def grammar() -> str:
 
 
 def parse_layers(text: str) -> tuple[Item, ...]:
-    """The items of a layer string, each checked against its layer kind's shorthand;
-    LayerStringError for the first mistake: an empty item, an unknown name (with a "did you
-    mean"), a missing, extra or bad value, or a raw-input item (``shift``) after another."""
+    """The items of a layer string, each checked against its layer kind's shorthand.
+
+    LayerStringError for the first mistake: an empty item, an unknown name (with a "did you mean"),
+    a missing, extra or bad value, or a raw-input item (``shift``) after another.
+
+    Parameters
+    ----------
+    text : str
+        A layer string, comma-separated items such as ``"dense:128,dropout:0.2"``.
+
+    Returns
+    -------
+    tuple of Item
+        The items, in order.
+    """
     if not text.strip():
         raise LayerStringError("no layers given; e.g. dense:256,dropout:0.2,dense:128")
     items: list[Item] = []
@@ -191,16 +203,62 @@ def build_layers(layers: str | Sequence[Item], input_shape: Sequence[int], num_c
 def network(layers: str | Sequence[Item], input_shape: Sequence[int], num_classes: int,
             dtype: np.dtype | str = "float32", rng: np.random.Generator | None = None,
             input_scale: float = 1 / 255) -> Sequential:
-    """The Sequential model a layer string describes (see ``build_layers``), initialised from
-    ``rng`` if given: ``network("dense:256,dropout:0.2", (28, 28), 10, rng=rng)``."""
+    """The Sequential model a layer string describes (see ``build_layers``).
+
+    Initialised from ``rng`` if given: ``network("dense:256,dropout:0.2", (28, 28), 10, rng=rng)``.
+
+    Parameters
+    ----------
+    layers : str or sequence of Item
+        A layer string, such as ``"conv:32:3,maxpool:2,dense:128"``, or its parsed items.
+    input_shape : sequence of int
+        One sample's shape, such as (28, 28).
+    num_classes : int
+        Outputs of the last layer.
+    dtype : numpy.dtype or str, default "float32"
+        The model's dtype.
+    rng : numpy.random.Generator, optional
+        Initialises the weights if given.
+    input_scale : float, default 1/255
+        The first layer's ``Rescale`` factor.
+
+    Returns
+    -------
+    Sequential
+        The model.
+
+    Raises
+    ------
+    LayerStringError
+        If the string is bad.
+    ShapeError
+        Naming the item, if a layer cannot take what the one before gives.
+    """
     model = Sequential(build_layers(layers, input_shape, num_classes, dtype, input_scale),
                        input_shape, dtype)
     return model.init(rng) if rng is not None else model
 
 
 def mlp_layers(hidden: Sequence[int], dropout: float = 0.0, shift: int = 0) -> str:
-    """The layer string of an MLP of ``hidden`` widths with ``dropout`` after each hidden
-    layer and random shifts of ``shift`` pixels: what ``mlp`` builds."""
+    """The layer string of an MLP, what ``mlp`` builds.
+
+    Hidden layers of ``hidden`` widths with ``dropout`` after each and random shifts of ``shift``
+    pixels.
+
+    Parameters
+    ----------
+    hidden : sequence of int
+        The hidden layers' widths.
+    dropout : float, default 0.0
+        The dropout probability after each hidden layer.
+    shift : int, default 0
+        The largest random shift of training images, in pixels.
+
+    Returns
+    -------
+    str
+        The layer string.
+    """
     items = [f"shift:{shift}"] if shift else []
     for width in hidden:
         items.append(f"dense:{width}")
@@ -231,8 +289,9 @@ def mlp(
     shift: int = 0,
     input_shape: Sequence[int] | None = None,
 ) -> Sequential:
-    """A ReLU multilayer perceptron from its layer sizes, e.g. ``[784, 50, 50, 50, 10]``: the
-    ``network`` of the layer string ``mlp_layers`` writes for its hidden widths.
+    """A ReLU multilayer perceptron from its layer sizes, e.g. ``[784, 50, 50, 50, 10]``.
+
+    The ``network`` of the layer string ``mlp_layers`` writes for its hidden widths.
 
     The input is rescaled by ``input_scale`` (uint8 pixels to [0, 1]), and images are
     flattened. The model records ``input_shape``, one sample's shape: by default square
@@ -241,6 +300,28 @@ def mlp(
     ``dropout`` > 0, a Dropout layer follows every hidden ReLU. With ``shift`` > 0, training
     images are randomly moved by up to that many pixels (a RandomShift layer first, which
     needs images). Initialised from ``rng`` if given.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        The layer sizes, inputs first and classes last, such as ``[784, 50, 50, 50, 10]``.
+    rng : numpy.random.Generator, optional
+        Initialises the weights if given.
+    dtype : numpy.dtype or str, default "float32"
+        The model's dtype.
+    input_scale : float, default 1/255
+        The first layer's ``Rescale`` factor.
+    dropout : float, default 0.0
+        The dropout probability after each hidden ReLU.
+    shift : int, default 0
+        The largest random shift of training images, in pixels.
+    input_shape : sequence of int, optional
+        One sample's shape; by default square images for a square ``sizes[0]``, else rows.
+
+    Returns
+    -------
+    Sequential
+        The model.
     """
     if len(sizes) < 2:
         raise ValueError(f"an MLP needs an input and an output size, got {list(sizes)}")

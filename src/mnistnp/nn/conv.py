@@ -136,8 +136,10 @@ def _col2im(cols: np.ndarray, stride: tuple[int, int], out: np.ndarray) -> None:
 
 
 class Conv2D(Layer):
-    """2-D cross-correlation (as PyTorch's ``Conv2d``) of (N, C, H, W) float batches with F
-    filters W of shape (F, C, kh, kw) plus a bias b (F,), giving (N, F, H', W').
+    """2-D cross-correlation (as PyTorch's ``Conv2d``) of images with F filters plus a bias.
+
+    Takes (N, C, H, W) float batches, with filters W of shape (F, C, kh, kw) and a bias b of shape
+    (F,), giving (N, F, H', W').
 
     ``kernel_size`` and ``stride`` are ints or (height, width) pairs; ``padding`` is "valid"
     or "same" (see ``conv_geometry``); ``init`` "he" (the default, for ReLU) or "glorot".
@@ -148,6 +150,21 @@ class Conv2D(Layer):
     ``backward`` differentiates the last ``forward``, which must be in training mode; it
     consumes the columns that ``forward`` kept (their buffer takes the column gradient), so
     each training ``forward`` allows one ``backward``.
+
+    Parameters
+    ----------
+    in_channels : int
+        C, the input's channels.
+    out_channels : int
+        F, the number of filters.
+    kernel_size : int or (int, int)
+        The filters' height and width (one int for both).
+    stride : int or (int, int), default 1
+        The step between windows, down and across.
+    padding : {"valid", "same"}, default "valid"
+        No border, or a zero border that keeps H and W at stride 1 (see ``conv_geometry``).
+    init : {"he", "glorot"}, default "he"
+        The weight initialiser.
     """
 
     kind: ClassVar[str] = "Conv2D"
@@ -193,8 +210,10 @@ class Conv2D(Layer):
 
     def output_shape(self, input_shape: Shape) -> tuple[int, int, int]:
         """The per-sample output shape (F, H', W') for a per-sample input shape (C, H, W).
-        A kernel larger than the image is refused with either padding: with 'same', most of
-        what it would see is the zero border."""
+
+        A kernel larger than the image is refused with either padding: with 'same', most of what it
+        would see is the zero border.
+        """
         if len(input_shape) != 3 or input_shape[0] != self.in_channels:
             raise ValueError(f"expects ({self.in_channels}, height, width) samples, "
                              f"gets {tuple(input_shape)}")
@@ -205,8 +224,11 @@ class Conv2D(Layer):
         return self.out_channels, ho, wo
 
     def flops(self, input_shape: Shape) -> int:
-        """Per output value, C * kh * kw multiply-adds (the zero border's too, as the GEMM
-        does them) and one bias addition: F * H' * W' * (2 * C * kh * kw + 1)."""
+        """F * H' * W' * (2 * C * kh * kw + 1) per sample.
+
+        Per output value, C * kh * kw multiply-adds (the zero border's too, as the GEMM does them)
+        and one bias addition.
+        """
         f, ho, wo = self.output_shape(input_shape)
         kh, kw = self.kernel
         return f * ho * wo * (2 * self.in_channels * kh * kw + 1)
@@ -326,8 +348,10 @@ class Conv2D(Layer):
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
-        """``conv:F:K:S:PAD``: the convolution and its ReLU, with a channel axis added first
-        to (height, width) images."""
+        """``conv:F:K:S:PAD``: the convolution and its ReLU.
+
+        A channel axis is added first to (height, width) images.
+        """
         channels = with_channels(input_shape)
         shape = channels[0].output_shape(input_shape) if channels else input_shape
         filters, kernel, stride, padding = values
@@ -342,8 +366,10 @@ class Conv2D(Layer):
                 f"{self.padding})")
 
     def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
-        """Conv with the zero border ``conv_geometry`` gives this input size, as explicit pads
-        (top, left, bottom, right): 'same' puts an odd one after, as ``forward`` does."""
+        """Conv, with the zero border ``conv_geometry`` gives this input size as explicit pads.
+
+        The pads are (top, left, bottom, right): 'same' puts an odd one after, as ``forward`` does.
+        """
         (_, top, bottom), (_, left, right) = self._geometry(*input_shape[1:])
         weights = [graph.constant("W", self.W), graph.constant("b", self.b)]
         return graph.node("Conv", [x, *weights], kernel_shape=list(self.kernel),

@@ -36,6 +36,13 @@ class Rescale(Layer):
 
     The model's first layer (after random shifts): with ``scale=1/255`` it takes the uint8
     images as stored, so the pixels stay uint8 until a batch is formed.
+
+    Parameters
+    ----------
+    scale : float, default 1.0
+        The factor, finite and not 0 (1/255 takes pixels 0-255 to [0, 1]).
+    dtype : numpy.dtype or str, default "float32"
+        The model's dtype, which the output takes.
     """
 
     kind = "Rescale"
@@ -70,8 +77,11 @@ class Rescale(Layer):
 
 
 class Flatten(Layer):
-    """(n_samples, *shape) -> (n_samples, prod(shape)): a reshape, so a view of a contiguous
-    batch (what Rescale gives); a strided one is copied, in training into a reused buffer."""
+    """(n_samples, *shape) -> (n_samples, prod(shape)).
+
+    A reshape, so a view of a contiguous batch (what Rescale gives); a strided one is copied, in
+    training into a reused buffer.
+    """
 
     kind = "Flatten"
     shorthands: ClassVar[dict[str, Shorthand]] = {
@@ -107,10 +117,12 @@ class Flatten(Layer):
 
 
 class AddChannel(Layer):
-    """(n_samples, height, width) -> (n_samples, 1, height, width), a view: images without a
-    channel axis (MNIST's) as the one-channel images a convolution takes. ``conv``,
-    ``maxpool``, ``bn`` and ``gap`` in a layer string add one when they get such images, so
-    the model still takes (28, 28) samples, as ``dense:N`` adds a Flatten."""
+    """(n_samples, height, width) -> (n_samples, 1, height, width), a view.
+
+    Images without a channel axis (MNIST's) as the one-channel images a convolution takes. ``conv``,
+    ``maxpool``, ``bn`` and ``gap`` in a layer string add one when they get such images, so the
+    model still takes (28, 28) samples, as ``dense:N`` adds a Flatten.
+    """
 
     kind = "AddChannel"
 
@@ -140,10 +152,20 @@ def with_channels(input_shape: Shape) -> list[Layer]:
 
 
 class Dense(Layer):
-    """Fully connected: ``y = x @ W + b`` with W of shape (in_features, out_features), on rows
-    (n_samples, in_features).
+    """Fully connected layer: ``y = x @ W + b`` on rows (n_samples, in_features).
+
+    W has shape (in_features, out_features) and b (out_features,).
 
     Weights are He-initialised (normal, std sqrt(2 / in_features)), suited to ReLU; biases are 0.
+
+    Parameters
+    ----------
+    in_features : int
+        Inputs per sample, >= 1.
+    out_features : int
+        Outputs per sample, >= 1.
+    init : {"he", "glorot"}, default "he"
+        The weight initialiser (``INITIALIZERS``).
     """
 
     kind = "Dense"
@@ -259,11 +281,18 @@ class ReLU(Layer):
 
 
 class Dropout(RandomLayer):
-    """Inverted dropout: in training, zero each unit with probability ``p`` and scale the rest
-    by 1 / (1 - p), so the expected activation is unchanged and evaluation is the identity.
+    """Inverted dropout: in training, zero each unit with probability ``p``.
+
+    The rest are scaled by 1 / (1 - p), so the expected activation is unchanged and evaluation
+    is the identity.
 
     Its random stream is a child of the model's generator (set in ``init``), so the same seed
     gives the same masks.
+
+    Parameters
+    ----------
+    p : float
+        The probability of zeroing a unit in training, in [0, 1).
     """
 
     kind = "Dropout"

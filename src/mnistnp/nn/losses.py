@@ -8,10 +8,20 @@ import numpy as np
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """log p for logits of shape (n_samples, n_classes); finite even for logits of +-1000.
+    """Log class probabilities (log-softmax of each row), finite even for logits of +-1000.
 
     Shifting by the row maximum makes the largest exponent exp(0) = 1, so nothing overflows,
     and log-sum-exp never takes the log of an underflowed 0.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_classes), dtype float32 or float64
+        Unnormalised scores. Not modified.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes), dtype of ``logits``
+        log p, each row's exponentials summing to 1.
     """
     z = logits - logits.max(axis=1, keepdims=True)
     z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -19,8 +29,20 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Class probabilities, shape (n_samples, n_classes), rows summing to 1 (max-shifted, so
-    the largest exponent is exp(0) and nothing overflows)."""
+    """Class probabilities: the softmax of each row, max-shifted so nothing overflows.
+
+    Shifting by the row maximum makes the largest exponent exp(0) = 1.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_classes), dtype float32 or float64
+        Unnormalised scores. Not modified.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes), dtype of ``logits``
+        Probabilities, each row summing to 1.
+    """
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     return p
@@ -39,8 +61,6 @@ def softmax_cross_entropy(
 ) -> tuple[float, np.ndarray]:
     """Summed cross-entropy times ``scale`` (default 1/n_samples, the mean) and its gradient.
 
-    logits: (n_samples, n_classes) float; labels: (n_samples,) integer classes in
-    [0, n_classes), which the caller checks (``fit`` does, once).
     With z = logits - max (row-wise) and s = sum(exp z), the cost of a row is
     log s - z[label] and its gradient w.r.t. the logits is ``(p - onehot) * scale`` with
     p = exp(z) / s: fusing softmax with the loss avoids dividing by p (unstable when p
@@ -49,6 +69,22 @@ def softmax_cross_entropy(
 
     The true-class cells are reached by flat index, and exp(z) becomes the gradient in place:
     about ten NumPy calls, which is what a step on a small net pays for its loss.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_classes), dtype float32 or float64
+        Unnormalised scores. Not modified.
+    labels : ndarray of shape (n_samples,), dtype integer
+        True classes in [0, n_classes), which the caller checks (``fit`` does, once).
+    scale : float, optional
+        Factor on the summed loss and its gradient; default 1/n_samples (the mean).
+
+    Returns
+    -------
+    loss : float
+        The summed cross-entropy times ``scale``, summed in float64.
+    grad : ndarray of shape (n_samples, n_classes), dtype of ``logits``
+        The loss's gradient with respect to the logits, ``(p - onehot) * scale``.
     """
     n = len(labels)
     if scale is None:

@@ -66,14 +66,24 @@ def table(head: Sequence[str], rows: Sequence[Sequence[str]], left: int = 2) -> 
 
 
 class Sequential:
-    """Layers applied in order to samples of ``input_shape`` (one sample's shape, e.g.
-    (28, 28)). All parameters live in one flat buffer ``params`` and all gradients in one flat
-    buffer ``grads`` of the same layout, each layer holding views into them, so an optimizer
-    (or an allreduce) updates the whole model in one call.
+    """Layers applied in order to samples of ``input_shape`` (one sample's shape, e.g. (28, 28)).
+
+    All parameters live in one flat buffer ``params`` and all gradients in one flat buffer ``grads``
+    of the same layout, each layer holding views into them, so an optimizer (or an allreduce)
+    updates the whole model in one call.
 
     The chain of shapes is checked here, once (ShapeError naming the layer that does not fit).
     ``forward`` takes a batch (n_samples, *input_shape), such as uint8 images, and returns
     logits (n_samples, n_classes).
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        The layers, in order.
+    input_shape : sequence of int
+        One sample's shape, without the batch axis, such as (28, 28).
+    dtype : numpy.dtype or str, default "float32"
+        The dtype of the parameters, gradients and activations.
     """
 
     def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int],
@@ -136,35 +146,87 @@ class Sequential:
         return max(1, min(MAX_EVAL_ROWS, EVAL_BYTES // max(1, per_sample)))
 
     def init(self, rng: np.random.Generator) -> Sequential:
-        """Initialise every layer's parameters from ``rng``; returns self."""
+        """Initialise every layer's parameters from ``rng``; returns self.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The generator; the same seed gives bit-identical weights.
+
+        Returns
+        -------
+        Sequential
+            The model itself.
+        """
         for layer in self.layers:
             layer.init(rng)
         return self
 
     def forward(self, x: np.ndarray, training: bool = False, start: int = 0) -> np.ndarray:
-        """Logits for ``x``; with ``start``, ``x`` is what layer ``start`` takes (the output of
-        the layers before it, which full-batch training computes once: see
-        ``training.fixed_prefix``)."""
+        """Logits for a batch, run through the layers from ``start`` on.
+
+        With ``start``, ``x`` is what layer ``start`` takes (the output of the layers before
+        it, which full-batch training computes once: see ``training.fixed_prefix``).
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+            The batch (pixels 0-255 for a model whose first layer is ``Rescale``), or layer
+            ``start``'s input. Not modified.
+        training : bool, default False
+            Training mode: the layers keep what ``backward`` needs, and dropout and the
+            augmentations act.
+        start : int, default 0
+            The index of the first layer to run.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), dtype float32 (the model's dtype)
+            The logits (the last layer's output).
+        """
         for layer in self.layers[start:]:
             x = layer.forward(x, training)
         return x
 
     def release_scratch(self) -> None:
-        """Drop every layer's step-to-step arrays (see ``Layer.release_scratch``): for a model
-        kept after training (several seeds' models, kept until the best one is chosen)."""
+        """Drop every layer's step-to-step arrays (see ``Layer.release_scratch``).
+
+        For a model kept after training (several seeds' models, kept until the best one is chosen).
+        """
         for layer in self.layers:
             layer.release_scratch()
 
     def backward(self, grad_out: np.ndarray) -> None:
-        """Fill ``grads`` from the gradient of the loss w.r.t. the logits."""
+        """Fill ``grads`` from the gradient of the loss w.r.t. the logits.
+
+        Parameters
+        ----------
+        grad_out : ndarray of shape (n_samples, n_classes), dtype float32 (the model's dtype)
+            The loss's gradient with respect to the last training-mode ``forward``'s logits.
+        """
         for layer in reversed(self.layers[self.backward_stop:]):
             grad_out = layer.backward(grad_out)
 
     def check_pixels(self, x: np.ndarray, what: str = "the images") -> None:
-        """InputError if ``x`` is floats all at most 1 (and not all 0) while the model takes
-        0-255 pixels (``takes_pixels``): x / 255 divided by 255 again reads as near-blank
-        images and scores near chance, silently. One pass (the max), for float input only;
-        blank images (all 0) are taken, as nothing tells them apart."""
+        """Refuse pixels already scaled to [0, 1] for a model that takes 0-255.
+
+        x / 255 divided by 255 again reads as near-blank images and scores near chance,
+        silently. One pass (the max), for float input only; blank images (all 0) are taken,
+        as nothing tells them apart.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+            The images about to be evaluated.
+        what : str, default "the images"
+            How the message names them.
+
+        Raises
+        ------
+        InputError
+            If ``x`` is floats all at most 1 (and not all 0) while the model takes 0-255
+            pixels (``takes_pixels``).
+        """
         if not (self.takes_pixels and x.size and np.issubdtype(x.dtype, np.floating)):
             return
         top = float(x.max())
@@ -174,9 +236,25 @@ class Sequential:
                              f"uint8 pixels 0-255, or multiply by 255")
 
     def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes), computed in batches of
-        ``batch_size`` rows (default ``eval_rows``: a bounded amount of memory). InputError
-        for pixels already scaled to [0, 1] (see ``check_pixels``)."""
+        """Class probabilities, computed in batches of a bounded amount of memory.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+            The images: pixels 0-255 for a model that takes pixels (the MNIST ones).
+        batch_size : int, optional
+            Rows per forward pass; default ``eval_rows`` (a bounded amount of memory).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), dtype float32 (the model's dtype)
+            Each row sums to 1.
+
+        Raises
+        ------
+        InputError
+            For pixels already scaled to [0, 1] (see ``check_pixels``).
+        """
         self.check_pixels(x)
         batch_size = batch_size or self.eval_rows
         if 0 < len(x) <= batch_size:  # one call: what a server answering one image needs
@@ -185,8 +263,25 @@ class Sequential:
         return np.concatenate(out) if out else np.empty((0, self.num_classes), self.dtype)
 
     def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-        """Predicted classes, shape (n_samples,): the argmax of the logits, computed in
-        batches as ``predict_proba``, which refuses the same input."""
+        """Predicted classes: the argmax of the logits, computed in batches as ``predict_proba``.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, *input_shape), dtype uint8 or float
+            The images: pixels 0-255 for a model that takes pixels (the MNIST ones).
+        batch_size : int, optional
+            Rows per forward pass; default ``eval_rows``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), dtype intp
+            The class of each image, in [0, n_classes).
+
+        Raises
+        ------
+        InputError
+            For pixels already scaled to [0, 1], as ``predict_proba``.
+        """
         self.check_pixels(x)
         batch_size = batch_size or self.eval_rows
         out = [np.argmax(self.forward(x[i:i + batch_size]), axis=1)
@@ -205,6 +300,7 @@ class Sequential:
 
     @property
     def num_classes(self) -> int:
+        """How many classes the model tells apart: the size of its last output axis."""
         return self.output_shape[-1]
 
     @property
@@ -214,13 +310,26 @@ class Sequential:
 
     @property
     def num_params(self) -> int:
+        """How many trainable numbers the model holds (the size of ``params``)."""
         return int(self.params.size)
 
     def summary(self, input_shape: Sequence[int] | None = None) -> str:
-        """A table of the layers with each one's output shape and parameter count, then the
-        totals, as Keras' ``model.summary()`` prints. ``input_shape`` is one sample's shape
-        (no batch axis), by default the model's own; ShapeError (a ValueError) if a layer
-        cannot take the shape it is given."""
+        """A table of the layers, each one's output shape and parameter count, and the totals.
+
+        As Keras' ``model.summary()`` prints. ``input_shape`` is one sample's shape (no batch axis),
+        by default the model's own; ShapeError (a ValueError) if a layer cannot take the shape it is
+        given.
+
+        Parameters
+        ----------
+        input_shape : sequence of int, optional
+            One sample's shape; by default the model's.
+
+        Returns
+        -------
+        str
+            The table, one line a layer.
+        """
         shape = self.input_shape if input_shape is None else tuple(input_shape)
         shapes = self.shapes if input_shape is None else output_shapes(self.layers, shape)
         rows = [("input", shape, 0)] + [(repr(layer), s, layer.num_params)
@@ -239,21 +348,56 @@ class Sequential:
                 f"{self.num_params:,} parameters, {self.dtype.name})")
 
     def spec(self) -> dict[str, Any]:
-        """The architecture as JSON-ready data; ``Sequential.from_spec`` rebuilds it."""
+        """The architecture as JSON-ready data; ``Sequential.from_spec`` rebuilds it.
+
+        Returns
+        -------
+        dict
+            ``input_shape``, ``dtype`` and ``layers`` (each layer's ``spec()``).
+        """
         return {"input_shape": list(self.input_shape), "dtype": self.dtype.name,
                 "layers": [layer.spec() for layer in self.layers]}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Sequential:
-        """Rebuild an (uninitialised, zero) model from ``spec()`` data: each layer by the class
-        its kind names. KeyError/TypeError/ValueError (ShapeError) if the spec is bad."""
+        """Rebuild an (uninitialised, zero) model from ``spec()`` data.
+
+        Each layer by the class its kind names. KeyError/TypeError/ValueError (ShapeError) if the
+        spec is bad.
+
+        Parameters
+        ----------
+        spec : dict
+            What ``spec()`` gave.
+
+        Returns
+        -------
+        Sequential
+            The model, its parameters all zero.
+        """
         return cls(*cls.parts_from_spec(spec))
 
     @staticmethod
     def parts_from_spec(spec: dict[str, Any]) -> tuple[list[Layer], Shape, np.dtype]:
-        """The layers, input shape and dtype ``spec()`` data describes, the layers rebuilt
-        (which allocates nothing) but not yet put together, so a caller can check what they
-        declare (``param_shapes``, ``state_shapes``) first. Raises as ``from_spec``."""
+        """The layers, input shape and dtype ``spec()`` data describes, not yet put together.
+
+        The layers are rebuilt (which allocates nothing), so a caller can check what they declare
+        (``param_shapes``, ``state_shapes``) first. Raises as ``from_spec``.
+
+        Parameters
+        ----------
+        spec : dict
+            What ``spec()`` gave.
+
+        Returns
+        -------
+        layers : list of Layer
+            The layers, not yet bound to buffers.
+        input_shape : tuple of int
+            One sample's shape.
+        dtype : numpy.dtype
+            The model's dtype.
+        """
         if spec["dtype"] not in ("float32", "float64"):
             raise ValueError(f"dtype {spec['dtype']!r} is not float32 or float64")
         shape = spec["input_shape"]

@@ -19,9 +19,10 @@ _GRAIN = 2
 
 
 class BatchNorm(Layer):
-    """Normalise each feature (each channel, for (N, C, H, W) input) to zero mean and unit
-    variance, then scale by ``gamma`` and shift by ``beta``: y = gamma * xhat + beta
-    (Ioffe and Szegedy, 2015).
+    """Batch normalisation (Ioffe and Szegedy, 2015): y = gamma * xhat + beta.
+
+    Normalise each feature (each channel, for (N, C, H, W) input) to zero mean and unit variance,
+    then scale by ``gamma`` and shift by ``beta``.
 
     In training, the statistics are the batch's (over N, and H and W for images), with the
     biased variance, and the gradient flows through them; the running estimates are updated
@@ -42,6 +43,17 @@ class BatchNorm(Layer):
     ``channel_major``), valid until the layer's next training-mode call; evaluation returns
     fresh arrays. ``backward`` differentiates the last ``forward``; after an evaluation-mode
     one, the statistics are constants (a frozen layer).
+
+    Parameters
+    ----------
+    num_features : int
+        The features of rows, or the channels C of (N, C, H, W) images.
+    momentum : float, default 0.1
+        The running estimates' update rate.
+    eps : float, default 1e-5
+        Added to the variance before its square root.
+    dtype : numpy.dtype or str, default "float32"
+        The model's dtype, which the running statistics take.
     """
 
     kind: ClassVar[str] = "BatchNorm"
@@ -84,7 +96,14 @@ class BatchNorm(Layer):
         self.running_var[...] = 1
 
     def state(self) -> dict[str, np.ndarray]:
-        """The non-trainable state by name, in ``state_names`` order: the live arrays."""
+        """The running statistics by name, the live arrays (made on first use).
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``running_mean`` and ``running_var``, each of shape (num_features,) and the
+            layer's dtype (float32 by default).
+        """
         if not self._state:
             self._state = {"running_mean": np.zeros(self.num_features, self.dtype),
                            "running_var": np.ones(self.num_features, self.dtype)}
@@ -92,14 +111,31 @@ class BatchNorm(Layer):
 
     @property
     def running_mean(self) -> np.ndarray:
+        """The running mean of each feature, used in evaluation: shape (num_features,)."""
         return self.state()["running_mean"]
 
     @property
     def running_var(self) -> np.ndarray:
+        """The running (unbiased) variance of each feature, used in evaluation.
+
+        Shape (num_features,).
+        """
         return self.state()["running_var"]
 
     def load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
-        """Copy saved state in (ValueError naming the array if one is missing or misshapen)."""
+        """Copy saved running statistics in.
+
+        Parameters
+        ----------
+        arrays : mapping of str to ndarray
+            ``running_mean`` and ``running_var``, each of shape (num_features,), any float
+            dtype (cast to the layer's).
+
+        Raises
+        ------
+        ValueError
+            Naming the array, if one is missing or misshapen.
+        """
         for name, shape in zip(self.state_names, self.state_shapes, strict=True):
             value = np.asarray(arrays[name]) if name in arrays else None
             if value is None or value.shape != shape:
@@ -115,8 +151,11 @@ class BatchNorm(Layer):
         return tuple(input_shape)
 
     def flops(self, input_shape: Shape) -> int:
-        """In evaluation ``x * scale + shift`` with per-feature constants (made from the
-        parameters and running statistics, not counted): one multiply-add per value, 2."""
+        """One multiply-add per value, 2: in evaluation ``x * scale + shift``.
+
+        The per-feature constants are made from the parameters and running statistics, and not
+        counted.
+        """
         return 2 * math.prod(input_shape)
 
     @staticmethod
@@ -212,8 +251,10 @@ class BatchNorm(Layer):
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
-        """``bn``: over the features of rows, the channels of images (a channel axis added
-        to (height, width) ones)."""
+        """``bn``: batch norm over the features of rows, or the channels of images.
+
+        A channel axis is added to (height, width) images first.
+        """
         channels = with_channels(input_shape)
         shape = channels[0].output_shape(input_shape) if channels else input_shape
         return [*channels, cls(shape[0], dtype=dtype)]
@@ -222,8 +263,10 @@ class BatchNorm(Layer):
         return f"BatchNorm({self.num_features})"
 
     def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
-        """Folded into one scale and one shift per feature from the running statistics, the
-        same numbers as ``forward``'s evaluation computes: Mul then Add."""
+        """Mul then Add: one scale and one shift per feature from the running statistics.
+
+        The same numbers as ``forward``'s evaluation computes.
+        """
         inv_std = 1 / np.sqrt(self.running_var + self.running_var.dtype.type(self.eps))
         shape = (-1,) + (1,) * (len(input_shape) - 1)  # (F,) for rows, (C, 1, 1) for images
         scale = (self.gamma * inv_std).reshape(shape)

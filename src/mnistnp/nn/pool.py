@@ -15,9 +15,10 @@ from .layers import with_channels
 
 
 class MaxPool2D(Layer):
-    """The maximum of each ``size`` window, one every ``stride`` pixels (default: ``size``,
-    windows side by side), no padding: H' = floor((H - size) / stride) + 1, so rows and
-    columns no window reaches are dropped, as PyTorch's ``MaxPool2d``.
+    """The maximum of each ``size`` window, one every ``stride`` pixels, as PyTorch's ``MaxPool2d``.
+
+    ``stride`` defaults to ``size`` (windows side by side); no padding: H' = floor((H - size) /
+    stride) + 1, so rows and columns no window reaches are dropped.
 
     The gradient goes to the window's maximum; on a tie, to the first one in row-major order
     (as PyTorch), so each output's gradient lands exactly once (where a ReLU gave a window of
@@ -27,6 +28,13 @@ class MaxPool2D(Layer):
     next training-mode call; evaluation returns fresh arrays. ``backward`` differentiates the
     last ``forward``, which must be in training mode. ``size`` and ``stride`` are ints or
     (height, width) pairs.
+
+    Parameters
+    ----------
+    size : int or (int, int), default 2
+        The window's height and width.
+    stride : int or (int, int), optional
+        The step between windows; default ``size``.
     """
 
     kind: ClassVar[str] = "MaxPool2D"
@@ -167,6 +175,7 @@ class MaxPool2D(Layer):
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
+        """This layer, after an ``AddChannel`` when ``input_shape`` has no channel axis."""
         return [*with_channels(input_shape), cls(*values)]
 
     def __repr__(self) -> str:
@@ -214,8 +223,9 @@ def _route(grad: np.ndarray, index: np.ndarray, outs: list[np.ndarray],
 
 
 class GlobalAvgPool(Layer):
-    """The mean of each channel over the image: (N, C, H, W) -> (N, C). A cheap head for a
-    CNN (no weights) in place of a large Dense on the flattened maps.
+    """The mean of each channel over the image: (N, C, H, W) -> (N, C).
+
+    A cheap head for a CNN (no weights) in place of a large Dense on the flattened maps.
 
     Training-mode outputs and input gradients are reused buffers, valid until the layer's next
     training-mode call; evaluation returns fresh arrays."""
@@ -252,6 +262,7 @@ class GlobalAvgPool(Layer):
     @classmethod
     def from_shorthand(cls, name: str, values: tuple[Any, ...], input_shape: Shape,
                        dtype: np.dtype) -> list[Layer]:
+        """This layer, after an ``AddChannel`` when ``input_shape`` has no channel axis."""
         return [*with_channels(input_shape), cls()]
 
     def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:

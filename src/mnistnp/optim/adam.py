@@ -13,12 +13,23 @@ from .base import Optimizer, require
 
 
 class Adam(Optimizer):
-    """Adam (Kingma and Ba, 2015) with bias correction:
+    """Adam (Kingma and Ba, 2015) with bias correction.
 
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
     p <- p - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps * sqrt(1 - b2^t)).
     The last form folds both bias corrections into one scalar; it equals the textbook
     p <- p - lr * m_hat / (sqrt(v_hat) + eps). ``weight_decay`` is L2 (added to g).
+
+    Parameters
+    ----------
+    lr : float, default 0.001
+        The learning rate, > 0.
+    beta1, beta2 : float, default 0.9, 0.999
+        The decay rates of the first and second moments, in [0, 1).
+    eps : float, default 1e-8
+        Added to the second moment's square root.
+    weight_decay : float, default 0.0
+        L2: adds ``weight_decay * p`` to the gradient.
     """
 
     name = "adam"
@@ -85,9 +96,20 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019), as PyTorch's AdamW:
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019), as PyTorch's AdamW.
 
     p <- p * (1 - lr * weight_decay), then the Adam step from the plain gradient.
+
+    Parameters
+    ----------
+    lr : float, default 0.001
+        The learning rate, > 0.
+    beta1, beta2 : float, default 0.9, 0.999
+        The decay rates of the first and second moments, in [0, 1).
+    eps : float, default 1e-8
+        Added to the second moment's square root.
+    weight_decay : float, default 0.01
+        The decoupled decay, applied to the weights before the step.
     """
 
     name = "adamw"

@@ -78,6 +78,13 @@ class Optimizer:
     A subclass that sets its own ``name`` joins ``OPTIMIZERS``: its constructor's arguments
     are its config (``{"name": "adamw", "lr": 0.002, "weight_decay": 0.1}``), and it alone
     checks them.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, > 0.
+    weight_decay : float, default 0.0
+        L2: adds ``weight_decay * p`` to the gradient.
     """
 
     name: ClassVar[str] = "optimizer"
@@ -101,11 +108,27 @@ class Optimizer:
         self._g: np.ndarray | None = None  # scratch for the decayed gradient
 
     def config(self) -> dict[str, Any]:
-        """``{"name": ..., <argument>: <value>, ...}``: what rebuilds this optimizer (at the
-        rate it was built with, or a schedule last set)."""
+        """``{"name": ..., <argument>: <value>, ...}``.
+
+        What rebuilds this optimizer (at the rate it was built with, or a schedule last set).
+
+        Returns
+        -------
+        dict
+            The registered name and the constructor's arguments, JSON-ready.
+        """
         return {"name": self.name, **{k: getattr(self, k) for k in settings_of(type(self))}}
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Update the parameters in place, one step at the current rate ``lr``.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,), dtype float32 (the model's dtype)
+            The model's flat parameter buffer (``model.params``), updated in place.
+        grads : ndarray of shape (n_params,), dtype float32
+            The batch's gradient in the same layout (``model.grads``). Not modified.
+        """
         raise NotImplementedError
 
     def _decayed(self, params: np.ndarray, grads: np.ndarray) -> np.ndarray:
@@ -119,15 +142,46 @@ class Optimizer:
         return self._g
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """The optimizer's state as arrays, for checkpoints."""
+        """The optimizer's state as arrays, for checkpoints.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Copies of its per-parameter state (SGD's ``velocity``, Adam's ``m`` and ``v``,
+            each of shape (n_params,)) and counters as 0-d arrays (Adam's ``t``); empty
+            before the first step.
+        """
         return {}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what ``state_dict`` returned."""
+        """Restore what ``state_dict`` returned.
+
+        Parameters
+        ----------
+        state : dict of str to ndarray
+            What ``state_dict`` returned (the arrays are copied).
+        """
 
 
 def make_optimizer(config: Mapping[str, Any]) -> Optimizer:
-    """The optimizer ``{"name": ..., **arguments}`` describes; SettingError naming a bad
-    name, argument or value."""
+    """The optimizer ``{"name": ..., **arguments}`` describes.
+
+    SettingError naming a bad name, argument or value.
+
+    Parameters
+    ----------
+    config : mapping
+        A registered ``name`` (``OPTIMIZERS``) and its constructor's arguments.
+
+    Returns
+    -------
+    Optimizer
+        The optimizer.
+
+    Raises
+    ------
+    SettingError
+        Naming a bad name, argument or value.
+    """
     optimizer: Optimizer = build(OPTIMIZERS, "optimizer", config)
     return optimizer

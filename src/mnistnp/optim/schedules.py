@@ -24,6 +24,15 @@ class Schedule:
     (``{"name": "cosine", "warmup_epochs": 1}``), checked by its constructor alone. A subclass
     that sets its own ``name`` joins ``SCHEDULES``. Its state (``state_dict``) is what a
     resumed run needs to go on giving the same rates.
+
+    Parameters
+    ----------
+    lr : float
+        The peak learning rate.
+    total_steps : int
+        The run's length in steps.
+    steps_per_epoch : int, default 1
+        Steps in an epoch, which turns the settings in epochs into steps.
     """
 
     name: ClassVar[str] = "constant"
@@ -40,33 +49,92 @@ class Schedule:
         self.steps_per_epoch = int(steps_per_epoch)
 
     def lr_at(self, step: int) -> float:
-        """The rate for step ``step`` (0-based, counted over the whole run)."""
+        """The rate for step ``step`` (0-based, counted over the whole run).
+
+        Parameters
+        ----------
+        step : int
+            The step, from 0 to ``total_steps - 1``.
+
+        Returns
+        -------
+        float
+            The learning rate.
+        """
         return self.lr
 
     def epoch_end(self, val_loss: float | None) -> None:
-        """Told each epoch's validation loss (None without validation); plateau uses it."""
+        """Told each epoch's validation loss (None without validation); plateau uses it.
+
+        Parameters
+        ----------
+        val_loss : float or None
+            The epoch's validation loss; None without validation.
+        """
 
     def unreached(self) -> tuple[str, int, str] | None:
-        """(setting, its length in steps, what the rate then does) if the run ends before the
-        rate would change as the setting says; None if it does not."""
+        """What the run will not reach of the schedule's settings, if anything.
+
+        (setting, its length in steps, what the rate then does) if the run ends before the rate
+        would change as the setting says; None if it does not.
+
+        Returns
+        -------
+        (str, int, str) tuple or None
+            The setting, its length in steps and what the rate then does; None if the run reaches
+            every setting.
+        """
         return None
 
     def config(self) -> dict[str, Any]:
-        """``{"name": ..., <argument>: <value>, ...}``, without the run's arguments."""
+        """``{"name": ..., <argument>: <value>, ...}``, without the run's arguments.
+
+        Returns
+        -------
+        dict
+            The registered name and the constructor's own arguments, JSON-ready.
+        """
         return {"name": self.name, **{k: getattr(self, k) for k in settings_of(type(self))
                                       if k not in RUN_ARGUMENTS}}
 
     def state_dict(self) -> dict[str, float]:
+        """What the schedule has learnt while running, for checkpoints: none for a fixed one.
+
+        Returns
+        -------
+        dict of str to float
+            The running values by name (ReduceOnPlateau's rate, best loss and bad epochs).
+        """
         return {}
 
     def load_state_dict(self, state: dict[str, float]) -> None:
-        """Restore what ``state_dict`` returned."""
+        """Restore what ``state_dict`` returned.
+
+        Parameters
+        ----------
+        state : dict of str to float
+            What ``state_dict`` returned.
+        """
 
 
 class Cosine(Schedule):
-    """Linear warmup from lr / warmup to lr over ``warmup_epochs``, then cosine decay to 0
-    (Loshchilov and Hutter, 2017): lr_t = lr * (1 + cos(pi * s / S)) / 2 over the S steps left.
-    Warmup keeps Adam's first, poorly estimated steps small; the decay lets the end settle."""
+    """Linear warmup, then cosine decay to 0 (Loshchilov and Hutter, 2017).
+
+    The warmup goes from lr / warmup to lr over ``warmup_epochs``; then lr_t = lr * (1 + cos(pi * s
+    / S)) / 2 over the S steps left. Warmup keeps Adam's first, poorly estimated steps small; the
+    decay lets the end settle.
+
+    Parameters
+    ----------
+    lr : float
+        The peak learning rate.
+    total_steps : int
+        The run's length in steps.
+    warmup_epochs : float, default 0.0
+        The length of the linear warmup, in epochs.
+    steps_per_epoch : int, default 1
+        Steps in an epoch, which turns the settings in epochs into steps.
+    """
 
     name = "cosine"
     summary = "warmup, then a cosine decay to 0 at the end of the run"
@@ -94,7 +162,21 @@ class Cosine(Schedule):
 
 
 class StepDecay(Schedule):
-    """lr * gamma ** (step // step_size): drop by ``gamma`` every ``step_epochs`` epochs."""
+    """lr * gamma ** (step // step_size): drop by ``gamma`` every ``step_epochs`` epochs.
+
+    Parameters
+    ----------
+    lr : float
+        The peak learning rate.
+    total_steps : int
+        The run's length in steps.
+    step_epochs : int, default 10
+        Epochs between two drops.
+    gamma : float, default 0.1
+        The factor of each drop.
+    steps_per_epoch : int, default 1
+        Steps in an epoch, which turns the settings in epochs into steps.
+    """
 
     name = "step"
     summary = "times gamma every step-epochs epochs"
@@ -117,9 +199,28 @@ class StepDecay(Schedule):
 
 
 class ReduceOnPlateau(Schedule):
-    """Multiply the rate by ``gamma`` when the validation loss has not improved (by more than
-    ``threshold``, relative) for ``patience`` epochs, as Keras' and PyTorch's ReduceLROnPlateau
-    (their ``factor``)."""
+    """Multiply the rate by ``gamma`` when the validation loss stops improving.
+
+    Not improving means by no more than ``threshold``, relative, for ``patience`` epochs, as Keras'
+    and PyTorch's ReduceLROnPlateau (their ``factor``).
+
+    Parameters
+    ----------
+    lr : float
+        The peak learning rate.
+    total_steps : int
+        The run's length in steps.
+    gamma : float, default 0.1
+        The factor of each drop.
+    patience : int, default 2
+        Epochs without improvement before a drop.
+    threshold : float, default 1e-4
+        The relative improvement of the validation loss that counts.
+    min_lr : float, default 0.0
+        The rate never drops below this.
+    steps_per_epoch : int, default 1
+        Steps in an epoch, which turns the settings in epochs into steps.
+    """
 
     name = "plateau"
     summary = "times gamma after plateau-patience epochs without a better val_loss"
@@ -160,8 +261,32 @@ class ReduceOnPlateau(Schedule):
 
 def make_schedule(config: Mapping[str, Any], lr: float, total_steps: int,
                   steps_per_epoch: int = 1) -> Schedule:
-    """The schedule ``{"name": ..., **arguments}`` describes, for a run of ``total_steps`` at
-    peak rate ``lr``; SettingError naming a bad name, argument or value."""
+    """The schedule ``{"name": ..., **arguments}`` describes.
+
+    For a run of ``total_steps`` at peak rate ``lr``; SettingError naming a bad name, argument or
+    value.
+
+    Parameters
+    ----------
+    config : mapping
+        A registered ``name`` (``SCHEDULES``) and its own arguments (in epochs).
+    lr : float
+        The peak learning rate.
+    total_steps : int
+        The run's length in steps.
+    steps_per_epoch : int, default 1
+        Steps in an epoch.
+
+    Returns
+    -------
+    Schedule
+        The schedule.
+
+    Raises
+    ------
+    SettingError
+        Naming a bad name, argument or value.
+    """
     schedule: Schedule = build(SCHEDULES, "schedule", config, lr=lr, total_steps=total_steps,
                                steps_per_epoch=steps_per_epoch)
     return schedule

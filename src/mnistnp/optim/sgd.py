@@ -12,10 +12,21 @@ from .base import Optimizer, require
 
 
 class SGD(Optimizer):
-    """Gradient descent, optionally with (Nesterov) momentum, as PyTorch defines them:
+    """Gradient descent, optionally with (Nesterov) momentum, as PyTorch defines them.
 
     v <- momentum * v + g;  p <- p - lr * v   (Nesterov: p <- p - lr * (g + momentum * v)).
     With momentum 0 this is the plain update p <- p - lr * g.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, > 0.
+    momentum : float, default 0.0
+        The momentum, in [0, 1).
+    nesterov : bool, default False
+        Nesterov momentum.
+    weight_decay : float, default 0.0
+        L2: adds ``weight_decay * p`` to the gradient.
     """
 
     name = "sgd"
