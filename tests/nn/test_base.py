@@ -33,7 +33,7 @@ from mnistnp.nn import (
     network,
     parse_layers,
 )
-from mnistnp.nn.augment import RandomAffine
+from mnistnp.nn.augment import RandomAffine, RandomStroke
 from mnistnp.nn.base import Shorthand
 from mnistnp.nn.conv import Conv2D
 from mnistnp.nn.norm import BatchNorm
@@ -45,7 +45,7 @@ from mnistnp.training import Interrupted
 EXAMPLES = [Rescale(0.5, "float64"), Flatten(), Dense(7, 3, init="glorot"), ReLU(),
             Dropout(0.3), RandomShift(2), Conv2D(2, 3, (3, 2), 2, "same", "glorot"),
             MaxPool2D(3, 2), BatchNorm(4, 0.2, 1e-3, "float64"), GlobalAvgPool(),
-            RandomAffine(10, (0.9, 1.1), 2), AddChannel()]
+            RandomAffine(10, (0.9, 1.1), 2), RandomStroke(1.0, 0.5), AddChannel()]
 
 
 def test_every_kind_has_an_example_here() -> None:
