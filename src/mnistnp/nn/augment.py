@@ -217,10 +217,7 @@ class RandomAffine(RandomLayer):
 
     def output_shape(self, input_shape: Shape) -> Shape:
         """The per-sample input shape, (H, W) or (C, H, W), unchanged."""
-        if len(input_shape) not in (2, 3):
-            raise ValueError(f"expects (height, width) or (channels, height, width) samples, "
-                             f"gets {tuple(input_shape)}")
-        return tuple(input_shape)
+        return image_shape(input_shape)
 
     def flops(self, input_shape: Shape) -> int:
         """0: training only, the identity in evaluation."""
@@ -255,6 +252,14 @@ class RandomAffine(RandomLayer):
     def to_onnx(self, graph: GraphBuilder, x: str, input_shape: Shape) -> str:
         """Training only: evaluation passes the images through."""
         return x
+
+
+def image_shape(input_shape: Shape) -> Shape:
+    """``input_shape`` if it is one image's, (H, W) or (C, H, W); ValueError otherwise."""
+    if len(input_shape) not in (2, 3):
+        raise ValueError(f"expects (height, width) or (channels, height, width) samples, "
+                         f"gets {tuple(input_shape)}")
+    return tuple(input_shape)
 
 
 # Strokes grow or thin by at most this many pixels: beyond two, a 28x28 digit's loops close
@@ -321,10 +326,7 @@ class RandomStroke(RandomLayer):
 
     def output_shape(self, input_shape: Shape) -> Shape:
         """The per-sample input shape, (H, W) or (C, H, W), unchanged."""
-        if len(input_shape) not in (2, 3):
-            raise ValueError(f"expects (height, width) or (channels, height, width) samples, "
-                             f"gets {tuple(input_shape)}")
-        return tuple(input_shape)
+        return image_shape(input_shape)
 
     def flops(self, input_shape: Shape) -> int:
         """0: training only, the identity in evaluation."""
