@@ -34,10 +34,10 @@ from mnistnp.nn import (
     parse_layers,
 )
 from mnistnp.nn.augment import RandomAffine, RandomStroke
-from mnistnp.nn.base import Shorthand
 from mnistnp.nn.conv import Conv2D
 from mnistnp.nn.norm import BatchNorm
 from mnistnp.nn.pool import GlobalAvgPool, MaxPool2D
+from mnistnp.nn.shorthand import Shorthand
 from mnistnp.pipeline import train
 from mnistnp.training import Interrupted
 

@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import Arg, GraphBuilder, Layer, RandomLayer, Shape, Shorthand, fraction, number, whole
+from .base import GraphBuilder, Layer, RandomLayer, Shape
+from .shorthand import Arg, Shorthand, fraction, number, whole
 
 # Shifts of more than this move a 28x28 digit's strokes off the image.
 MAX_SHIFT = 8

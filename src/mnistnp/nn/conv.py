@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import Arg, GraphBuilder, Layer, Shape, Shorthand, one_of, whole
+from .base import GraphBuilder, Layer, Shape
 from .init import INITIALIZERS, check_init
 from .layers import ReLU, with_channels
+from .shorthand import Arg, Shorthand, one_of, whole
 
 # Layout. Batches come and go as (N, C, H, W). Inside, the columns are channel-major,
 # (C*kh*kw, N*H'*W'), and the GEMM writes its output as (F, N*H'*W'): with that, all three

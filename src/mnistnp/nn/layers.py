@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import Arg, GraphBuilder, Layer, RandomLayer, Shape, Shorthand, fraction, whole
+from .base import GraphBuilder, Layer, RandomLayer, Shape
 from .init import INITIALIZERS, check_init
+from .shorthand import Arg, Shorthand, fraction, whole
 
 __all__ = ["INITIALIZERS", "AddChannel", "Dense", "Dropout", "Flatten", "Layer", "ReLU",
            "Rescale"]

@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import GraphBuilder, Layer, Shape, Shorthand
+from .base import GraphBuilder, Layer, Shape
 from .conv import channel_major, scratch_like
 from .layers import with_channels
+from .shorthand import Shorthand
 
 # Threads take at least two features each: NumPy sums a one-feature slice as a reduction to
 # a scalar, in another order than a column of a wider one (the last bits would differ).

@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import Arg, GraphBuilder, Layer, Shape, Shorthand, whole
+from .base import GraphBuilder, Layer, Shape
 from .conv import FEW_IMAGES, _pair, channel_major, scratch_like
 from .layers import with_channels
+from .shorthand import Arg, Shorthand, whole
 
 
 class MaxPool2D(Layer):
