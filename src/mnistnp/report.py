@@ -20,6 +20,7 @@ import numpy as np
 from . import datasets
 from .atomic import atomic_write
 from .data.idx import read_bytes
+from .describe import describe
 from .evaluation import Evaluation, evaluate, test_split_name
 from .model_info import ModelInfo
 from .nn import Sequential
@@ -127,13 +128,15 @@ def report_html(inputs: ReportInputs) -> str:
 
 
 def architecture_rows(model: Sequential) -> list[dict[str, Any]]:
-    """One row per layer, from what each layer says of itself: ``name`` (its repr),
-    ``kind``, ``output_shape`` (one sample's, a tuple), ``parameters`` (int) and ``state``
-    (the shapes of its saved, untrained arrays)."""
-    return [{"name": repr(layer), "kind": layer.kind, "output_shape": shape,
-             "parameters": layer.num_params,
-             "state": dict(zip(layer.state_names, layer.state_shapes))}
-            for layer, shape in zip(model.layers, model.shapes)]
+    """One row per layer, from ``describe`` (what each layer says of itself, as ``mnistnp
+    info`` shows it): ``name`` (its repr), ``kind``, ``output_shape`` (one sample's, a tuple),
+    ``parameters`` (int), ``state`` (the shapes of its saved, untrained arrays) and ``flops``
+    (per sample in inference; None for a kind that gives no count)."""
+    return [{"name": row["name"], "kind": row["kind"],
+             "output_shape": tuple(row["output_shape"]), "parameters": row["parameters"],
+             "state": {k: tuple(v) for k, v in row["state_shapes"].items()},
+             "flops": row["flops"]}
+            for row in describe(model)["layers"]]
 
 
 def environment() -> dict[str, str]:
@@ -236,18 +239,25 @@ def _dataset(source: DataSource, evaluation: Evaluation) -> str:
 def _architecture(model: Sequential) -> str:
     rows = architecture_rows(model)
     head = ("<tr><th>#</th><th>layer</th><th>kind</th><th>output shape</th>"
-            "<th class=n>parameters</th><th>state</th></tr>")
+            "<th class=n>parameters</th><th class=n>FLOPs</th><th>state</th></tr>")
     body = [f"<tr><td></td><td>input</td><td></td><td class=s>{_shape(model.input_shape)}</td>"
-            f"<td class=n>0</td><td></td></tr>"]
+            f"<td class=n>0</td><td class=n></td><td></td></tr>"]
     for i, row in enumerate(rows):
         state = ", ".join(f"{k} {_shape(s, batch=False)}" for k, s in row["state"].items())
         body.append(f"<tr><td>{i}</td><td>{_e(row['name'])}</td><td>{_e(row['kind'])}</td>"
                     f"<td class=s>{_shape(row['output_shape'])}</td>"
-                    f"<td class=n>{row['parameters']:,}</td><td>{_e(state)}</td></tr>")
+                    f"<td class=n>{row['parameters']:,}</td><td class=n>{_count(row['flops'])}</td>"
+                    f"<td>{_e(state)}</td></tr>")
     total = sum(row["parameters"] for row in rows)
+    counts = [row["flops"] for row in rows]
+    flops = None if None in counts else sum(counts)
     body.append(f"<tr><th></th><th>total</th><th></th><th></th><th class=n>{total:,}</th>"
-                f"<th>{_e(model.dtype.name)}</th></tr>")
+                f"<th class=n>{_count(flops)}</th><th>{_e(model.dtype.name)}</th></tr>")
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def _count(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
 
 
 def _accuracies(info: ModelInfo, evaluation: Evaluation) -> str:
