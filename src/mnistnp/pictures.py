@@ -109,8 +109,8 @@ def confusion_figure(evaluation: Evaluation, label: str) -> Any:
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     fig.colorbar(image, ax=ax, shrink=0.8, label="fraction of the true class")
-    _titled(fig, f"Confusion matrix: accuracy {100 * evaluation.accuracy:.2f}% of "
-                 f"{len(evaluation.labels):,}", label, size + 1)
+    _titled(fig, f"Confusion matrix: accuracy {100 * evaluation.accuracy:.2f}%", label,
+            size + 1)
     return fig
 
 

@@ -208,8 +208,15 @@ def _settings(settings: Mapping[str, Any], info: ModelInfo) -> str:
     config = settings.get("config")
     config = config if isinstance(config, dict) else info.config
     rows = [("recipe", settings.get("recipe", info.recipe)), *_flat(config)]
-    out.append(_table((k, "" if v is None else v) for k, v in rows))
+    out.append(_table((k, _setting(v)) for k, v in rows))
     return "\n".join(out)
+
+
+def _setting(value: Any) -> Any:
+    """A setting as the table shows it: "none" for unset, floats to 6 digits (0.0833333)."""
+    if value is None:
+        return "none"
+    return f"{value:.6g}" if isinstance(value, float) else value
 
 
 def _flat(config: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

@@ -320,10 +320,14 @@ def test_one_is_singular(argv: list[str], tmp_path: Path, session_idx_dir: Path,
 def test_the_closing_lines_name_the_settings(tmp_path: Path, session_idx_dir: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert train_run(session_idx_dir, tmp_path, "--epochs", "1") == 0
-    tail = capsys.readouterr().out.splitlines()[-4:]
+    tail = capsys.readouterr().out.splitlines()[-6:]
     run = tmp_path / "run"
     assert tail == [f"model: {run / 'model.npz'}", f"learning curve: {run / 'learning_curve.png'}",
-                    f"metrics: {run / 'metrics.jsonl'}", f"settings: {run / 'settings.json'}"]
+                    f"metrics: {run / 'metrics.jsonl'}",
+                    "pictures: confusion_matrix.png, mistakes.png, first_layer.png, "
+                    f"reliability.png in {run}",
+                    f"report: {run / 'report.html'}", f"settings: {run / 'settings.json'}"]
+    assert all((run / name).is_file() for name in ("mistakes.png", "report.html"))
     assert json.loads((run / "settings.json").read_text())["config"]["epochs"] == 1
 
 

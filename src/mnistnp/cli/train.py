@@ -24,7 +24,7 @@ from ..experiment import (
 from ..optim import OPTIMIZERS
 from ..plan import Plan
 from ..progress import ESTIMATE_AFTER, ProgressBar, TextLog
-from ..run_folder import SETTINGS
+from ..run_folder import CONFUSION, FIRST_LAYER, MISTAKES, RELIABILITY, REPORT, SETTINGS
 from ..signals import StopRequest
 from ..text import plural
 from . import options as opt
@@ -153,6 +153,13 @@ class Report(RunListener):
         metrics = result.files.metrics or "standard output"
         print(f"model: {result.files.model}\nlearning curve: {result.files.curve}\n"
               f"metrics: {metrics}", flush=True)
+        folder = result.files.folder
+        pictures = [name for name in (CONFUSION, MISTAKES, FIRST_LAYER, RELIABILITY)
+                    if (folder / name).exists()]
+        if pictures:
+            print(f"pictures: {', '.join(pictures)} in {folder}")
+        if (folder / REPORT).exists():
+            print(f"report: {folder / REPORT}", flush=True)
 
     def on_run_end(self, run: Run, result: RunResult) -> None:
         if result.summary is not None:
