@@ -34,10 +34,18 @@ def test_a_version_2_checkpoint_resumes_to_the_same_weights(tmp_path: Path) -> N
     ckpt = load_checkpoint(tmp_path / "old.npz")
     assert ckpt.layer_rngs and ckpt.layer_state  # the affine layer's stream, the batch norm's
     result = train(ckpt.config, tiny_data(), progress=False, resume=ckpt)
-    assert_same_arithmetic(result.model.params, EXPECTED["cnn_checkpoint_resumed_params"])
     state = np.concatenate([v.ravel() for layer in result.model.layers
                             for v in layer.state().values()])
-    assert_same_arithmetic(state, EXPECTED["cnn_checkpoint_resumed_state"])
+    for actual, expected in ((result.model.params, EXPECTED["cnn_checkpoint_resumed_params"]),
+                             (state, EXPECTED["cnn_checkpoint_resumed_state"])):
+        # Adam moves a weight by up to its rate each step whatever the gradient's size, so
+        # where a gradient is near zero, another CPU's order of sums (which moves its last
+        # bits) can move that weight by a fraction of the rate: seen up to 3e-4 (rate 2e-3)
+        # on one weight of 6,418 after 2 epochs. The whole vector stays within 1e-3 of its
+        # norm; a change to the maths (a scale, a layer, an order of operations) moves it more.
+        assert actual.dtype == expected.dtype and actual.shape == expected.shape
+        assert np.linalg.norm(actual - expected) <= 1e-3 * np.linalg.norm(expected)
+        np.testing.assert_allclose(actual, expected, rtol=1e-3, atol=ckpt.config.value("lr") / 4)
 
 
 def test_a_layer_spec_is_its_kind_and_its_constructors_arguments() -> None:
