@@ -48,9 +48,7 @@ NOT_YET = {
     "mnistnp.experiment",
     "mnistnp.config",
     "mnistnp.nn.augment",
-    "mnistnp.describe",
     "mnistnp.onnx_export",
-    "mnistnp.plots",
     "mnistnp.sklearn*",
 }
 
