@@ -48,7 +48,6 @@ NOT_YET = {
     "mnistnp.experiment",
     "mnistnp.config",
     "mnistnp.nn.augment",
-    "mnistnp.onnx_export",
     "mnistnp.sklearn*",
 }
 
