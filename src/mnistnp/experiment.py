@@ -63,7 +63,15 @@ class RunSetupError(MnistnpError):
 
 
 class RunInterrupted(Interrupted):
-    """A run stopped on request; ``checkpoint`` resumes it (``Run.resume``)."""
+    """A run stopped on request; ``checkpoint`` resumes it (``Run.resume``).
+
+    Parameters
+    ----------
+    interrupted : Interrupted
+        What the training loop raised; its ``state`` is kept.
+    checkpoint : Path
+        The checkpoint written as it stopped.
+    """
 
     def __init__(self, interrupted: Interrupted, checkpoint: Path) -> None:
         super().__init__(interrupted.state)
@@ -102,7 +110,7 @@ class SeedResult:
 
     @property
     def val_accuracy(self) -> float | None:
-        """The trained model's accuracy on the validation rows, a fraction; None without."""
+        """The trained model's validation accuracy, a fraction; None without a validation split."""
         value = self.metrics.get("val_accuracy")
         return None if value is None else float(value)
 
@@ -494,7 +502,21 @@ class Run:
 
 
 def network_name(config: TrainConfig, plan: Plan) -> str:
-    """784-50-50-50-10 for an MLP, 784-[dense:256,dropout:0.2]-10 for another network."""
+    """The network's name for a title: its sizes from input to output.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's config, whose model is named.
+    plan : Plan
+        The run's plan, which gives the input shape and the number of classes.
+
+    Returns
+    -------
+    str
+        ``"784-50-50-50-10"`` for an MLP, ``"784-[dense:256,dropout:0.2]-10"`` for another
+        network.
+    """
     mlp, inputs = config.model.mlp_settings(), 1
     for n in plan.input_shape:
         inputs *= n
@@ -528,7 +550,18 @@ def summarise(results: Sequence[SeedResult]) -> dict[str, Any]:
 
 
 def best_by_validation(results: Sequence[SeedResult]) -> SeedResult:
-    """The seed with the best validation accuracy (the first if none has validation)."""
+    """The seed with the best validation accuracy (the first if none has validation).
+
+    Parameters
+    ----------
+    results : sequence of SeedResult
+        The seeds' results, at least one.
+
+    Returns
+    -------
+    SeedResult
+        The best; of equals, the first.
+    """
     return max(results, key=lambda r: -1.0 if r.val_accuracy is None else r.val_accuracy)
 
 
