@@ -34,17 +34,46 @@ MLP_SETTINGS = ("hidden", "dropout", "shift")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """What network to build: its layers, as a layer string (see ``nn.arch``). The input shape
-    and the number of classes come from the data; the output layer is added to match."""
+    """What network to build: its layers, as a layer string (see ``nn.arch``).
 
-    # Hidden layers, e.g. "dense:256,dropout:0.2,dense:128" (dense:N is N units and a ReLU).
+    The input shape and the number of classes come from the data; the output layer is added
+    to match.
+
+    Attributes
+    ----------
+    layers : str, default "dense:50,dense:50,dense:50"
+        The hidden layers, e.g. ``"dense:256,dropout:0.2,dense:128"`` (``dense:N`` is N units
+        and a ReLU). Checked by ``validate``, not on construction.
+    """
+
     layers: str = "dense:50,dense:50,dense:50"
 
     @classmethod
     def mlp(cls, hidden: tuple[int, ...] = (50, 50, 50), dropout: float = 0.0,
             shift: int = 0) -> ModelConfig:
-        """An MLP of ``hidden`` widths, with ``dropout`` after every hidden layer and random
-        shifts of up to ``shift`` pixels; ValueError naming a bad setting."""
+        """The config of an MLP: dense ReLU layers, optionally dropout and random shifts.
+
+        Parameters
+        ----------
+        hidden : tuple of int, default (50, 50, 50)
+            The hidden layers' widths, each >= 1; at least one.
+        dropout : float, default 0.0
+            The fraction of units dropped after every hidden layer in training, in [0, 1);
+            0 adds no dropout layers.
+        shift : int, default 0
+            Move the training images by up to this many pixels (a ``RandomShift`` first),
+            0 to MAX_SHIFT (8); 0 adds no such layer.
+
+        Returns
+        -------
+        ModelConfig
+            Its layer string, as ``mlp_layers`` writes it.
+
+        Raises
+        ------
+        ValueError
+            Naming the first bad setting and its value.
+        """
         checks = [("hidden", bool(hidden) and min(hidden) >= 1, "widths must be >= 1"),
                   ("dropout", 0 <= dropout < 1, "must be in [0, 1)"),
                   ("shift", 0 <= shift <= MAX_SHIFT, f"must be 0 to {MAX_SHIFT} pixels")]
@@ -56,13 +85,30 @@ class ModelConfig:
         return cls(mlp_layers(hidden, dropout, shift))
 
     def mlp_settings(self) -> dict[str, Any] | None:
-        """{"hidden": ..., "dropout": ..., "shift": ...} if the layers are those of an MLP that
-        ``mlp`` would make, else None."""
+        """The ``mlp`` settings that make these layers, if an MLP's.
+
+        Returns
+        -------
+        dict or None
+            ``{"hidden": tuple of int, "dropout": float, "shift": int}`` if ``mlp`` would make
+            these layers, else None.
+        """
         parts = mlp_parts(self.layers)
         return None if parts is None else dict(zip(MLP_SETTINGS, parts))
 
     def validate(self) -> ModelConfig:
-        """Raise ValueError saying what is wrong with the layer string; return self if good."""
+        """Check the layer string.
+
+        Returns
+        -------
+        ModelConfig
+            ``self``, so a check can be chained.
+
+        Raises
+        ------
+        ValueError
+            Saying what is wrong with the layer string, which it quotes.
+        """
         try:
             parse_layers(self.layers)
         except LayerStringError as e:
@@ -70,9 +116,25 @@ class ModelConfig:
         return self
 
     def with_overrides(self, **changes: Any) -> ModelConfig:
-        """A copy with ``layers``, or any of the MLP settings (``hidden``, ``dropout``,
-        ``shift``) changed; None values are ignored. ValueError if both are given (the layers
-        say the whole network), or MLP settings for layers that are not an MLP's."""
+        """A copy with ``layers``, or any of the MLP settings, changed.
+
+        Parameters
+        ----------
+        **changes
+            ``layers`` (str), or any of ``hidden``, ``dropout`` and ``shift`` (as ``mlp``
+            takes them); None values are ignored, as not given.
+
+        Returns
+        -------
+        ModelConfig
+            The new config, checked; ``self`` if nothing was given.
+
+        Raises
+        ------
+        ValueError
+            If both the layers and MLP settings are given (the layers say the whole network),
+            MLP settings are given for layers that are not an MLP's, or a value is bad.
+        """
         given = {k: v for k, v in changes.items() if v is not None}
         shorthand = {k: given[k] for k in MLP_SETTINGS if k in given}
         if "layers" in given:
@@ -89,50 +151,102 @@ class ModelConfig:
         return ModelConfig.mlp(**{**settings, **shorthand})
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as JSON-ready data.
+
+        Returns
+        -------
+        dict
+            ``{"layers": str}``.
+        """
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        """The config ``to_dict`` gave.
+
+        Parameters
+        ----------
+        d : dict
+            ``{"layers": str}``; other keys are ignored.
+
+        Returns
+        -------
+        ModelConfig
+            The config, not yet checked (see ``validate``).
+        """
         return cls(str(d["layers"]))
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides a training run; saved with the model so a run can be repeated."""
+    """Everything that decides a training run; saved with the model so a run can be repeated.
 
-    # The network to build; the input and output sizes come from the data (784 and 10 for MNIST).
+    Values are checked by ``validate``, not on construction.
+
+    Attributes
+    ----------
+    model : ModelConfig, default ModelConfig()
+        The network to build; the input and output sizes come from the data (784 and 10 for
+        MNIST).
+    epochs : int, default 15
+        Passes over the training set, >= 1; ignored when ``iterations`` is set.
+    iterations : int or None, default None
+        Total gradient steps, >= 1, overriding ``epochs``.
+    batch_size : int or None, default 128
+        Samples per step, >= 1; None means the whole training set (full-batch gradient
+        descent).
+    optimizer : OptimizerConfig, default adam with lr 0.002
+        The update rule and its constructor's arguments: "adam", "adamw" or "sgd"
+        (``optim.OPTIMIZERS``), e.g. ``{"name": "sgd", "lr": 0.05, "momentum": 0.9,
+        "nesterov": True, "weight_decay": 5e-4}``; ``weight_decay`` is an L2 penalty for sgd
+        and adam, decoupled for adamw (per step: lr * weight_decay). A dict is taken as the
+        same.
+    schedule : ScheduleConfig, default cosine
+        How the rate moves from the optimizer's lr (``optim.SCHEDULES``): "cosine" decays it
+        to 0 over the run after ``warmup_epochs`` of linear warmup; "constant", "step" (times
+        ``gamma`` every ``step_epochs``) or "plateau" (times ``gamma`` after ``patience``
+        epochs without a better validation loss; needs a validation split). A dict is taken
+        as the same.
+    clip_norm : float or None, default None
+        Clip the gradient's global L2 norm to this, > 0; None turns clipping off.
+    val_split : float, default 1/12
+        Held out from the end of the training set for validation: a fraction in [0, 1) or a
+        whole count of images; 0 turns validation off.
+    patience : int or None, default None
+        Stop after this many epochs (>= 1) without a better validation loss and keep the best
+        weights; needs a validation split. None trains to the end.
+    dtype : {"float32", "float64"}, default "float32"
+        The float type of the weights and the arithmetic.
+    seed : int, default 0
+        Seeds the initial weights and the batch order, >= 0: the same seed gives identical
+        weights.
+    log_every : int, default 0
+        Iterations between printed cost lines, besides the line per epoch (which full-batch
+        cost lines replace); 0 prints only the line per epoch.
+    dataset : str, default "mnist"
+        A registered dataset name, or a label for the files in ``data_dir``.
+    data_dir : str or None, default None
+        A folder holding the dataset's four IDX files (raw or gzip); None finds a registered
+        dataset where it is kept (see ``datasets.load``).
+    """
+
     model: ModelConfig = ModelConfig()
-    # Passes over the training set; ignored when `iterations` is set.
     epochs: int = 15
-    # Total gradient steps, overriding `epochs` (the notebook counts iterations).
+    # The notebook counts iterations.
     iterations: int | None = None
-    # Samples per step; None means the whole training set (full-batch gradient descent).
     batch_size: int | None = 128
-    # The update rule and its settings, its constructor's arguments: "adam", "adamw" or "sgd"
-    # (optim.OPTIMIZERS), e.g. {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True,
-    # "weight_decay": 5e-4}; weight_decay is an L2 penalty for sgd and adam, decoupled for
-    # adamw (per step: lr * weight_decay). A dict is taken as the same.
     optimizer: OptimizerConfig = _ADAM
-    # How the rate moves from the optimizer's lr (optim.SCHEDULES): "cosine" decays it to 0
-    # over the run so the last epochs settle, after `warmup_epochs` of linear warmup (Adam's
-    # early estimates are poor); "constant", "step" (times `gamma` every `step_epochs`) or
-    # "plateau" (times `gamma` after `patience` epochs without a better validation loss).
+    # Cosine: the last epochs settle as the rate decays to 0, and a warmup helps where Adam's
+    # early estimates are poor.
     schedule: ScheduleConfig = _COSINE
-    # Clip the gradient's global L2 norm to this; None turns it off.
     clip_norm: float | None = None
-    # Held out from the end of the training set for validation: a fraction (< 1) or a count;
-    # 0 turns it off. A twelfth is MNIST's 5,000 of 60,000. The test set is never used to choose.
+    # A twelfth is MNIST's 5,000 of 60,000. The test set is never used to choose.
     val_split: float = 1 / 12
-    # Stop after this many epochs without a better validation loss and keep the best weights.
     patience: int | None = None
     # float32 is twice as fast; float64 reproduces the notebook's arithmetic.
     dtype: str = "float32"
-    # Seeds the initial weights and the batch order: the same seed gives identical weights.
     seed: int = 0
-    # Iterations between printed cost lines, besides the line per epoch (which full-batch cost
-    # lines replace); 0 prints only the line per epoch.
     log_every: int = 0
-    # A registered dataset name, or a label for the files in `data_dir`.
     dataset: str = "mnist"
     data_dir: str | None = None
 
@@ -143,7 +257,18 @@ class TrainConfig:
                 object.__setattr__(self, part, kind.from_dict(value))
 
     def validate(self) -> TrainConfig:
-        """Raise ValueError naming the first bad setting and its value; return self if good."""
+        """Check every setting, the optimizer's and the schedule's by their constructors.
+
+        Returns
+        -------
+        TrainConfig
+            ``self``, so a check can be chained.
+
+        Raises
+        ------
+        ValueError
+            Naming the first bad setting (as the command line spells it) and its value.
+        """
         finite = math.isfinite
         self.model.validate()
         checks = [
@@ -176,9 +301,25 @@ class TrainConfig:
         return self
 
     def value(self, name: str) -> Any:
-        """A setting by the command line's name: a field, the optimizer's or the schedule's
-        name, or one of their settings (``lr``, ``plateau_patience``; None if theirs has no
-        such setting)."""
+        """A setting by the command line's name.
+
+        Parameters
+        ----------
+        name : str
+            A field (``epochs``), or a setting of the optimizer or the schedule by the command
+            line's name (``lr``, ``plateau_patience``).
+
+        Returns
+        -------
+        object
+            The field's value (the optimizer's or the schedule's name for those two fields),
+            or the setting's; None if the chosen optimizer or schedule has no such setting.
+
+        Raises
+        ------
+        AttributeError
+            For a name that is neither.
+        """
         if name in PART_SETTINGS:
             part, argument = PART_SETTINGS[name]
             return getattr(self, part).settings.get(argument)
@@ -186,8 +327,19 @@ class TrainConfig:
         return value.name if isinstance(value, PartConfig) else value
 
     def setting(self, name: str) -> str:
-        """``name value`` for messages, hyphenated as the command line spells it: a flag that
-        is on is just its name (``nesterov``)."""
+        """A setting and its value as messages write them, hyphenated as the command line does.
+
+        Parameters
+        ----------
+        name : str
+            The setting's name, as ``value`` takes it.
+
+        Returns
+        -------
+        str
+            ``"name value"``, such as ``"batch-size 128"``; a flag that is on is just its
+            name (``"nesterov"``).
+        """
         return setting_text(name, self.value(name))
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
@@ -198,8 +350,23 @@ class TrainConfig:
         else in, this config's optimizer (adamw's decoupled 0.1 is a crippling L2 penalty for
         adam). Epochs given without iterations replace this config's iterations.
 
-        Raises ValueError for a bad value, or for a given setting the result would ignore
-        (see ``check_given``); the settings this config already had are not held against it.
+        Parameters
+        ----------
+        **changes
+            Fields, the model's ``layers`` or MLP settings (``hidden``, ``dropout``,
+            ``shift``), and the optimizer's and schedule's settings by the command line's
+            names (``lr``, ``plateau_patience``); None values are ignored, as not given.
+
+        Returns
+        -------
+        TrainConfig
+            The new config, checked (see ``validate``).
+
+        Raises
+        ------
+        ValueError
+            For a bad value, or for a given setting the result would ignore (see
+            ``check_given``); the settings this config already had are not held against it.
         """
         given = {k: v for k, v in changes.items() if v is not None}
         fields_given = {k: v for k, v in given.items() if k not in PART_SETTINGS}
@@ -232,16 +399,36 @@ class TrainConfig:
         return ScheduleConfig(name, {**start, **_part_given("schedule", name, given)})
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as JSON-ready data, as a model file saves it.
+
+        Returns
+        -------
+        dict
+            One key per field; ``model``, ``optimizer`` and ``schedule`` as their own
+            ``to_dict`` gives them.
+        """
         parts = {"model": self.model.to_dict(), "optimizer": self.optimizer.to_dict(),
                  "schedule": self.schedule.to_dict()}
         return {f.name: parts.get(f.name, getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """The config ``to_dict`` gave, or one written before the model settings had their
-        own config (``hidden``, ``dropout`` and ``shift`` among the others), or before the
-        optimizer and the schedule had theirs (``optimizer`` a name, ``lr``, ``momentum``,
-        ``warmup_epochs`` ... among the others: see ``optim_config.upgrade_flat``)."""
+        """The config ``to_dict`` gave, or one written by an earlier version.
+
+        Parameters
+        ----------
+        d : dict
+            What ``to_dict`` gave; or a config written before the model settings had their
+            own config (``hidden``, ``dropout`` and ``shift`` among the others), or before
+            the optimizer and the schedule had theirs (``optimizer`` a name, ``lr``,
+            ``momentum``, ``warmup_epochs`` ... among the others: see
+            ``optim_config.upgrade_flat``). Unknown keys are ignored.
+
+        Returns
+        -------
+        TrainConfig
+            The config, not yet checked (see ``validate``).
+        """
         d = upgrade_flat(d)
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in d.items() if k in known}
@@ -266,12 +453,28 @@ def _part_given(part: str, name: str, given: Mapping[str, Any]) -> dict[str, Any
 
 
 def check_given(config: TrainConfig, given: Mapping[str, Any]) -> TrainConfig:
-    """Raise ValueError if a setting of ``given`` (the user's, by the command line's names,
-    not a recipe's leftovers) would be ignored by ``config``; return ``config`` if none is.
+    """Refuse a setting the user gave that ``config`` would ignore.
 
     Ignored means: read only by another optimizer or schedule (one whose constructor does not
     take it), epochs beside iterations, or a warmup or a step as long as the run, so the rate
     never decays or drops.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The config the settings went into.
+    given : mapping
+        The settings the user gave, by the command line's names (not a recipe's leftovers).
+
+    Returns
+    -------
+    TrainConfig
+        ``config``, if no setting of ``given`` is ignored.
+
+    Raises
+    ------
+    ValueError
+        Naming the first ignored setting and why it would be ignored.
     """
     for name in given:
         if name not in PART_SETTINGS:

@@ -1,7 +1,5 @@
-"""What a saved model is, as JSON-ready data (``describe``) and as text
-(``format_description``): its layers, read through each layer's own description (kind,
-settings, shapes, parameters, state, FLOPs), its totals, the metrics it records and where it
-came from. ``mnistnp info`` prints it; a run report reads the same data."""
+"""What a saved model is (layers, totals, metrics, provenance), as JSON-ready data (``describe``)
+and as text (``format_description``): what ``mnistnp info`` prints and a run report reads."""
 
 from __future__ import annotations
 
@@ -22,10 +20,24 @@ FLOPS_CONVENTION = "per sample in inference, a multiply-add counted as 2"
 
 
 def layer_flops(layer: Layer, input_shape: Shape) -> int | None:
-    """The FLOPs ``layer`` takes for one sample of ``input_shape`` in inference
-    (``Layer.flops``), or None when its kind gives no count: it does not override ``flops``,
-    or only inherits the count of another kind it derives from (which need not be its own).
-    A subclass that keeps its parent's kind (a variant) keeps its parent's count."""
+    """The FLOPs ``layer`` takes for one sample in inference (``Layer.flops``), if its kind counts.
+
+    A kind gives no count when it does not override ``flops``, or only inherits the count of
+    another kind it derives from (which need not be its own). A subclass that keeps its
+    parent's kind (a variant) keeps its parent's count.
+
+    Parameters
+    ----------
+    layer : Layer
+        The layer.
+    input_shape : tuple of int
+        The shape of one sample going into it, without the batch axis.
+
+    Returns
+    -------
+    int or None
+        The count (a multiply-add counted as 2), or None when the kind gives none.
+    """
     cls = type(layer)
     kind_owner = next(c for c in cls.__mro__ if "kind" in c.__dict__)
     counter = next(c for c in cls.__mro__ if "flops" in c.__dict__)
@@ -103,7 +115,20 @@ def describe(model: Sequential, info: Mapping[str, Any] | None = None) -> dict[s
 
 
 def provenance(info: ModelInfo) -> dict[str, Any]:
-    """Where a model came from, as its file records it (see ``describe``)."""
+    """Where a model came from, as its file records it.
+
+    Parameters
+    ----------
+    info : ModelInfo
+        What the model file records beside the weights.
+
+    Returns
+    -------
+    dict
+        ``describe``'s ``provenance``: ``dataset``, ``data_dir``, ``checksums``, ``recipe``,
+        ``seed``, ``image_shape``, ``settings``, ``mnistnp`` and ``saved``, each None if not
+        recorded.
+    """
     name = info.dataset
     known = datasets.REGISTRY.get(name) if name is not None else None
     checksums = None
@@ -119,8 +144,19 @@ def provenance(info: ModelInfo) -> dict[str, Any]:
 
 
 def format_description(d: Mapping[str, Any]) -> str:
-    """``describe`` data as text: the layer table (``Sequential.summary``'s, with a FLOPs
-    column), the totals, the metrics and the provenance, one item a line."""
+    """``describe`` data as text, one item a line.
+
+    Parameters
+    ----------
+    d : mapping
+        What ``describe`` returns (or its JSON read back).
+
+    Returns
+    -------
+    str
+        The layer table (``Sequential.summary``'s, with a FLOPs column), the totals, the
+        metrics (accuracies as percentages) and the provenance, without a final newline.
+    """
     rows = [("input", batch_shape(d["input_shape"]), "0", "0")] + [
         (row["name"], batch_shape(row["output_shape"]), f"{row['parameters']:,}",
          "?" if row["flops"] is None else f"{row['flops']:,}") for row in d["layers"]]

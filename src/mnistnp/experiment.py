@@ -1,6 +1,5 @@
-"""A run: one ``mnistnp train`` from its settings to its folder, for one seed or several.
-It loads the data, works out the plan, trains each seed, and writes every file of the run
-folder (see ``run_folder``); what is shown on a terminal is left to its listeners."""
+"""A run: one ``mnistnp train`` from its settings to every file of its folder, for one seed or
+several; what is shown on a terminal is left to its listeners."""
 
 from __future__ import annotations
 
@@ -42,9 +41,21 @@ from .training import History, Interrupted
 
 
 class RunSetupError(MnistnpError):
-    """The run cannot start as asked (its folder holds another run, a file cannot be
-    written, a resume asks for what it cannot do); ``option`` names the argument at fault;
-    ``unwritable`` says the argument is fine but its file cannot be written."""
+    """The run cannot start as asked, and the argument at fault is named.
+
+    Its folder holds another run, a file cannot be written, or a resume asks for what it
+    cannot do.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, naming the value or file.
+    option : str
+        The argument at fault, as ``Run`` names it (``"run_dir"``, ``"out"``, ``"plot"``,
+        ``"metrics"``, ``"repeats"``, ``"resume"``), for a front end to name its option.
+    unwritable : bool, default False
+        True if the argument is fine but its file cannot be written.
+    """
 
     def __init__(self, message: str, option: str, unwritable: bool = False) -> None:
         super().__init__(message)
@@ -52,7 +63,15 @@ class RunSetupError(MnistnpError):
 
 
 class RunInterrupted(Interrupted):
-    """A run stopped on request; ``checkpoint`` resumes it (``Run.resume``)."""
+    """A run stopped on request; ``checkpoint`` resumes it (``Run.resume``).
+
+    Parameters
+    ----------
+    interrupted : Interrupted
+        What the training loop raised; its ``state`` is kept.
+    checkpoint : Path
+        The checkpoint written as it stopped.
+    """
 
     def __init__(self, interrupted: Interrupted, checkpoint: Path) -> None:
         super().__init__(interrupted.state)
@@ -61,8 +80,22 @@ class RunInterrupted(Interrupted):
 
 @dataclass
 class SeedResult:
-    """One seed's training: its files and metrics (fractions and seconds, as in its model's
-    info); ``model`` and ``history`` are None for a seed trained before a resume."""
+    """One seed's training: its files and metrics.
+
+    Attributes
+    ----------
+    seed : int
+        The seed it was trained with.
+    files : SeedFiles
+        Where its model, learning curve, metrics and checkpoint are.
+    metrics : dict
+        Its metrics as its model's info records them: accuracies as fractions, times in
+        seconds.
+    model : Sequential or None, default None
+        The trained model; None for a seed trained before a resume.
+    history : History or None, default None
+        Its training record; None for a seed trained before a resume.
+    """
 
     seed: int
     files: SeedFiles
@@ -72,18 +105,32 @@ class SeedResult:
 
     @property
     def test_accuracy(self) -> float:
+        """The trained model's accuracy on the test set, a fraction."""
         return float(self.metrics["test_accuracy"])
 
     @property
     def val_accuracy(self) -> float | None:
+        """The trained model's validation accuracy, a fraction; None without a validation split."""
         value = self.metrics.get("val_accuracy")
         return None if value is None else float(value)
 
 
 @dataclass
 class RunResult:
-    """What a run left: its folder, each seed's result, and with several seeds their
-    summary and the seed whose model went to ``out`` (the best by validation accuracy)."""
+    """What a run left: its folder, each seed's result, and with several seeds their summary.
+
+    Attributes
+    ----------
+    run_dir : Path
+        The run folder.
+    seeds : list of SeedResult
+        Each seed's result, in the order trained.
+    summary : dict or None, default None
+        With several seeds, what summary.json holds (see ``summarise``); else None.
+    best : SeedResult or None, default None
+        With several seeds and an ``out`` file, the seed whose model went there (the best by
+        validation accuracy); else None.
+    """
 
     run_dir: Path
     seeds: list[SeedResult]
@@ -109,14 +156,49 @@ class RunListener:
 
 
 class Run:
-    """Train ``config`` for ``repeats`` seeds (``config.seed`` and the next ones) into
-    ``run_dir`` (default: a new runs/<timestamp>/): settings.json, and per seed the model,
-    metrics, learning curve and checkpoint (in seed-<S>/ folders with several seeds, then
-    summary.json). ``out``, ``plot`` and ``metrics`` put one seed's files elsewhere
-    (``metrics`` may be an open text stream); with several seeds ``out`` gets the model of the
-    best validation accuracy. A folder or ``out`` file holding an earlier run is refused
-    unless ``overwrite``.
+    """A training run of one seed or several, which writes every file of its folder.
 
+    The run folder gets settings.json, and per seed the model, metrics, learning curve,
+    checkpoint, evaluation pictures and report.html (in seed-<S>/ folders with several seeds,
+    then summary.json). Constructing it checks the arguments; ``execute`` does the work.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        What to train; checked here (``TrainConfig.validate``).
+    run_dir : str or os.PathLike, optional
+        The run folder; by default a new runs/<timestamp>/ under the current folder. One
+        holding an earlier run is refused unless ``overwrite``.
+    recipe : str, optional
+        The recipe ``config`` came from, recorded in settings.json and the model's info.
+    repeats : int, default 1
+        How many seeds to train: ``config.seed`` and the next ones; >= 1.
+    out : str or os.PathLike, optional
+        Where the model goes instead of the run folder; with several seeds, a copy of the
+        model of the best validation accuracy.
+    plot : str or os.PathLike, optional
+        Where the learning curve goes instead of the run folder; its extension names the
+        format. One seed only.
+    metrics : str, os.PathLike or text stream, optional
+        Where the metrics lines (JSON Lines) go instead of the run folder: a file, or an open
+        text stream. One seed only.
+    overwrite : bool, default False
+        Replace an earlier run in ``run_dir`` and earlier ``out``, ``plot`` and ``metrics``
+        files, instead of refusing them.
+    checkpoint_every : int, default 0
+        Epochs between two checkpoints; 0 for none but the last and an interrupt's.
+    command : sequence of str, optional
+        The command line that started the run, recorded in settings.json.
+
+    Raises
+    ------
+    RunSetupError
+        For ``repeats`` below 1, or ``plot`` or ``metrics`` with several seeds.
+    ValueError
+        For a bad setting in ``config``.
+
+    Examples
+    --------
     >>> result = Run(TrainConfig(epochs=2), "my-run").execute()  # doctest: +SKIP
     """
 
@@ -151,14 +233,42 @@ class Run:
 
     @property
     def seeds(self) -> list[int]:
+        """The seeds the run trains: ``config.seed`` and the next ``repeats - 1``."""
         return [self.config.seed + k for k in range(self.repeats)]
 
     @classmethod
     def resume(cls, checkpoint: str | os.PathLike[str], epochs: int | None = None,
                iterations: int | None = None, command: Sequence[str] | None = None) -> Run:
-        """The run ``checkpoint`` was written by, to go on as it was asked for: in its folder,
-        with its files, its other seeds. ``epochs`` or ``iterations`` make a run of one seed
-        longer (see ``checkpoint.extend``)."""
+        """The run ``checkpoint`` was written by, to go on as it was asked for.
+
+        It goes on in its folder, with its files and its other seeds, as its settings.json
+        records them.
+
+        Parameters
+        ----------
+        checkpoint : str or os.PathLike
+            A checkpoint in a run folder (or in a seed-<S>/ folder of one).
+        epochs : int, optional
+            Make a run of one seed counted in epochs longer: its new total, more than
+            planned (see ``checkpoint.extend``).
+        iterations : int, optional
+            The same for a run counted in iterations.
+        command : sequence of str, optional
+            The command line that resumes it, added to settings.json.
+
+        Returns
+        -------
+        Run
+            The run, ready to ``execute``.
+
+        Raises
+        ------
+        ModelFileError
+            If ``checkpoint`` is not a usable checkpoint.
+        RunSetupError
+            If a run of several seeds is asked to be longer, ``checkpoint.extend`` refuses the
+            new length, or the run is complete and not made longer.
+        """
         path = Path(checkpoint)
         ckpt = load_checkpoint(path)
         run_dir = run_dir_of(path)
@@ -188,7 +298,14 @@ class Run:
         return run
 
     def check(self) -> None:
-        """RunSetupError before any work if the run could not write its files."""
+        """Check, before any work, that the run can write its files.
+
+        Raises
+        ------
+        RunSetupError
+            If the run folder or a file given holds an earlier run (unless ``overwrite``), a
+            file cannot be written, or the plot's extension names no format.
+        """
         if self.run_dir is not None and self.checkpoint is None and not self.overwrite \
                 and holds_a_run(self.run_dir):
             raise RunSetupError(f"{self.run_dir} is not empty (an earlier run's files would "
@@ -210,7 +327,21 @@ class Run:
                 raise RunSetupError(str(e), "plot") from None
 
     def load_data(self) -> Data:
-        """The run's data (loaded once)."""
+        """The run's data, loaded once, as ``config.dataset`` and ``config.data_dir`` say.
+
+        Returns
+        -------
+        ((x_train, y_train), (x_test, y_test)) : tuple of two (ndarray, ndarray) tuples
+            ``x_*`` is an ndarray of shape (n_samples, height, width), dtype uint8; ``y_*``
+            an ndarray of shape (n_samples,), dtype uint8 (see ``datasets.load``).
+
+        Raises
+        ------
+        DatasetError
+            If the data cannot be had, naming the file.
+        SettingError
+            If ``config.val_split`` does not suit the data.
+        """
         if self._data is None:
             self._data = load_data(self.config)
         return self._data
@@ -219,9 +350,29 @@ class Run:
                 listeners: Sequence[RunListener] = (),
                 should_stop: Callable[[], bool] | None = None) -> RunResult:
         """Train every seed and write the run's files, showing nothing itself.
-        ``callbacks`` join each seed's training loop (a ``progress.TextLog`` or
-        ``ProgressBar`` to watch it), ``listeners`` hear of each seed, and ``should_stop``
-        (polled after each batch) stops the run with a checkpoint: RunInterrupted says which."""
+
+        Parameters
+        ----------
+        callbacks : sequence of Callback, default ()
+            Join each seed's training loop (a ``progress.TextLog`` or ``ProgressBar`` to
+            watch it).
+        listeners : sequence of RunListener, default ()
+            Hear of each seed's beginning, scoring and end, and of the run's end.
+        should_stop : callable, optional
+            Polled after each batch; True stops the run with a checkpoint.
+
+        Returns
+        -------
+        RunResult
+            The run folder and each seed's result.
+
+        Raises
+        ------
+        RunSetupError
+            If the run cannot write its files (see ``check``), before any work.
+        RunInterrupted
+            When ``should_stop`` stopped the run; its ``checkpoint`` resumes it.
+        """
         self.check()
         data = self.load_data()
         plan = Plan.of(self.config, data)
@@ -260,6 +411,21 @@ class Run:
         return run
 
     def files_for(self, seed: int) -> SeedFiles:
+        """Where one seed's files go.
+
+        The run folder must be known: given, or made by ``execute``.
+
+        Parameters
+        ----------
+        seed : int
+            One of ``seeds``.
+
+        Returns
+        -------
+        SeedFiles
+            In the run folder (or its seed-<S>/ folder with several seeds), or with one seed
+            at the ``out``, ``plot`` and ``metrics`` paths given.
+        """
         assert self.run_dir is not None
         folder = seed_folder(self.run_dir, seed, self.repeats)
         if self.repeats > 1:
@@ -336,7 +502,21 @@ class Run:
 
 
 def network_name(config: TrainConfig, plan: Plan) -> str:
-    """784-50-50-50-10 for an MLP, 784-[dense:256,dropout:0.2]-10 for another network."""
+    """The network's name for a title: its sizes from input to output.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's config, whose model is named.
+    plan : Plan
+        The run's plan, which gives the input shape and the number of classes.
+
+    Returns
+    -------
+    str
+        ``"784-50-50-50-10"`` for an MLP, ``"784-[dense:256,dropout:0.2]-10"`` for another
+        network.
+    """
     mlp, inputs = config.model.mlp_settings(), 1
     for n in plan.input_shape:
         inputs *= n
@@ -346,7 +526,20 @@ def network_name(config: TrainConfig, plan: Plan) -> str:
 
 def summarise(results: Sequence[SeedResult]) -> dict[str, Any]:
     """summary.json: test accuracy and time over the seeds, mean and standard deviation.
-    Fractions, as in metrics.jsonl and the model's info."""
+
+    Parameters
+    ----------
+    results : sequence of SeedResult
+        Two seeds' results or more (the standard deviation needs two).
+
+    Returns
+    -------
+    dict
+        ``units``; ``seeds``; ``test_accuracy`` (one per seed), its ``test_accuracy_mean``
+        and ``test_accuracy_std`` (sample standard deviation); ``train_seconds`` and
+        ``val_accuracy`` (None for a seed without validation), one per seed. Accuracies are
+        fractions, as in metrics.jsonl and the model's info; times are seconds.
+    """
     tests = [r.test_accuracy for r in results]
     secs = [float(r.metrics.get("train_seconds") or 0.0) for r in results]
     return {"units": "accuracies are fractions (0.9792 is 97.92%); times are seconds",
@@ -357,7 +550,18 @@ def summarise(results: Sequence[SeedResult]) -> dict[str, Any]:
 
 
 def best_by_validation(results: Sequence[SeedResult]) -> SeedResult:
-    """The seed with the best validation accuracy (the first if none has validation)."""
+    """The seed with the best validation accuracy (the first if none has validation).
+
+    Parameters
+    ----------
+    results : sequence of SeedResult
+        The seeds' results, at least one.
+
+    Returns
+    -------
+    SeedResult
+        The best; of equals, the first.
+    """
     return max(results, key=lambda r: -1.0 if r.val_accuracy is None else r.val_accuracy)
 
 

@@ -12,11 +12,28 @@ ECE_BINS = 15
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Fraction of predicted classes equal to the true ones; both of shape (n_samples,).
+    """Fraction of predicted classes equal to the true ones.
 
     For logits or probabilities, pass ``np.argmax(scores, axis=1)`` as ``y_pred``. Anything
     else is refused: (n, n) scores against n labels would broadcast, and one-hot rows against
     rounded probabilities is the cell-by-cell count that scores a model knowing nothing 90%.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_samples,), dtype integer
+        The true classes.
+    y_pred : ndarray of shape (n_samples,), dtype integer
+        The predicted classes, one per sample.
+
+    Returns
+    -------
+    float
+        The fraction right, in [0, 1]; 0.0 for no samples.
+
+    Raises
+    ------
+    ValueError
+        If ``y_true`` is not one-dimensional or ``y_pred``'s shape differs from it.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.ndim != 1 or y_pred.shape != y_true.shape:
@@ -26,7 +43,28 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """Counts of shape (num_classes, num_classes): row = true class, column = predicted class."""
+    """Count each pair of true and predicted class.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_samples,), dtype integer
+        The true classes, in [0, num_classes).
+    y_pred : ndarray of shape (n_samples,), dtype integer
+        The predicted classes, in [0, num_classes).
+    num_classes : int
+        How many classes there are: the matrix's side.
+
+    Returns
+    -------
+    ndarray of shape (num_classes, num_classes), dtype int64
+        The number of samples of true class ``i`` predicted as class ``j`` at row ``i``,
+        column ``j``; the diagonal holds the right predictions.
+
+    Raises
+    ------
+    ValueError
+        If either array holds a class outside 0..num_classes - 1.
+    """
     y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
     for name, y in (("y_true", y_true), ("y_pred", y_pred)):
         if y.size and (y.min() < 0 or y.max() >= num_classes):
@@ -36,7 +74,20 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
 
 
 def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
-    """Recall of each class from a confusion matrix; NaN for a class with no samples."""
+    """Recall of each class from a confusion matrix.
+
+    Parameters
+    ----------
+    cm : ndarray of shape (n_classes, n_classes), dtype integer
+        A confusion matrix as ``confusion_matrix`` makes it: rows are true classes, columns
+        predicted ones.
+
+    Returns
+    -------
+    ndarray of shape (n_classes,), dtype float64
+        For each true class, the fraction of its samples predicted as it; NaN for a class with
+        no samples.
+    """
     totals = cm.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.diag(cm) / totals
@@ -46,9 +97,19 @@ def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
 class ReliabilityBins:
     """Predictions grouped by their confidence into ``n`` equal-width bins of [0, 1].
 
-    ``edges`` has shape (n + 1,); ``count`` (int64), ``confidence`` and ``accuracy`` (float64,
-    NaN for an empty bin) have shape (n,): how many predictions fall in each bin, their mean
-    confidence (the probability of the predicted class) and the fraction of them right.
+    ``reliability_bins`` makes them; a reliability diagram draws them.
+
+    Attributes
+    ----------
+    edges : ndarray of shape (n + 1,), dtype float64
+        The bin edges, from 0 to 1; bin ``i`` holds confidences in (edges[i], edges[i + 1]].
+    count : ndarray of shape (n,), dtype int64
+        How many predictions fall in each bin.
+    confidence : ndarray of shape (n,), dtype float64
+        The mean confidence (the probability of the predicted class) in each bin; NaN for an
+        empty bin.
+    accuracy : ndarray of shape (n,), dtype float64
+        The fraction of each bin's predictions that are right; NaN for an empty bin.
     """
 
     edges: np.ndarray
@@ -58,8 +119,11 @@ class ReliabilityBins:
 
     @property
     def ece(self) -> float:
-        """Expected calibration error: the gap |accuracy - confidence| of each bin, weighted
-        by the fraction of predictions in it (0 for a perfectly calibrated model)."""
+        """Expected calibration error, a fraction in [0, 1] (0 for a perfectly calibrated model).
+
+        The gap |accuracy - confidence| of each bin, weighted by the fraction of predictions in
+        it; 0.0 when no bin holds a prediction.
+        """
         total = int(self.count.sum())
         if not total:
             return 0.0
@@ -70,9 +134,30 @@ class ReliabilityBins:
 
 def reliability_bins(proba: np.ndarray, y_true: np.ndarray, n_bins: int = ECE_BINS
                      ) -> ReliabilityBins:
-    """Bin the predictions of ``proba`` (n_samples, n_classes) against labels ``y_true``
-    (n_samples,) by confidence, the largest probability of each row. A confidence c falls in
-    the bin (lo, hi] holding it; c = 0 (impossible above 1 / n_classes) goes to the first."""
+    """Bin predictions by their confidence, the largest probability of each row.
+
+    A confidence c falls in the bin (lo, hi] holding it; c = 0 (impossible above
+    1 / n_classes) goes to the first.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes), dtype float
+        Predicted class probabilities, each row summing to 1 (a softmax of logits).
+    y_true : ndarray of shape (n_samples,), dtype integer
+        The true classes.
+    n_bins : int, default ECE_BINS (15)
+        How many equal-width bins to split [0, 1] into; at least 1.
+
+    Returns
+    -------
+    ReliabilityBins
+        The bins' edges, counts, mean confidence and accuracy.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not match as above, or ``n_bins`` is below 1.
+    """
     proba, y_true = np.asarray(proba), np.asarray(y_true)
     if proba.ndim != 2 or y_true.shape != proba.shape[:1]:
         raise ValueError(f"reliability_bins takes probabilities of shape (n_samples, "
@@ -93,6 +178,23 @@ def reliability_bins(proba: np.ndarray, y_true: np.ndarray, n_bins: int = ECE_BI
 
 def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray,
                                n_bins: int = ECE_BINS) -> float:
-    """The expected calibration error of probabilities ``proba`` (n_samples, n_classes)
-    against labels ``y_true`` (n_samples,), a fraction: see ``ReliabilityBins.ece``."""
+    """The expected calibration error of predicted probabilities against true labels.
+
+    See ``ReliabilityBins.ece``.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes), dtype float
+        Predicted class probabilities, each row summing to 1 (a softmax of logits).
+    y_true : ndarray of shape (n_samples,), dtype integer
+        The true classes.
+    n_bins : int, default ECE_BINS (15)
+        How many equal-width bins of confidence to average over; at least 1.
+
+    Returns
+    -------
+    float
+        The bins' gaps |accuracy - confidence|, weighted by how many predictions each holds:
+        a fraction in [0, 1], 0 for a perfectly calibrated model.
+    """
     return reliability_bins(proba, y_true, n_bins).ece

@@ -30,14 +30,26 @@ MISSING_ONNX = "ONNX export needs the onnx package: pip install 'mnistnp[onnx]'"
 
 
 class Graph:
-    """A graph under construction, as plain data: what ``Layer.to_onnx`` writes into (see
-    ``nn.base.GraphBuilder``). ``prefix`` names the layer being added (``layers.3``), so its
+    """A graph under construction, as plain data: what ``Layer.to_onnx`` writes into.
+
+    See ``nn.base.GraphBuilder``. ``prefix`` names the layer being added (``layers.3``), so its
     initializers carry the names a model file gives its arrays (``layers.3.W``).
 
     Parameters
     ----------
     dtype : numpy.dtype
         The model's float type (float32 or float64); floating constants are stored in it.
+
+    Attributes
+    ----------
+    prefix : str
+        The name of the layer being added, which its constants and nodes are named under.
+    nodes : list of (str, list of str, str, dict)
+        The operators in order: each one's type, input names, output name and attributes.
+    constants : dict of str to ndarray
+        The initializers by name.
+    left_out : list of str
+        The layers whose piece passed its input through, as ``"layer 0 (RandomAffine)"``.
     """
 
     def __init__(self, dtype: np.dtype) -> None:
@@ -51,8 +63,26 @@ class Graph:
         self._count = 0
 
     def constant(self, name: str, value: np.ndarray) -> str:
-        """Add ``value`` as the initializer ``<prefix>.<name>``; return that name. Floating
-        arrays are cast to ``dtype`` (a copy, so later training does not change the graph)."""
+        """Add ``value`` as the initializer ``<prefix>.<name>``; return that name.
+
+        Parameters
+        ----------
+        name : str
+            The constant's name within the layer, such as ``"W"``.
+        value : ndarray of any shape, dtype floating or integer
+            Its value. A floating array is cast to ``dtype``; any array is copied, so later
+            training does not change the graph.
+
+        Returns
+        -------
+        str
+            The initializer's full name, for a node's inputs.
+
+        Raises
+        ------
+        ValueError
+            If a constant of that full name was already added.
+        """
         full = f"{self.prefix}.{name}" if self.prefix else name
         if full in self.constants:
             raise ValueError(f"constant {full!r} is added twice")
@@ -62,7 +92,22 @@ class Graph:
         return full
 
     def node(self, op: str, inputs: list[str], **attributes: Any) -> str:
-        """Add operator ``op`` on ``inputs``; return its output's name (``<prefix>.<op>.<k>``)."""
+        """Add operator ``op`` on ``inputs``; return its output's name (``<prefix>.<op>.<k>``).
+
+        Parameters
+        ----------
+        op : str
+            The ONNX operator type, such as ``"Gemm"``.
+        inputs : list of str
+            The names of its inputs: the graph input, earlier outputs or constants.
+        **attributes
+            Its ONNX attributes (a NumPy dtype, for Cast's ``to``, is converted on export).
+
+        Returns
+        -------
+        str
+            The name of its output, unique in the graph.
+        """
         self._count += 1
         output = f"{self.prefix or 'graph'}.{op}.{self._count}"
         self.nodes.append((op, list(inputs), output, attributes))
@@ -70,9 +115,9 @@ class Graph:
 
 
 def trace(model: Sequential) -> Graph:
-    """The model's evaluation graph as plain data: each layer adds its own piece
-    (``Layer.to_onnx``), then the logits' softmax. ExportError naming the layer for a kind
-    without a piece (and the kinds that have one).
+    """The model's evaluation graph as plain data.
+
+    Each layer adds its own piece (``Layer.to_onnx``), then the logits' softmax.
 
     Parameters
     ----------
@@ -84,6 +129,11 @@ def trace(model: Sequential) -> Graph:
     Graph
         Its last two nodes write ``probabilities`` (Softmax) and ``logits`` (Identity);
         ``left_out`` names the training-only layers, which pass their input through.
+
+    Raises
+    ------
+    ExportError
+        For a layer kind without a piece, naming the layer and the kinds that have one.
     """
     graph = Graph(model.dtype)
     x, shape = INPUT, model.input_shape
@@ -105,14 +155,32 @@ def trace(model: Sequential) -> Graph:
 
 
 def exportable_kinds() -> list[str]:
-    """The registered layer kinds that have an ONNX piece (their own ``to_onnx``)."""
+    """The registered layer kinds that have an ONNX piece (their own ``to_onnx``).
+
+    Returns
+    -------
+    list of str
+        The kinds, in the registry's order.
+    """
     return [kind for kind, cls in LAYERS.items() if cls.to_onnx is not Layer.to_onnx]
 
 
 def metadata(info: Mapping[str, Any]) -> dict[str, str]:
-    """The ONNX metadata properties (strings) from a model file's record: dataset, test
-    accuracy, recipe, seed, settings (JSON), the mnistnp that trained the model and the one
-    that exported it. What the record leaves out (or holds as the wrong type) is left out."""
+    """The ONNX metadata properties, as strings, from a model file's record.
+
+    Parameters
+    ----------
+    info : mapping
+        What the model file records beside the weights (a ``ModelInfo``, or a plain mapping).
+
+    Returns
+    -------
+    dict of str to str
+        ``dataset``, ``test_accuracy`` (a fraction, ``repr`` of a float), ``recipe``,
+        ``seed``, ``settings`` (JSON, keys sorted), ``trained_with_mnistnp`` (the version that
+        trained the model) and ``mnistnp_version`` (this one, which exported it). What the
+        record leaves out, or holds as the wrong type, is left out.
+    """
     record = info if isinstance(info, ModelInfo) else ModelInfo(info)
     accuracy = record.metrics.get("test_accuracy")
     trained_with = record.get("mnistnp")
@@ -130,7 +198,13 @@ def metadata(info: Mapping[str, Any]) -> dict[str, str]:
 
 
 def require_onnx() -> None:
-    """ExportError saying what to install unless the onnx package can be imported."""
+    """Fail unless the onnx package can be imported.
+
+    Raises
+    ------
+    ExportError
+        Saying what to install, if onnx cannot be imported.
+    """
     try:
         import onnx  # noqa: F401
     except ImportError:
@@ -138,13 +212,31 @@ def require_onnx() -> None:
 
 
 def to_proto(model: Sequential, info: Mapping[str, Any] | None = None) -> Any:
-    """The model as a checked ``onnx.ModelProto``: input ``images`` (N, *input_shape), uint8
-    for a model that takes 0-255 pixels (``Sequential.takes_pixels``), otherwise the model's
-    float type; outputs ``probabilities`` and ``logits``, (N, n_classes) in the model's float
-    type; N is free. ``info`` (default ``model.info``) becomes the metadata properties.
+    """The model as a checked ``onnx.ModelProto``.
 
-    The graph passes ``onnx.checker.check_model(full_check=True)`` and strict shape inference,
-    or ExportError says why. ExportError too if onnx is not installed.
+    The graph passes ``onnx.checker.check_model(full_check=True)`` and strict shape inference.
+
+    Parameters
+    ----------
+    model : Sequential
+        Every layer's kind must have an ONNX piece (``Layer.to_onnx``).
+    info : mapping, optional
+        The record to store as metadata properties (see ``metadata``); by default
+        ``model.info``.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Input ``images`` of shape (N, *input_shape), uint8 for a model that takes 0-255
+        pixels (``Sequential.takes_pixels``), otherwise the model's float type; outputs
+        ``probabilities`` and ``logits`` of shape (N, n_classes) in the model's float type.
+        N, the batch axis, is free.
+
+    Raises
+    ------
+    ExportError
+        If onnx is not installed, a layer kind has no ONNX piece, or the graph does not check
+        (saying why).
     """
     require_onnx()
     import onnx
@@ -178,8 +270,9 @@ def to_proto(model: Sequential, info: Mapping[str, Any] | None = None) -> Any:
 
 def export_onnx(model: Sequential, path: str | os.PathLike[str],
                 info: Mapping[str, Any] | None = None) -> Any:
-    """Write ``model`` as an ONNX file (opset ``OPSET``) to exactly ``path``, atomically: an
-    earlier file there stays whole if anything fails.
+    """Write ``model`` as an ONNX file (opset ``OPSET``) to exactly ``path``, atomically.
+
+    An earlier file there stays whole if anything fails.
 
     Parameters
     ----------

@@ -19,7 +19,23 @@ PLOT_FORMATS = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "svg": "svg", "pdf"
 
 
 def plot_format(path: str | os.PathLike[str]) -> str:
-    """The format the extension of ``path`` names; ValueError for any other extension."""
+    """The format the extension of ``path`` names.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file name ending in .png, .jpg, .jpeg, .svg or .pdf (in any case).
+
+    Returns
+    -------
+    str
+        The matplotlib format: "png", "jpeg", "svg" or "pdf".
+
+    Raises
+    ------
+    ValueError
+        For any other extension, or none; the message names ``path`` and the ones known.
+    """
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in PLOT_FORMATS:
         known = ", ".join(f".{e}" for e in PLOT_FORMATS)
@@ -35,8 +51,25 @@ def plot_learning_curve(history: History, path: str | os.PathLike[str], title: s
 
     Left: the cost per iteration, and per epoch the mean train cost (at the middle of its
     epoch) and the validation loss (at the epoch's end). Right (when there is validation): the
-    validation accuracy per epoch. ``x`` is "epoch" (iterations at fractional epochs),
-    "iteration", or "auto": epochs when there are several epochs of several steps each.
+    validation accuracy per epoch.
+
+    Parameters
+    ----------
+    history : History
+        The training record to draw.
+    path : str or os.PathLike
+        Where to write; its extension picks the format (see ``plot_format``). An earlier file
+        there stays whole if drawing fails.
+    title : str, default ""
+        The figure's title, wrapped to its width; "Learning curve" if empty.
+    x : {"auto", "epoch", "iteration"}, default "auto"
+        The x-axis: "epoch" (iterations at fractional epochs), "iteration", or "auto":
+        epochs when there are several epochs of several steps each.
+
+    Raises
+    ------
+    ValueError
+        For an extension that names no format, or another ``x``.
     """
     fmt = plot_format(path)
     plt = pyplot()
@@ -49,7 +82,22 @@ def plot_learning_curve(history: History, path: str | os.PathLike[str], title: s
 
 
 def learning_curve_figure(history: History, title: str = "", x: str = "auto") -> Any:
-    """The learning curve as a matplotlib Figure (see ``plot_learning_curve``)."""
+    """The learning curve as a matplotlib Figure (see ``plot_learning_curve``).
+
+    Parameters
+    ----------
+    history : History
+        The training record to draw.
+    title : str, default ""
+        The figure's title, wrapped to its width; "Learning curve" if empty.
+    x : {"auto", "epoch", "iteration"}, default "auto"
+        The x-axis, as for ``plot_learning_curve``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure, open: the caller closes it (``pyplot().close(fig)``).
+    """
     plt = pyplot()
     if x == "auto":
         x = "epoch" if 1 < history.epochs < history.iterations else "iteration"
@@ -78,7 +126,13 @@ def learning_curve_figure(history: History, title: str = "", x: str = "auto") ->
 
 
 def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (no screen needed), imported on first use."""
+    """matplotlib.pyplot on the Agg backend (no screen needed), imported on first use.
+
+    Returns
+    -------
+    module
+        ``matplotlib.pyplot``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # must precede pyplot's import
@@ -88,9 +142,26 @@ def pyplot() -> Any:
 
 
 def wrap(text: str, width_in: float, fontsize: float) -> str:
-    """``text`` broken into lines that fit ``width_in`` inches at ``fontsize`` points: at
-    spaces, and after the commas of a layer string, which has no spaces. A line's width is
-    estimated at 0.55 em a character, DejaVu Sans' mean over letters and digits."""
+    """``text`` broken into lines that fit a width at a font size.
+
+    Lines break at spaces, and after the commas of a layer string, which has no spaces. A
+    line's width is estimated at 0.55 em a character, DejaVu Sans' mean over letters and digits.
+
+    Parameters
+    ----------
+    text : str
+        The text; its own line breaks are kept.
+    width_in : float
+        The width to fit, in inches.
+    fontsize : float
+        The font size, in points.
+
+    Returns
+    -------
+    str
+        The lines joined by newlines. A line holds as many characters as the width is
+        estimated to fit, never fewer than 10; a longer word stays whole on a line of its own.
+    """
     chars = max(10, int(0.95 * width_in * 72 / (0.55 * fontsize)))
     lines: list[str] = []
     for paragraph in text.split("\n"):
@@ -105,10 +176,24 @@ def wrap(text: str, width_in: float, fontsize: float) -> str:
 
 
 def iteration_positions(history: History, x: str) -> np.ndarray:
-    """Where each iteration's cost goes on the x-axis: the middle of the span the step covers,
-    (i - 1, i] in iterations, or for the k-th of an epoch's L steps, the middle of
-    (e - 1 + (k - 1) / L, e - 1 + k / L] in epochs. So an epoch's mean cost, drawn at the middle
-    of its epoch, is also at the mean place of the costs it averages."""
+    """Where each iteration's cost goes on the x-axis: the middle of the span the step covers.
+
+    That span is (i - 1, i] in iterations, or for the k-th of an epoch's L steps,
+    (e - 1 + (k - 1) / L, e - 1 + k / L] in epochs. So an epoch's mean cost, drawn at the
+    middle of its epoch, is also at the mean place of the costs it averages.
+
+    Parameters
+    ----------
+    history : History
+        The training record.
+    x : {"epoch", "iteration"}
+        The x-axis's unit.
+
+    Returns
+    -------
+    ndarray of shape (history.iterations,), dtype float64
+        One position per iteration, in iterations or in epochs.
+    """
     middles = np.arange(history.iterations, dtype=float) + 0.5
     return middles if x == "iteration" else _in_epochs(history, middles)
 
@@ -124,7 +209,20 @@ def _epoch_ends(history: History, x: str) -> np.ndarray:
 
 
 def epoch_middles(history: History, x: str) -> np.ndarray:
-    """Where each epoch's mean cost goes: the middle of the epoch."""
+    """Where each epoch's mean cost goes on the x-axis: the middle of the epoch.
+
+    Parameters
+    ----------
+    history : History
+        The training record.
+    x : {"epoch", "iteration"}
+        The x-axis's unit.
+
+    Returns
+    -------
+    ndarray of shape (history.epochs,), dtype float64
+        One position per epoch, in iterations or in epochs.
+    """
     ends = np.asarray(history.epoch_end, dtype=float)
     middles = (np.concatenate([[0.0], ends[:-1]]) + ends) / 2
     return middles if x == "iteration" else _in_epochs(history, middles)

@@ -1,7 +1,5 @@
-"""Data augmentation as training-only layers on the raw images: random shifts
-(``RandomShift``); random rotations, scalings and shifts (``RandomAffine``), one bilinear,
-zero-filled affine resample of the whole batch in NumPy (``affine_resample``); and strokes
-grown or thinned (``RandomStroke``, a grey dilation or erosion)."""
+"""Data augmentation as training-only layers on the raw images: random shifts (``RandomShift``),
+affine transforms (``RandomAffine``) and strokes grown or thinned (``RandomStroke``)."""
 
 from __future__ import annotations
 
@@ -19,13 +17,26 @@ MAX_SHIFT = 8
 
 
 class RandomShift(RandomLayer):
-    """In training, move each image (n_samples, height, width) by a random whole number of
-    pixels in [-shift, shift] along each axis, filling with 0 (the background); in evaluation
-    the identity. Small shifts are the classic way to teach an MLP that a digit moved by a
+    """In training, move each image by a random whole number of pixels; in evaluation, nothing.
+
+    Each image of a (n_samples, height, width) batch moves by a random whole number of pixels
+    in [-shift, shift] along each axis, filling with 0 (the background); the batch keeps its
+    shape and dtype. Small shifts are the classic way to teach an MLP that a digit moved by a
     pixel is the same digit. It works on the raw images, before they are rescaled, and it is
     first in the model, so no gradient ever passes through it.
 
     Its random stream is a child of the model's generator (set in ``init``).
+
+    Parameters
+    ----------
+    shift : int
+        The largest move, in pixels, along each axis; 0 makes the layer the identity. The
+        layer string's ``shift:PX`` takes 1 to MAX_SHIFT (8).
+
+    Raises
+    ------
+    ValueError
+        If ``shift`` is not a whole number >= 0.
     """
 
     kind = "RandomShift"
@@ -83,10 +94,27 @@ class RandomShift(RandomLayer):
 
 def affine_matrices(angles: np.ndarray, scales: np.ndarray, shifts: np.ndarray,
                     height: int, width: int) -> np.ndarray:
-    """The (n, 2, 3) sampling matrices (see the note above) that rotate n images by
-    ``angles`` degrees counter-clockwise as displayed (90 is ``np.rot90``), scale them by
-    ``scales`` (2 doubles the size), both about the image centre, then move them by
-    ``shifts`` (n, 2) pixels (down, right). ``angles`` and ``scales`` have shape (n,)."""
+    """The sampling matrices (see the note above) that rotate, scale, then move n images.
+
+    Rotation and scaling are about the image centre.
+
+    Parameters
+    ----------
+    angles : ndarray of shape (n,), dtype float
+        Rotations in degrees, counter-clockwise as displayed (90 is ``np.rot90``).
+    scales : ndarray of shape (n,), dtype float
+        Scale factors, > 0 (2 doubles the size).
+    shifts : ndarray of shape (n, 2), dtype float or integer
+        Moves in pixels, (down, right), applied after the rotation and scaling.
+    height, width : int
+        The images' size in pixels, which places their centre.
+
+    Returns
+    -------
+    ndarray of shape (n, 2, 3), dtype float64
+        For each image, M with [source row, source column] = M @ [row, column, 1] for every
+        output pixel (row, column).
+    """
     theta = np.deg2rad(np.asarray(angles, np.float64))
     scales = np.asarray(scales, np.float64)
     cos, sin = np.cos(theta) / scales, np.sin(theta) / scales
@@ -103,14 +131,25 @@ def affine_matrices(angles: np.ndarray, scales: np.ndarray, shifts: np.ndarray,
 
 
 def affine_resample(x: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-    """Each image of ``x`` (n, h, w) or (n, c, h, w), resampled bilinearly at the points
-    ``matrices`` (n, 2, 3) map its output pixels to (all channels of an image alike), zero
-    outside. A fresh array of ``x``'s shape and dtype: float input is interpolated in its
-    own dtype; integer input in float32, then rounded to the nearest integer.
+    """Each image of ``x`` resampled bilinearly where its matrix maps the output pixels.
 
-    One vectorised gather for the batch: the source points of all output pixels come from
-    two broadcast sums, then each of the four neighbours is one ``np.take`` from a
-    zero-bordered copy of the batch, so no Python loop runs per image or per pixel.
+    Points outside the image read 0; all channels of an image are moved alike. One vectorised
+    gather for the batch: the source points of all output pixels come from two broadcast
+    sums, then each of the four neighbours is one ``np.take`` from a zero-bordered copy of the
+    batch, so no Python loop runs per image or per pixel.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, h, w) or (n, c, h, w), dtype any real
+        The images.
+    matrices : ndarray of shape (n, 2, 3), dtype float
+        One sampling matrix per image, as ``affine_matrices`` makes them.
+
+    Returns
+    -------
+    ndarray of shape x.shape, dtype x.dtype
+        A fresh array: float input is interpolated in its own dtype; integer input in
+        float32, then rounded to the nearest integer.
     """
     n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
     if n == 0:
@@ -175,16 +214,33 @@ def _number(value: Any, name: str) -> float:
 
 
 class RandomAffine(RandomLayer):
-    """In training, turn each image by a random angle in [-rotate, rotate] degrees, scale it
-    by a random factor in ``scale`` = (low, high), both about its centre, and move it by a
-    random whole number of pixels in [-shift, shift] along each axis (as ``RandomShift``),
-    resampling bilinearly with 0 (the background) outside; in evaluation the identity.
+    """In training, turn, scale and move each image at random; in evaluation, nothing.
+
+    Each image turns by a random angle in [-rotate, rotate] degrees and is scaled by a random
+    factor in ``scale`` = (low, high), both about its centre, then moves by a random whole
+    number of pixels in [-shift, shift] along each axis (as ``RandomShift``), resampled
+    bilinearly with 0 (the background) outside (``affine_resample``).
 
     It takes (n_samples, height, width) or (n_samples, channels, height, width) batches of any
     dtype and returns the same shape and dtype (integers are rounded), so it can come first,
     before the uint8 images are scaled to floats. It is an input layer: no gradient passes
     through it. Its random stream is a child of the model's generator (set in ``init``), so a
     seed gives the same transforms, and a checkpoint saves and restores it.
+
+    Parameters
+    ----------
+    rotate : float, default 0.0
+        The largest turn, in degrees, in [0, 180]; angles are drawn uniformly from
+        [-rotate, rotate].
+    scale : (float, float), default (1.0, 1.0)
+        The range (low, high) scale factors are drawn uniformly from, 0 < low <= high.
+    shift : int, default 0
+        The largest move, in whole pixels, along each axis; >= 0.
+
+    Raises
+    ------
+    ValueError
+        For a value out of those ranges or of the wrong type, naming it.
     """
 
     kind: ClassVar[str] = "RandomAffine"
@@ -225,7 +281,20 @@ class RandomAffine(RandomLayer):
         return 0
 
     def sample_matrices(self, n: int, height: int, width: int) -> np.ndarray:
-        """Draw n transforms from the layer's stream: (n, 2, 3) sampling matrices."""
+        """Draw n transforms from the layer's stream.
+
+        Parameters
+        ----------
+        n : int
+            How many: one per image of the batch.
+        height, width : int
+            The images' size in pixels.
+
+        Returns
+        -------
+        ndarray of shape (n, 2, 3), dtype float64
+            The sampling matrices (see ``affine_matrices``).
+        """
         angles = self.rng.uniform(-self.rotate, self.rotate, n)
         scales = self.rng.uniform(*self.scale, n)
         shifts = self.rng.integers(-self.shift, self.shift + 1, size=(n, 2))
@@ -256,7 +325,23 @@ class RandomAffine(RandomLayer):
 
 
 def image_shape(input_shape: Shape) -> Shape:
-    """``input_shape`` if it is one image's, (H, W) or (C, H, W); ValueError otherwise."""
+    """``input_shape`` if it is one image's, (H, W) or (C, H, W).
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        The shape of one sample, without the batch axis.
+
+    Returns
+    -------
+    tuple of int
+        ``input_shape``, as a tuple.
+
+    Raises
+    ------
+    ValueError
+        If it has neither two nor three axes.
+    """
     if len(input_shape) not in (2, 3):
         raise ValueError(f"expects (height, width) or (channels, height, width) samples, "
                          f"gets {tuple(input_shape)}")
@@ -281,9 +366,23 @@ def _cross_extreme(x: np.ndarray, grow: bool) -> np.ndarray:
 
 
 def stroke_resample(x: np.ndarray, amounts: np.ndarray) -> np.ndarray:
-    """Each image of ``x`` (n, ..., h, w) with its light strokes grown by ``amounts[i]``
-    pixels (> 0) or thinned (< 0): whole steps of a grey dilation (erosion) by a cross, then a
-    blend towards one more step for the fraction. Returns float32 (float64 for float64 ``x``)."""
+    """Each image of ``x`` with its light strokes grown or thinned by its own amount.
+
+    Whole steps of a grey dilation (erosion) by a cross, then a blend towards one more step
+    for the fraction.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, ..., h, w), dtype any real
+        The images, light ink on a dark background.
+    amounts : ndarray of shape (n,), dtype float
+        For each image, the pixels to grow its strokes by (> 0) or thin them by (< 0).
+
+    Returns
+    -------
+    ndarray of shape x.shape, dtype float32 (float64 for float64 ``x``)
+        The new images, not rounded.
+    """
     out = x.astype(np.float64 if x.dtype == np.float64 else np.float32)
     for grow in (True, False):
         chosen = np.flatnonzero(amounts > 0 if grow else amounts < 0)
@@ -300,15 +399,29 @@ def stroke_resample(x: np.ndarray, amounts: np.ndarray) -> np.ndarray:
 
 
 class RandomStroke(RandomLayer):
-    """In training, grow each image's strokes by a random amount in [0, grow] pixels or thin
-    them by one in [0, thin] (which of the two at even odds), by a grey dilation or erosion
-    (``stroke_resample``); in evaluation the identity. A pen bolder or finer than the
+    """In training, grow or thin each image's strokes at random; in evaluation, nothing.
+
+    Each image's strokes grow by a random amount in [0, grow] pixels or thin by one in
+    [0, thin] (which of the two at even odds), by a grey dilation or erosion
+    (``stroke_resample``). A pen bolder or finer than the
     training set's writers' makes another digit for a model that never saw one.
 
     It takes (n_samples, height, width) or (n_samples, channels, height, width) batches of any
     dtype and returns the same shape and dtype (integers rounded), light ink on a dark
     background, so it comes first, on the raw images. No gradient passes through it; its
     random stream is a child of the model's generator, saved by checkpoints.
+
+    Parameters
+    ----------
+    grow : float, default 0.0
+        The most a stroke grows by, in pixels, in [0, MAX_STROKE] (2).
+    thin : float, default 0.0
+        The most a stroke thins by, in pixels, in [0, MAX_STROKE] (2).
+
+    Raises
+    ------
+    ValueError
+        For a value that is not a finite number in that range, naming it.
     """
 
     kind: ClassVar[str] = "RandomStroke"
@@ -334,7 +447,18 @@ class RandomStroke(RandomLayer):
         return 0
 
     def sample_amounts(self, n: int) -> np.ndarray:
-        """Draw n stroke changes in pixels from the layer's stream: > 0 grows, < 0 thins."""
+        """Draw n stroke changes from the layer's stream.
+
+        Parameters
+        ----------
+        n : int
+            How many: one per image of the batch.
+
+        Returns
+        -------
+        ndarray of shape (n,), dtype float64
+            The changes in pixels: > 0 grows, < 0 thins, each as likely.
+        """
         sizes = self.rng.uniform(0, 1, n)
         grows = self.rng.random(n) < 0.5
         return np.where(grows, sizes * self.grow, -sizes * self.thin)
