@@ -28,7 +28,7 @@ BLOCK = re.compile(r"(<!-- generated: reference -->\n)(.*?)(<!-- end generated -
 # underscore). The cli is the command, described in cli.md, so it is left out.
 MODULES = [
     "mnistnp", "mnistnp.nn", "mnistnp.optim", "mnistnp.data", "mnistnp.datasets",
-    "mnistnp.sources", "mnistnp.download", "mnistnp.training", "mnistnp.grad_hooks",
+    "mnistnp.sources", "mnistnp.download", "mnistnp.step", "mnistnp.training", "mnistnp.grad_hooks",
     "mnistnp.sampling", "mnistnp.callbacks", "mnistnp.progress", "mnistnp.config",
     "mnistnp.optim_config", "mnistnp.pipeline", "mnistnp.experiment", "mnistnp.plan",
     "mnistnp.model_info", "mnistnp.describe", "mnistnp.loop_state", "mnistnp.metrics",

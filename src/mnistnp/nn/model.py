@@ -166,7 +166,7 @@ class Sequential:
         """Logits for a batch, run through the layers from ``start`` on.
 
         With ``start``, ``x`` is what layer ``start`` takes (the output of the layers before
-        it, which full-batch training computes once: see ``training.fixed_prefix``).
+        it, which full-batch training computes once: see ``step.fixed_prefix``).
 
         Parameters
         ----------
