@@ -7,7 +7,7 @@ from typing import Any
 
 from ..model_file import load_state, named_state
 from ..nn import Sequential
-from ..nn.base import RandomLayer
+from ..nn.random_layer import RandomLayer
 
 
 def pack(model: Sequential) -> dict[str, Any]:
