@@ -34,6 +34,7 @@ MODULES = [
     "mnistnp.optim_config", "mnistnp.pipeline", "mnistnp.experiment", "mnistnp.plan",
     "mnistnp.model_info", "mnistnp.describe", "mnistnp.loop_state", "mnistnp.metrics",
     "mnistnp.model_file", "mnistnp.onnx_export", "mnistnp.images", "mnistnp.plots",
+    "mnistnp.sklearn",
 ]
 
 

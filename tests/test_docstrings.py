@@ -52,7 +52,6 @@ NOT_YET = {
     "mnistnp.describe",
     "mnistnp.onnx_export",
     "mnistnp.plots",
-    "mnistnp.sklearn*",
 }
 
 
