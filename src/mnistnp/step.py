@@ -181,8 +181,6 @@ def fixed_inputs(model: Sequential, x: np.ndarray) -> tuple[np.ndarray, int] | N
     return out, start
 
 
-
-
 def check_chunks(model: Sequential, rows: int) -> None:
     """TrainingError if batches of ``rows`` rows would be taken in chunks (over MAX_CHUNK rows)
     by a model whose layers need the whole batch at once: batch norm would normalise each

@@ -402,6 +402,7 @@ class Layer:
         """
         raise ExportError(f"layer kind {self.kind} has no ONNX export")
 
+
 def _json_ready(value: Any) -> Any:
     """``value`` with its tuples as lists, as JSON gives them back."""
     return [_json_ready(v) for v in value] if isinstance(value, (tuple, list)) else value

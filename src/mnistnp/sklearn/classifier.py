@@ -396,4 +396,3 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         if "model_" in state:
             state = {**state, "model_": unpack(state["model_"])}
         super().__setstate__(state)
-
