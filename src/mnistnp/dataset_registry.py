@@ -13,7 +13,7 @@ TEST_IMAGES = "t10k-images-idx3-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 
-Split = tuple[np.ndarray, np.ndarray]
+Split = tuple[np.ndarray, np.ndarray]  # a set's images and labels
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,9 @@ class DatasetInfo:
     system_dirs: tuple[str, ...] = ()
     bundled: bool = False
     # Where `mnistnp download` fetches the .gz files from, in order, and their SHA-256 as the
-    # mirrors serve them (taken from a public code index's copies of torchvision's lists, not
-    # from a download: this machine has no internet). A download from a mirror that recompressed
-    # the files is accepted when it decompresses to the raw `sha256` above (see download.py).
+    # mirrors serve them (taken from copies of torchvision's lists, not from a download). A
+    # download from a mirror that recompressed the files is accepted when it decompresses to the
+    # raw `sha256` above (see download.py).
     mirrors: tuple[str, ...] = ()
     gz_sha256: dict[str, str] = field(default_factory=dict)
     num_classes: int = 10
@@ -45,7 +45,7 @@ REGISTRY: dict[str, DatasetInfo] = {
         name="mnist",
         bundled=True,
         framed_digits=True,
-        # The official MNIST checksums (shared/data/mnist/SHA256SUMS.raw).
+        # The official MNIST checksums (data/mnist/SHA256SUMS.raw, beside the bundled files).
         sha256={
             TEST_IMAGES: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
             TEST_LABELS: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",

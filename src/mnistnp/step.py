@@ -1,5 +1,5 @@
-"""One training step on a batch: its rows gathered (``BatchRows``), its cost and gradient taken
-in chunks (``gradient``), the gradient hooks and the optimizer's step (``train_step``)."""
+"""One training step on a batch: its rows gathered (``BatchRows``, or the fixed prefix's output
+made once), its cost and gradient in chunks (``gradient``), hooks and step (``train_step``)."""
 
 from __future__ import annotations
 
