@@ -1,5 +1,5 @@
-"""Loading a dataset (``load``): find its four IDX files (``locate``), check them against the
-registry's checksums and each other; ``mnistnp.datasets`` also gathers the registry's names."""
+"""Loading a dataset: its four IDX files found (``locate``), checked and read (``load``); the
+one module users import, so it also gathers the names of the registry, classes and splits."""
 
 from __future__ import annotations
 
