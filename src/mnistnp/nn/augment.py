@@ -9,7 +9,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import GraphBuilder, Layer, RandomLayer, Shape
+from .base import Layer, Shape
+from .graph import GraphBuilder
+from .random_layer import RandomLayer
 from .shorthand import Arg, Shorthand, fraction, number, whole
 
 # Shifts of more than this move a 28x28 digit's strokes off the image.
