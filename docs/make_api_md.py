@@ -29,10 +29,11 @@ BLOCK = re.compile(r"(<!-- generated: reference -->\n)(.*?)(<!-- end generated -
 MODULES = [
     "mnistnp", "mnistnp.nn", "mnistnp.optim", "mnistnp.data", "mnistnp.datasets",
     "mnistnp.sources", "mnistnp.download", "mnistnp.training", "mnistnp.grad_hooks",
-    "mnistnp.sampling", "mnistnp.callbacks", "mnistnp.progress", "mnistnp.config",
-    "mnistnp.optim_config", "mnistnp.pipeline", "mnistnp.experiment", "mnistnp.plan",
-    "mnistnp.model_info", "mnistnp.describe", "mnistnp.loop_state", "mnistnp.metrics",
-    "mnistnp.model_file", "mnistnp.onnx_export", "mnistnp.images", "mnistnp.plots",
+    "mnistnp.sampling", "mnistnp.callbacks", "mnistnp.progress", "mnistnp.model_config",
+    "mnistnp.train_config", "mnistnp.config", "mnistnp.optim_config", "mnistnp.pipeline",
+    "mnistnp.experiment", "mnistnp.plan", "mnistnp.model_info", "mnistnp.describe",
+    "mnistnp.loop_state", "mnistnp.metrics", "mnistnp.model_file", "mnistnp.onnx_export",
+    "mnistnp.images", "mnistnp.plots",
 ]
 
 

@@ -23,13 +23,14 @@ from mnistnp.callbacks import (
     MetricsLog,
     TrainContext,
 )
-from mnistnp.config import ModelConfig, TrainConfig
 from mnistnp.datasets import validation_split
 from mnistnp.errors import SettingError
+from mnistnp.model_config import ModelConfig
 from mnistnp.nn import Sequential, mlp
 from mnistnp.optim import SGD, Adam, AdamW, Cosine, Optimizer, ReduceOnPlateau
 from mnistnp.pipeline import train
 from mnistnp.sampling import ShuffledBatches
+from mnistnp.train_config import TrainConfig
 from mnistnp.training import ClipGlobalNorm, History, Trainer, TrainState, fit
 
 TIMINGS = {"epoch_seconds", "epoch_samples_per_s"}  # the only fields allowed to differ

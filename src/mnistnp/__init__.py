@@ -2,7 +2,7 @@
 
 from . import datasets
 from .callbacks import Callback, EarlyStopping, LearningRateScheduler, MetricsLog
-from .config import RECIPES, ModelConfig, TrainConfig
+from .config import RECIPES
 from .errors import (
     DatasetError,
     ImageError,
@@ -15,6 +15,7 @@ from .errors import (
 from .experiment import Run, RunResult
 from .loop_state import TrainContext
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
+from .model_config import ModelConfig
 from .model_file import load_model, save_model
 from .model_info import ModelInfo
 from .nn import (
@@ -34,6 +35,7 @@ from .optim import SGD, Adam, AdamW, Cosine, ReduceOnPlateau, Schedule, StepDeca
 from .pipeline import TrainResult, train
 from .progress import ProgressBar, TextLog
 from .sampling import ShuffledBatches
+from .train_config import TrainConfig
 from .training import ClipGlobalNorm, History, Trainer, fit
 from .version import __version__
 

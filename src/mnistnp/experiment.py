@@ -14,7 +14,6 @@ from typing import IO, Any
 from .atomic import atomic_write, check_writable
 from .callbacks import Callback
 from .checkpoint import Checkpoint, extend, load_checkpoint
-from .config import TrainConfig
 from .errors import MnistnpError, MnistnpWarning
 from .model_file import load_model, save_model
 from .model_info import ModelInfo
@@ -37,6 +36,7 @@ from .run_folder import (
     write_json,
 )
 from .sources import DataSource
+from .train_config import TrainConfig
 from .training import History, Interrupted
 
 
