@@ -31,7 +31,8 @@ MODULES = [
     "mnistnp.sources", "mnistnp.download", "mnistnp.training", "mnistnp.grad_hooks",
     "mnistnp.sampling", "mnistnp.callbacks", "mnistnp.progress", "mnistnp.model_config",
     "mnistnp.train_config", "mnistnp.config", "mnistnp.optim_config", "mnistnp.pipeline",
-    "mnistnp.experiment", "mnistnp.plan", "mnistnp.model_info", "mnistnp.describe",
+    "mnistnp.experiment", "mnistnp.run_result", "mnistnp.run_resume",
+    "mnistnp.run_errors", "mnistnp.plan", "mnistnp.model_info", "mnistnp.describe",
     "mnistnp.loop_state", "mnistnp.metrics", "mnistnp.model_file", "mnistnp.onnx_export",
     "mnistnp.images", "mnistnp.plots",
 ]

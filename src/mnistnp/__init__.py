@@ -12,7 +12,7 @@ from .errors import (
     SettingError,
     TrainingError,
 )
-from .experiment import Run, RunResult
+from .experiment import Run
 from .loop_state import TrainContext
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
 from .model_config import ModelConfig
@@ -34,6 +34,7 @@ from .onnx_export import export_onnx
 from .optim import SGD, Adam, AdamW, Cosine, ReduceOnPlateau, Schedule, StepDecay
 from .pipeline import TrainResult, train
 from .progress import ProgressBar, TextLog
+from .run_result import RunResult
 from .sampling import ShuffledBatches
 from .train_config import TrainConfig
 from .training import ClipGlobalNorm, History, Trainer, fit

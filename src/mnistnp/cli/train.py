@@ -12,19 +12,13 @@ from .. import datasets
 from ..checkpoint import Checkpoint
 from ..config import RECIPES
 from ..errors import MnistnpError, TrainingError
-from ..experiment import (
-    Run,
-    RunInterrupted,
-    RunListener,
-    RunResult,
-    RunSetupError,
-    SeedResult,
-    network_name,
-)
+from ..experiment import Run, RunListener, network_name
 from ..optim import OPTIMIZERS
 from ..plan import Plan
 from ..progress import ESTIMATE_AFTER, ProgressBar, TextLog
+from ..run_errors import RunInterrupted, RunSetupError
 from ..run_folder import CONFUSION, FIRST_LAYER, MISTAKES, RELIABILITY, REPORT, SETTINGS
+from ..run_result import RunResult, SeedResult
 from ..signals import StopRequest
 from ..text import plural
 from ..train_config import TrainConfig
