@@ -18,15 +18,9 @@ def resume_point(checkpoint: str | os.PathLike[str], epochs: int | None = None,
                  ) -> tuple[Checkpoint, dict[str, Any], dict[str, Any]]:
     """The checkpoint a run goes on from, the settings it recorded, and the run's arguments.
 
-    Parameters
-    ----------
-    checkpoint : str or os.PathLike
-        A checkpoint in a run folder (or in a seed-<S>/ folder of one).
-    epochs : int, optional
-        Make a run of one seed counted in epochs longer: its new total, more than
-        planned (see ``checkpoint.extend``).
-    iterations : int, optional
-        The same for a run counted in iterations.
+    ``checkpoint``, ``epochs`` and ``iterations`` are ``Run.resume``'s, whose docstring says
+    what each asks for and what is raised here when the resume cannot be done
+    (``ModelFileError``, ``RunSetupError``).
 
     Returns
     -------
@@ -38,14 +32,6 @@ def resume_point(checkpoint: str | os.PathLike[str], epochs: int | None = None,
         ``Run``'s arguments as the run was started: ``config`` (with several seeds, the first
         seed's), ``run_dir``, ``recipe``, ``repeats``, ``out``, ``plot``, ``metrics`` and
         ``checkpoint_every``.
-
-    Raises
-    ------
-    ModelFileError
-        If ``checkpoint`` is not a usable checkpoint.
-    RunSetupError
-        If a run of several seeds is asked to be longer, ``checkpoint.extend`` refuses the
-        new length, or the run is complete and not made longer.
     """
     path = Path(checkpoint)
     ckpt = load_checkpoint(path)
