@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 import mnistnp
-from mnistnp.training import fixed_prefix, forward_prefix
+from mnistnp.step import fixed_prefix, forward_prefix
 
 
 def main() -> None:

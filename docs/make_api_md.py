@@ -27,14 +27,15 @@ BLOCK = re.compile(r"(<!-- generated: reference -->\n)(.*?)(<!-- end generated -
 # docs/api.md's table lists (their ``__all__``, else every name they define without a leading
 # underscore). The cli is the command, described in cli.md, so it is left out.
 MODULES = [
-    "mnistnp", "mnistnp.nn", "mnistnp.optim", "mnistnp.data", "mnistnp.datasets",
-    "mnistnp.sources", "mnistnp.download", "mnistnp.training", "mnistnp.grad_hooks",
+    "mnistnp", "mnistnp.nn", "mnistnp.optim", "mnistnp.data", "mnistnp.dataset_registry",
+    "mnistnp.classes", "mnistnp.splits", "mnistnp.datasets", "mnistnp.sources", "mnistnp.download",
+    "mnistnp.step", "mnistnp.training", "mnistnp.grad_hooks",
     "mnistnp.sampling", "mnistnp.callbacks", "mnistnp.progress", "mnistnp.model_config",
     "mnistnp.train_config", "mnistnp.config", "mnistnp.optim_config", "mnistnp.pipeline",
-    "mnistnp.experiment", "mnistnp.run_result", "mnistnp.run_resume",
-    "mnistnp.run_errors", "mnistnp.plan", "mnistnp.model_info", "mnistnp.describe",
-    "mnistnp.loop_state", "mnistnp.metrics", "mnistnp.model_file", "mnistnp.onnx_export",
-    "mnistnp.images", "mnistnp.plots",
+    "mnistnp.experiment", "mnistnp.run_result", "mnistnp.run_resume", "mnistnp.run_errors",
+    "mnistnp.plan", "mnistnp.model_info", "mnistnp.describe", "mnistnp.loop_state",
+    "mnistnp.metrics", "mnistnp.model_file", "mnistnp.onnx_export", "mnistnp.images",
+    "mnistnp.plots", "mnistnp.sklearn",
 ]
 
 

@@ -82,8 +82,8 @@ def test_no_module_imports_one_that_imports_it() -> None:
 
 
 def test_the_loops_shared_types_import_none_of_its_users() -> None:
-    users = {"mnistnp.training", "mnistnp.callbacks", "mnistnp.optim", "mnistnp.optim.base",
-             "mnistnp.optim.schedules", "mnistnp.pipeline"}
+    users = {"mnistnp.training", "mnistnp.step", "mnistnp.callbacks", "mnistnp.optim",
+             "mnistnp.optim.base", "mnistnp.optim.schedules", "mnistnp.pipeline"}
     assert not import_graph()["mnistnp.loop_state"] & users
 
 

@@ -123,7 +123,7 @@ def reference_sgd_step(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray,
 def test_one_train_step_is_the_mean_gradient_step(kind: str, max_chunk: int,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Nine samples: a step on the summed gradient would move the weights nine times as far."""
-    monkeypatch.setattr(training, "MAX_CHUNK", max_chunk)
+    monkeypatch.setattr("mnistnp.step.MAX_CHUNK", max_chunk)
     rng = np.random.default_rng(7)
     x = rng.integers(0, 256, (20, 3, 4), dtype=np.uint8)
     y = rng.integers(0, 3, 20)

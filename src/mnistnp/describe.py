@@ -13,7 +13,7 @@ from .errors import MnistnpWarning
 from .model_info import ModelInfo
 from .nn import Layer, Sequential
 from .nn.base import Shape
-from .nn.model import batch_shape, byte_size, table
+from .nn.table import batch_shape, byte_size, table
 
 # What the FLOP counts mean, in one phrase (``Layer.flops`` states the whole convention).
 FLOPS_CONVENTION = "per sample in inference, a multiply-add counted as 2"

@@ -249,11 +249,11 @@ def test_batch_norm_refuses_batches_that_would_be_taken_in_chunks(
     """A batch over MAX_CHUNK rows is processed in chunks whose gradients add up: right for
     an MLP, wrong for batch norm, whose statistics would be each chunk's. Such a run stops
     before its first step; without batch norm it trains as before."""
-    import mnistnp.training as training
+    import mnistnp.step as step
     from mnistnp import Adam, fit
     from mnistnp.errors import TrainingError
 
-    monkeypatch.setattr(training, "MAX_CHUNK", 64)
+    monkeypatch.setattr(step, "MAX_CHUNK", 64)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (200, 8, 8), dtype=np.uint8)
     y = rng.integers(0, 3, 200)

@@ -27,7 +27,7 @@ from mnistnp.nn import (
     network,
     softmax_cross_entropy,
 )
-from mnistnp.training import fixed_prefix
+from mnistnp.step import fixed_prefix
 
 SEEDS = [0, 1, 2, 3, 4]
 

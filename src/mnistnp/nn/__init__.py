@@ -13,7 +13,7 @@
 
 from .arch import LayerStringError, mlp, mlp_layers, network, parse_layers
 from .augment import RandomAffine, RandomShift, RandomStroke
-from .base import LAYERS, SHORTHANDS, Layer, RandomLayer, layer_from_spec
+from .base import LAYERS, SHORTHANDS, Layer
 from .conv import Conv2D
 from .init import INITIALIZERS
 from .layers import AddChannel, Dense, Dropout, Flatten, ReLU, Rescale
@@ -21,6 +21,8 @@ from .losses import log_softmax, softmax, softmax_cross_entropy
 from .model import Sequential
 from .norm import BatchNorm
 from .pool import GlobalAvgPool, MaxPool2D
+from .random_layer import RandomLayer
+from .spec import layer_from_spec
 
 __all__ = ["INITIALIZERS", "LAYERS", "SHORTHANDS", "AddChannel", "BatchNorm", "Conv2D", "Dense",
            "Dropout", "Flatten", "GlobalAvgPool", "Layer", "LayerStringError", "MaxPool2D",

@@ -6,35 +6,15 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import ExportError
+from .graph import GraphBuilder
 from .shorthand import Shorthand
 
 Shape = tuple[int, ...]  # one sample's shape, without the batch axis
-
-
-class GraphBuilder(Protocol):
-    """What a layer's ``to_onnx`` piece writes into: a graph being built from plain data (names,
-    NumPy arrays, attributes), which the exporter (``mnistnp.onnx_export``) turns into ONNX, so
-    no layer module imports onnx."""
-
-    # The graph's float type: the model's dtype, float32 or float64.
-    dtype: np.dtype
-
-    def constant(self, name: str, value: np.ndarray) -> str:
-        """Add ``value`` as an initializer called ``<layer>.<name>``; return its name. Floating
-        arrays are stored in ``dtype``, others (int64 axes) as they are."""
-        ...
-
-    def node(self, op: str, inputs: list[str], **attributes: Any) -> str:
-        """Add an ONNX operator ``op`` (``"Gemm"``) on ``inputs`` (value names) with its
-        ``attributes`` (ints, floats, lists of ints, or a NumPy dtype for a type); return the
-        name of its one output."""
-        ...
-
 
 # kind -> class: how a model file's layer spec finds the class that rebuilds it.
 LAYERS: dict[str, type[Layer]] = {}
@@ -421,77 +401,6 @@ class Layer:
             For a layer kind without an ONNX piece.
         """
         raise ExportError(f"layer kind {self.kind} has no ONNX export")
-
-
-class RandomLayer(Layer):
-    """A layer that owns a random stream (``rng``, a NumPy Generator).
-
-    Dropout's masks, the augmentations' transforms. ``init`` makes it a child of the model's
-    generator, so a seed gives the same draws; a checkpoint finds such layers by this class and
-    saves and restores their streams (``random_state``, ``load_random_state``) to resume
-    bit-identically.
-    """
-
-    # Its training-mode output depends on its stream, not only on the input and parameters.
-    deterministic: ClassVar[bool] = False
-
-    def __init__(self) -> None:
-        self.rng = np.random.default_rng(0)  # until ``init`` gives it the model's child stream
-
-    def init(self, rng: np.random.Generator) -> None:
-        """Take a child of the model's generator as this layer's stream.
-
-        Parameters
-        ----------
-        rng : numpy.random.Generator
-            The model's generator; one child is spawned from it.
-        """
-        self.rng = rng.spawn(1)[0]
-
-    def random_state(self) -> dict[str, Any]:
-        """The stream's state, JSON-ready (``bit_generator.state``).
-
-        Returns
-        -------
-        dict
-            The bit generator's state.
-        """
-        return dict(self.rng.bit_generator.state)
-
-    def load_random_state(self, state: Mapping[str, Any]) -> None:
-        """Put back a state ``random_state`` gave: the stream goes on from where it was.
-
-        Parameters
-        ----------
-        state : mapping
-            What ``random_state`` gave.
-        """
-        self.rng.bit_generator.state = dict(state)
-
-
-def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
-    """Rebuild a layer from ``Layer.spec()`` data by the class its kind names.
-
-    Raises KeyError/TypeError/ValueError if the spec is bad.
-
-    Parameters
-    ----------
-    spec : dict
-        ``{"type": kind, **settings}``, as ``Layer.spec()`` gives it.
-    dtype : numpy.dtype or str, default "float32"
-        The model's dtype, for a layer that takes one.
-
-    Returns
-    -------
-    Layer
-        The layer, not yet bound to a model's buffers.
-    """
-    if not isinstance(spec, dict):
-        raise TypeError(f"a layer spec is a JSON object, got {spec!r}")
-    cls = LAYERS.get(spec["type"])
-    if cls is None:
-        raise ValueError(f"unknown layer type {spec['type']!r} (known: {', '.join(LAYERS)})")
-    return cls.from_spec(spec, dtype)
 
 
 def _json_ready(value: Any) -> Any:

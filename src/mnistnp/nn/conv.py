@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import GraphBuilder, Layer, Shape
+from .base import Layer, Shape
+from .graph import GraphBuilder
 from .init import INITIALIZERS, check_init
 from .layers import ReLU, with_channels
 from .shorthand import Arg, Shorthand, one_of, whole

@@ -15,8 +15,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import GraphBuilder, Layer, RandomLayer, Shape
+from .base import Layer, Shape
+from .graph import GraphBuilder
 from .init import INITIALIZERS, check_init
+from .random_layer import RandomLayer
 from .shorthand import Arg, Shorthand, fraction, whole
 
 __all__ = ["INITIALIZERS", "AddChannel", "Dense", "Dropout", "Flatten", "Layer", "ReLU",

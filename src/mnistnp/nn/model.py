@@ -11,9 +11,11 @@ import numpy as np
 
 from ..errors import InputError, ShapeError
 from ..model_info import ModelInfo
-from .base import Layer, Shape, layer_from_spec
+from .base import Layer, Shape
 from .layers import Rescale
 from .losses import softmax
+from .spec import model_parts
+from .table import batch_shape, byte_size, table
 
 # At most this many bytes of parameters and layer state: what a model file may hold
 # (``npzfile.MAX_TOTAL_BYTES``). A larger network is refused before anything is allocated.
@@ -39,30 +41,6 @@ def output_shapes(layers: Sequence[Layer], input_shape: Shape) -> list[Shape]:
             raise ShapeError(f"layer {i} ({layer.kind}): {e}") from None
         shapes.append(shape)
     return shapes
-
-
-def batch_shape(shape: Sequence[int]) -> str:
-    """'(N, 28, 28)': a batch of samples of ``shape``, for tables."""
-    return "(N, " + ", ".join(map(str, shape)) + ")"
-
-
-def byte_size(nbytes: int) -> str:
-    """'175.2 KiB', '3.3 MiB'."""
-    kib = nbytes / 1024
-    return f"{kib:,.1f} KiB" if kib < 1024 else f"{kib / 1024:,.1f} MiB"
-
-
-def table(head: Sequence[str], rows: Sequence[Sequence[str]], left: int = 2) -> list[str]:
-    """The lines of a text table: ``head``, a rule, ``rows``, a rule. Cells are strings; the
-    first ``left`` columns are aligned left, the others (numbers) right, two spaces apart."""
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(f"{c:<{w}}" if i < left else f"{c:>{w}}"
-                         for i, (c, w) in enumerate(zip(cells, widths)))
-
-    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
-    return [line(head), rule, *map(line, rows), rule]
 
 
 class Sequential:
@@ -166,7 +144,7 @@ class Sequential:
         """Logits for a batch, run through the layers from ``start`` on.
 
         With ``start``, ``x`` is what layer ``start`` takes (the output of the layers before
-        it, which full-batch training computes once: see ``training.fixed_prefix``).
+        it, which full-batch training computes once: see ``step.fixed_prefix``).
 
         Parameters
         ----------
@@ -398,14 +376,4 @@ class Sequential:
         dtype : numpy.dtype
             The model's dtype.
         """
-        if spec["dtype"] not in ("float32", "float64"):
-            raise ValueError(f"dtype {spec['dtype']!r} is not float32 or float64")
-        shape = spec["input_shape"]
-        if not (isinstance(shape, list) and all(isinstance(n, int) and not isinstance(n, bool)
-                                                for n in shape)):
-            raise ValueError(f"input_shape {shape!r} is not a list of whole numbers")
-        if not isinstance(spec["layers"], list):
-            raise ValueError("layers is not a list")
-        dtype = np.dtype(spec["dtype"])
-        return [layer_from_spec(s, dtype) for s in spec["layers"]], tuple(shape), dtype
-
+        return model_parts(spec)

@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import threads
-from .base import GraphBuilder, Layer, Shape
+from .base import Layer, Shape
 from .conv import FEW_IMAGES, _pair, channel_major, scratch_like
+from .graph import GraphBuilder
 from .layers import with_channels
 from .shorthand import Arg, Shorthand, whole
 

@@ -3,31 +3,39 @@ its Trainer."""
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted
 
-from ..callbacks import Callback, EarlyStopping, LearningRateScheduler
-from ..config import RECIPES, ModelConfig, TrainConfig
+from ..callbacks import Callback, LearningRateScheduler
+from ..config import TrainConfig
 from ..nn import log_softmax, network
 from ..optim import Optimizer
 from ..pipeline import make_optimizer, make_schedule
-from ..progress import TextLog
 from ..sampling import ShuffledBatches
-from ..training import ClipGlobalNorm, History, Trainer
-from .inputs import Shape, as_rows, check_images, input_shape, label_codes, validation_split
+from ..training import History
+from .inputs import (
+    Shape,
+    input_shape,
+    label_codes,
+    samples,
+    validate_input,
+    validation_split,
+)
 from .packing import pack, unpack
+from .run import train_network
+from .settings import seed_of, train_config
 
 
 class MnistnpClassifier(ClassifierMixin, BaseEstimator):
-    """A neural-network classifier (an MLP or a CNN) trained by mnistnp, with scikit-learn's
-    estimator API: ``fit``, ``partial_fit``, ``predict``, ``predict_proba``, ``score``.
+    """An MLP or CNN classifier trained by mnistnp, as a scikit-learn estimator.
+
+    ``fit``, ``partial_fit``, ``predict``, ``predict_proba`` and ``score``, as scikit-learn's
+    classifiers have them.
 
     Each parameter left as None takes the value of the ``recipe`` (``mnistnp.RECIPES``):
     the default recipe trains a 50-50-50 ReLU MLP with AdamW for 20 epochs.
@@ -136,66 +144,26 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
     # -- settings --------------------------------------------------------------------------
 
     def train_config(self, seed: int = 0) -> TrainConfig:
-        """The mnistnp TrainConfig these parameters make (the recipe, overridden by every
-        parameter given), with ``seed``; ValueError naming the first bad parameter."""
-        if self.recipe not in RECIPES:
-            raise ValueError(f"recipe {self.recipe!r}: choose from {sorted(RECIPES)}")
-        if self.layers is not None and not isinstance(self.layers, str):
-            raise ValueError(f"layers {self.layers!r}: give a layer string such as "
-                             "'dense:256,dropout:0.2'")
-        layers = self.layers
-        if self.hidden_layer_sizes is not None:
-            if layers is not None:
-                raise ValueError("layers and hidden_layer_sizes are both given: the layers say "
-                                 "the whole network; give one or the other")
-            widths = np.atleast_1d(np.asarray(self.hidden_layer_sizes)).ravel()
-            layers = ModelConfig.mlp(tuple(int(w) for w in widths)).layers
-        batch = self.batch_size
-        if batch != "auto" and not (isinstance(batch, numbers.Integral) and batch >= 1):
-            raise ValueError(f"batch_size {batch!r}: must be 'auto' or an int >= 1")
-        early = bool(self.early_stopping)
-        if early and not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction {self.validation_fraction!r}: must be in "
-                             "(0, 1)")
-        return RECIPES[self.recipe].with_overrides(
-            layers=layers, optimizer=self.solver, lr=self.learning_rate_init,
-            weight_decay=self.alpha, schedule=self.schedule,
-            batch_size=None if batch == "auto" else int(batch), epochs=self.max_iter,
-            val_split=self.validation_fraction if early else 0,
-            patience=self.n_iter_no_change if early else None, dtype=self.dtype, seed=seed,
-            log_every=0)
+        """The mnistnp TrainConfig these parameters make, with ``seed``.
 
-    def _seed(self) -> int:
-        """An int random_state is the seed itself (``TrainConfig.seed``); otherwise one
-        is drawn from it (None: NumPy's global state, as scikit-learn does)."""
-        state = self.random_state
-        if isinstance(state, numbers.Integral) and not isinstance(state, bool):
-            return int(state)
-        return int(check_random_state(state).randint(np.iinfo(np.int32).max))
+        The recipe's settings, each overridden by the parameter that says it, if given.
 
-    # -- input -----------------------------------------------------------------------------
+        Parameters
+        ----------
+        seed : int, default 0
+            The config's seed.
 
-    def _validate(self, X: Any, y: Any = "no_validation", reset: bool = True
-                  ) -> tuple[np.ndarray, Any, Shape | None]:
-        """X as rows (n_samples, n_features) of any numeric dtype (uint8 kept), y (if given,
-        even as None: scikit-learn's message) checked as class labels, and the image shape if
-        X came as images (n_samples, height, width)."""
-        X, image_shape = as_rows(X)
-        if isinstance(y, str) and y == "no_validation":
-            return validate_data(self, X, dtype="numeric", reset=reset), None, image_shape
-        X, y = validate_data(self, X, y, dtype="numeric", reset=reset)
-        check_classification_targets(y)
-        return X, y, image_shape
+        Returns
+        -------
+        TrainConfig
+            What ``fit`` trains with.
 
-    def _samples(self, X: np.ndarray, image_shape: Shape | None) -> np.ndarray:
-        """Rows (n_samples, n_features) as the network takes them, (n_samples,
-        *input_shape_); ValueError for images of another shape than fitted, or uint8
-        pixels for a classifier fitted on floats."""
-        if X.dtype == np.uint8 and not self.model_.takes_pixels:
-            raise ValueError("X is uint8, but the classifier was fitted on numbers taken as "
-                             "they are, not on uint8 pixels: give X as in fit")
-        check_images(image_shape, self.input_shape_)
-        return X.reshape(len(X), *self.input_shape_)
+        Raises
+        ------
+        ValueError
+            Naming the first bad parameter.
+        """
+        return train_config(self.get_params(deep=False), seed)
 
     # -- training ------------------------------------------------------------------------
 
@@ -234,20 +202,14 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
                optimizer: Optimizer, callbacks: Sequence[Callback] = (),
                validation: tuple[np.ndarray, np.ndarray] | None = None,
                epochs: int = 1, iterations: int | None = None) -> None:
-        """Run mnistnp's Trainer on rows ``X`` (its batches, clipping, ``callbacks``, early
-        stopping on ``validation``) and add the run to the records."""
-        early = EarlyStopping(config.patience) if validation and config.patience else None
-        watchers = [*callbacks, *([TextLog(print)] if self.verbose else []),
-                    *([early] if early else [])]
-        hooks = [ClipGlobalNorm(config.clip_norm)] if config.clip_norm else []
-        trainer = Trainer(self.model_, optimizer, ShuffledBatches(len(X), config.batch_size),
-                          grad_hooks=hooks, callbacks=watchers)
+        """Train the network on rows ``X`` (``run.train_network``) and add the run to the
+        records."""
         shape = self.input_shape_
         if validation is not None:
             validation = (validation[0].reshape(-1, *shape), validation[1])
-        history = trainer.fit(X.reshape(len(X), *shape), codes, rng=self._rng, epochs=epochs,
-                              iterations=iterations, validation=validation)
-        self.model_.release_scratch()
+        history = train_network(self.model_, optimizer, config, X.reshape(len(X), *shape), codes,
+                                self._rng, callbacks=callbacks, verbose=self.verbose,
+                                validation=validation, epochs=epochs, iterations=iterations)
         self._record(history, validation is not None)
 
     def _record(self, history: History, validated: bool) -> None:
@@ -264,8 +226,10 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
             self.best_loss_ = min(self.loss_curve_)
 
     def fit(self, X: Any, y: Any) -> MnistnpClassifier:
-        """Train on ``X`` and labels ``y``: afresh, or on from the fitted network with
-        ``warm_start``.
+        """Train on ``X`` and labels ``y``, afresh (or on from the fitted network: ``warm_start``).
+
+        For ``max_iter`` epochs under the recipe's schedule; with ``early_stopping``, part of
+        the set is held out and the best epoch's weights are kept.
 
         Parameters
         ----------
@@ -278,14 +242,21 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : MnistnpClassifier
+            The classifier, fitted.
+
+        Raises
+        ------
+        ValueError
+            For a bad parameter, input scikit-learn refuses, a single class, or (with
+            ``warm_start``) a network or classes other than those fitted.
         """
         warm = bool(self.warm_start) and hasattr(self, "model_")
-        X, y, image_shape = self._validate(X, y, reset=not warm)
-        seed = self._seed()
+        X, y, image_shape = validate_input(self, X, y, reset=not warm)
+        seed = seed_of(self.random_state)
         config = self.train_config(seed)
         if warm:
             self._check_continues(config, unique_labels(y))
-            self._samples(X, image_shape)
+            samples(X, image_shape, self.model_.takes_pixels, self.input_shape_)
         else:
             self._start(config, X, unique_labels(y), image_shape)
         codes = label_codes(self.classes_, y)
@@ -301,14 +272,18 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MnistnpClassifier:
-        """One epoch over ``X`` and ``y`` at the optimizer's peak rate, constant (no schedule,
-        no early stopping), the optimizer's state kept from call to call.
+        """One epoch over ``X`` and ``y`` at the optimizer's peak rate.
+
+        The rate stays constant (no schedule, no early stopping), and the optimizer's state is
+        kept from call to call.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), or ndarray of shape (n_samples,
             height, width)
+            Rows of numbers (floats, or uint8 pixels 0-255), or grey images, as in ``fit``.
         y : array-like of shape (n_samples,)
+            Their class labels, each among ``classes``.
         classes : array-like of shape (n_classes,), default=None
             Every label y may hold: required on the first call, optional (and checked)
             after.
@@ -316,10 +291,17 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : MnistnpClassifier
+            The classifier, trained one epoch more.
+
+        Raises
+        ------
+        ValueError
+            For a first call without ``classes``, labels not among them, or classes other
+            than those fitted.
         """
         first = not hasattr(self, "model_")
-        X, y, image_shape = self._validate(X, y, reset=first)
-        config = self.train_config(self._seed() if first else 0)
+        X, y, image_shape = validate_input(self, X, y, reset=first)
+        config = self.train_config(seed_of(self.random_state) if first else 0)
         given = None if classes is None else unique_labels(classes)
         if first:
             if given is None:
@@ -328,7 +310,7 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
             self._start(config, X, given, image_shape)
         else:
             self._check_continues(config, given)
-            self._samples(X, image_shape)
+            samples(X, image_shape, self.model_.takes_pixels, self.input_shape_)
         codes = label_codes(self.classes_, y)
         if self._optimizer is None:
             self._optimizer = make_optimizer(config)
@@ -339,13 +321,12 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        X, _, image_shape = self._validate(X, reset=False)
-        samples = self._samples(X, image_shape)
+        X, _, image_shape = validate_input(self, X, reset=False)
+        rows = samples(X, image_shape, self.model_.takes_pixels, self.input_shape_)
         model = self.model_
-        model.check_pixels(samples)
+        model.check_pixels(rows)
         step = model.eval_rows
-        return np.concatenate([model.forward(samples[i:i + step])
-                               for i in range(0, len(samples), step)])
+        return np.concatenate([model.forward(rows[i:i + step]) for i in range(0, len(rows), step)])
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each sample.
@@ -354,10 +335,12 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features), or ndarray of shape (n_samples,
             height, width)
+            Samples as in ``fit``: rows of the fitted width, or images of the fitted shape.
 
         Returns
         -------
-        y : ndarray of shape (n_samples,), of ``classes_``' dtype
+        y : ndarray of shape (n_samples,), dtype of ``classes_``
+            Each sample's class, one of ``classes_``.
         """
         logits = self._logits(X)
         return self.classes_[np.argmax(logits, axis=1)]
@@ -369,10 +352,12 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features), or ndarray of shape (n_samples,
             height, width)
+            Samples as in ``predict``.
 
         Returns
         -------
-        log_proba : ndarray of shape (n_samples, n_classes), float64
+        log_proba : ndarray of shape (n_samples, n_classes), dtype float64
+            The log-softmax of the network's logits.
         """
         return log_softmax(self._logits(X).astype(np.float64))
 
@@ -383,10 +368,12 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features), or ndarray of shape (n_samples,
             height, width)
+            Samples as in ``predict``.
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes), float64, rows summing to 1
+        proba : ndarray of shape (n_samples, n_classes), dtype float64
+            Each row sums to 1.
         """
         return np.exp(self.predict_log_proba(X))
 
@@ -409,4 +396,3 @@ class MnistnpClassifier(ClassifierMixin, BaseEstimator):
         if "model_" in state:
             state = {**state, "model_": unpack(state["model_"])}
         super().__setstate__(state)
-

@@ -7,12 +7,22 @@ from typing import Any
 
 from ..model_file import load_state, named_state
 from ..nn import Sequential
-from ..nn.base import RandomLayer
+from ..nn.random_layer import RandomLayer
 
 
 def pack(model: Sequential) -> dict[str, Any]:
-    """``model`` as plain data: its spec, weights (a copy of ``params``), layer state and the
-    random layers' streams."""
+    """``model`` as plain data, for pickle.
+
+    Parameters
+    ----------
+    model : Sequential
+        The network.
+
+    Returns
+    -------
+    dict
+        Its spec, weights (a copy of ``params``), layer state and the random layers' streams.
+    """
     return {"spec": model.spec(), "params": model.params.copy(),
             "state": {name: a.copy() for name, a in named_state(model).items()},
             "streams": [layer.random_state() for layer in model.layers
@@ -20,8 +30,20 @@ def pack(model: Sequential) -> dict[str, Any]:
 
 
 def unpack(packed: dict[str, Any]) -> Sequential:
-    """The model ``pack`` described, its weights in one buffer again: it predicts, and trains
-    on, exactly as the packed one would."""
+    """The model ``pack`` described, its weights in one buffer again.
+
+    It predicts, and trains on, exactly as the packed one would.
+
+    Parameters
+    ----------
+    packed : dict
+        What ``pack`` gave.
+
+    Returns
+    -------
+    Sequential
+        The network.
+    """
     model = Sequential.from_spec(packed["spec"])
     model.params[...] = packed["params"]
     load_state(model, packed["state"])

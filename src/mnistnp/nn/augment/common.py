@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..base import GraphBuilder, RandomLayer, Shape
+from ..base import Shape
+from ..graph import GraphBuilder
+from ..random_layer import RandomLayer
 
 
 class Augmentation(RandomLayer):
