@@ -30,11 +30,12 @@ MODULES = [
     "mnistnp", "mnistnp.nn", "mnistnp.optim", "mnistnp.data", "mnistnp.dataset_registry",
     "mnistnp.classes", "mnistnp.splits", "mnistnp.datasets", "mnistnp.sources", "mnistnp.download",
     "mnistnp.step", "mnistnp.training", "mnistnp.grad_hooks",
-    "mnistnp.sampling", "mnistnp.callbacks", "mnistnp.progress", "mnistnp.config",
-    "mnistnp.optim_config", "mnistnp.pipeline", "mnistnp.experiment", "mnistnp.plan",
-    "mnistnp.model_info", "mnistnp.describe", "mnistnp.loop_state", "mnistnp.metrics",
-    "mnistnp.model_file", "mnistnp.onnx_export", "mnistnp.images", "mnistnp.plots",
-    "mnistnp.sklearn",
+    "mnistnp.sampling", "mnistnp.callbacks", "mnistnp.progress", "mnistnp.model_config",
+    "mnistnp.train_config", "mnistnp.config", "mnistnp.optim_config", "mnistnp.pipeline",
+    "mnistnp.experiment", "mnistnp.run_result", "mnistnp.run_resume", "mnistnp.run_errors",
+    "mnistnp.plan", "mnistnp.model_info", "mnistnp.describe", "mnistnp.loop_state",
+    "mnistnp.metrics", "mnistnp.model_file", "mnistnp.onnx_export", "mnistnp.images",
+    "mnistnp.plots", "mnistnp.sklearn",
 ]
 
 

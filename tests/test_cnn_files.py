@@ -17,8 +17,8 @@ from conftest import cli, tiny_arrays
 
 from mnistnp import TrainConfig, load_model, save_model
 from mnistnp.checkpoint import load_checkpoint, save_checkpoint
-from mnistnp.config import ModelConfig
 from mnistnp.errors import ModelFileError, ShapeError
+from mnistnp.model_config import ModelConfig
 from mnistnp.nn import BatchNorm, network
 from mnistnp.pipeline import train
 from mnistnp.training import Interrupted

@@ -13,9 +13,12 @@ from conftest import cli
 from test_run_folder import interrupted, read_jsonl, without_times
 
 from mnistnp import run_folder
-from mnistnp.config import RECIPES, ModelConfig, TrainConfig
-from mnistnp.experiment import Run, RunSetupError
+from mnistnp.config import RECIPES
+from mnistnp.experiment import Run
+from mnistnp.model_config import ModelConfig
 from mnistnp.model_file import load_model
+from mnistnp.run_errors import RunSetupError
+from mnistnp.train_config import TrainConfig
 
 FAST = ("--hidden", "8", "--epochs", "2", "--no-progress")
 

@@ -20,10 +20,11 @@ from test_training import X, Y, fresh_model
 
 from mnistnp import pipeline, progress
 from mnistnp.callbacks import Callback, LearningRateScheduler, TrainContext, bound_hooks
-from mnistnp.config import ModelConfig, TrainConfig
+from mnistnp.model_config import ModelConfig
 from mnistnp.nn import Dense, mlp
 from mnistnp.optim import OPTIMIZERS, SCHEDULES, SGD, Adam, Cosine
 from mnistnp.sampling import Batch, ShuffledBatches
+from mnistnp.train_config import TrainConfig
 from mnistnp.training import ClipGlobalNorm, Trainer, TrainState, fit
 
 # --- gradient hooks -----------------------------------------------------------------------

@@ -15,10 +15,12 @@ from reference import argmax_accuracy, model_weights
 
 from mnistnp import training
 from mnistnp.cli import main
-from mnistnp.config import RECIPES, ModelConfig, TrainConfig
+from mnistnp.config import RECIPES
+from mnistnp.model_config import ModelConfig
 from mnistnp.nn import mlp
 from mnistnp.optim import SGD
 from mnistnp.pipeline import train
+from mnistnp.train_config import TrainConfig
 
 ARRAYS = tiny_arrays()  # 600 training and 200 test images of the conftest dataset, 10 classes
 DATA = ((ARRAYS["train_images"], ARRAYS["train_labels"]),

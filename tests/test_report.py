@@ -20,10 +20,10 @@ import pytest
 from conftest import tiny_arrays
 from PIL import Image
 
-from mnistnp.config import ModelConfig, TrainConfig
 from mnistnp.errors import MnistnpWarning
 from mnistnp.evaluation import evaluate
 from mnistnp.experiment import Run
+from mnistnp.model_config import ModelConfig
 from mnistnp.model_file import load_model
 from mnistnp.nn import network
 from mnistnp.pictures import PICTURES, draw_pictures
@@ -35,6 +35,7 @@ from mnistnp.report import (
 )
 from mnistnp.run_folder import MODEL, REPORT
 from mnistnp.sources import DataSource
+from mnistnp.train_config import TrainConfig
 
 
 class Parsed(html.parser.HTMLParser):

@@ -13,12 +13,13 @@ import pytest
 from reference import argmax_accuracy, model_weights
 
 from mnistnp import training
-from mnistnp.config import ModelConfig, TrainConfig
 from mnistnp.errors import TrainingError
+from mnistnp.model_config import ModelConfig
 from mnistnp.nn import Sequential, mlp
 from mnistnp.optim import SGD, Adam, Optimizer
 from mnistnp.pipeline import train
 from mnistnp.sampling import ShuffledBatches, batches
+from mnistnp.train_config import TrainConfig
 from mnistnp.training import Trainer, fit
 
 CORNERS = [(0, 0), (0, 4), (4, 0), (4, 4)]  # top-left corner of each 4x4 quadrant

@@ -24,11 +24,12 @@ from mnistnp.callbacks import (
     MetricsLog,
     TrainContext,
 )
-from mnistnp.config import ModelConfig, TrainConfig
+from mnistnp.model_config import ModelConfig
 from mnistnp.nn import Sequential, mlp
 from mnistnp.optim import SGD, Adam, AdamW, Cosine, Optimizer, ReduceOnPlateau
 from mnistnp.pipeline import train
 from mnistnp.sampling import ShuffledBatches
+from mnistnp.train_config import TrainConfig
 from mnistnp.training import ClipGlobalNorm, History, Trainer, TrainState, fit
 
 TIMINGS = {"epoch_seconds", "epoch_samples_per_s"}  # the only fields allowed to differ

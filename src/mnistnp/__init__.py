@@ -2,7 +2,7 @@
 
 from . import datasets
 from .callbacks import Callback, EarlyStopping, LearningRateScheduler, MetricsLog
-from .config import RECIPES, ModelConfig, TrainConfig
+from .config import RECIPES
 from .errors import (
     DatasetError,
     ImageError,
@@ -12,9 +12,10 @@ from .errors import (
     SettingError,
     TrainingError,
 )
-from .experiment import Run, RunResult
+from .experiment import Run
 from .loop_state import TrainContext
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
+from .model_config import ModelConfig
 from .model_file import load_model, save_model
 from .model_info import ModelInfo
 from .nn import (
@@ -33,7 +34,9 @@ from .onnx_export import export_onnx
 from .optim import SGD, Adam, AdamW, Cosine, ReduceOnPlateau, Schedule, StepDecay
 from .pipeline import TrainResult, train
 from .progress import ProgressBar, TextLog
+from .run_result import RunResult
 from .sampling import ShuffledBatches
+from .train_config import TrainConfig
 from .training import ClipGlobalNorm, History, Trainer, fit
 from .version import __version__
 

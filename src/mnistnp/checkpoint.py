@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .atomic import atomic_write
-from .config import TrainConfig
 from .errors import ModelFileError
 from .loop_state import History, TrainState
 from .model_file import load_state, named_state, upgrade_v2
 from .nn import Layer, RandomLayer, Sequential
 from .npzfile import read_npz
+from .train_config import TrainConfig
 
 if TYPE_CHECKING:
     from .callbacks import EarlyStopping

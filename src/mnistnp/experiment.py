@@ -4,18 +4,16 @@ several; what is shown on a terminal is left to its listeners."""
 from __future__ import annotations
 
 import os
-import statistics
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
 from .atomic import atomic_write, check_writable
 from .callbacks import Callback
-from .checkpoint import Checkpoint, extend, load_checkpoint
-from .config import TrainConfig
-from .errors import MnistnpError, MnistnpWarning
+from .checkpoint import Checkpoint
+from .errors import MnistnpWarning
 from .model_file import load_model, save_model
 from .model_info import ModelInfo
 from .nn import Sequential
@@ -23,6 +21,7 @@ from .pipeline import Data, load_data, train
 from .plan import Plan
 from .plots import plot_format, plot_learning_curve
 from .report import write_run_report
+from .run_errors import RunInterrupted, RunSetupError
 from .run_folder import (
     SETTINGS,
     SUMMARY,
@@ -32,110 +31,14 @@ from .run_folder import (
     new_settings,
     read_settings,
     resumed_settings,
-    run_dir_of,
     seed_folder,
     write_json,
 )
+from .run_result import RunResult, SeedResult, best_by_validation, summarise
+from .run_resume import resume_point
 from .sources import DataSource
+from .train_config import TrainConfig
 from .training import History, Interrupted
-
-
-class RunSetupError(MnistnpError):
-    """The run cannot start as asked, and the argument at fault is named.
-
-    Its folder holds another run, a file cannot be written, or a resume asks for what it
-    cannot do.
-
-    Parameters
-    ----------
-    message : str
-        What is wrong, naming the value or file.
-    option : str
-        The argument at fault, as ``Run`` names it (``"run_dir"``, ``"out"``, ``"plot"``,
-        ``"metrics"``, ``"repeats"``, ``"resume"``), for a front end to name its option.
-    unwritable : bool, default False
-        True if the argument is fine but its file cannot be written.
-    """
-
-    def __init__(self, message: str, option: str, unwritable: bool = False) -> None:
-        super().__init__(message)
-        self.option, self.unwritable = option, unwritable
-
-
-class RunInterrupted(Interrupted):
-    """A run stopped on request; ``checkpoint`` resumes it (``Run.resume``).
-
-    Parameters
-    ----------
-    interrupted : Interrupted
-        What the training loop raised; its ``state`` is kept.
-    checkpoint : Path
-        The checkpoint written as it stopped.
-    """
-
-    def __init__(self, interrupted: Interrupted, checkpoint: Path) -> None:
-        super().__init__(interrupted.state)
-        self.checkpoint = checkpoint
-
-
-@dataclass
-class SeedResult:
-    """One seed's training: its files and metrics.
-
-    Attributes
-    ----------
-    seed : int
-        The seed it was trained with.
-    files : SeedFiles
-        Where its model, learning curve, metrics and checkpoint are.
-    metrics : dict
-        Its metrics as its model's info records them: accuracies as fractions, times in
-        seconds.
-    model : Sequential or None, default None
-        The trained model; None for a seed trained before a resume.
-    history : History or None, default None
-        Its training record; None for a seed trained before a resume.
-    """
-
-    seed: int
-    files: SeedFiles
-    metrics: dict[str, Any]
-    model: Sequential | None = None
-    history: History | None = None
-
-    @property
-    def test_accuracy(self) -> float:
-        """The trained model's accuracy on the test set, a fraction."""
-        return float(self.metrics["test_accuracy"])
-
-    @property
-    def val_accuracy(self) -> float | None:
-        """The trained model's validation accuracy, a fraction; None without a validation split."""
-        value = self.metrics.get("val_accuracy")
-        return None if value is None else float(value)
-
-
-@dataclass
-class RunResult:
-    """What a run left: its folder, each seed's result, and with several seeds their summary.
-
-    Attributes
-    ----------
-    run_dir : Path
-        The run folder.
-    seeds : list of SeedResult
-        Each seed's result, in the order trained.
-    summary : dict or None, default None
-        With several seeds, what summary.json holds (see ``summarise``); else None.
-    best : SeedResult or None, default None
-        With several seeds and an ``out`` file, the seed whose model went there (the best by
-        validation accuracy); else None.
-    """
-
-    run_dir: Path
-    seeds: list[SeedResult]
-    summary: dict[str, Any] | None = None
-    best: SeedResult | None = None
 
 
 class RunListener:
@@ -269,31 +172,8 @@ class Run:
             If a run of several seeds is asked to be longer, ``checkpoint.extend`` refuses the
             new length, or the run is complete and not made longer.
         """
-        path = Path(checkpoint)
-        ckpt = load_checkpoint(path)
-        run_dir = run_dir_of(path)
-        settings = read_settings(run_dir / SETTINGS)
-        repeats = settings.get("repeats", 1)
-        repeats = repeats if isinstance(repeats, int) and repeats >= 1 else 1
-        paths, earlier = settings.get("paths"), settings.get("config")
-        paths = paths if isinstance(paths, dict) else {}
-        first = earlier.get("seed") if isinstance(earlier, dict) else None
-        if repeats > 1 and (epochs is not None or iterations is not None):
-            raise RunSetupError("a run of several seeds goes on as it was asked for; to train "
-                                "longer, start a new run", "resume")
-        if epochs is not None or iterations is not None:
-            try:
-                ckpt = extend(ckpt, epochs, iterations)
-            except ValueError as e:
-                raise RunSetupError(f"{path}: {e}", "resume") from None
-        elif ckpt.state.finished and repeats == 1:
-            raise RunSetupError(f"{path}: {_complete(ckpt)}", "resume")
-        base = replace(ckpt.config, seed=first if isinstance(first, int) else ckpt.config.seed)
-        recipe = settings.get("recipe")
-        run = cls(base if repeats > 1 else ckpt.config, run_dir,
-                  recipe=recipe if isinstance(recipe, str) else None, repeats=repeats,
-                  out=paths.get("out"), plot=paths.get("plot"), metrics=paths.get("metrics"),
-                  checkpoint_every=int(settings.get("checkpoint_every") or 0), command=command)
+        ckpt, settings, arguments = resume_point(checkpoint, epochs, iterations)
+        run = cls(**arguments, command=command)
         run.checkpoint, run._settings = ckpt, settings
         return run
 
@@ -483,7 +363,6 @@ class Run:
         self._write_report(config, data, files, result.model, result.history)
         return SeedResult(config.seed, files, result.metrics, result.model, result.history)
 
-
     def _write_report(self, config: TrainConfig, data: Data, files: SeedFiles,
                       model: Sequential, history: History) -> None:
         """The seed's evaluation pictures and report.html (which says which picture could not
@@ -522,56 +401,3 @@ def network_name(config: TrainConfig, plan: Plan) -> str:
         inputs *= n
     hidden = mlp["hidden"] if mlp else [f"[{config.model.layers}]"]
     return "-".join(map(str, (inputs, *hidden, plan.num_classes)))
-
-
-def summarise(results: Sequence[SeedResult]) -> dict[str, Any]:
-    """summary.json: test accuracy and time over the seeds, mean and standard deviation.
-
-    Parameters
-    ----------
-    results : sequence of SeedResult
-        Two seeds' results or more (the standard deviation needs two).
-
-    Returns
-    -------
-    dict
-        ``units``; ``seeds``; ``test_accuracy`` (one per seed), its ``test_accuracy_mean``
-        and ``test_accuracy_std`` (sample standard deviation); ``train_seconds`` and
-        ``val_accuracy`` (None for a seed without validation), one per seed. Accuracies are
-        fractions, as in metrics.jsonl and the model's info; times are seconds.
-    """
-    tests = [r.test_accuracy for r in results]
-    secs = [float(r.metrics.get("train_seconds") or 0.0) for r in results]
-    return {"units": "accuracies are fractions (0.9792 is 97.92%); times are seconds",
-            "seeds": [r.seed for r in results], "test_accuracy": tests,
-            "test_accuracy_mean": statistics.mean(tests),
-            "test_accuracy_std": statistics.stdev(tests), "train_seconds": secs,
-            "val_accuracy": [r.val_accuracy for r in results]}
-
-
-def best_by_validation(results: Sequence[SeedResult]) -> SeedResult:
-    """The seed with the best validation accuracy (the first if none has validation).
-
-    Parameters
-    ----------
-    results : sequence of SeedResult
-        The seeds' results, at least one.
-
-    Returns
-    -------
-    SeedResult
-        The best; of equals, the first.
-    """
-    return max(results, key=lambda r: -1.0 if r.val_accuracy is None else r.val_accuracy)
-
-
-def _complete(ckpt: Checkpoint) -> str:
-    """Why a finished checkpoint has nothing left to do, and what would make it go on."""
-    h, c = ckpt.state.history, ckpt.config
-    unit, done, planned = (("iterations", h.iterations, c.iterations) if c.iterations
-                           else ("epochs", h.epochs, c.epochs))
-    if done < planned:
-        return f"the run is complete: early stopping ended it at epoch {h.epochs}"
-    return (f"the run is complete ({done} of {planned} {unit}); to train further, give "
-            f"--{unit} N larger than {planned}")
-

@@ -20,7 +20,6 @@ from .callbacks import (
     MetricsLog,
 )
 from .checkpoint import Checkpoint, check_network, restore, save_checkpoint, snapshot
-from .config import TrainConfig
 from .errors import DatasetError, MnistnpWarning
 from .metrics import accuracy
 from .nn import Sequential
@@ -30,6 +29,7 @@ from .plan import Plan
 from .progress import ProgressBar, TextLog
 from .sampling import ShuffledBatches
 from .signals import StopOnRequest
+from .train_config import TrainConfig
 from .training import ClipGlobalNorm, History, Trainer
 
 Data = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]

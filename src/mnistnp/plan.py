@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import datasets
-from .config import TrainConfig
 from .sampling import ShuffledBatches
 from .text import plural
+from .train_config import TrainConfig
 
 Split = tuple[np.ndarray, np.ndarray]
 Data = tuple[Split, Split]

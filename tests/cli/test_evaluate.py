@@ -17,12 +17,13 @@ import pytest
 from conftest import FILE_NAMES, MakeIdxDir, cli, tiny_arrays
 
 from mnistnp import datasets
-from mnistnp.config import ModelConfig, TrainConfig
 from mnistnp.data import idx_bytes, parse_idx
 from mnistnp.errors import DatasetError, MnistnpWarning
+from mnistnp.model_config import ModelConfig
 from mnistnp.model_file import load_model, save_model
 from mnistnp.nn import mlp
 from mnistnp.pipeline import train as pipeline_train
+from mnistnp.train_config import TrainConfig
 from mnistnp.training import fit
 
 FAST = ("--hidden", "16", "--epochs", "2", "--no-progress")

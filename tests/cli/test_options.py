@@ -15,10 +15,11 @@ from conftest import cli, tiny_arrays, write_idx_dir
 
 from mnistnp.cli import build_parser
 from mnistnp.cli.train import _rate, config_from_args
-from mnistnp.config import RECIPES, TrainConfig
+from mnistnp.config import RECIPES
 from mnistnp.errors import MnistnpWarning
 from mnistnp.optim import OPTIMIZERS
 from mnistnp.pipeline import make_schedule, train
+from mnistnp.train_config import TrainConfig
 
 # changes to the default recipe (adamw, cosine with warmup, 20 epochs) that would be ignored,
 # and the start of the message; the CLI's is the same with "--" in front.

@@ -28,14 +28,16 @@ from test_download import FILES_GZ, Handler, sha256
 from mnistnp import datasets, progress
 from mnistnp.cli import build_parser
 from mnistnp.cli.train_options import setting_of
-from mnistnp.config import MLP_SETTINGS, RECIPES, TrainConfig
+from mnistnp.config import RECIPES
 from mnistnp.datasets import FILES, DatasetInfo, bundled_dir
 from mnistnp.download import fetch
 from mnistnp.errors import DatasetError
+from mnistnp.model_config import MLP_SETTINGS
 from mnistnp.nn import Dense, Flatten, RandomShift, mlp
 from mnistnp.optim import Adam
 from mnistnp.optim_config import PART_SETTINGS
 from mnistnp.plots import learning_curve_figure, plot_learning_curve
+from mnistnp.train_config import TrainConfig
 from mnistnp.training import History, fit
 
 # The download tests' local HTTP server, the guard that fails any other URL, and the 'tiny'

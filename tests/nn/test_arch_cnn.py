@@ -287,9 +287,9 @@ def test_a_trained_model_gives_back_its_step_buffers_and_still_trains() -> None:
     step as one taken by a copy that has them."""
     from conftest import tiny_arrays
 
-    from mnistnp.config import TrainConfig
     from mnistnp.optim import SGD
     from mnistnp.pipeline import train
+    from mnistnp.train_config import TrainConfig
     from mnistnp.training import train_step
 
     a = tiny_arrays()

@@ -1,4 +1,4 @@
-"""Tests for RandomStroke (nn.augment): the grey dilation and erosion against hand-worked
+"""Tests for RandomStroke (nn.augment.stroke): the grey dilation and erosion against hand-worked
 bars, fractions as blends, and the layer's sampling, seeding, modes, specs and layer string."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from mnistnp.nn import Rescale, Sequential
 from mnistnp.nn.arch import LayerStringError, build_layers
-from mnistnp.nn.augment import RandomStroke, stroke_resample
+from mnistnp.nn.augment.stroke import RandomStroke, stroke_resample
 
 
 def bar(width: int = 1, size: int = 11, value: float = 200.0) -> np.ndarray:

@@ -10,23 +10,18 @@ import sys
 
 from .. import datasets
 from ..checkpoint import Checkpoint
-from ..config import RECIPES, TrainConfig
+from ..config import RECIPES
 from ..errors import MnistnpError, TrainingError
-from ..experiment import (
-    Run,
-    RunInterrupted,
-    RunListener,
-    RunResult,
-    RunSetupError,
-    SeedResult,
-    network_name,
-)
+from ..experiment import Run, RunListener, network_name
 from ..optim import OPTIMIZERS
 from ..plan import Plan
 from ..progress import ESTIMATE_AFTER, ProgressBar, TextLog
+from ..run_errors import RunInterrupted, RunSetupError
 from ..run_folder import CONFUSION, FIRST_LAYER, MISTAKES, RELIABILITY, REPORT, SETTINGS
+from ..run_result import RunResult, SeedResult
 from ..signals import StopRequest
 from ..text import plural
+from ..train_config import TrainConfig
 from . import options as opt
 from .train_options import OVERRIDES, config_from_args
 from .train_options import add_parser as add_parser  # the command table in cli/__init__ looks here

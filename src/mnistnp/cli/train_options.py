@@ -9,12 +9,14 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import DTYPES, MLP_SETTINGS, RECIPES, TrainConfig
+from ..config import RECIPES
+from ..model_config import MLP_SETTINGS
 from ..nn import LayerStringError, parse_layers
 from ..nn.arch import format_layers, grammar
 from ..optim import OPTIMIZERS, SCHEDULES
 from ..optim_config import FLAT_DEFAULTS, PART_SETTINGS, ScheduleConfig
 from ..plots import PLOT_FORMATS
+from ..train_config import DTYPES, TrainConfig
 from . import options as opt
 
 

@@ -1,4 +1,4 @@
-"""Tests for the augmentation layers (nn.augment), the affine one: the resample against
+"""Tests for the affine augmentation (nn.augment.affine): the resample against
 exact transforms (identity, np.rot90, whole-pixel shifts) and a per-pixel loop, and
 RandomAffine's sampling, seeding, modes and specs."""
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mnistnp.nn import Rescale, Sequential
-from mnistnp.nn.augment import RandomAffine, affine_matrices, affine_resample
+from mnistnp.nn.augment.affine import RandomAffine, affine_matrices, affine_resample
 
 
 def images(n: int, h: int = 7, w: int = 7, c: int | None = None, seed: int = 0) -> np.ndarray:
