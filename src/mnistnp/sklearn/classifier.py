@@ -12,11 +12,11 @@ from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from ..callbacks import Callback, LearningRateScheduler
-from ..config import TrainConfig
 from ..nn import log_softmax, network
 from ..optim import Optimizer
 from ..pipeline import make_optimizer, make_schedule
 from ..sampling import ShuffledBatches
+from ..train_config import TrainConfig
 from ..training import History
 from .inputs import (
     Shape,

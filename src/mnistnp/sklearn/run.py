@@ -8,11 +8,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..callbacks import Callback, EarlyStopping
-from ..config import TrainConfig
 from ..nn import Sequential
 from ..optim import Optimizer
 from ..progress import TextLog
 from ..sampling import ShuffledBatches
+from ..train_config import TrainConfig
 from ..training import ClipGlobalNorm, History, Trainer
 
 

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ..config import RECIPES, ModelConfig, TrainConfig
+from ..config import RECIPES
+from ..model_config import ModelConfig
+from ..train_config import TrainConfig
 
 
 def train_config(params: Mapping[str, Any], seed: int = 0) -> TrainConfig:
