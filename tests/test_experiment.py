@@ -12,7 +12,7 @@ import pytest
 from conftest import cli
 from test_run_folder import interrupted, read_jsonl, without_times
 
-from mnistnp import run_folder
+from mnistnp import experiment, run_folder
 from mnistnp.config import RECIPES
 from mnistnp.experiment import Run
 from mnistnp.model_config import ModelConfig
@@ -47,6 +47,16 @@ def test_a_run_from_python_leaves_the_folder_the_cli_leaves(tiny_idx_dir: Path,
     assert info.dataset == "tiny" and info.image_shape == (28, 28) and info.seed == 0
     assert info.metrics["test_accuracy"] == result.seeds[0].test_accuracy
     assert result.run_dir == py and result.summary is None
+
+
+def test_the_learning_curve_says_which_model_and_dataset(tiny_idx_dir: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    titles: list[str] = []
+    monkeypatch.setattr(experiment, "plot_learning_curve",
+                        lambda history, path, title: titles.append(title))
+    Run(config(tiny_idx_dir), tmp_path / "run", recipe="default").execute()
+    assert len(titles) == 1 and titles[0].startswith("784-8-10 on tiny, recipe default, "
+                                                     "seed 0: test accuracy "), titles
 
 
 def test_new_run_folders_are_claimed_exclusively(tmp_path: Path,

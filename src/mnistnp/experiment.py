@@ -356,7 +356,8 @@ class Run:
                                 image_shape=plan.input_shape, metrics=result.metrics)
         save_model(files.model, result.model, info)
         plot_learning_curve(result.history, files.curve,
-                            f"{network_name(config, plan)}, recipe {self.recipe or 'unknown'}, "
+                            f"{network_name(config, plan)} on {config.dataset}, recipe "
+                            f"{self.recipe or 'unknown'}, "
                             f"seed {config.seed}: test accuracy "
                             f"{100 * result.test_accuracy:.2f}%")
         result.model.info = info
