@@ -1,7 +1,7 @@
 """Growing a fitted digit's strokes when they are finer than MNIST's: each condition's saved
 preparations read as they are and grown where ``stroke.width`` is under a threshold.
 
-    git archive ef7fff9 src | tar -x -C before   # the preparation before the growth
+    mkdir -p before && git archive ef7fff9 src | tar -x -C before   # the preparation before
     python benchmarks/render_bench.py --model mlp.npz --n 1000 --src before/src --save prepared.npz
     python lab/fine_strokes.py prepared.npz mlp.npz cnn.npz [--below 1.435] [--grow 0.5]
 
