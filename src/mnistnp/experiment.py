@@ -18,7 +18,7 @@ from .model_file import load_model, save_model
 from .model_info import ModelInfo
 from .nn import Sequential
 from .pipeline import Data, load_data, train
-from .plan import Plan
+from .plan import Plan, network_name
 from .plots import plot_format, plot_learning_curve
 from .report import write_run_report
 from .run_errors import RunInterrupted, RunSetupError
@@ -380,25 +380,3 @@ class Run:
             warnings.warn(f"{files.folder}: the pictures and report were not written ({e})",
                           MnistnpWarning, stacklevel=2)
 
-
-def network_name(config: TrainConfig, plan: Plan) -> str:
-    """The network's name for a title: its sizes from input to output.
-
-    Parameters
-    ----------
-    config : TrainConfig
-        The run's config, whose model is named.
-    plan : Plan
-        The run's plan, which gives the input shape and the number of classes.
-
-    Returns
-    -------
-    str
-        ``"784-50-50-50-10"`` for an MLP, ``"784-[dense:256,dropout:0.2]-10"`` for another
-        network.
-    """
-    mlp, inputs = config.model.mlp_settings(), 1
-    for n in plan.input_shape:
-        inputs *= n
-    hidden = mlp["hidden"] if mlp else [f"[{config.model.layers}]"]
-    return "-".join(map(str, (inputs, *hidden, plan.num_classes)))

@@ -113,3 +113,26 @@ class Plan:
             line += f"; resuming at epoch {resume_epoch + 1}" + (
                 f", after batch {resume_batch}" if resume_batch else "")
         return line
+
+
+def network_name(config: TrainConfig, plan: Plan) -> str:
+    """The network's name for a title: its sizes from input to output.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's config, whose model is named.
+    plan : Plan
+        The run's plan, which gives the input shape and the number of classes.
+
+    Returns
+    -------
+    str
+        ``"784-50-50-50-10"`` for an MLP, ``"784-[dense:256,dropout:0.2]-10"`` for another
+        network.
+    """
+    mlp, inputs = config.model.mlp_settings(), 1
+    for n in plan.input_shape:
+        inputs *= n
+    hidden = mlp["hidden"] if mlp else [f"[{config.model.layers}]"]
+    return "-".join(map(str, (inputs, *hidden, plan.num_classes)))

@@ -12,9 +12,9 @@ from .. import datasets
 from ..checkpoint import Checkpoint
 from ..config import RECIPES
 from ..errors import MnistnpError, TrainingError
-from ..experiment import Run, RunListener, network_name
+from ..experiment import Run, RunListener
 from ..optim import OPTIMIZERS
-from ..plan import Plan
+from ..plan import Plan, network_name
 from ..progress import ESTIMATE_AFTER, ProgressBar, TextLog
 from ..run_errors import RunInterrupted, RunSetupError
 from ..run_folder import CONFUSION, FIRST_LAYER, MISTAKES, RELIABILITY, REPORT, SETTINGS
