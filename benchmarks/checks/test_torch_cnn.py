@@ -53,3 +53,10 @@ def test_twin_gives_the_same_probabilities() -> None:
     model = cnn_speed.build(cnn_speed.FIXED)
     proba = torch_cnn.proba(torch_cnn.twin(model), x[:1])
     np.testing.assert_allclose(proba().numpy(), model.predict_proba(x[:1]), atol=1e-6)
+
+
+def test_each_side_runs_alone_and_the_mnistnp_side_never_imports_torch() -> None:
+    value, ran = cnn_speed.side("mnistnp", "cnn-latency", 0)  # it raises if torch was imported
+    assert value > 0 and "blas" in ran and "torch threads" not in ran
+    value, ran = cnn_speed.side("pytorch", "cnn-latency", 0)
+    assert value > 0 and int(ran["torch threads"]) >= 1

@@ -14,7 +14,7 @@ from .callbacks import HOOKS, Callback, bound_hooks
 from .errors import TrainingError
 from .grad_hooks import ClipGlobalNorm, GradHook, clip_global_norm_inplace
 from .loop_state import History, Interrupted, TrainContext, TrainState
-from .nn import Sequential, log_softmax
+from .nn import Sequential, log_softmax, threads
 from .sampling import Sampler, ShuffledBatches
 from .step import BatchRows, check_chunks, fixed_inputs, gradient, train_step
 
@@ -218,7 +218,8 @@ class Trainer:
             ctx.state.finished = False
         hooks = {name: bound_hooks(self.callbacks, name) for name in HOOKS}
         # Overflow is reported by _check_finite as one clear line, so NumPy's warnings are muted.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+                threads.owned(model.owns_cores):
             try:
                 for hook in hooks["on_train_begin"]:
                     hook(ctx)

@@ -183,8 +183,23 @@ def test_im2col_picks_the_windows_and_col2im_is_its_adjoint(kernel: tuple[int, i
     assert cols[c, i, j, n, h, w] == x[n, c, h * stride[0] + i, w * stride[1] + j]
     # <im2col(x), g> == <x, col2im(g)> for all x and g: col2im is the transpose.
     g = rng.standard_normal(cols.shape)
-    back = col2im(g, stride, np.full((2, 3, 9, 8), np.nan))  # (C, N, H, W), fully written
+    # (C, N, H, W), fully written; the scratch's leftovers must not leak in
+    back = col2im(g, stride, np.full((2, 3, 9, 8), np.nan), np.full((2, 3, 9, 8), np.nan))
     assert np.isclose(np.sum(cols * g), np.sum(x.transpose(1, 0, 2, 3) * back))
+    # the same bytes as the plain strided adds, offset by offset
+    plain = np.zeros((2, 3, 9, 8))
+    for i in range(kh):
+        for j in range(kw):
+            plain[:, :, i:i + stride[0] * (ho - 1) + 1:stride[0],
+                  j:j + stride[1] * (wo - 1) + 1:stride[1]] += g[:, i, j]
+    assert back.tobytes() == plain.tobytes()
+
+
+def test_col2im_refuses_an_output_whose_channels_are_not_contiguous() -> None:
+    cols = np.zeros((2, 3, 3, 4, 5, 5))
+    out = np.zeros((4, 2, 7, 7)).transpose(1, 0, 2, 3)  # (C, N, ...) view of (N, C, ...) memory
+    with pytest.raises(ValueError, match="contiguous"):
+        col2im(cols, (1, 1), out, np.zeros((2, 4, 7, 7)))
 
 
 # --- buffers, arguments, dtype ---------------------------------------------------------------

@@ -24,6 +24,7 @@ THREAD_COUNTS = (2, 3, 4)
 def split_everything(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Split every pass, however small (the real threshold keeps small ones inline)."""
     monkeypatch.setattr(threads, "MIN_SPLIT", 1)
+    monkeypatch.setattr(threads, "BLOCK", 2)  # GEMMs in several blocks of a small batch
     yield
     threads.set_num_threads(None)
 
@@ -112,19 +113,78 @@ def test_batchnorm_bit_identical_across_thread_counts(split_everything: None,
         assert with_threads(n, compute) == one, f"{n} threads"
 
 
-def test_cnn_training_step_bit_identical(split_everything: None) -> None:
-    """A whole CNN (conv, batch norm, pools, dense) on a remainder-sized batch: the same
-    logits and the same gradient buffer with 1 and 3 threads."""
+def cnn_step(owned: bool) -> Callable[[], list[np.ndarray]]:
+    """A whole CNN (conv, batch norm, pools, dense) on a remainder-sized batch, inside
+    ``threads.owned`` (BLAS at one thread, the dense layers in blocks too) or not: its logits
+    and gradient buffer."""
     def compute() -> list[np.ndarray]:
         model = network("conv:4:3,bn,maxpool:2,conv:6:5:1:same,maxpool:3:2,dense:10", (13, 11),
                         10, rng=np.random.default_rng(4))
         x = np.random.default_rng(5).integers(0, 256, (5, 13, 11)).astype(np.uint8)
-        logits = model.forward(x, training=True).copy()
-        model.backward(logits - 1)
-        return [logits, model.grads]
+        with threads.owned(owned):
+            logits = model.forward(x, training=True).copy()
+            model.backward(logits - 1)
+        return [logits, model.grads.copy()]
+    return compute
 
-    one = with_threads(1, compute)
-    assert with_threads(3, compute) == one
+
+@pytest.mark.parametrize("owned", [False, True])
+def test_cnn_training_step_bit_identical(split_everything: None, owned: bool) -> None:
+    one = with_threads(1, cnn_step(owned))
+    for n in THREAD_COUNTS:
+        assert with_threads(n, cnn_step(owned)) == one, f"{n} threads"
+
+
+def test_owned_and_not_agree_to_rounding(split_everything: None) -> None:
+    """Inside ``owned`` the dense layers sum their weight gradients block by block: another
+    order of the same sums."""
+    free, owned = cnn_step(False)(), cnn_step(True)()
+    for a, b in zip(free, owned):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_owned_holds_blas_at_one_thread_and_gives_the_pool_the_cpus() -> None:
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    threads.set_num_threads(None)
+    before = blas_threads()
+    assert threads.num_threads() in (1, len(os.sched_getaffinity(0)))  # as the environment says
+    with threads.owned():
+        assert threads.owning()
+        assert threads.num_threads() == threads.num_threads_owned()
+        if threads.num_threads_owned() > 1:
+            assert blas_threads() == [1] * len(before)
+        with threads.owned():  # nested: nothing changes, nothing is restored early
+            pass
+        assert threads.owning()
+        if threads.num_threads_owned() > 1:
+            assert blas_threads() == [1] * len(before)
+    assert not threads.owning()
+    assert blas_threads() == before
+    with threads.owned(False):
+        assert not threads.owning()
+        assert blas_threads() == before
+
+
+def test_owned_restores_blas_after_an_error() -> None:
+    from threadpoolctl import threadpool_info
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    with pytest.raises(KeyError), threads.owned():
+        raise KeyError("inside")
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before
+    assert not threads.owning()
+
+
+def test_run_blocks_gives_the_same_blocks_whatever_the_thread_count() -> None:
+    for n in (1, 2, 3, 5):
+        threads.set_num_threads(n)
+        calls: list[tuple[int, int]] = []
+        threads.run_blocks(lambda lo, hi, seen=calls: seen.append((lo, hi)), 10, 3)
+        assert sorted(calls) == [(0, 3), (3, 6), (6, 9), (9, 10)], f"{n} threads"
+    threads.set_num_threads(None)
 
 
 @pytest.mark.parametrize("optimizer", [lambda: Adam(1e-2, weight_decay=0.1),

@@ -65,6 +65,9 @@ class Layer:
     # True if a sample's training-mode output depends on the rest of its batch (batch norm's
     # statistics): a batch then cannot be taken in chunks whose gradients add up.
     batch_statistics: ClassVar[bool] = False
+    # True if this layer's passes between GEMMs are most of its time (a convolution): a model
+    # holding one trains and predicts with the cores owned by mnistnp's pool (``threads.owned``).
+    owns_cores: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -203,11 +203,18 @@ class Dense(Layer):
         self._x = x if training else _NOTHING  # (N, in) kept for dW; not copied
         out = self._scratch("out", (len(x), self.out_features), self.W.dtype) if training \
             else None
-        y = np.matmul(x, self.W, out=out)  # (N, out)
+        if threads.owning():  # BLAS is held at one thread: blocks of rows side by side
+            y = np.empty((len(x), self.out_features), self.W.dtype) if out is None else out
+            threads.run_blocks(lambda lo, hi: np.matmul(x[lo:hi], self.W, out=y[lo:hi]),
+                               len(x), threads.BLOCK)
+        else:
+            y = np.matmul(x, self.W, out=out)  # (N, out)
         y += self.b
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        if threads.owning():
+            return self._backward_in_blocks(grad_out)
         np.matmul(self._x.T, grad_out, out=self.dW)
         # The column sums as a vector-matrix product: one BLAS call, faster than a reduction.
         n = len(grad_out)
@@ -218,6 +225,28 @@ class Dense(Layer):
             return grad_out[:, :0]  # nobody reads it; skip the (N, in) product
         dx = self._scratch("dx", (len(grad_out), self.in_features), grad_out.dtype)
         return np.matmul(grad_out, self.W.T, out=dx)
+
+    def _backward_in_blocks(self, grad_out: np.ndarray) -> np.ndarray:
+        """``backward`` on blocks of ``threads.BLOCK`` rows side by side (inside ``threads.owned``):
+        dW and db the sums of the blocks' shares in block order, whatever the thread count."""
+        n, x = len(grad_out), self._x
+        blocks = -(-n // threads.BLOCK)
+        shares = self._scratch("dW_shares", (blocks, *self.dW.shape), self.dW.dtype)
+        bias_shares = self._scratch("db_shares", (blocks, len(self.db)), self.db.dtype)
+        dx = self._scratch("dx", (n, self.in_features), grad_out.dtype) \
+            if self.needs_input_grad else None
+
+        def block(lo: int, hi: int) -> None:
+            k = lo // threads.BLOCK
+            np.matmul(x[lo:hi].T, grad_out[lo:hi], out=shares[k])
+            np.sum(grad_out[lo:hi], axis=0, out=bias_shares[k])
+            if dx is not None:
+                np.matmul(grad_out[lo:hi], self.W.T, out=dx[lo:hi])
+
+        threads.run_blocks(block, n, threads.BLOCK)
+        np.sum(shares, axis=0, out=self.dW)
+        np.sum(bias_shares, axis=0, out=self.db)
+        return grad_out[:, :0] if dx is None else dx
 
     def output_shape(self, input_shape: Shape) -> Shape:
         if tuple(input_shape) != (self.in_features,):

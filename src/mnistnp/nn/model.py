@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import InputError, ShapeError
 from ..model_info import ModelInfo
+from . import threads
 from .base import Layer, Shape
 from .layers import Rescale
 from .losses import softmax
@@ -235,9 +236,14 @@ class Sequential:
         """
         self.check_pixels(x)
         batch_size = batch_size or self.eval_rows
-        if 0 < len(x) <= batch_size:  # one call: what a server answering one image needs
+        if 0 < len(x) <= min(batch_size, threads.BLOCK):
+            # One call, outside ``threads.owned``: what a server answering one image needs. A
+            # few images run faster on BLAS's own threads, which answer at once (they spin),
+            # where waking a worker of the pool costs more than half of a small product.
             return softmax(self.forward(x))
-        out = [softmax(self.forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+        with threads.owned(self.owns_cores):
+            out = [softmax(self.forward(x[i:i + batch_size]))
+                   for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.empty((0, self.num_classes), self.dtype)
 
     def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
@@ -262,9 +268,19 @@ class Sequential:
         """
         self.check_pixels(x)
         batch_size = batch_size or self.eval_rows
-        out = [np.argmax(self.forward(x[i:i + batch_size]), axis=1)
-               for i in range(0, len(x), batch_size)]
+        with threads.owned(self.owns_cores and len(x) > threads.BLOCK):  # as predict_proba
+            out = [np.argmax(self.forward(x[i:i + batch_size]), axis=1)
+                   for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.empty(0, np.intp)
+
+    @property
+    def owns_cores(self) -> bool:
+        """True if a layer spends most of its time between GEMMs (a convolution).
+
+        Such a model trains, and predicts more than a few images, inside ``threads.owned``: its
+        own thread pool, not BLAS's threads, takes the cores.
+        """
+        return any(layer.owns_cores for layer in self.layers)
 
     @property
     def output_shape(self) -> Shape:
