@@ -42,11 +42,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     try:
         import waitress  # noqa: F401
+        from threadpoolctl import threadpool_limits
 
         from ..serve import App, ServedModel, make_server
     except ImportError:
-        raise MnistnpError("mnistnp serve needs waitress: pip install 'mnistnp[serve]'") \
-            from None
+        raise MnistnpError("mnistnp serve needs waitress and threadpoolctl: pip install "
+                           "'mnistnp[serve]'") from None
     app = App([ServedModel(path) for path in args.model])
     try:
         server = make_server(app, args.host, args.port)
@@ -60,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
         names = ", ".join(str(path) for path in args.model)
         print(f"serving {names}: open http://{_url_host(args.host)}:{server.effective_port}/ "
               "(Ctrl-C stops)", flush=True)
-        server.run()  # returns on Ctrl-C: waitress takes the KeyboardInterrupt itself
+        # One image's matrix products are small: BLAS threads only add wake-ups, and while
+        # they spin after each product they hold the core that the next request's preparation
+        # needs (a CNN's answer 3-4x slower with them; docs/serve.md).
+        with threadpool_limits(limits=1, user_api="blas"):
+            server.run()  # returns on Ctrl-C: waitress takes the KeyboardInterrupt itself
     except KeyboardInterrupt:
         pass  # Ctrl-C before the loop began: the same clean stop
     finally:
