@@ -43,7 +43,7 @@ class ServedModel:
         self._lock = threading.Lock()
 
     def info(self) -> dict[str, Any]:
-        """What ``mnistnp info --json`` says of the model, with its file's name and classes.
+        """The model's description (``describe``, what ``mnistnp info`` prints), file and classes.
 
         Returns
         -------
