@@ -21,6 +21,7 @@ from conftest import Mnist, cli
 from PIL import Image
 
 import mnistnp
+from mnistnp.describe import describe
 from mnistnp.images import load_digit, read_digit
 from mnistnp.nn import Dense, Sequential
 from mnistnp.serve import MAX_BODY, App, ServedModel, running
@@ -90,6 +91,17 @@ def test_model_info_describes_each_model(url: str, model: Sequential) -> None:
     assert (status, info["file"], info["shows"]) == (200, "cnn.npz", "feature_maps")
 
 
+def test_model_info_names_no_folder_of_the_machine(tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    folder = str(tmp_path / "private-data")
+    mnistnp.save_model(path, mnistnp.mlp([784, 4, 10], np.random.default_rng(0)),
+                       {"dataset": "mnist", "data_dir": folder, "config": {"data_dir": folder}})
+    assert folder in json.dumps(describe(mnistnp.load_model(path)))  # what is left out
+    info = ServedModel(path).info()
+    assert folder not in json.dumps(info) and str(tmp_path) not in json.dumps(info)
+    assert info["file"] == "m.npz"
+
+
 def test_a_drawing_gets_predicts_answer_and_the_image_the_model_saw(
         url: str, model: Sequential, model_file: Path, mnist: Mnist, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,6 +120,19 @@ def test_a_drawing_gets_predicts_answer_and_the_image_the_model_saw(
     line = json.loads(capsys.readouterr().out)
     assert line["prediction"] == answer["class"]
     assert line["probability"] == pytest.approx(max(answer["probabilities"]), abs=1e-5)
+
+
+def test_a_json_array_is_prepared_as_the_same_pixels_in_a_file(url: str, mnist: Mnist) -> None:
+    (_, _), (x_test, _) = mnist
+    drawn = 255 - x_test[4]  # dark on white, unframed: fitted and centred first
+    buffer = io.BytesIO()
+    Image.fromarray(drawn).save(buffer, "PNG")
+    status, answer, _ = request(url + "api/predict",
+                                json.dumps({"image": drawn.tolist()}).encode(),
+                                "application/json")
+    assert status == 200
+    np.testing.assert_array_equal(answer["image"], read_digit(buffer.getvalue(), "x"))
+    assert answer["image"] != x_test[4].tolist()
 
 
 def test_the_image_round_trips_through_json_and_png(url: str, mnist: Mnist) -> None:

@@ -48,13 +48,18 @@ class ServedModel:
         Returns
         -------
         dict
-            ``describe``'s record, plus ``file`` (the file's name, not its path), ``classes``
+            ``describe``'s record less the training data's folder, plus ``file`` (the file's
+            name, not its path), ``classes``
             (the class names) and ``shows`` (``"hidden"``, ``"feature_maps"`` or ``"none"``:
             what ``answer``'s activations hold).
         """
         record = describe(self.model)
         record.pop("warnings", None)
-        record["provenance"].pop("data_dir", None)  # a folder of the machine that trained it
+        # The training data's folder is a path of the machine that trained the model: not for
+        # whoever can reach the page.
+        record["provenance"].pop("data_dir", None)
+        if isinstance(record["provenance"].get("settings"), dict):
+            record["provenance"]["settings"].pop("data_dir", None)
         return {"file": self.path.name, "classes": list(self.names),
                 "shows": self.shown[0], **record}
 
