@@ -94,3 +94,13 @@ def test_no_module_is_named_after_a_standard_library_one() -> None:
     taken = sorted(p.stem for p in ROOT.rglob("*.py")
                    if p.stem in sys.stdlib_module_names and p.stem != "__init__")
     assert taken == []
+
+
+def test_the_server_sits_above_the_library_and_below_the_command() -> None:
+    # mnistnp.serve uses the library as any program would; only `mnistnp serve` imports it.
+    graph = import_graph()
+    serve = {name for name in graph if name.startswith("mnistnp.serve")}
+    assert {"mnistnp.serve.app", "mnistnp.serve.served", "mnistnp.serve.payload"} <= serve
+    for name in serve:
+        assert not {dep for dep in graph[name] if dep.startswith("mnistnp.cli")}, name
+    assert {name for name, deps in graph.items() if deps & serve} - serve == {"mnistnp.cli.serve"}

@@ -4,6 +4,7 @@ mass. A digit on plain paper is found the plain way (``plain``); photos go throu
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import warnings
@@ -69,6 +70,29 @@ def load_digit(path: str | os.PathLike[str], refit: bool = True) -> np.ndarray:
                 return prepare_digit(img, name, refit)
     except OSError as e:
         raise ImageError(f"{name}: {os_problem(e, 'an image')}") from None
+
+
+def read_digit(data: bytes, name: str = "<image>", refit: bool = True) -> np.ndarray:
+    """Image bytes (an upload) as an MNIST digit, read as ``load_digit`` reads a file.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes, in one of FORMATS.
+    name : str, default "<image>"
+        Starts every ImageError message.
+    refit : bool, default True
+        As for ``prepare_digit``.
+
+    Returns
+    -------
+    ndarray of shape (28, 28), dtype uint8
+        The digit as MNIST stores its images: light ink on black, centred.
+    """
+    if not data:
+        raise ImageError(f"{name}: empty")
+    with _open(io.BytesIO(data), name) as img:
+        return prepare_digit(img, name, refit)
 
 
 def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -> np.ndarray:

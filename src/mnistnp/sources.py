@@ -61,6 +61,26 @@ def trained_on(info: Mapping[str, Any]) -> str | None:
     return name if name in datasets.REGISTRY else None
 
 
+def refits(model: Sequential) -> bool:
+    """Whether an image already in the dataset's 28x28 format is still fitted for ``model``.
+
+    A model of digits framed as MNIST frames them gets such an image fitted and centred unless
+    it is framed so already; Fashion-MNIST's clothes fill the frame, and are read as they are.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model, as ``load_model`` gives it.
+
+    Returns
+    -------
+    bool
+        The ``refit`` argument of ``images.prepare_digit`` for this model.
+    """
+    dataset = trained_on(model.info)
+    return dataset is not None and datasets.REGISTRY[dataset].framed_digits
+
+
 def recorded_source(info: Mapping[str, Any], path: str | os.PathLike[str]) -> DataSource:
     """The data the model in ``path`` was trained on, from its ``info``.
 

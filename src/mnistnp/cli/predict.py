@@ -18,7 +18,7 @@ from .. import datasets
 from ..errors import MnistnpError
 from ..images import FORMAT_NAMES, SUFFIXES
 from ..model_file import load_model
-from ..sources import check_input, trained_on
+from ..sources import check_input, refits, trained_on
 from . import options as opt
 
 
@@ -66,11 +66,8 @@ def run(args: argparse.Namespace) -> int:
                              f"model's classes), got {args.top_k}")
     if args.show:
         _make_folder(args.show)
-    dataset = trained_on(model.info)
-    names = datasets.class_names(dataset, model.num_classes)
-    # A 28x28 image already light on black is fitted and centred first only for a model of
-    # digits framed so; Fashion-MNIST's clothes fill the frame, and are read as they are.
-    refit = dataset is not None and datasets.REGISTRY[dataset].framed_digits
+    names = datasets.class_names(trained_on(model.info), model.num_classes)
+    refit = refits(model)
     status = 0
     for path in image_paths(args.images):
         try:
