@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
         from ..serve import App, ServedModel, make_server
     except ImportError:
-        raise MnistnpError("mnistnp serve needs waitress and threadpoolctl: pip install "
-                           "'mnistnp[serve]'") from None
+        raise MnistnpError("mnistnp serve needs waitress: pip install 'mnistnp[serve]'") \
+            from None
     app = App([ServedModel(path) for path in args.model])
     try:
         server = make_server(app, args.host, args.port)
