@@ -39,6 +39,7 @@ from .run_resume import resume_point
 from .sources import DataSource
 from .train_config import TrainConfig
 from .training import History, Interrupted
+from .training_world import World
 
 
 class RunListener:
@@ -92,6 +93,9 @@ class Run:
         Epochs between two checkpoints; 0 for none but the last and an interrupt's.
     command : sequence of str, optional
         The command line that started the run, recorded in settings.json.
+    world : World, optional
+        The processes training together (``mnistnp.mpi.MPIWorld``); only the first writes
+        and reports. By default this process alone.
 
     Raises
     ------
@@ -111,7 +115,7 @@ class Run:
                  plot: str | os.PathLike[str] | None = None,
                  metrics: str | os.PathLike[str] | IO[str] | None = None,
                  overwrite: bool = False, checkpoint_every: int = 0,
-                 command: Sequence[str] | None = None) -> None:
+                 command: Sequence[str] | None = None, world: World | None = None) -> None:
         if repeats < 1:
             raise RunSetupError(f"repeats {repeats}: must be >= 1", "repeats")
         if repeats > 1 and (plot is not None or metrics is not None):
@@ -130,6 +134,7 @@ class Run:
         elif metrics is not None:
             self.metrics_stream = metrics
         self.checkpoint_every, self.command = checkpoint_every, command
+        self.world = world or World()
         self.checkpoint: Checkpoint | None = None  # set by ``resume``
         self._settings: dict[str, Any] | None = None  # the earlier ones, on a resume
         self._data: Data | None = None
@@ -141,7 +146,8 @@ class Run:
 
     @classmethod
     def resume(cls, checkpoint: str | os.PathLike[str], epochs: int | None = None,
-               iterations: int | None = None, command: Sequence[str] | None = None) -> Run:
+               iterations: int | None = None, command: Sequence[str] | None = None,
+               world: World | None = None) -> Run:
         """The run ``checkpoint`` was written by, to go on as it was asked for.
 
         It goes on in its folder, with its files and its other seeds, as its settings.json
@@ -158,6 +164,8 @@ class Run:
             The same for a run counted in iterations.
         command : sequence of str, optional
             The command line that resumes it, added to settings.json.
+        world : World, optional
+            The processes training together, as for ``Run``.
 
         Returns
         -------
@@ -173,7 +181,7 @@ class Run:
             new length, or the run is complete and not made longer.
         """
         ckpt, settings, arguments = resume_point(checkpoint, epochs, iterations)
-        run = cls(**arguments, command=command)
+        run = cls(**arguments, command=command, world=world)
         run.checkpoint, run._settings = ckpt, settings
         return run
 
@@ -186,6 +194,8 @@ class Run:
             If the run folder or a file given holds an earlier run (unless ``overwrite``), a
             file cannot be written, or the plot's extension names no format.
         """
+        if not self.world.writes:
+            return  # the writing process checks what it will write
         if self.run_dir is not None and self.checkpoint is None and not self.overwrite \
                 and holds_a_run(self.run_dir):
             raise RunSetupError(f"{self.run_dir} is not empty (an earlier run's files would "
@@ -256,6 +266,9 @@ class Run:
         self.check()
         data = self.load_data()
         plan = Plan.of(self.config, data)
+        if not self.world.writes:
+            self._follow(data, plan, should_stop)
+            return RunResult(self.run_dir or Path(), [])
         self.run_dir = claim(self.run_dir, self.overwrite and self.checkpoint is None)
         write_json(self.run_dir / SETTINGS, self._settings_now())
         results = []
@@ -289,6 +302,23 @@ class Run:
         for listener in listeners:
             listener.on_run_end(self, run)
         return run
+
+    def _follow(self, data: Data, plan: Plan, should_stop: Callable[[], bool] | None) -> None:
+        """Train every seed as the writing process does, beside it, writing nothing."""
+        for seed in self.seeds:
+            resume = None
+            if self.checkpoint is not None:  # a resume's run folder is known to every process
+                files = self.files_for(seed)
+                resume = self._resume_for(seed, files)
+                if resume is None and files.model.is_file():
+                    continue  # trained before the resume
+            config = resume.config if resume else replace(self.config, seed=seed)
+            try:
+                train(config, data, progress=False, resume=resume, should_stop=should_stop,
+                      plan=plan, world=self.world)
+            except Interrupted as e:
+                raise RunInterrupted(e, self.files_for(seed).checkpoint
+                                     if self.run_dir else Path()) from None
 
     def files_for(self, seed: int) -> SeedFiles:
         """Where one seed's files go.
@@ -328,7 +358,8 @@ class Run:
                      for k, v in (("out", self.out), ("plot", self.plot),
                                   ("metrics", self.metrics))}
             settings = new_settings(config, self.recipe, self.repeats, self.command, paths)
-            return {**settings, "checkpoint_every": self.checkpoint_every}
+            return {**settings, "checkpoint_every": self.checkpoint_every,
+                    **self.world.settings()}
         state = self.checkpoint.state
         return resumed_settings(self._settings or {}, config, self.command, state.epoch + 1,
                                 state.batch)
@@ -349,7 +380,7 @@ class Run:
                            callbacks=callbacks, resume=resume,
                            checkpoint_path=str(files.checkpoint),
                            checkpoint_every=self.checkpoint_every, should_stop=should_stop,
-                           plan=plan, on_scoring=scoring)
+                           plan=plan, on_scoring=scoring, world=self.world)
         except Interrupted as e:
             raise RunInterrupted(e, files.checkpoint) from None
         info = ModelInfo.of_run(config.to_dict(), recipe=self.recipe, seed=config.seed,

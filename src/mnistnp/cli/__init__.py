@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from .. import datasets
 from ..errors import MnistnpError, MnistnpWarning, SettingError
+from ..mpi.launch import quiet_followers
 from ..version import __version__
 from . import download, evaluate, export, info, plot, predict, report, train
 from .options import Exit, UsageError
@@ -94,6 +95,7 @@ _default_showwarning = warnings.showwarning
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
+    quiet_followers()  # under mpiexec, rank 0 alone speaks
     with warnings.catch_warnings():
         warnings.simplefilter("always", MnistnpWarning)  # every occurrence, not once per place
         warnings.showwarning = show_warning
