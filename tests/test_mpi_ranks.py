@@ -140,6 +140,15 @@ def test_a_run_folder_in_use_is_said_once_by_rank_0(tmp_path: Path) -> None:
     assert done.stderr.count("is not empty") == 1, done.stderr
 
 
+def test_data_that_cannot_be_loaded_is_said_once(tmp_path: Path) -> None:
+    """The first rank of the node loads the data for all (into shared memory)."""
+    done = run_ranks(2, *mnistnp_cli(), "train", "--data-dir", str(tmp_path / "none"),
+                     "--iterations", "2", "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 1, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "run").exists()
+
+
 # A rank that fails mid-run: raises, runs out of memory or is killed at its third step.
 FAULT = textwrap.dedent("""
     import os, signal, sys

@@ -232,8 +232,8 @@ class Run:
         SettingError
             If ``config.val_split`` does not suit the data.
         """
-        if self._data is None:
-            self._data = load_data(self.config)
+        if self._data is None:  # once per node when the world shares it
+            self._data = self.world.share_data(lambda: load_data(self.config))
         return self._data
 
     def execute(self, *, callbacks: Sequence[Callback] = (),

@@ -90,6 +90,21 @@ class World:
         """
         return setup()
 
+    def share_data(self, load: Callable[[], T]) -> T:
+        """The run's data, loaded by ``load`` where this world keeps it: here in this process.
+
+        Parameters
+        ----------
+        load : callable
+            Loads the data.
+
+        Returns
+        -------
+        object
+            What ``load`` returned.
+        """
+        return load()
+
     def guard(self) -> contextlib.AbstractContextManager[None]:
         """What a failure in the run does to the other processes: here there are none.
 

@@ -15,6 +15,7 @@ from ..nn import threads as mnistnp_threads
 from ..training_world import Seams, World
 from .faults import abort_on_error, install_excepthook
 from .sharding import ShardedBatches, share
+from .shared_data import node_shared
 from .sync import AllreduceMean, InStep
 
 T = TypeVar("T")
@@ -88,9 +89,9 @@ class MPIWorld(World):
 
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
-        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
-        self.ranks_on_node = node.Get_size()
-        node.Free()
+        self.node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+        self.ranks_on_node = self.node.Get_size()
+        self._windows: list[Any] = []  # the shared memory the data lives in
         self.threads = threads or cores_per_rank(self.ranks_on_node)
         limit_threads(self.threads)
         install_excepthook(self.comm)
@@ -149,6 +150,21 @@ class MPIWorld(World):
             rank, first = failed
             raise _named(first, f"rank {rank} of {self.size}") if self.rank == 0 else first
         return result  # type: ignore[return-value]
+
+    def share_data(self, load: Callable[[], T]) -> T:
+        """The data, loaded by the first rank of each node into memory its ranks share.
+
+        Parameters
+        ----------
+        load : callable
+            Loads ``((x_train, y_train), (x_test, y_test))``.
+
+        Returns
+        -------
+        ((x_train, y_train), (x_test, y_test)) : tuple of two (ndarray, ndarray) tuples
+            Views of the node's shared memory.
+        """
+        return node_shared(self.node, load, self._windows)  # type: ignore[arg-type,return-value]
 
     def guard(self) -> contextlib.AbstractContextManager[None]:
         """End every rank, with one line naming this one, if the block fails here.
