@@ -60,7 +60,7 @@ def node_shared(node: Any, load: Callable[[], Data], keep: list[Any]) -> Data:
         nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
         win = MPI.Win.Allocate_shared(nbytes if leader else 0, 1, comm=node)
         keep.append(win)
-        buffer = memoryview(win.Shared_query(0)[0])
+        buffer: Any = win.Shared_query(0)[0]  # rank 0's memory, mapped here
         view = np.frombuffer(buffer, dtype=np.dtype(dtype), count=int(np.prod(shape)))
         view = view.reshape(shape)
         if leader:
