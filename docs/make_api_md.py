@@ -35,7 +35,7 @@ MODULES = [
     "mnistnp.experiment", "mnistnp.run_result", "mnistnp.run_resume", "mnistnp.run_errors",
     "mnistnp.plan", "mnistnp.model_info", "mnistnp.describe", "mnistnp.loop_state",
     "mnistnp.metrics", "mnistnp.model_file", "mnistnp.onnx_export", "mnistnp.images",
-    "mnistnp.plots", "mnistnp.sklearn",
+    "mnistnp.plots", "mnistnp.sklearn", "mnistnp.training_world", "mnistnp.mpi",
 ]
 
 

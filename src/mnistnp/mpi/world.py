@@ -22,8 +22,9 @@ T = TypeVar("T")
 
 
 def cores_per_rank(ranks_on_node: int) -> int:
-    """The cores each rank of a node may keep busy: the cores this process may run on, shared
-    by the ranks on its node, at least 1.
+    """The cores each rank of a node may keep busy, at least 1.
+
+    The cores this process may run on, shared by the ranks on its node.
 
     Parameters
     ----------
