@@ -36,6 +36,7 @@ MODULES = [
     "mnistnp.plan", "mnistnp.model_info", "mnistnp.describe", "mnistnp.loop_state",
     "mnistnp.metrics", "mnistnp.model_file", "mnistnp.onnx_export", "mnistnp.images",
     "mnistnp.plots", "mnistnp.sklearn", "mnistnp.training_world", "mnistnp.mpi",
+    "mnistnp.sweep",
 ]
 
 

@@ -112,7 +112,7 @@ def external_imports(name: str) -> dict[str, set[str]]:
 # Who may import the MPI room, and who the room's own engine: the command line hands a
 # process started by mpiexec to mnistnp.mpi; nothing else reaches it, and only it reaches
 # mpi4py (lazily, when an MPIWorld is made).
-MAY_IMPORT = {"mnistnp.mpi": {"mnistnp.cli", "mnistnp.cli.train"}}
+MAY_IMPORT = {"mnistnp.mpi": {"mnistnp.cli", "mnistnp.cli.train", "mnistnp.cli.sweep"}}
 
 
 def test_only_the_mpi_room_imports_mpi4py() -> None:

@@ -18,7 +18,7 @@ from .. import datasets
 from ..errors import MnistnpError, MnistnpWarning, SettingError
 from ..mpi.launch import quiet_followers
 from ..version import __version__
-from . import download, evaluate, export, info, plot, predict, report, train
+from . import download, evaluate, export, info, plot, predict, report, sweep, train
 from .options import Exit, UsageError
 
 
@@ -32,7 +32,7 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
         prog="mnistnp", description="Train, evaluate and use NumPy neural networks on MNIST.")
     parser.add_argument("--version", action="version", version=f"mnistnp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (train, evaluate, predict, download, info, plot, report, export):
+    for module in (train, evaluate, predict, download, info, plot, report, export, sweep):
         command = module.add_parser(sub)
         command.set_defaults(func=module.run)
     return parser, dict(sub.choices)
