@@ -273,17 +273,14 @@ class Run:
         write_json(self.run_dir / SETTINGS, self._settings_now())
         results = []
         for seed in self.seeds:
-            config = replace(self.config, seed=seed)
-            files = self.files_for(seed)
-            resume = self._resume_for(seed, files)
-            if resume is None and self.checkpoint is not None and files.model.is_file():
+            files, start = self.files_for(seed), self._start(seed)
+            if start is None:
                 done = SeedResult(seed, files, ModelInfo(load_model(files.model).info).metrics)
                 results.append(done)
                 for listener in listeners:
                     listener.on_seed_end(self, done)
                 continue
-            if resume is not None:
-                config = resume.config
+            config, resume = start
             for listener in listeners:
                 listener.on_seed_begin(self, seed, config, plan, resume)
             result = self._train_seed(config, data, plan, files, resume, callbacks,
@@ -305,20 +302,12 @@ class Run:
 
     def _follow(self, data: Data, plan: Plan, should_stop: Callable[[], bool] | None) -> None:
         """Train every seed as the writing process does, beside it, writing nothing."""
-        for seed in self.seeds:
-            resume = None
-            if self.checkpoint is not None:  # a resume's run folder is known to every process
-                files = self.files_for(seed)
-                resume = self._resume_for(seed, files)
-                if resume is None and files.model.is_file():
-                    continue  # trained before the resume
-            config = resume.config if resume else replace(self.config, seed=seed)
+        for start in filter(None, map(self._start, self.seeds)):
             try:
-                train(config, data, progress=False, resume=resume, should_stop=should_stop,
+                train(start[0], data, progress=False, resume=start[1], should_stop=should_stop,
                       plan=plan, world=self.world)
             except Interrupted as e:
-                raise RunInterrupted(e, self.files_for(seed).checkpoint
-                                     if self.run_dir else Path()) from None
+                raise RunInterrupted(e, Path()) from None  # the writing process says where
 
     def files_for(self, seed: int) -> SeedFiles:
         """Where one seed's files go.
@@ -343,13 +332,17 @@ class Run:
         return SeedFiles.in_folder(folder, self.out, self.plot, self.metrics,
                                    self.metrics_stream is not None)
 
-    def _resume_for(self, seed: int, files: SeedFiles) -> Checkpoint | None:
-        """The checkpoint this seed goes on from: the one resumed, if it is this seed's and
-        not finished (a run of one seed always goes on from it: it was made longer)."""
+    def _start(self, seed: int) -> tuple[TrainConfig, Checkpoint | None] | None:
+        """A seed's config and the checkpoint it goes on from: the one resumed, if it is this
+        seed's and not finished (a run of one seed always goes on from it: it was made
+        longer); None for a seed trained before the resume (its model is there)."""
         ckpt = self.checkpoint
-        if ckpt is None or ckpt.config.seed != seed:
+        if ckpt is not None and ckpt.config.seed == seed and (
+                self.repeats == 1 or not ckpt.state.finished):
+            return ckpt.config, ckpt
+        if ckpt is not None and self.files_for(seed).model.is_file():
             return None
-        return ckpt if self.repeats == 1 or not ckpt.state.finished else None
+        return replace(self.config, seed=seed), None
 
     def _settings_now(self) -> dict[str, Any]:
         config = self.config.to_dict()
