@@ -42,9 +42,10 @@ TRAIN = textwrap.dedent("""
     from mnistnp.training_world import World
 
     out, dtype, batch, optimizer = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    layers = sys.argv[5] if len(sys.argv) > 5 else "dense:16,dense:16"
     (x, y), (xt, yt) = datasets.load("mnist")
     data = ((x[:297], y[:297]), (xt[:50], yt[:50]))  # 257 to train on, 40 to validate
-    config = TrainConfig(model=ModelConfig("dense:16,dense:16"), epochs=3, batch_size=batch,
+    config = TrainConfig(model=ModelConfig(layers), epochs=3, batch_size=batch,
                          dtype=dtype, val_split=40, clip_norm=1.0, seed=3,
                          optimizer={"adamw": {"name": "adamw", "lr": 0.01, "weight_decay": 0.01},
                                     "sgd": {"name": "sgd", "lr": 0.1, "momentum": 0.9}}[optimizer])
@@ -102,6 +103,23 @@ def test_n_processes_end_with_one_processs_weights(script: Path, tmp_path: Path,
         np.testing.assert_allclose(ranks[0]["costs"], reference["costs"], rtol=0, atol=atol)
         np.testing.assert_allclose(ranks[0]["val"], reference["val"], rtol=0, atol=atol)
         assert ranks[0]["params"].dtype == np.dtype(dtype)
+
+
+def test_a_cnn_on_3_processes_ends_with_one_processs_weights(script: Path,
+                                                            tmp_path: Path) -> None:
+    """Any network: convolutions and pooling (batch norm aside, whose statistics are each
+    rank's own), in float64."""
+    args = ["float64", "64", "sgd", "conv:4:3,maxpool:2,dense:16"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI", "OMPI_", "PMIX"))}
+    for n, out in ((None, tmp_path / "alone"), (3, tmp_path / "n3")):
+        out.mkdir()
+        command = [sys.executable, str(script), str(out), *args]
+        done = (subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+                if n is None else run_ranks(n, *command))
+        assert done.returncode == 0, done.stderr
+    reference, got = np.load(tmp_path / "alone" / "rank0.npz"), np.load(tmp_path / "n3" /
+                                                                         "rank0.npz")
+    np.testing.assert_allclose(got["params"], reference["params"], rtol=0, atol=1e-10)
 
 
 def mnistnp_cli() -> list[str]:

@@ -48,7 +48,7 @@ class SweepSpec:
     method : str
         ``"grid"``: every combination of ``space``'s lists; ``"random"``: ``trials`` draws.
     recipe : str
-        The recipe every trial starts from (``mnistnp train --recipe``).
+        The recipe every trial starts from (a name in ``config.RECIPES``).
     base : dict
         Settings every trial takes, by the command line's names with underscores.
     space : dict
