@@ -137,6 +137,7 @@ def test_rank_0_alone_writes_and_prints(tmp_path: Path) -> None:
     assert "processes: 2 processes, global batch 30, 15 per process" in done.stdout
     settings = json.loads((tmp_path / "run" / "settings.json").read_text())
     assert settings["processes"] == 2 and settings["threads_per_process"] >= 1
+    assert len(set(settings["process_ids"])) == 2  # by rank, for a killed rank's id
     epochs = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert len(epochs) == 2  # one writer: each epoch once
     assert (tmp_path / "run" / "model.npz").is_file()

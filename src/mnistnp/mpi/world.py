@@ -93,6 +93,8 @@ class MPIWorld(World):
         self.node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
         self.ranks_on_node = self.node.Get_size()
         self._windows: list[Any] = []  # the shared memory the data lives in
+        # Each rank's process id: mpiexec names a killed rank only by it.
+        self.process_ids = self.comm.allgather(os.getpid())
         self.threads = threads or cores_per_rank(self.ranks_on_node)
         limit_threads(self.threads)
         install_excepthook(self.comm)
@@ -199,14 +201,16 @@ class MPIWorld(World):
                 f"{per} per process, {self.threads} thread{'s' * (self.threads != 1)} each")
 
     def settings(self) -> dict[str, Any]:
-        """What settings.json records: the processes and their threads.
+        """What settings.json records: the processes, their threads and their ids.
 
         Returns
         -------
         dict
-            ``{"processes": N, "threads_per_process": t}``.
+            ``{"processes": N, "threads_per_process": t, "process_ids": [...]}``, the ids
+            by rank.
         """
-        return {"processes": self.size, "threads_per_process": self.threads}
+        return {"processes": self.size, "threads_per_process": self.threads,
+                "process_ids": self.process_ids}
 
 
 def _portable(error: Exception) -> Exception:
