@@ -212,7 +212,7 @@ def train(config: TrainConfig, data: Data | None = None,
         if seams.should_stop else None]
     clip = [ClipGlobalNorm(config.clip_norm)] if config.clip_norm else []
     trainer = Trainer(model, optimizer, seams.sampler, grad_hooks=[*seams.grad_hooks, *clip],
-                      callbacks=[w for w in watchers if w is not None])
+                      callbacks=[w for w in watchers if w is not None], scorer=seams.scorer)
     history = trainer.fit(x_train, y_train, rng=rng, epochs=config.epochs,
                           iterations=config.iterations, validation=validation,
                           state=resume.state if resume else None)

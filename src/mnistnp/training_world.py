@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from .callbacks import Callback
 from .grad_hooks import GradHook
 from .sampling import Sampler, ShuffledBatches
+from .training import Scorer
 
 T = TypeVar("T")
 
@@ -29,12 +30,15 @@ class Seams:
         Keep the processes in step; first in the loop's list.
     should_stop : callable or None
         The stop request every process answers alike (None: no stop request).
+    scorer : callable or None
+        Scores the validation set each epoch (None: ``training.evaluate``).
     """
 
     sampler: Sampler
     grad_hooks: list[GradHook] = field(default_factory=list)
     callbacks: list[Callback] = field(default_factory=list)
     should_stop: Callable[[], bool] | None = None
+    scorer: Scorer | None = None
 
 
 class World:

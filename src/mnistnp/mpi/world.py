@@ -16,7 +16,7 @@ from ..training_world import Seams, World
 from .faults import abort_on_error, install_excepthook
 from .sharding import ShardedBatches, share
 from .shared_data import node_shared
-from .sync import AllreduceMean, InStep
+from .sync import AllreduceMean, InStep, ShardedScorer
 
 T = TypeVar("T")
 
@@ -115,12 +115,14 @@ class MPIWorld(World):
         Returns
         -------
         Seams
-            ``ShardedBatches``, ``AllreduceMean``, ``InStep`` and the agreed stop request.
+            ``ShardedBatches``, ``AllreduceMean``, ``InStep``, the agreed stop request and
+            the validation shared out (``ShardedScorer``).
         """
         sampler = ShardedBatches(n, batch_size, self.rank, self.size)
         step = InStep(self.comm, sampler, should_stop)
         return Seams(sampler, [AllreduceMean(self.comm, sampler)], [step],
-                     step.should_stop if should_stop is not None else None)
+                     step.should_stop if should_stop is not None else None,
+                     ShardedScorer(self.comm))
 
     def agree(self, setup: Callable[[], T]) -> T:
         """Run ``setup`` on every rank; if it failed on any, raise on all.
