@@ -35,7 +35,8 @@ MODULES = [
     "mnistnp.experiment", "mnistnp.run_result", "mnistnp.run_resume", "mnistnp.run_errors",
     "mnistnp.plan", "mnistnp.model_info", "mnistnp.describe", "mnistnp.loop_state",
     "mnistnp.metrics", "mnistnp.model_file", "mnistnp.onnx_export", "mnistnp.images",
-    "mnistnp.plots", "mnistnp.sklearn", "mnistnp.serve",
+    "mnistnp.plots", "mnistnp.sklearn", "mnistnp.serve", "mnistnp.training_world", "mnistnp.mpi",
+    "mnistnp.sweep",
 ]
 
 

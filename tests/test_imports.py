@@ -104,3 +104,36 @@ def test_the_server_sits_above_the_library_and_below_the_command() -> None:
     for name in serve:
         assert not {dep for dep in graph[name] if dep.startswith("mnistnp.cli")}, name
     assert {name for name, deps in graph.items() if deps & serve} - serve == {"mnistnp.cli.serve"}
+
+
+def external_imports(name: str) -> dict[str, set[str]]:
+    """The modules of mnistnp that import the outside package ``name`` (or its modules)."""
+    found: dict[str, set[str]] = {}
+    for path in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                       else [node.module or ""] if isinstance(node, ast.ImportFrom)
+                       and node.level == 0 else [])
+            if any(m == name or m.startswith(name + ".") for m in modules):
+                found.setdefault(module_name(path), set()).add(name)
+    return found
+
+
+# Who may import the MPI room, and who the room's own engine: the command line hands a
+# process started by mpiexec to mnistnp.mpi; nothing else reaches it, and only it reaches
+# mpi4py (lazily, when an MPIWorld is made).
+MAY_IMPORT = {"mnistnp.mpi": {"mnistnp.cli", "mnistnp.cli.train", "mnistnp.cli.sweep"}}
+
+
+def test_only_the_mpi_room_imports_mpi4py() -> None:
+    assert "mnistnp.mpi.world" in external_imports("mpi4py")  # the scan sees it
+    assert all(name.startswith("mnistnp.mpi") for name in external_imports("mpi4py"))
+
+
+def test_only_the_command_line_reaches_the_mpi_room() -> None:
+    graph = import_graph()
+    for room, allowed in MAY_IMPORT.items():
+        users = {name for name, deps in graph.items()
+                 if any(d == room or d.startswith(room + ".") for d in deps)
+                 and not (name == room or name.startswith(room + "."))}
+        assert users <= allowed, sorted(users - allowed)

@@ -26,7 +26,7 @@ from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
 from mnistnp import RECIPES, load_model, save_model  # noqa: E402
 from mnistnp.sklearn import MnistnpClassifier  # noqa: E402
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+GUIDE = (Path(__file__).resolve().parents[1] / "docs" / "sklearn.md").read_text(encoding="utf-8")
 
 # The checks scikit-learn itself skips here, and why (none is skipped by us).
 SKIPPED = {
@@ -309,9 +309,10 @@ def test_mnistnp_imports_without_scikit_learn() -> None:
 
 
 @pytest.mark.slow  # a grid search on 10,000 MNIST images
-def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
-    match = re.search(r"^## Using it from scikit-learn\n(.*?)(?=^## |\Z)", README, re.M | re.S)
-    assert match, "no scikit-learn section in README.md"
+def test_the_guide_example_runs_as_written(tmp_path: Path) -> None:
+    match = re.search(r"^## An example: a pipeline in a grid search\n(.*?)(?=^## |\Z)", GUIDE,
+                      re.M | re.S)
+    assert match, "no example section in docs/sklearn.md"
     (code,) = re.findall(r"^```python\n(.*?)^```$", match.group(1), re.M | re.S)
     (tmp_path / "example.py").write_text(code, encoding="utf-8")
     done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True,
@@ -321,7 +322,7 @@ def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
     assert re.fullmatch(r"\{'mnistnpclassifier__hidden_layer_sizes': \((100,|256, 128)\)\} "
                         r"0\.9\d{3}", best), best
     assert 0.93 < float(test.removeprefix("test accuracy: ")) < 1, test
-    # What the README says it prints, to BLAS rounding (another CPU may differ in the 3rd digit).
+    # What the guide says it prints, to BLAS rounding (another CPU may differ in the 3rd digit).
     quoted = re.search(r"`test accuracy: (0\.\d+)`", match.group(1))
     assert quoted and abs(float(quoted.group(1)) - float(test.split()[-1])) < 0.01, test
     assert best.split("}")[0] in match.group(1), best

@@ -39,6 +39,7 @@ from .run_resume import resume_point
 from .sources import DataSource
 from .train_config import TrainConfig
 from .training import History, Interrupted
+from .training_world import World
 
 
 class RunListener:
@@ -92,6 +93,9 @@ class Run:
         Epochs between two checkpoints; 0 for none but the last and an interrupt's.
     command : sequence of str, optional
         The command line that started the run, recorded in settings.json.
+    world : World, optional
+        The processes training together (``mnistnp.mpi.MPIWorld``); only the first writes
+        and reports. By default this process alone.
 
     Raises
     ------
@@ -111,7 +115,7 @@ class Run:
                  plot: str | os.PathLike[str] | None = None,
                  metrics: str | os.PathLike[str] | IO[str] | None = None,
                  overwrite: bool = False, checkpoint_every: int = 0,
-                 command: Sequence[str] | None = None) -> None:
+                 command: Sequence[str] | None = None, world: World | None = None) -> None:
         if repeats < 1:
             raise RunSetupError(f"repeats {repeats}: must be >= 1", "repeats")
         if repeats > 1 and (plot is not None or metrics is not None):
@@ -130,6 +134,7 @@ class Run:
         elif metrics is not None:
             self.metrics_stream = metrics
         self.checkpoint_every, self.command = checkpoint_every, command
+        self.world = world or World()
         self.checkpoint: Checkpoint | None = None  # set by ``resume``
         self._settings: dict[str, Any] | None = None  # the earlier ones, on a resume
         self._data: Data | None = None
@@ -141,7 +146,8 @@ class Run:
 
     @classmethod
     def resume(cls, checkpoint: str | os.PathLike[str], epochs: int | None = None,
-               iterations: int | None = None, command: Sequence[str] | None = None) -> Run:
+               iterations: int | None = None, command: Sequence[str] | None = None,
+               world: World | None = None) -> Run:
         """The run ``checkpoint`` was written by, to go on as it was asked for.
 
         It goes on in its folder, with its files and its other seeds, as its settings.json
@@ -158,6 +164,8 @@ class Run:
             The same for a run counted in iterations.
         command : sequence of str, optional
             The command line that resumes it, added to settings.json.
+        world : World, optional
+            The processes training together, as for ``Run``.
 
         Returns
         -------
@@ -173,7 +181,7 @@ class Run:
             new length, or the run is complete and not made longer.
         """
         ckpt, settings, arguments = resume_point(checkpoint, epochs, iterations)
-        run = cls(**arguments, command=command)
+        run = cls(**arguments, command=command, world=world)
         run.checkpoint, run._settings = ckpt, settings
         return run
 
@@ -186,6 +194,8 @@ class Run:
             If the run folder or a file given holds an earlier run (unless ``overwrite``), a
             file cannot be written, or the plot's extension names no format.
         """
+        if not self.world.writes:
+            return  # the writing process checks what it will write
         if self.run_dir is not None and self.checkpoint is None and not self.overwrite \
                 and holds_a_run(self.run_dir):
             raise RunSetupError(f"{self.run_dir} is not empty (an earlier run's files would "
@@ -222,8 +232,8 @@ class Run:
         SettingError
             If ``config.val_split`` does not suit the data.
         """
-        if self._data is None:
-            self._data = load_data(self.config)
+        if self._data is None:  # once per node when the world shares it
+            self._data = self.world.share_data(lambda: load_data(self.config))
         return self._data
 
     def execute(self, *, callbacks: Sequence[Callback] = (),
@@ -256,21 +266,21 @@ class Run:
         self.check()
         data = self.load_data()
         plan = Plan.of(self.config, data)
+        if not self.world.writes:
+            self._follow(data, plan, should_stop)
+            return RunResult(self.run_dir or Path(), [])
         self.run_dir = claim(self.run_dir, self.overwrite and self.checkpoint is None)
         write_json(self.run_dir / SETTINGS, self._settings_now())
         results = []
         for seed in self.seeds:
-            config = replace(self.config, seed=seed)
-            files = self.files_for(seed)
-            resume = self._resume_for(seed, files)
-            if resume is None and self.checkpoint is not None and files.model.is_file():
+            files, start = self.files_for(seed), self._start(seed)
+            if start is None:
                 done = SeedResult(seed, files, ModelInfo(load_model(files.model).info).metrics)
                 results.append(done)
                 for listener in listeners:
                     listener.on_seed_end(self, done)
                 continue
-            if resume is not None:
-                config = resume.config
+            config, resume = start
             for listener in listeners:
                 listener.on_seed_begin(self, seed, config, plan, resume)
             result = self._train_seed(config, data, plan, files, resume, callbacks,
@@ -289,6 +299,15 @@ class Run:
         for listener in listeners:
             listener.on_run_end(self, run)
         return run
+
+    def _follow(self, data: Data, plan: Plan, should_stop: Callable[[], bool] | None) -> None:
+        """Train every seed as the writing process does, beside it, writing nothing."""
+        for start in filter(None, map(self._start, self.seeds)):
+            try:
+                train(start[0], data, progress=False, resume=start[1], should_stop=should_stop,
+                      plan=plan, world=self.world)
+            except Interrupted as e:
+                raise RunInterrupted(e, Path()) from None  # the writing process says where
 
     def files_for(self, seed: int) -> SeedFiles:
         """Where one seed's files go.
@@ -313,13 +332,17 @@ class Run:
         return SeedFiles.in_folder(folder, self.out, self.plot, self.metrics,
                                    self.metrics_stream is not None)
 
-    def _resume_for(self, seed: int, files: SeedFiles) -> Checkpoint | None:
-        """The checkpoint this seed goes on from: the one resumed, if it is this seed's and
-        not finished (a run of one seed always goes on from it: it was made longer)."""
+    def _start(self, seed: int) -> tuple[TrainConfig, Checkpoint | None] | None:
+        """A seed's config and the checkpoint it goes on from: the one resumed, if it is this
+        seed's and not finished (a run of one seed always goes on from it: it was made
+        longer); None for a seed trained before the resume (its model is there)."""
         ckpt = self.checkpoint
-        if ckpt is None or ckpt.config.seed != seed:
+        if ckpt is not None and ckpt.config.seed == seed and (
+                self.repeats == 1 or not ckpt.state.finished):
+            return ckpt.config, ckpt
+        if ckpt is not None and self.files_for(seed).model.is_file():
             return None
-        return ckpt if self.repeats == 1 or not ckpt.state.finished else None
+        return replace(self.config, seed=seed), None
 
     def _settings_now(self) -> dict[str, Any]:
         config = self.config.to_dict()
@@ -328,7 +351,8 @@ class Run:
                      for k, v in (("out", self.out), ("plot", self.plot),
                                   ("metrics", self.metrics))}
             settings = new_settings(config, self.recipe, self.repeats, self.command, paths)
-            return {**settings, "checkpoint_every": self.checkpoint_every}
+            return {**settings, "checkpoint_every": self.checkpoint_every,
+                    **self.world.settings()}
         state = self.checkpoint.state
         return resumed_settings(self._settings or {}, config, self.command, state.epoch + 1,
                                 state.batch)
@@ -349,7 +373,7 @@ class Run:
                            callbacks=callbacks, resume=resume,
                            checkpoint_path=str(files.checkpoint),
                            checkpoint_every=self.checkpoint_every, should_stop=should_stop,
-                           plan=plan, on_scoring=scoring)
+                           plan=plan, on_scoring=scoring, world=self.world)
         except Interrupted as e:
             raise RunInterrupted(e, files.checkpoint) from None
         info = ModelInfo.of_run(config.to_dict(), recipe=self.recipe, seed=config.seed,

@@ -3,6 +3,7 @@ each seed)."""
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -27,10 +28,10 @@ from .nn.arch import build_layers
 from .optim import Optimizer, Schedule
 from .plan import Plan
 from .progress import ProgressBar, TextLog
-from .sampling import ShuffledBatches
 from .signals import StopOnRequest
 from .train_config import TrainConfig
 from .training import ClipGlobalNorm, History, Trainer
+from .training_world import World
 
 Data = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -115,7 +116,8 @@ def train(config: TrainConfig, data: Data | None = None,
           callbacks: Sequence[Callback] = (), resume: Checkpoint | None = None,
           checkpoint_path: str | None = None, checkpoint_every: int = 0,
           should_stop: Callable[[], bool] | None = None, plan: Plan | None = None,
-          on_scoring: Callable[[int], None] | None = None) -> TrainResult:
+          on_scoring: Callable[[int], None] | None = None,
+          world: World | None = None) -> TrainResult:
     """Train a model as ``config`` says and report train, validation and test accuracy.
 
     ``data`` defaults to the config's dataset. The validation split comes off the end of the
@@ -130,6 +132,9 @@ def train(config: TrainConfig, data: Data | None = None,
     last one at its end, marked finished, so the checkpoint never offers to redo a done run.
     ``plan`` is ``Plan.of(config, data)``, worked out here if not given. ``on_scoring`` is
     told how many images are scored after training (a CNN takes a while over 70,000).
+    ``world`` shares the training among processes (see ``training_world.World``): a process
+    that does not write gets no log, bar, metrics or checkpoints, and scores nothing (its
+    accuracies are NaN).
 
     Parameters
     ----------
@@ -158,6 +163,8 @@ def train(config: TrainConfig, data: Data | None = None,
         ``Plan.of(config, data)``, worked out here if not given.
     on_scoring : callable, optional
         Told how many images are scored after training.
+    world : World, optional
+        The processes training together; by default this one alone.
 
     Returns
     -------
@@ -175,13 +182,16 @@ def train(config: TrainConfig, data: Data | None = None,
     (x_train, y_train), validation = plan.split(x_all, y_all)
     rng = np.random.default_rng(config.seed)
     model = build_model(config, plan.input_shape, plan.num_classes, rng, resume)
-    sampler = ShuffledBatches(plan.train_images, config.batch_size)
+    world = world or World()
+    seams = world.seams(plan.train_images, config.batch_size, should_stop)
     optimizer = make_optimizer(config)
     schedule = make_schedule(config, plan.steps_per_epoch, plan.total_steps)
     early = EarlyStopping(config.patience) if config.patience else None
     if resume is not None:
         restore(resume, model, optimizer, schedule, early)
 
+    if not world.writes:  # another process writes and shows the run
+        log, progress, metrics_path, checkpoint_path = None, False, None, None
     saver = None
     if checkpoint_path:
         path = checkpoint_path
@@ -190,20 +200,25 @@ def train(config: TrainConfig, data: Data | None = None,
             resumed=resume is not None)
     # In this order: the schedule's epoch end and early stopping's decision come before the
     # checkpoint that saves them, the caller's callbacks before the metrics line (so one that
-    # fails leaves the log at the epoch before), the stop request last of all.
+    # fails leaves the log at the epoch before), the stop request last of all; the world's
+    # first, so every callback sees the costs and validation of the whole world.
     watchers: list[Callback | None] = [
-        LearningRateScheduler(schedule), TextLog(log, config.log_every) if log else None,
+        *seams.callbacks, LearningRateScheduler(schedule),
+        TextLog(log, config.log_every) if log else None,
         None if progress is False else ProgressBar(), *callbacks, early,
         MetricsLog(metrics_path, resume.state.history if resume else None)
         if metrics_path else None, saver,
-        StopOnRequest(should_stop, saver.save_now if saver else None) if should_stop else None]
-    trainer = Trainer(model, optimizer, sampler,
-                      grad_hooks=[ClipGlobalNorm(config.clip_norm)] if config.clip_norm else [],
-                      callbacks=[w for w in watchers if w is not None])
+        StopOnRequest(seams.should_stop, saver.save_now if saver else None)
+        if seams.should_stop else None]
+    clip = [ClipGlobalNorm(config.clip_norm)] if config.clip_norm else []
+    trainer = Trainer(model, optimizer, seams.sampler, grad_hooks=[*seams.grad_hooks, *clip],
+                      callbacks=[w for w in watchers if w is not None], scorer=seams.scorer)
     history = trainer.fit(x_train, y_train, rng=rng, epochs=config.epochs,
                           iterations=config.iterations, validation=validation,
                           state=resume.state if resume else None)
     model.release_scratch()  # training is over: its scratch arrays would outlive it
+    if not world.writes:
+        return TrainResult(model, history, math.nan, math.nan)
     if on_scoring is not None:
         on_scoring(len(x_all) + len(x_test))
     elif log is not None:

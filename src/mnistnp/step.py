@@ -60,7 +60,8 @@ def gradient(model: Sequential, x: np.ndarray, y: np.ndarray, batch: Batch,
              from_layer: int = 0, rows: BatchRows | None = None) -> tuple[float, np.ndarray]:
     """Forward and backward over ``batch``: its mean cost, and that mean's gradient.
 
-    A batch over MAX_CHUNK rows is taken in chunks whose gradients add up to the batch's.
+    A batch over MAX_CHUNK rows is taken in chunks whose gradients add up to the batch's; an
+    empty one has cost 0 and a zero gradient.
 
     Parameters
     ----------
@@ -91,6 +92,9 @@ def gradient(model: Sequential, x: np.ndarray, y: np.ndarray, batch: Batch,
         size = stop - start
     else:
         size = len(batch)
+    if size == 0:  # a process's share of a global batch smaller than the processes
+        model.grads.fill(0)
+        return 0.0, model.grads
     chunks = [batch] if size <= MAX_CHUNK else _chunks(batch, len(x))
     loss = 0.0
     total = None if len(chunks) == 1 else np.zeros_like(model.grads)

@@ -35,6 +35,8 @@ __all__ = [
     "train_step",
 ]
 
+# What scores a set: (model, images, labels) to (mean loss, accuracy), as ``evaluate``.
+Scorer = Callable[[Sequential, np.ndarray, np.ndarray], tuple[float, float]]
 # Batches between two sums of all weights (see _check_finite): a few µs saved per step.
 WEIGHT_CHECK_EVERY = 16
 
@@ -146,13 +148,17 @@ class Trainer:
         Change the flat gradient in place before each step (``ClipGlobalNorm``), in order.
     callbacks : sequence of Callback, default ()
         Watch the run, in order.
+    scorer : callable, optional
+        Scores the validation set after each epoch, as ``evaluate`` (the default) does: a
+        data-parallel run shares it out among its processes.
     """
 
     def __init__(self, model: Sequential, optimizer: Optimizer, sampler: Sampler, *,
                  grad_hooks: Sequence[GradHook] = (),
-                 callbacks: Sequence[Callback] = ()) -> None:
+                 callbacks: Sequence[Callback] = (), scorer: Scorer | None = None) -> None:
         self.model, self.optimizer, self.sampler = model, optimizer, sampler
         self.grad_hooks, self.callbacks = list(grad_hooks), list(callbacks)
+        self.scorer = scorer or evaluate
 
     def fit(self, x: np.ndarray, y: np.ndarray, *, rng: np.random.Generator,
             epochs: int | None = None, iterations: int | None = None,
@@ -266,7 +272,8 @@ class Trainer:
                 if state.finished:  # a callback's ctx.stop(): the epoch ends here
                     break
             seconds = time.perf_counter() - start
-            _end_epoch(history, model, optimizer, first, seconds, sampler, ctx.validation)
+            _end_epoch(history, model, optimizer, first, seconds, sampler, ctx.validation,
+                       self.scorer)
             state.epoch, state.batch = epoch, 0
             state.epoch_rng = dict(rng.bit_generator.state)
             if epoch == ctx.epochs:
@@ -312,7 +319,7 @@ def _check_finite(cost: float, model: Sequential, epoch: int, batch: int,
 
 def _end_epoch(history: History, model: Sequential, optimizer: Optimizer, first: int,
                seconds: float, sampler: Sampler,
-               validation: tuple[np.ndarray, np.ndarray] | None) -> None:
+               validation: tuple[np.ndarray, np.ndarray] | None, scorer: Scorer) -> None:
     done = history.costs[first:]
     history.epoch_loss.append(float(np.mean(done)))
     history.epoch_end.append(history.iterations)
@@ -320,6 +327,6 @@ def _end_epoch(history: History, model: Sequential, optimizer: Optimizer, first:
     history.epoch_seconds.append(seconds)
     seen = sampler.rows(len(done))
     history.epoch_samples_per_s.append(seen / seconds if seconds > 0 else math.inf)
-    val_loss, val_acc = evaluate(model, *validation) if validation else (math.nan, math.nan)
+    val_loss, val_acc = scorer(model, *validation) if validation else (math.nan, math.nan)
     history.epoch_val_loss.append(val_loss)
     history.epoch_val_accuracy.append(val_acc)

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Sequence
 
 from .. import datasets
 from ..errors import MnistnpError, MnistnpWarning, SettingError
+from ..mpi.launch import quiet_followers
 from ..version import __version__
-from . import download, evaluate, export, info, plot, predict, report, serve, train
+from . import download, evaluate, export, info, plot, predict, report, serve, sweep, train
 from .options import Exit, UsageError
 
 
@@ -31,7 +32,7 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
         prog="mnistnp", description="Train, evaluate and use NumPy neural networks on MNIST.")
     parser.add_argument("--version", action="version", version=f"mnistnp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (train, evaluate, predict, download, info, plot, report, export, serve):
+    for module in (train, evaluate, predict, download, info, plot, report, export, serve, sweep):
         command = module.add_parser(sub)
         command.set_defaults(func=module.run)
     return parser, dict(sub.choices)
@@ -94,6 +95,7 @@ _default_showwarning = warnings.showwarning
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
+    quiet_followers()  # under mpiexec, rank 0 alone speaks
     with warnings.catch_warnings():
         warnings.simplefilter("always", MnistnpWarning)  # every occurrence, not once per place
         warnings.showwarning = show_warning

@@ -22,41 +22,69 @@ from ..run_result import RunResult, SeedResult
 from ..signals import StopRequest
 from ..text import plural
 from ..train_config import TrainConfig
+from ..training_world import World
 from . import options as opt
 from .train_options import OVERRIDES, config_from_args
 from .train_options import add_parser as add_parser  # the command table in cli/__init__ looks here
 
 
 def run(args: argparse.Namespace) -> int:
+    world = _world()
     args.metrics_stream = None
     if args.metrics == "-":
         # The JSON lines own standard output (`| jq` reads them); the lines for a person go to
         # standard error, where the progress bar and warnings already are.
         args.metrics_stream = sys.stdout
         with contextlib.redirect_stdout(sys.stderr):
-            return _run(args)
-    return _run(args)
+            return _run(args, world)
+    return _run(args, world)
 
 
-def _run(args: argparse.Namespace) -> int:
-    run = _make_run(args)
-    if args.download:
+def _world() -> World:
+    """The processes training: those of ``mpiexec`` if it started this one (only then is
+    mpi4py imported), else this one alone."""
+    from ..mpi.launch import launched
+
+    if not launched():
+        return World()
+    try:
+        from ..mpi import MPIWorld
+
+        return MPIWorld()
+    except ImportError as e:
+        raise MnistnpError(f"started by mpiexec, but {e.name or 'mpi4py'} cannot be imported; "
+                           "pip install 'mnistnp[mpi]'") from None
+
+
+def _prepare(args: argparse.Namespace, world: World) -> Run:
+    """The run, its data fetched (by the writing process) and its files checked."""
+    run = _make_run(args, world)
+    if args.download and world.writes:
         from .download import fetch
 
         fetch(run.config.dataset, run.config.data_dir)  # with --resume, the checkpoint's
     try:
         run.check()
-        data = run.load_data()
     except RunSetupError as e:
         raise _usage(e) from None
+    return run
+
+
+def _run(args: argparse.Namespace, world: World) -> int:
+    # Every process must be able to start before any does: one that cannot would leave the
+    # others waiting.
+    run = world.agree(lambda: _prepare(args, world))
+    data = world.agree(run.load_data)
     if run.config.dataset not in datasets.REGISTRY:  # what the labels alone say the classes are
         print(f"data in {run.config.data_dir}: {datasets.describe(data)}", flush=True)
     try:
-        with StopRequest() as stop:
+        with StopRequest() as stop, world.guard():
             # The terminal's callbacks: the text lines, the bar, Ctrl-C (should_stop).
             lines = TextLog(lambda line: print(line, flush=True), run.config.log_every)
             shown = [lines] if args.no_progress else [lines, ProgressBar()]
-            run.execute(callbacks=shown, listeners=[Report(args)], should_stop=stop)
+            if not world.writes:
+                shown = []
+            run.execute(callbacks=shown, listeners=[Report(args, world)], should_stop=stop)
     except TrainingError as e:
         if e.setting is None:
             raise
@@ -72,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
 _LONGER = ("epochs", "iterations")  # what --resume may change: the run's length
 
 
-def _make_run(args: argparse.Namespace) -> Run:
+def _make_run(args: argparse.Namespace, world: World) -> Run:
     """The Run the options ask for: a new one, or the one --resume names going on."""
     command = ["mnistnp", *args.argv]
     if args.resume is None:
@@ -80,7 +108,7 @@ def _make_run(args: argparse.Namespace) -> Run:
             return Run(config_from_args(args), args.run_dir, recipe=args.recipe,
                        repeats=args.repeats, out=args.out, plot=args.plot,
                        metrics=args.metrics_stream or args.metrics, overwrite=args.overwrite,
-                       checkpoint_every=args.checkpoint_every, command=command)
+                       checkpoint_every=args.checkpoint_every, command=command, world=world)
         except RunSetupError as e:
             raise _usage(e) from None
     given = [f"--{n.replace('_', '-')}" for n in (*OVERRIDES, "batch_size", "data_dir",
@@ -92,7 +120,7 @@ def _make_run(args: argparse.Namespace) -> Run:
                              f"and folder (only --epochs or --iterations, to make it longer); "
                              f"drop {', '.join(given) or '--recipe'}")
     try:
-        run = Run.resume(args.resume, args.epochs, args.iterations, command)
+        run = Run.resume(args.resume, args.epochs, args.iterations, command, world)
     except RunSetupError as e:
         raise _usage(e) from None
     args.recipe = run.recipe or "unknown"  # a resume's own is the run's
@@ -114,8 +142,8 @@ class Report(RunListener):
     """The lines a run prints: what trains and the plan before each seed, its accuracies and
     files after, the summary of several seeds, and where the settings are."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
+    def __init__(self, args: argparse.Namespace, world: World | None = None) -> None:
+        self.args, self.world = args, world or World()
 
     def on_seed_begin(self, run: Run, seed: int, config: TrainConfig, plan: Plan,
                       resume: Checkpoint | None) -> None:
@@ -127,6 +155,9 @@ class Report(RunListener):
         where = (resume.state.epoch, resume.state.batch) if resume else (None, 0)
         print(f"{plan.describe(config, *where)}; the time left is estimated after "
               f"{ESTIMATE_AFTER:g} s", flush=True)
+        shared = self.world.describe(plan.batch_size)
+        if shared:
+            print(f"processes: {shared}", flush=True)
 
     def on_scoring(self, run: Run, seed: int, images: int) -> None:
         print(f"scoring the model on {images:,} images (train, validation and test)",

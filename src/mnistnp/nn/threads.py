@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 __all__ = ["BLOCK", "MIN_SPLIT", "num_threads", "num_threads_owned", "owned", "owning", "run",
-           "run_blocks", "set_num_threads"]
+           "run_blocks", "set_num_threads", "share_cores"]
 
 ENV_VAR = "MNISTNP_NUM_THREADS"
 
@@ -45,6 +45,7 @@ class _Pool:
         self.threads: int | None = None  # None: from the environment, when first asked
         self.executor: ThreadPoolExecutor | None = None
         self.owned = False  # inside ``owned``: BLAS held at one thread, the cores are ours
+        self.cores: int | None = None  # this process's share of the CPUs (``share_cores``)
         self.blas: list[Any] | None = None  # threadpoolctl's controllers of the BLAS loaded
 
     def reset(self) -> None:
@@ -58,11 +59,26 @@ if hasattr(os, "register_at_fork"):
 
 
 def _cpus() -> int:
-    """The CPUs this process may run on."""
+    """The CPUs this process may run on, or its share of them (``share_cores``)."""
+    if _POOL.cores:
+        return _POOL.cores
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
+
+
+def share_cores(n: int | None) -> None:
+    """Count ``n`` CPUs as this process's own (None: those it may run on), where several
+    processes share a machine (the ranks of ``mpiexec`` on a node, a sweep's trials): the pool
+    then takes at most ``n`` threads inside ``owned``. A count set by ``set_num_threads`` or
+    ``MNISTNP_NUM_THREADS`` still wins."""
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise ValueError(f"the number of cores must be a positive int, got {n!r}")
+    if _POOL.executor is not None:
+        _POOL.executor.shutdown(wait=True)
+        _POOL.executor = None
+    _POOL.cores = n
 
 
 def _default_threads() -> int:

@@ -66,10 +66,22 @@ def running(app: App, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         The URL the server answers on, such as ``"http://127.0.0.1:41234/"``.
     """
     server = make_server(app, host, port)
-    thread = threading.Thread(target=server.run, name="mnistnp-serve", daemon=True)
+    closing = threading.Event()
+
+    def serve() -> None:
+        try:
+            server.run()
+        except OSError:
+            # Closing the sockets from this thread can catch the loop inside select() on them
+            # (EBADF): an ending, not an error.
+            if not closing.is_set():
+                raise
+
+    thread = threading.Thread(target=serve, name="mnistnp-serve", daemon=True)
     thread.start()
     try:
         yield f"http://{host}:{server.effective_port}/"
     finally:
+        closing.set()
         server.close()
         thread.join(timeout=10)
