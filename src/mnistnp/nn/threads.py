@@ -32,8 +32,9 @@ BLOCK = 32
 # OpenBLAS's idle threads spin for 2^OPENBLAS_THREAD_TIMEOUT cycles after each GEMM (2^28 by
 # default: most of a CNN step), on the very core a worker of ours would take: the fixed
 # benchmark CNN's step then took 72 ms with two threads of ours against 66 ms with one; with
-# OPENBLAS_THREAD_TIMEOUT=4 (set before NumPy loads OpenBLAS), 55 ms against 66 ms. So by
-# default our workers run only when that timeout is set below OpenBLAS's default.
+# OPENBLAS_THREAD_TIMEOUT=4 (set before NumPy loads OpenBLAS), 55 ms against 66 ms. So our
+# workers run inside ``owned`` (BLAS held at one thread), and outside it only when that timeout
+# is set below OpenBLAS's default.
 _BLAS_TIMEOUT_VAR, _BLAS_DEFAULT_TIMEOUT = "OPENBLAS_THREAD_TIMEOUT", 28
 
 
@@ -135,8 +136,8 @@ def owned(active: bool = True) -> Iterator[None]:
     if not active or _POOL.owned:
         yield
         return
-    # threadpoolctl's own context re-reads every library's state: 17 us, against 6 us for
-    # this, which a one-image prediction pays on every call.
+    # threadpoolctl's own context re-reads every library's state: 17 us a call, against 6 us
+    # for setting the count through its controllers directly.
     libraries = _blas_libraries() if num_threads_owned() > 1 else []
     before = [lib.get_num_threads() for lib in libraries]
     _POOL.owned = True
