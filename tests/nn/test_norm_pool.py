@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from gradcheck import TOL, bind_random, gradient_errors
 
-from mnistnp.nn.conv import Conv2D, channel_major
+from mnistnp.nn.conv import Conv2D
+from mnistnp.nn.layout import channel_major
 from mnistnp.nn.norm import BatchNorm
 from mnistnp.nn.pool import GlobalAvgPool, MaxPool2D
 

@@ -18,6 +18,7 @@ from . import threads
 from .base import Layer, Shape
 from .graph import GraphBuilder
 from .init import INITIALIZERS, check_init
+from .layout import channel_major, scratch_like
 from .random_layer import RandomLayer
 from .shorthand import Arg, Shorthand, fraction, whole
 
@@ -287,9 +288,11 @@ class ReLU(Layer):
         if not training:
             self._mask = np.empty(0)  # so no stale mask is ever reused
             return np.maximum(x, 0)
-        y = self._scratch("out", x.shape, x.dtype)
+        # Laid out as x: a convolution's channel-major output stays so (one contiguous run per
+        # channel of the batch), and so do the batch norm and pooling after it.
+        y = scratch_like(self, "out", x.shape, x.dtype, channel_major(x))
         # True where the unit is active; a bool mask is a quarter of a float32 one to write
-        mask = self._mask = self._scratch("mask", x.shape, np.dtype(bool))
+        mask = self._mask = scratch_like(self, "mask", x.shape, np.dtype(bool), channel_major(x))
 
         def rectify(lo: int, hi: int) -> None:  # samples lo:hi, on one thread
             np.maximum(x[lo:hi], 0, out=y[lo:hi])
@@ -299,7 +302,7 @@ class ReLU(Layer):
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        dx = self._scratch("dx", grad_out.shape, grad_out.dtype)
+        dx = scratch_like(self, "dx", grad_out.shape, grad_out.dtype, channel_major(self._mask))
         threads.run(lambda lo, hi: np.multiply(grad_out[lo:hi], self._mask[lo:hi],
                                                out=dx[lo:hi]), len(dx), dx.size)
         return dx

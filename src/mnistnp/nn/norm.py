@@ -10,9 +10,9 @@ import numpy as np
 
 from . import threads
 from .base import Layer, Shape
-from .conv import channel_major, scratch_like
 from .graph import GraphBuilder
 from .layers import with_channels
+from .layout import channel_major, scratch_like
 from .shorthand import Shorthand
 
 # Threads take at least two features each: NumPy sums a one-feature slice as a reduction to

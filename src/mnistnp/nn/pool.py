@@ -10,9 +10,10 @@ import numpy as np
 
 from . import threads
 from .base import Layer, Shape
-from .conv import FEW_IMAGES, _pair, channel_major, scratch_like
+from .conv import FEW_IMAGES, _pair
 from .graph import GraphBuilder
 from .layers import with_channels
+from .layout import channel_major, scratch_like
 from .shorthand import Arg, Shorthand, whole
 
 
