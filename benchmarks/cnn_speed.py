@@ -90,20 +90,13 @@ def training_case(name: str, layers: str, optimizer: str, target: float | None,
     (x, y), _ = data
     case = "cnn-recipe" if layers == recipe_layers() else "cnn"
     ran: dict[str, dict[str, str]] = {}
-
-    def run(which: str) -> Run:
-        def measure(r: int) -> float:
-            value, ran[which] = side(which, case, r)
-            return value
-        return measure
-
-    runs: list[Run | None] = [run("mnistnp"), None]
+    runs: list[Run | None] = [_measure(ran, "mnistnp", case), None]
     note = NO_TORCH
     if torch is not None:
         state = dict(np.random.default_rng(CHECK_SEED).bit_generator.state)
         note = check_losses(layers, optimizer, x, y, state,
                             np.random.default_rng(CHECK_SEED).permutation(len(x)))
-        runs[1] = run("pytorch")
+        runs[1] = _measure(ran, "pytorch", case)
     ours, theirs = alternate(runs, repeats)
     goal = f">= {target:.1f}x" if target is not None else "none (informative)"
     result = Result(name, "samples/s", ours, theirs, "PyTorch", goal,
@@ -128,12 +121,12 @@ def latency_case(repeats: int, data: Any, target: float = 1.2) -> Result:
     _, (x_test, _) = data
     model = build(FIXED)
     ran: dict[str, dict[str, str]] = {}
-    runs: list[Run | None] = [lambda r: _measure(ran, "mnistnp", r), None]
+    runs: list[Run | None] = [_measure(ran, "mnistnp", "cnn-latency"), None]
     if torch is not None:
         twin = torch_cnn.proba(torch_cnn.twin(model), x_test[:1])
         if not np.allclose(twin().numpy(), model.predict_proba(x_test[:1]), atol=1e-5):
             raise AssertionError("mnistnp and PyTorch disagree on the image's probabilities")
-        runs[1] = lambda r: _measure(ran, "pytorch", r)
+        runs[1] = _measure(ran, "pytorch", "cnn-latency")
     ours, theirs = alternate(runs, repeats)
     result = Result("CNN one-image prediction latency", "µs", ours, theirs, "PyTorch",
                     f">= {target:.1f}x", note=f"median of {LATENCY_CALLS} calls per repeat, "
@@ -151,9 +144,12 @@ def latency_case(repeats: int, data: Any, target: float = 1.2) -> Result:
     return result
 
 
-def _measure(ran: dict[str, dict[str, str]], which: str, r: int) -> float:
-    value, ran[which] = side(which, "cnn-latency", r)
-    return value
+def _measure(ran: dict[str, dict[str, str]], which: str, case: str) -> Run:
+    """A run of one side of ``case`` in its own process, keeping what ran in ``ran[which]``."""
+    def measure(r: int) -> float:
+        value, ran[which] = side(which, case, r)
+        return value
+    return measure
 
 
 def _ran(ran: dict[str, dict[str, str]]) -> str:

@@ -12,7 +12,7 @@ OpenBLAS at 2 threads either way, beside PyTorch's step of the fixed CNN (2 thre
 alternated repeats, medians of the per-step time. ``split``: one pass (im2col, col2im, a
 ReLU) at several sizes, 1 against 2 threads, after a GEMM as in a step, to set the threshold
 ``threads.MIN_SPLIT``. ``im2col``: its one strided copy against its kh*kw copies by batch
-size (``conv.FEW_IMAGES``). ``latency``: ``predict_proba`` of one uint8 (1, 28, 28) image by the
+size (``columns.FEW_IMAGES``). ``latency``: ``predict_proba`` of one uint8 (1, 28, 28) image by the
 fixed CNN against PyTorch's same network under ``torch.inference_mode()``, at 1 and 2
 threads (BLAS and PyTorch), medians over many calls, alternated. ``--src`` imports mnistnp
 from another source tree (e.g. main's, from ``git archive``) for a before/after.
@@ -182,15 +182,16 @@ def split_size(mnistnp: Any, n: int, gemm: Callable[[], Any], repeats: int) -> N
     """The passes of the second conv layer of the fixed CNN for a batch of ``n``."""
     from harness import alternate
 
-    from mnistnp.nn import conv
+    from mnistnp.nn import columns
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, 32, 14, 14), dtype=np.float32)
     xp = np.zeros((32, n, 18, 18), np.float32).transpose(1, 0, 2, 3)
     cols = np.empty((32, 5, 5, n, 14, 14), np.float32)
     dxp = np.empty((32, n, 18, 18), np.float32)
+    spread = np.empty_like(dxp)
     relu = mnistnp.ReLU()
-    passes = {"im2col": lambda: conv.im2col(xp, (5, 5), (1, 1), cols),
-              "col2im": lambda: conv.col2im(cols, (1, 1), dxp),
+    passes = {"im2col": lambda: columns.im2col(xp, (5, 5), (1, 1), cols),
+              "col2im": lambda: columns.col2im(cols, (1, 1), dxp, spread),
               "relu fwd": lambda: relu.forward(x, training=True)}
     for name, f in passes.items():
         def timed(threads: int, f: Callable[[], Any] = f) -> Callable[[int], float]:
@@ -215,16 +216,16 @@ def im2col_case(repeats: int) -> None:
     by batch size: where ``FEW_IMAGES`` should end."""
     from harness import alternate, median_call_us
 
-    from mnistnp.nn import conv
+    from mnistnp.nn import columns
     print("im2col: 32 channels 18x18 padded, 5x5, µs (median of 30 calls): strided / looped")
     for n in (1, 4, 8, 16, 32, 128):
         xp = np.zeros((32, n, 18, 18), np.float32).transpose(1, 0, 2, 3)
         cols = np.empty((32, 5, 5, n, 14, 14), np.float32)
         one, loop = alternate([
             lambda _, xp=xp, cols=cols: median_call_us(
-                lambda: conv._im2col_strided(xp, (1, 1), cols), 30, 3),
+                lambda: columns._im2col_strided(xp, (1, 1), cols), 30, 3),
             lambda _, xp=xp, cols=cols: median_call_us(
-                lambda: conv._im2col(xp, (1, 1), cols), 30, 3)], repeats)
+                lambda: columns._im2col(xp, (1, 1), cols), 30, 3)], repeats)
         print(f"  batch {n:3d}: {statistics.median(one):8.1f} / {statistics.median(loop):8.1f}")
 
 

@@ -18,7 +18,8 @@ from gradcheck import (
 )
 
 from mnistnp.nn import ReLU, Sequential
-from mnistnp.nn.conv import Conv2D, col2im, conv_geometry, im2col
+from mnistnp.nn.columns import col2im, im2col
+from mnistnp.nn.conv import Conv2D, conv_geometry
 from mnistnp.nn.layout import channel_major
 from mnistnp.nn.norm import BatchNorm
 from mnistnp.nn.pool import GlobalAvgPool, MaxPool2D

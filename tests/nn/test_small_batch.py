@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mnistnp.nn import network
-from mnistnp.nn.conv import FEW_IMAGES, _im2col, _im2col_strided, im2col
+from mnistnp.nn.columns import FEW_IMAGES, _im2col, _im2col_strided, im2col
 from mnistnp.nn.pool import MaxPool2D
 
 

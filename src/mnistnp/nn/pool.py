@@ -10,7 +10,8 @@ import numpy as np
 
 from . import threads
 from .base import Layer, Shape
-from .conv import FEW_IMAGES, _pair
+from .columns import FEW_IMAGES
+from .conv import _pair
 from .graph import GraphBuilder
 from .layers import with_channels
 from .layout import channel_major, scratch_like
