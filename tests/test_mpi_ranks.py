@@ -71,7 +71,8 @@ def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(("dtype", "optimizer", "atol"), [
-    ("float64", "adamw", 1e-10), ("float64", "sgd", 1e-10), ("float32", "sgd", 1e-5)])
+    ("float64", "adamw", 1e-10), ("float64", "sgd", 1e-10), ("float32", "sgd", 1e-5),
+    ("float32", "adamw", 1e-4)])
 @pytest.mark.parametrize("batch", [64, 100])
 def test_n_processes_end_with_one_processs_weights(script: Path, tmp_path: Path, dtype: str,
                                                    optimizer: str, atol: float,
@@ -79,9 +80,11 @@ def test_n_processes_end_with_one_processs_weights(script: Path, tmp_path: Path,
     """257 rows in batches of 64 (not a multiple of 3; a last batch of one row, fewer than 2
     or 3 ranks) or 100; one process in this interpreter's place, then 1, 2 and 3 ranks.
 
-    Adam in float32 is left out: it divides each gradient by its own running size, so for a
-    weight whose gradient is near 0 a reordered float32 sum can move the step by a good part
-    of the rate (docs/mpi.md gives the figures).
+    Adam in float32 is held to 1e-4, not 1e-5: it divides each step by the running size of the
+    weight's own gradient, and where that gradient is a sum cancelling to near 0 (1e-7 from
+    terms far larger), the reordered float32 sum differs by a few tenths of a percent, which
+    Adam's epsilon (1e-8, of the gradient's order there) passes into the step (docs/mpi.md
+    gives the figures). A rank missing from the sum would be off by a good part of the rate.
     """
     alone = tmp_path / "alone"
     alone.mkdir()
