@@ -141,6 +141,8 @@ def test_rank_0_alone_writes_and_prints(tmp_path: Path) -> None:
     settings = json.loads((tmp_path / "run" / "settings.json").read_text())
     assert settings["processes"] == 2 and settings["threads_per_process"] >= 1
     assert len(set(settings["process_ids"])) == 2  # by rank, for a killed rank's id
+    ids = ", ".join(str(i) for i in settings["process_ids"])
+    assert f"1 thread each; process ids by rank: {ids}" in done.stdout
     epochs = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert len(epochs) == 2  # one writer: each epoch once
     assert (tmp_path / "run" / "model.npz").is_file()

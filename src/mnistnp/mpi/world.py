@@ -19,6 +19,7 @@ from .shared_data import node_shared
 from .sync import AllreduceMean, InStep, ShardedScorer
 
 T = TypeVar("T")
+SAID_IDS = 8  # process ids on the start line; more would not fit a line
 
 
 def cores_per_rank(ranks_on_node: int) -> int:
@@ -193,13 +194,19 @@ class MPIWorld(World):
         Returns
         -------
         str
-            Such as ``"2 processes, global batch 256, 128 per process, 1 thread each"``.
+            Such as ``"2 processes, global batch 256, 128 per process, 1 thread each;
+            process ids by rank: 7096, 7098"`` (the first ``SAID_IDS``).
         """
         sizes = {hi - lo for lo, hi in (share(batch_size, r, self.size)
                                          for r in range(self.size))}
         per = "-".join(str(s) for s in sorted(sizes))
+        # mpiexec names a killed process by its id alone: said here, the id maps to the rank
+        # in the same output (settings.json lists them all).
+        ids = ", ".join(str(i) for i in self.process_ids[:SAID_IDS])
+        more = ", ..." if self.size > SAID_IDS else ""
         return (f"{self.size} process{'es' * (self.size != 1)}, global batch {batch_size:,}, "
-                f"{per} per process, {self.threads} thread{'s' * (self.threads != 1)} each")
+                f"{per} per process, {self.threads} thread{'s' * (self.threads != 1)} each; "
+                f"process ids by rank: {ids}{more}")
 
     def settings(self) -> dict[str, Any]:
         """What settings.json records: the processes, their threads and their ids.
