@@ -223,6 +223,35 @@ def test_a_failing_rank_ends_the_job_within_10_s(tmp_path: Path, how: str, said:
     assert elapsed < 10 + 5  # the job's end within 10 s of the fault, after ~2 s of start-up
 
 
+def test_a_killed_rank_of_the_command_is_named_within_10_s(tmp_path: Path) -> None:
+    """``mnistnp`` under mpiexec: each rank's supervisor outlives it and says which rank a
+    signal killed (as the out-of-memory killer's SIGKILL would), and the job ends."""
+    data = write_idx_dir(tmp_path / "data")
+    assert MPIEXEC is not None
+    job = subprocess.Popen([MPIEXEC, "-n", "2", *mnistnp_cli(), "train", "--data-dir",
+                            str(data), "--hidden", "8", "--iterations", "100000",
+                            "--batch-size", "16", "--run-dir", str(tmp_path / "run"),
+                            "--no-progress", "--log-every", "20"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert job.stdout is not None
+    ids: list[int] = []
+    for line in job.stdout:  # the start line lists the ranks' process ids
+        if "process ids by rank: " in line:
+            ids = [int(i) for i in line.split("process ids by rank: ")[1].split(", ")]
+        if line.startswith("iteration") and ids:
+            break
+    start = time.monotonic()
+    os.kill(ids[1], signal.SIGKILL)
+    _, err = job.communicate(timeout=30)
+    assert time.monotonic() - start < 10
+    # mpiexec's status is its ranks' worst: 137 from the supervisor, or 9 from the survivor
+    # it killed, whichever it counts first.
+    assert job.returncode in (128 + signal.SIGKILL, signal.SIGKILL), err
+    said = f"mnistnp: error: rank 1 of 2 (process {ids[1]}) was killed by SIGKILL"
+    assert err.count(said) == 1, err
+    assert "rank 0" not in err  # the survivor, ended by mpiexec, says nothing
+
+
 def test_ctrl_c_checkpoints_and_the_run_resumes(tmp_path: Path) -> None:
     data = write_idx_dir(tmp_path / "data")
     run = tmp_path / "run"

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from .. import datasets
 from ..errors import MnistnpError, MnistnpWarning, SettingError
+from ..mpi import supervise
 from ..mpi.launch import quiet_followers
 from ..version import __version__
 from . import download, evaluate, export, info, plot, predict, report, serve, sweep, train
@@ -95,6 +96,9 @@ _default_showwarning = warnings.showwarning
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
+    if supervise.wanted(None if argv is None else list(argv)):
+        supervise.become(sys.argv[1:])  # under mpiexec: a supervisor that names a killed rank
+    supervise.die_with_supervisor()
     quiet_followers()  # under mpiexec, rank 0 alone speaks
     with warnings.catch_warnings():
         warnings.simplefilter("always", MnistnpWarning)  # every occurrence, not once per place
