@@ -84,7 +84,8 @@ def test_n_processes_end_with_one_processs_weights(script: Path, tmp_path: Path,
     weight's own gradient, and where that gradient is a sum cancelling to near 0 (1e-7 from
     terms far larger), the reordered float32 sum differs by a few tenths of a percent, which
     Adam's epsilon (1e-8, of the gradient's order there) passes into the step (docs/mpi.md
-    gives the figures). A rank missing from the sum would be off by a good part of the rate.
+    gives the figures). With one rank's gradient left out of the sum, half the weights end
+    over 1e-4 away.
     """
     alone = tmp_path / "alone"
     alone.mkdir()
