@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from .. import datasets
 from ..errors import MnistnpError, MnistnpWarning, SettingError
-from ..mpi import supervise
+from ..mpi import faults, supervise
 from ..mpi.launch import quiet_followers
 from ..version import __version__
 from . import download, evaluate, export, info, plot, predict, report, serve, sweep, train
@@ -173,4 +173,5 @@ def _main(argv: Sequence[str] | None) -> int:
         return 1
     except KeyboardInterrupt:
         print("mnistnp: interrupted", file=sys.stderr)
+        faults.end_shared_job(130)  # under mpiexec, the other ranks may wait for this one
         return 130

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
 from ..errors import MnistnpError
+
+# Seconds a rank whose MPI call failed waits before ending the job, so that the supervisor of
+# a rank that died says which one (it does within milliseconds).
+PEER_GRACE = 0.5
 
 
 def why(error: BaseException) -> str:
@@ -47,10 +52,25 @@ def abort(comm: Any, error: BaseException, status: int = 1) -> None:
         The job's exit status.
     """
     stream = sys.__stderr__ or sys.stderr
-    stream.write(f"mnistnp: error: rank {comm.Get_rank()} of {comm.Get_size()} failed: "
-                 f"{why(error)}; ending all ranks\n")
-    stream.flush()
+    rank = f"rank {comm.Get_rank()} of {comm.Get_size()}"
+    if _from_mpi(error):
+        # A collective failed under this rank: most often because another rank died in it
+        # (killed, out of memory). Its supervisor names it within milliseconds, and this
+        # rank's MPI_Abort would end that supervisor too: give it time to speak first.
+        first = str(error).split(", error stack")[0].splitlines()[0] if str(error) else "?"
+        stream.write(f"mnistnp: error: {rank} stopped: MPI failed ({first}), as it does when "
+                     "another rank dies; ending all ranks\n")
+        stream.flush()
+        time.sleep(PEER_GRACE)
+    else:
+        stream.write(f"mnistnp: error: {rank} failed: {why(error)}; ending all ranks\n")
+        stream.flush()
     comm.Abort(status)
+
+
+def _from_mpi(error: BaseException) -> bool:
+    """Whether MPI itself raised ``error`` (mpi4py's ``MPI.Exception``)."""
+    return type(error).__module__.startswith("mpi4py")
 
 
 @contextlib.contextmanager
@@ -96,3 +116,22 @@ def install_excepthook(comm: Any) -> None:
         abort(comm, value)
 
     sys.excepthook = hook
+
+
+def end_shared_job(status: int) -> None:
+    """End every rank when this one stops outside a stop all agreed on (a Ctrl-C at start-up
+    or while scoring): the others may be waiting in MPI, where no signal reaches Python.
+
+    Does nothing without MPI, or before it starts, or with one rank.
+
+    Parameters
+    ----------
+    status : int
+        The job's exit status.
+    """
+    if "mpi4py" not in sys.modules:
+        return
+    from mpi4py import MPI
+
+    if MPI.Is_initialized() and not MPI.Is_finalized() and MPI.COMM_WORLD.Get_size() > 1:
+        MPI.COMM_WORLD.Abort(status)

@@ -97,8 +97,14 @@ def supervise(args: list[str]) -> int:
     env = dict(os.environ, **{CHILD: str(os.getpid())})
     child = subprocess.Popen([sys.executable, "-m", "mnistnp.cli", *args], env=env,
                              close_fds=False, start_new_session=True)
+    passed_on: set[int] = set()
+
+    def pass_on(signum: int, frame: object) -> None:
+        passed_on.add(signum)
+        child.send_signal(signum)
+
     for sig in FORWARDED:  # its own session: each signal reaches it once, from here
-        signal.signal(sig, lambda signum, frame: child.send_signal(signum))
+        signal.signal(sig, pass_on)
     while True:
         try:
             status = child.wait()
@@ -108,10 +114,18 @@ def supervise(args: list[str]) -> int:
     if status >= 0:
         return status
     killed = signal.Signals(-status)
-    sys.stderr.write(f"mnistnp: error: rank {_first(_RANK)} of {_first(_SIZE)} (process "
-                     f"{child.pid}) was killed by {killed.name}{WHY.get(killed, '')}; "
-                     "ending all ranks\n")
-    sys.stderr.flush()
+    if killed not in passed_on:  # not the user's own Ctrl-C or the launcher's SIGTERM
+        sys.stderr.write(f"mnistnp: error: rank {_first(_RANK)} of {_first(_SIZE)} (process "
+                         f"{child.pid}) was killed by {killed.name}{WHY.get(killed, '')}; "
+                         "ending all ranks\n")
+        sys.stderr.flush()
+    if killed != signal.SIGKILL:
+        # Die as the rank did, so mpiexec sees what it would have seen without this
+        # supervisor (a death by a signal, which it answers by ending every rank). For
+        # SIGKILL, the exit status says it as well, without mpiexec's own block of lines
+        # naming this process's id.
+        signal.signal(killed, signal.SIG_DFL)
+        os.kill(os.getpid(), killed)
     return 128 - status
 
 
