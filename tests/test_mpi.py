@@ -113,3 +113,37 @@ def test_a_plain_train_never_imports_mpi4py(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "run" / "model.npz").is_file()
+
+
+class _Comm:
+    """What abort needs of a communicator (mpi4py's method names), recording the Abort."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+
+    def Get_rank(self) -> int:
+        return 0
+
+    def Get_size(self) -> int:
+        return 2
+
+    def Abort(self, status: int) -> None:
+        self.status = status
+
+
+def test_a_failed_mpi_call_is_said_as_a_peers_death_not_this_ranks_fault(
+        capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    mpi = pytest.importorskip("mpi4py.MPI")
+    from mnistnp.mpi import faults
+
+    monkeypatch.setattr(faults, "PEER_GRACE", 0.0)
+    comm = _Comm()
+    faults.abort(comm, mpi.Exception(mpi.ERR_OTHER))
+    said = capfd.readouterr().err  # on the original standard error
+    assert said == ("mnistnp: error: rank 0 of 2 stopped: MPI failed (Other MPI error), as it "
+                    "does when another rank dies; ending all ranks\n")
+    assert comm.status == 1
+    faults.abort(comm, RuntimeError("a fault on purpose"), 3)
+    assert capfd.readouterr().err == ("mnistnp: error: rank 0 of 2 failed: RuntimeError: a "
+                                       "fault on purpose; ending all ranks\n")
+    assert comm.status == 3
