@@ -22,7 +22,8 @@ import sys
 
 # Set in the child's environment to the supervisor's process id: the child is the rank.
 CHILD = "MNISTNP_SUPERVISOR"
-_SIZE = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")  # as launch.py reads them
+# As launch.py reads them: this file runs as a script, importing nothing of mnistnp.
+_SIZE = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
 _RANK = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 WHY = {signal.SIGKILL: " (the out-of-memory killer, or kill -9)",
@@ -105,12 +106,7 @@ def supervise(args: list[str]) -> int:
 
     for sig in FORWARDED:  # its own session: each signal reaches it once, from here
         signal.signal(sig, pass_on)
-    while True:
-        try:
-            status = child.wait()
-            break
-        except InterruptedError:  # pragma: no cover - wait retries on EINTR since 3.5
-            continue
+    status = child.wait()  # retried after each signal handled (PEP 475)
     if status >= 0:
         return status
     killed = signal.Signals(-status)
