@@ -131,6 +131,7 @@ class _Comm:
         self.status = status
 
 
+@pytest.mark.mpi  # where mpi4py is installed (CI's multi-process run)
 def test_a_failed_mpi_call_is_said_as_a_peers_death_not_this_ranks_fault(
         capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     mpi = pytest.importorskip("mpi4py.MPI")
