@@ -96,7 +96,7 @@ _default_showwarning = warnings.showwarning
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
-    if supervise.wanted(None if argv is None else list(argv)):
+    if supervise.wanted(argv):
         supervise.become(sys.argv[1:])  # under mpiexec: a supervisor that names a killed rank
     supervise.die_with_supervisor()
     quiet_followers()  # under mpiexec, rank 0 alone speaks

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 
 # Set in the child's environment to the supervisor's process id: the child is the rank.
 CHILD = "MNISTNP_SUPERVISOR"
@@ -34,12 +35,12 @@ def _first(names: tuple[str, ...]) -> str:
     return next((os.environ[n] for n in names if os.environ.get(n, "").strip().isdigit()), "?")
 
 
-def wanted(argv: list[str] | None) -> bool:
+def wanted(argv: Sequence[str] | None) -> bool:
     """Whether this ``mnistnp`` command should hand its rank to a supervisor.
 
     Parameters
     ----------
-    argv : list of str or None
+    argv : sequence of str or None
         The arguments ``main`` was given: None for the real command line (a call from Python
         with its own arguments is never supervised).
 
