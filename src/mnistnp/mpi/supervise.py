@@ -6,8 +6,9 @@ mpiexec kills the other ranks at once (SIGKILL, no handler runs) and names the d
 process id alone. So the process mpiexec starts becomes this file, run as a script (only the
 standard library: a few MB, not mnistnp's imports), which starts the real rank as its child,
 passes it the signals a launcher sends (Ctrl-C, SIGTERM), and when the child dies by a signal
-writes the line and exits with 128 + the signal, which makes mpiexec end the job. The child
-dies with its supervisor (``PR_SET_PDEATHSIG``), so mpiexec's own clean-up still ends it.
+writes the line, then exits with 137 after a SIGKILL or dies by the same signal after any other,
+which makes mpiexec end the job. The child dies with its supervisor (``PR_SET_PDEATHSIG``), so
+mpiexec's own clean-up still ends it.
 
 Linux only (``prctl``); elsewhere, or when another program already owns MPI in the process
 (``mpi4py.futures``), the rank runs unsupervised as before.
@@ -94,7 +95,8 @@ def supervise(args: list[str]) -> int:
     Returns
     -------
     int
-        The child's exit status, or 128 + the signal that killed it.
+        The child's exit status, or 137 if SIGKILL killed it (another signal kills this
+        process too, before it returns).
     """
     env = dict(os.environ, **{CHILD: str(os.getpid())})
     child = subprocess.Popen([sys.executable, "-m", "mnistnp.cli", *args], env=env,
