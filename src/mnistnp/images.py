@@ -14,7 +14,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
-from . import ink, plain, stroke
+from . import enlarged, ink, plain, stroke
 from .errors import ImageError, os_problem
 from .morphology import shrink
 
@@ -103,7 +103,8 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
     stored as the datasets store theirs (28x28, light on a black edge) is used as it is when it
     is framed as MNIST frames its digits, or whatever its framing if ``refit`` is False (for a
     model of Fashion-MNIST, whose clothes fill the frame); otherwise it is fitted and centred,
-    a pen far bolder than MNIST's thinned first and one far finer grown after (``stroke``).
+    a pen far bolder than MNIST's thinned first and one far finer grown after (``stroke``). An
+    image enlarged in blocks from under 28x28 pixels is first enlarged smoothly (``enlarged``).
 
     Parameters
     ----------
@@ -139,6 +140,7 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
         raise ImageError(f"{name}: cannot decode image ({e})") from None
     if _in_dataset_format(grey) and (not refit or _framed(grey)):
         return grey.copy()
+    grey = enlarged.smoothed(grey)
     found = plain.find_ink(shrink(grey, ink.WORK / max(grey.shape)), name)
     crop = stroke.normalised(found if found is not None else ink.find_ink(grey, name))
     return stroke.filled_out(_centre(crop))
