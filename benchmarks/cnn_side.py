@@ -25,7 +25,7 @@ import numpy as np
 import mnistnp
 
 FIXED = "conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:128"  # the fixed benchmark CNN
-RANDOM_ITEMS = ("affine", "shift", "dropout")  # left out of the recipe's timing twin
+RANDOM_ITEMS = ("stroke", "affine", "shift", "dropout")  # left out of the recipe's timing twin
 BATCH = 128
 SEED = 0
 STEPS, WARMUP = 60, 5  # an epoch is 469 steps

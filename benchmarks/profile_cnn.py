@@ -6,8 +6,8 @@ norm, elementwise layers, loss, optimizer, gathering, augmentation), against its
 
 ``--net fixed`` (the default) is the benchmark's fixed
 conv:32:5,maxpool:2,conv:64:5,maxpool:2,dense:128 with Adam (lr 1e-3); ``--net recipe`` the
-cnn recipe's whole network (affine augmentation, batch norm, dropout) with its Nesterov SGD
-at its peak rate. Batch 128, float32, MNIST.
+cnn recipe's whole network (stroke and affine augmentation, batch norm, dropout) with its
+Nesterov SGD at its peak rate. Batch 128, float32, MNIST.
 
 The steps are the library's own: ``Trainer.fit`` (what ``fit`` runs) for ``--steps``
 iterations. The phases are timed by wrapping, from here, without editing the library: each
@@ -49,7 +49,8 @@ GROUPS = {"Conv2D": "conv other (padding, bias, layout copies)", "Dense": "dense
           "Rescale": "elementwise: Rescale (uint8 to float)",
           "Flatten": "elementwise: Flatten (its copy)", "AddChannel": "elementwise: AddChannel",
           "Dropout": "elementwise: dropout", "RandomAffine": "augmentation (RandomAffine)",
-          "RandomShift": "augmentation (RandomShift)"}
+          "RandomShift": "augmentation (RandomShift)",
+          "RandomStroke": "augmentation (RandomStroke)"}
 
 
 class Clock:
