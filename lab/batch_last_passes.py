@@ -15,7 +15,8 @@ with n the whole batch of 128, a plain (C, H, W, N) one. Its pooling keeps the s
 from __future__ import annotations
 
 import argparse
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -23,15 +24,13 @@ from threadpoolctl import threadpool_limits
 from mnistnp.nn.columns import col2im, im2col
 from mnistnp.nn.pool import MaxPool2D
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from harness import median_call_us  # the benchmarks' timing
+
 
 def median_ms(fn, repeats: int = 20) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
+    """Median milliseconds of ``repeats`` calls after one warm-up call."""
+    return median_call_us(fn, repeats, 1) / 1e3
 
 
 def columns(c: int, h: int, n: int) -> None:

@@ -27,17 +27,7 @@ from mnistnp.nn.columns import im2col
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import cnn_speed  # the benchmark's fixed CNN
-
-
-def median_us(fn, calls: int = 3000, warmup: int = 300) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e6
+from harness import median_call_us  # the benchmarks' timing
 
 
 def mechanism(blas) -> None:
@@ -93,11 +83,11 @@ def main() -> None:
     expected = model.predict_proba(image)
     for _ in range(args.rounds):
         conv_module.Conv2D._eval_chunk = as_is
-        before = median_us(lambda: model.predict_proba(image))
+        before = median_call_us(lambda: model.predict_proba(image), 3000, 300)
         conv_module.Conv2D._eval_chunk = rotating
         if not np.array_equal(model.predict_proba(image), expected):
             raise AssertionError("the rotating buffers changed the answer")
-        after = median_us(lambda: model.predict_proba(image))
+        after = median_call_us(lambda: model.predict_proba(image), 3000, 300)
         print(f"  one image, predict_proba: as it is {before:.1f} us, rotating columns "
               f"{after:.1f} us")
     conv_module.Conv2D._eval_chunk = as_is

@@ -19,26 +19,26 @@ Each is checked against im2col + GEMM (``mnistnp.nn.columns.im2col``, as ``Conv2
 from __future__ import annotations
 
 import argparse
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from mnistnp.nn.columns import im2col
 
-G = np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]], np.float32)
-BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float32)
-AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float32)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from harness import median_call_us  # the benchmarks' timing
 
 
 def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
+    """Median milliseconds of ``repeats`` calls after one warm-up call."""
+    return median_call_us(fn, repeats, 1) / 1e3
+
+
+G = np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]], np.float32)
+BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float32)
+AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float32)
 
 
 def layer(c: int, f: int, h: int, n: int, repeats: int) -> None:
