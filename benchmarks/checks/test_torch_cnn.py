@@ -44,7 +44,7 @@ def test_recipe_twin_leaves_out_only_the_random_layers() -> None:
     kinds = [layer.kind for layer in cnn_speed.build(cnn_speed.recipe_layers()).layers]
     full = mnistnp.network(mnistnp.RECIPES["cnn"].model.layers, (28, 28), 10).layers
     assert kinds == [layer.kind for layer in full
-                     if layer.kind not in ("RandomAffine", "Dropout")]
+                     if layer.kind not in ("RandomStroke", "RandomAffine", "Dropout")]
     assert "BatchNorm" in kinds
 
 
