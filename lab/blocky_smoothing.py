@@ -10,6 +10,7 @@ Prints, per condition and variant, each model's accuracy (%) on the first ``--n`
 from __future__ import annotations
 
 import argparse
+import functools
 
 import numpy as np
 from PIL import Image
@@ -21,30 +22,19 @@ from mnistnp.synth import renders
 CONDITIONS = ("blocky-8", "blocky-12", "blocky-16", "scan")
 
 
-def enlarging(method: Image.Resampling):
-    """``enlarged.smoothed`` with the source enlarged again by ``method``."""
-    def smoothed(grey: np.ndarray) -> np.ndarray:
-        rows, cols = enlarged.source_pixels(grey, 0), enlarged.source_pixels(grey, 1)
-        if rows is None or cols is None:
-            return grey
-        height, width = grey.shape
-        source = Image.fromarray(grey[np.ix_(rows, cols)])
-        return np.asarray(source.resize((width, height), method))
-    return smoothed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+")
     parser.add_argument("--n", type=int, default=1000)
     args = parser.parse_args()
     models = [load_model(path) for path in args.models]
-    variants = {"left out": lambda grey: grey,
-                "bilinear": enlarging(Image.Resampling.BILINEAR),
-                "bicubic": enlarging(Image.Resampling.BICUBIC),
-                "Lanczos": enlarging(Image.Resampling.LANCZOS)}
-    _, (x_test, y_test) = datasets.load("mnist")
     kept = enlarged.smoothed
+    variants = {"left out": lambda grey: grey,
+                **{name: functools.partial(kept, method=method) for name, method in (
+                    ("bilinear", Image.Resampling.BILINEAR),
+                    ("bicubic", Image.Resampling.BICUBIC),
+                    ("Lanczos", Image.Resampling.LANCZOS))}}
+    _, (x_test, y_test) = datasets.load("mnist")
     print("| condition | " + " | ".join(variants) + " |")
     print("|---" * (len(variants) + 1) + "|")
     try:

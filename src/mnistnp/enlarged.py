@@ -10,7 +10,8 @@ SMALL = 20  # a source of at most this many pixels a side (MNIST's box for a dig
 FACTOR = 3  # and only when each of its pixels became at least FACTOR x FACTOR
 
 
-def smoothed(grey: np.ndarray) -> np.ndarray:
+def smoothed(grey: np.ndarray,
+             method: Image.Resampling = Image.Resampling.LANCZOS) -> np.ndarray:
     """``grey`` itself, or, if it is a nearest-neighbour enlargement of an image of at most 20
     pixels a side (each pixel a block of at least 3x3), that small image enlarged back to the
     same size with Lanczos resampling. Such a source holds less detail than the 20-pixel box
@@ -24,6 +25,8 @@ def smoothed(grey: np.ndarray) -> np.ndarray:
     ----------
     grey : ndarray of shape (H, W), dtype uint8
         The image's grey levels.
+    method : PIL.Image.Resampling, default LANCZOS
+        How the source is enlarged again (the others were measured for the choice).
 
     Returns
     -------
@@ -35,8 +38,7 @@ def smoothed(grey: np.ndarray) -> np.ndarray:
         return grey
     source = grey[np.ix_(rows, cols)]
     height, width = grey.shape
-    return np.asarray(Image.fromarray(source).resize((width, height),
-                                                     Image.Resampling.LANCZOS))
+    return np.asarray(Image.fromarray(source).resize((width, height), method))
 
 
 def source_pixels(grey: np.ndarray, axis: int) -> np.ndarray | None:
@@ -55,8 +57,9 @@ def source_pixels(grey: np.ndarray, axis: int) -> np.ndarray | None:
     size = grey.shape[axis]
     lines = np.moveaxis(grey, axis, 0).reshape(size, -1)
     changes = np.flatnonzero((lines[1:] != lines[:-1]).any(axis=1)) + 1
-    if len(changes) < 2:
-        return None  # a blank image, or a single edge: nothing to tell a grid by
+    # At most three changes around each edge between runs (a line of each run beside it).
+    if not 2 <= len(changes) <= 3 * (SMALL - 1):
+        return None  # a blank image or a single edge (no grid to tell), or a finer one
     positions = np.arange(size)
     for n in range(2, min(SMALL, size // FACTOR) + 1):
         for offset in (0.5, 0.0):

@@ -104,7 +104,8 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
     is framed as MNIST frames its digits, or whatever its framing if ``refit`` is False (for a
     model of Fashion-MNIST, whose clothes fill the frame); otherwise it is fitted and centred,
     a pen far bolder than MNIST's thinned first and one far finer grown after (``stroke``). An
-    image enlarged in blocks from under 28x28 pixels is first enlarged smoothly (``enlarged``).
+    image enlarged in blocks from 20 pixels or less a side is first enlarged smoothly
+    (``enlarged``).
 
     Parameters
     ----------
