@@ -39,19 +39,34 @@ def prepare_all(job: tuple[str, int, str | None]) -> tuple[str, np.ndarray, np.n
     """One condition's renders through both preparations: (name, ours, ours refused, plain,
     plain refused, our seconds per image). Runs in a worker process."""
     name, n, src = job
-    if src and not sys.path[0] == src:  # this worker's first job: another tree's mnistnp
-        sys.path.insert(0, src)
-        for module in [m for m in sys.modules if m == "mnistnp" or m.startswith("mnistnp.")]:
-            del sys.modules[module]
-    from PIL import Image
-
+    use_tree(src)
     from mnistnp import datasets
-    from mnistnp.errors import ImageError
     from mnistnp.images import prepare_digit
 
     assert not src or Path(prepare_digit.__code__.co_filename).is_relative_to(src)
     _, (x_test, y_test) = datasets.load("mnist")
     files, _ = renders.render_set(name, x_test, y_test, n)
+    return (name, *prepare_files(files, name))
+
+
+def use_tree(src: str | None) -> None:
+    """In a worker process: import ``mnistnp`` from another tree's ``src`` folder from here on
+    (this tree's modules already imported, the renders among them, stay as they are)."""
+    if src and not sys.path[0] == src:  # this worker's first job
+        sys.path.insert(0, src)
+        for module in [m for m in sys.modules if m == "mnistnp" or m.startswith("mnistnp.")]:
+            del sys.modules[module]
+
+
+def prepare_files(files: list[bytes], name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                            np.ndarray, float]:
+    """Image files through both preparations: (ours, ours refused, plain, plain refused, our
+    seconds per image); a refused image is left blank."""
+    from PIL import Image
+
+    from mnistnp.errors import ImageError
+    from mnistnp.images import prepare_digit
+
     ours = np.zeros((len(files), 28, 28), np.uint8)
     plain = np.zeros_like(ours)
     ours_refused = np.zeros(len(files), bool)
@@ -69,7 +84,7 @@ def prepare_all(job: tuple[str, int, str | None]) -> tuple[str, np.ndarray, np.n
             plain_refused[i] = True
         else:
             plain[i] = seen
-    return name, ours, ours_refused, plain, plain_refused, seconds / max(1, len(files))
+    return ours, ours_refused, plain, plain_refused, seconds / max(1, len(files))
 
 
 def saved_preparations(path: str, name: str, n: int) -> tuple[str, np.ndarray, np.ndarray,
