@@ -103,16 +103,23 @@ def saved_preparations(path: str, name: str, n: int) -> tuple[str, np.ndarray, n
                 plain_refused, seconds)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
+def parser_for(description: str, conditions: list[str], n: int,
+               n_help: str) -> argparse.ArgumentParser:
+    """The options this benchmark and ``scans_bench.py`` share: models, digits per condition,
+    conditions, another tree to prepare with, workers, a markdown copy of the table."""
+    parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="a model file (repeat)")
-    parser.add_argument("--n", type=int, default=1000, help="renders per condition")
-    parser.add_argument("--conditions", nargs="+", choices=list(renders.CONDITIONS),
-                        default=list(renders.CONDITIONS))
+    parser.add_argument("--n", type=int, default=n, help=n_help)
+    parser.add_argument("--conditions", nargs="+", choices=conditions, default=conditions)
     parser.add_argument("--src", help="another tree's src folder to prepare with")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--markdown", help="also write the table here")
+    return parser
+
+
+def main() -> None:
+    parser = parser_for(__doc__ or "", list(renders.CONDITIONS), 1000, "renders per condition")
     parser.add_argument("--save", help="write every prepared image and label to this .npz")
     parser.add_argument("--prepared", help="read the prepared images from a --save file "
                         "instead of preparing them again (to measure a change of the models)")

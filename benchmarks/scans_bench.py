@@ -15,13 +15,12 @@ Needs scikit-learn (``pip install 'mnistnp[sklearn]'``), which ships the digits.
 
 from __future__ import annotations
 
-import argparse
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from render_bench import BELOW_PLAIN, REFUSALS, prepare_files, use_tree
+from render_bench import BELOW_PLAIN, REFUSALS, parser_for, prepare_files, use_tree
 
 from mnistnp.synth import scans
 
@@ -37,15 +36,8 @@ def prepare_condition(job: tuple[str, int, str | None]) -> tuple[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", required=True, help="a model file (repeat)")
-    parser.add_argument("--n", type=int, default=1797, help="digits per condition (at most 1797)")
-    parser.add_argument("--conditions", nargs="+", choices=list(scans.CONDITIONS),
-                        default=list(scans.CONDITIONS))
-    parser.add_argument("--src", help="another tree's src folder to prepare with")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--markdown", help="also write the table here")
+    parser = parser_for(__doc__ or "", list(scans.CONDITIONS), 1797,
+                        "digits per condition (at most 1797)")
     args = parser.parse_args()
     if not 1 <= args.n <= 1797:
         parser.error(f"--n: must be 1-1797 (the digits scikit-learn ships), got {args.n}")
