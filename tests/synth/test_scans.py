@@ -1,7 +1,7 @@
 """Real scans that are not MNIST (scikit-learn's 8x8 digits, ``mnistnp.synth.scans``), the fast
 subset of ``benchmarks/scans_bench.py``: no digit is refused but the one known below, and
-``predict``'s preparation reads as many right as the plain MNIST one (a digit of slack; the benchmark, 1,797 a
-condition, holds the 0.5-point target)."""
+``predict``'s preparation reads as many right as the plain MNIST one (a digit of slack; the
+benchmark, 1,797 a condition, holds the 0.5-point target)."""
 
 from __future__ import annotations
 
