@@ -1,6 +1,6 @@
 """How well ``predict`` reads real low-resolution scans that are not MNIST, against the plain
 MNIST preparation, with each model given: scikit-learn's 8x8 digits (``mnistnp.synth.scans``),
-dark on light, enlarged 4-8x as grey, RGB or RGBA files.
+dark on light, enlarged 4-8x (or to any side of 20-64 px) as grey, RGB or RGBA files.
 
     mnistnp train --out mlp.npz && mnistnp train --recipe cnn --out cnn.npz
     python benchmarks/scans_bench.py --model mlp.npz --model cnn.npz [--n 1797]

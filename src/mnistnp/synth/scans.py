@@ -5,8 +5,9 @@ NIST's forms by 13 people, scanned, each 32x32 bitmap counted in 4x4 blocks into
 
 These digits fill their frame (the bitmaps were cut to the digit), so the ink reaches the
 image's edges; their strokes are a cell or two wide. Each condition draws them dark on light
-and enlarges them 4-8x, as a user's scans come: ``benchmarks/scans_bench.py`` reads them all
-with ``predict``'s preparation and the plain one; ``tests/synth/test_scans.py`` reads a few.
+and enlarges them 4-8x, or to any side of 20-64 px, as a user's scans come:
+``benchmarks/scans_bench.py`` reads them all with ``predict``'s preparation and the plain one;
+``tests/synth/test_scans.py`` reads a few.
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ def margin(cells: np.ndarray, rng: np.random.Generator) -> bytes:
     return png(on_paper(enlarged(cells, rng, NEAREST, int(rng.integers(1, 5)))))
 
 
+def any_size(cells: np.ndarray, rng: np.random.Generator) -> bytes:
+    """Blocks of black on white enlarged to any side from 20 to 64 px (2.5-8x): cells of
+    uneven sizes, and under 3x3 pixels in the smallest."""
+    side = int(rng.integers(20, 65))
+    return png(on_paper(resized(cells, (side, side), NEAREST)))
+
+
 def grey_paper(cells: np.ndarray, rng: np.random.Generator) -> bytes:
     """Dark grey ink (0-90) on grey paper (200-250), blocks or smooth."""
     method = NEAREST if rng.random() < 0.5 else BILINEAR
@@ -77,6 +85,7 @@ CONDITIONS: dict[str, Render] = {
     "rgba": rgba,
     "margin": margin,
     "grey-paper": grey_paper,
+    "any-size": any_size,
 }
 
 
