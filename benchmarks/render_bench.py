@@ -103,14 +103,16 @@ def saved_preparations(path: str, name: str, n: int) -> tuple[str, np.ndarray, n
                 plain_refused, seconds)
 
 
-def parser_for(description: str, conditions: list[str], n: int,
-               n_help: str) -> argparse.ArgumentParser:
-    """The options this benchmark and ``scans_bench.py`` share: models, digits per condition,
-    conditions, another tree to prepare with, workers, a markdown copy of the table."""
+def parser_for(description: str, conditions: list[str], n: int | None = None,
+               n_help: str = "") -> argparse.ArgumentParser:
+    """The options this benchmark, ``scans_bench.py`` and ``fonts_bench.py`` share: models,
+    digits per condition (where ``n`` is given), conditions, another tree to prepare with,
+    workers, a markdown copy of the table."""
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="a model file (repeat)")
-    parser.add_argument("--n", type=int, default=n, help=n_help)
+    if n is not None:
+        parser.add_argument("--n", type=int, default=n, help=n_help)
     parser.add_argument("--conditions", nargs="+", choices=conditions, default=conditions)
     parser.add_argument("--src", help="another tree's src folder to prepare with")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)

@@ -6,14 +6,11 @@ of slack each: the full benchmark, 1,000 a condition, holds the 0.5-point target
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
+from both_ways import both_ways
 from PIL import Image
 
-from mnistnp.errors import ImageError
-from mnistnp.images import prepare_digit
 from mnistnp.nn import Sequential
 from mnistnp.synth import baseline, renders
 
@@ -29,18 +26,10 @@ def test_each_render_is_read_as_well_as_plainly(condition: str, model: Sequentia
                                                              ...]) -> None:
     _, (x_test, y_test) = mnist
     files, labels = renders.render_set(condition, x_test, y_test, N)
-    ours, plain, refused = [], [], []
-    for i, data in enumerate(files):
-        try:
-            ours.append(prepare_digit(Image.open(io.BytesIO(data)), condition))
-        except ImageError as e:
-            refused.append(f"{i}: {e}")
-            ours.append(np.zeros((28, 28), np.uint8))
-        seen = baseline.plain_prepare(Image.open(io.BytesIO(data)))
-        plain.append(np.zeros((28, 28), np.uint8) if seen is None else seen)
+    ours, plain, refused = both_ways(files, condition)
     assert not refused, refused
-    right = int(np.sum(model.predict(np.stack(ours)) == labels))
-    right_plain = int(np.sum(model.predict(np.stack(plain)) == labels))
+    right = int(np.sum(model.predict(ours) == labels))
+    right_plain = int(np.sum(model.predict(plain) == labels))
     originals = x_test[renders.chosen(condition, y_test, N)]
     right_originals = int(np.sum(model.predict(originals) == labels))
     assert right >= right_plain - 1, (right, right_plain)

@@ -5,16 +5,12 @@ benchmark, 1,797 a condition, holds the 0.5-point target)."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
-from PIL import Image
+from both_ways import both_ways
 
-from mnistnp.errors import ImageError
-from mnistnp.images import prepare_digit
 from mnistnp.nn import Sequential
-from mnistnp.synth import baseline, scans
+from mnistnp.synth import scans
 
 pytest.importorskip("sklearn")
 
@@ -34,17 +30,9 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 def test_each_scan_is_read_as_well_as_plainly(condition: str, model: Sequential,
                                               digits: tuple[np.ndarray, np.ndarray]) -> None:
     cells, labels = digits
-    ours, plain_seen, refused = [], [], []
-    for i, data in enumerate(scans.render_set(condition, cells, N)):
-        try:
-            ours.append(prepare_digit(Image.open(io.BytesIO(data)), condition))
-        except ImageError as e:
-            if (condition, i) not in KNOWN_REFUSALS:
-                refused.append(f"{i}: {e}")
-            ours.append(np.zeros((28, 28), np.uint8))
-        seen = baseline.plain_prepare(Image.open(io.BytesIO(data)))
-        plain_seen.append(np.zeros((28, 28), np.uint8) if seen is None else seen)
+    known = {i for name, i in KNOWN_REFUSALS if name == condition}
+    ours, plain, refused = both_ways(scans.render_set(condition, cells, N), condition, known)
     assert not refused, refused
-    right = int(np.sum(model.predict(np.stack(ours)) == labels[:N]))
-    right_plain = int(np.sum(model.predict(np.stack(plain_seen)) == labels[:N]))
+    right = int(np.sum(model.predict(ours) == labels[:N]))
+    right_plain = int(np.sum(model.predict(plain) == labels[:N]))
     assert right >= right_plain - 1, (right, right_plain)
