@@ -24,8 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from render_bench import parser_for, prepare_files, use_tree
-from scans_bench import print_table, read_table
+from render_bench import parser_for, prepare_files, print_table, read_table, use_tree
 
 from mnistnp.synth import fonts
 
@@ -66,7 +65,7 @@ def main() -> None:
     from mnistnp.model_file import load_model
 
     faces = font_paths(args.fonts)
-    labelled = {name: fonts.render_set(name, faces)[1:] for name in args.conditions}
+    labelled = {name: fonts.labelled(name, faces) for name in args.conditions}
     print(f"load average: {os.getloadavg()[0]:.1f}; preparing with {args.src or 'this tree'}; "
           f"{len(faces)} typefaces ({', '.join(sorted({p.stem for p in faces}))})")
     models = {Path(path).stem: load_model(path) for path in args.model}

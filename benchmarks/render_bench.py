@@ -21,8 +21,10 @@ import io
 import os
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -101,6 +103,46 @@ def saved_preparations(path: str, name: str, n: int) -> tuple[str, np.ndarray, n
         seconds = float(saved[f"{name}/seconds"]) if f"{name}/seconds" in saved.files else 0.0
         return (name, saved[f"{name}/ours"][:n], saved[f"{name}/ours_refused"][:n], plain,
                 plain_refused, seconds)
+
+
+def read_table(results: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]],
+               labels_of: Callable[[str], np.ndarray], models: dict[str, Any]) -> tuple[
+                   list[str], list[str]]:
+    """The table of ``scans_bench.py`` and ``fonts_bench.py``, whose files have no originals:
+    its lines, one per condition prepared (``prepare_files``'s results with the condition's
+    name first), for each model ``predict``'s accuracy and refusals and the plain
+    preparation's; and the targets missed."""
+    top = "| condition | n | " + " | ".join(
+        f"{m}: predict % | {m}: refused % | {m}: plain % | {m}: plain refused %"
+        for m in models) + " | ms per image |"
+    lines = [top, "|" + "---|" * (top.count("|") - 1)]
+    failures = []
+    for name, ours, ours_refused, plain, plain_refused, seconds in results:
+        labels = labels_of(name)
+        cells = [name, str(len(labels))]
+        for model_name, model in models.items():
+            accuracy = float(np.mean((model.predict(ours) == labels) & ~ours_refused))
+            plain_accuracy = float(np.mean((model.predict(plain) == labels) & ~plain_refused))
+            refused = float(np.mean(ours_refused))
+            cells += [f"{100 * accuracy:.1f}", f"{100 * refused:.1f}",
+                      f"{100 * plain_accuracy:.1f}", f"{100 * np.mean(plain_refused):.1f}"]
+            if refused > REFUSALS:
+                failures.append(f"{name} {model_name}: {100 * refused:.1f}% refused")
+            if accuracy < plain_accuracy - BELOW_PLAIN:
+                failures.append(f"{name} {model_name}: {100 * accuracy:.1f}% against "
+                                f"{100 * plain_accuracy:.1f}% plain")
+        cells.append(f"{1000 * seconds:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines, failures
+
+
+def print_table(lines: list[str], failures: list[str], markdown: str | None) -> None:
+    """The table and the targets missed, and the table again into ``markdown`` if given."""
+    table = "\n".join(lines)
+    print(table)
+    print("\n".join(["targets missed:", *failures]) if failures else "every target met")
+    if markdown:
+        Path(markdown).write_text(table + "\n")
 
 
 def parser_for(description: str, conditions: list[str], n: int | None = None,

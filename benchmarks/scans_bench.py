@@ -16,13 +16,11 @@ Needs scikit-learn (``pip install 'mnistnp[sklearn]'``), which ships the digits.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from render_bench import BELOW_PLAIN, REFUSALS, parser_for, prepare_files, use_tree
+from render_bench import parser_for, prepare_files, print_table, read_table, use_tree
 
 from mnistnp.synth import scans
 
@@ -35,45 +33,6 @@ def prepare_condition(job: tuple[str, int, str | None]) -> tuple[
     files = scans.render_set(name, cells, n)
     use_tree(src)
     return (name, *prepare_files(files, name))
-
-
-def read_table(results: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]],
-               labels_of: Callable[[str], np.ndarray], models: dict[str, Any]) -> tuple[
-                   list[str], list[str]]:
-    """The table's lines, one per condition prepared (``prepare_files``'s results with the
-    condition's name first): for each model, ``predict``'s accuracy and refusals and the plain
-    preparation's; and the targets missed."""
-    top = "| condition | n | " + " | ".join(
-        f"{m}: predict % | {m}: refused % | {m}: plain % | {m}: plain refused %"
-        for m in models) + " | ms per image |"
-    lines = [top, "|" + "---|" * (top.count("|") - 1)]
-    failures = []
-    for name, ours, ours_refused, plain, plain_refused, seconds in results:
-        labels = labels_of(name)
-        cells = [name, str(len(labels))]
-        for model_name, model in models.items():
-            accuracy = float(np.mean((model.predict(ours) == labels) & ~ours_refused))
-            plain_accuracy = float(np.mean((model.predict(plain) == labels) & ~plain_refused))
-            refused = float(np.mean(ours_refused))
-            cells += [f"{100 * accuracy:.1f}", f"{100 * refused:.1f}",
-                      f"{100 * plain_accuracy:.1f}", f"{100 * np.mean(plain_refused):.1f}"]
-            if refused > REFUSALS:
-                failures.append(f"{name} {model_name}: {100 * refused:.1f}% refused")
-            if accuracy < plain_accuracy - BELOW_PLAIN:
-                failures.append(f"{name} {model_name}: {100 * accuracy:.1f}% against "
-                                f"{100 * plain_accuracy:.1f}% plain")
-        cells.append(f"{1000 * seconds:.1f}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines, failures
-
-
-def print_table(lines: list[str], failures: list[str], markdown: str | None) -> None:
-    """The table and the targets missed, and the table again into ``markdown`` if given."""
-    table = "\n".join(lines)
-    print(table)
-    print("\n".join(["targets missed:", *failures]) if failures else "every target met")
-    if markdown:
-        Path(markdown).write_text(table + "\n")
 
 
 def main() -> None:

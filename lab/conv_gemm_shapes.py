@@ -1,6 +1,6 @@
 """How fast the cnn recipe's convolution products run at the shapes a training step gives them.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python lab/conv_gemm_shapes.py [--repeats 7]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python lab/conv_gemm_shapes.py
 
 On one BLAS thread (as inside ``threads.owned``, where each pool thread runs its own blocks):
 for each 3x3 convolution of the recipe's net (1->32 at 28x28, 32->64 and 64->64 at 14x14), the
@@ -15,11 +15,13 @@ The question was whether the GEMMs could take less at other shapes: they run at 
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
 
-import numpy as np
 from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from gemm_floor import gemm_seconds  # the benchmarks' timing of one product at its layout
 
 BATCH = 128
 # (name, filters F, input channels C, output pixels H'*W') of the recipe's 3x3 convolutions
@@ -27,36 +29,17 @@ LAYERS = (("1->32, 28x28", 32, 1, 784), ("32->64, 14x14", 64, 32, 196),
           ("64->64, 14x14", 64, 64, 196))
 
 
-def best_seconds(call: Callable[[], object], repeats: int, number: int = 5) -> float:
-    """The best over ``repeats`` of the mean time of ``number`` calls."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            call()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
-
-
-def product(m: int, k: int, n: int, trans_a: bool, trans_b: bool,
-            repeats: int) -> tuple[float, float]:
-    """(seconds, GFLOP/s) of one (m, k) @ (k, n) float32 product into a preallocated output,
-    a transposed operand given as the .T view of a C-contiguous array."""
-    rng = np.random.default_rng(0)
-    a = rng.random((k, m) if trans_a else (m, k), dtype=np.float32)
-    b = rng.random((n, k) if trans_b else (k, n), dtype=np.float32)
-    a, b = (a.T if trans_a else a), (b.T if trans_b else b)
-    out = np.empty((m, n), np.float32)
-    seconds = best_seconds(lambda: np.matmul(a, b, out=out), repeats)
+def product(m: int, k: int, n: int, trans_a: bool, trans_b: bool) -> tuple[float, float]:
+    """(seconds, GFLOP/s) of one float32 (m, k) @ (k, n) product, laid out as ``Conv2D``
+    holds its operands (``gemm_floor.gemm_seconds``: the best of 7 rounds)."""
+    seconds = gemm_seconds(m, k, n, "float32", trans_a, trans_b)
     return seconds, 2 * m * k * n / seconds / 1e9
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args()
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     with threadpool_limits(1):
-        _, rate = product(2048, 2048, 2048, False, False, 3)
+        _, rate = product(2048, 2048, 2048, False, False)
         print(f"2048x2048 float32 product on one thread: {rate:.1f} GFLOP/s")
         for name, f, c, pixels in LAYERS:
             k = 9 * c
@@ -66,7 +49,7 @@ def main() -> None:
                           "weight gradient": (k, cols, f, False, True)}
                 if c > 1:
                     shapes["column gradient"] = (k, f, cols, True, False)
-                timed = {what: product(*shape, args.repeats) for what, shape in shapes.items()}
+                timed = {what: product(*shape) for what, shape in shapes.items()}
                 total = sum(seconds for seconds, _ in timed.values()) * blocks
                 parts = ", ".join(f"{what} {1e3 * seconds * blocks:.2f} ms ({gflops:.0f} GFLOP/s)"
                                   for what, (seconds, gflops) in timed.items())

@@ -1,5 +1,7 @@
 """Image files through ``predict``'s preparation and the plain MNIST one, for the benchmarks'
-fast subsets (tests/synth/)."""
+fast subsets (tests/synth/). ``benchmarks/render_bench.py``'s ``prepare_files`` does the same
+for the benchmarks, but with whichever tree ``--src`` loads (its preparation and its error
+class), so it keeps its own loop."""
 
 from __future__ import annotations
 

@@ -65,19 +65,23 @@ def typed(digit: int, font: ImageFont.FreeTypeFont, look: Look,
     return png(image)
 
 
+def labelled(name: str, fonts: Sequence[Path | str]) -> tuple[np.ndarray, list[str]]:
+    """The labels of ``render_set(name, fonts)``'s files and the face each comes from (the
+    file's name), without drawing them: every face, each of the condition's sizes, 0-9."""
+    per_face = 10 * len(CONDITIONS[name][2])
+    labels = np.tile(np.arange(10, dtype=np.int64), len(fonts) * per_face // 10)
+    return labels, [Path(path).name for path in fonts for _ in range(per_face)]
+
+
 def render_set(name: str, fonts: Sequence[Path | str],
                seed: int = 0) -> tuple[list[bytes], np.ndarray, list[str]]:
-    """Every digit of every face in ``fonts`` at each of condition ``name``'s sizes: the files,
-    their labels and the face each came from (the file's name)."""
+    """Every digit of every face in ``fonts`` at each of condition ``name``'s sizes, in the
+    order ``labelled`` gives: the files, their labels and the face each came from."""
     look = CONDITIONS[name]
     rng = np.random.default_rng([seed, list(CONDITIONS).index(name)])
-    files, labels, faces = [], [], []
+    files = []
     for path in fonts:
         for size in look[2]:
             font = ImageFont.truetype(str(path), size)
-            for digit in range(10):
-                files.append(typed(digit, font, look, rng))
-                labels.append(digit)
-                faces.append(Path(path).name)
-    return files, np.array(labels, np.int64), faces
-
+            files += [typed(digit, font, look, rng) for digit in range(10)]
+    return (files, *labelled(name, fonts))
