@@ -191,6 +191,47 @@ def test_sixteen_bit_is_scaled_not_clipped(tmp_path: Path, plain: np.ndarray) ->
     assert np.array_equal(load_digit(path), plain)
 
 
+# Arrays saved as they are: the same digit's levels in a wide or float container.
+AS_SAVED = {
+    "int32, levels 0-255 (mode I)": (lambda: Image.fromarray(DIGIT.astype(np.int32)), "tiff"),
+    "uint16, levels 0-255 (mode I;16)": (lambda: Image.fromarray(DIGIT.astype(np.uint16)),
+                                         "png"),
+    "float32, levels 0-1 (mode F)": (
+        lambda: Image.fromarray(DIGIT.astype(np.float32) / 255), "tiff"),
+    "float32, levels 0-255 (mode F)": (lambda: Image.fromarray(DIGIT.astype(np.float32)),
+                                       "tiff"),
+    "float32, levels 0-65535 (mode F)": (
+        lambda: Image.fromarray(DIGIT.astype(np.float32) * 257), "tiff"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AS_SAVED))
+def test_an_array_saved_as_it_is_gives_the_digit(name: str, tmp_path: Path,
+                                                 plain: np.ndarray) -> None:
+    """Integer levels 0-255 in a 16- or 32-bit image are 8-bit levels (as 16-bit ones they would
+    be black to within 0.4%), and float levels are read as 0-1, 0-255 or 0-65535: the same
+    digit as the 8-bit file, exactly, where they used to be refused as blank."""
+    make, fmt = AS_SAVED[name]
+    path = save(make(), tmp_path / f"array.{fmt}")
+    with Image.open(path) as img:
+        assert img.mode in ("I", "I;16", "F"), img.mode
+    assert np.array_equal(load_digit(path), plain)
+
+
+@pytest.mark.parametrize("values, problem", [
+    (np.random.default_rng(0).standard_normal((28, 28)), "float pixels from -"),
+    (np.where(DIGIT > 0, np.nan, 0.0), "not numbers"),
+    (DIGIT * 1e4, "expected grey levels 0-1, 0-255 or 0-65535"),
+])
+def test_float_pixels_of_no_known_scale_are_refused(values: np.ndarray, problem: str,
+                                                    tmp_path: Path) -> None:
+    """Normalised pixels (negative ones), NaNs or levels beyond 16 bits: one clear error naming
+    the file, not a guess at the scale."""
+    path = save(Image.fromarray(values.astype(np.float32)), tmp_path / "floats.tiff")
+    with pytest.raises(ImageError, match=rf"floats\.tiff: .*{problem}"):
+        load_digit(path)
+
+
 def test_exif_rotation_is_applied(tmp_path: Path, plain: np.ndarray) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"

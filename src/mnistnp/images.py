@@ -35,6 +35,10 @@ _PILLOW_ERRORS = (
 )
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 _WIDE_GREY_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+_FLOAT_GREY_MODE = "F"
+# Float pixels are read as levels 0-1, 0-255 or 0-65535, whichever their largest fits in; a
+# value below 0 by more than this share of that range is not a level of any of them.
+_FLOAT_SLACK = 1e-3
 _ORIENTATION = 0x0112  # EXIF tag: phones store rotation here instead of rotating pixels
 
 
@@ -136,7 +140,7 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
         img.load()
         if img.getexif().get(_ORIENTATION, 1) != 1:
             img = ImageOps.exif_transpose(img)
-        grey = _grey(img)
+        grey = _grey(img, name)
     except _PILLOW_ERRORS as e:
         raise ImageError(f"{name}: cannot decode image ({e})") from None
     if _in_dataset_format(grey) and (not refit or _framed(grey)):
@@ -162,17 +166,18 @@ def _open(f: BinaryIO, name: str) -> Image.Image:
         raise ImageError(f"{name}: not a readable {FORMAT_NAMES} image ({e})") from None
 
 
-def _grey(img: Image.Image) -> np.ndarray:
+def _grey(img: Image.Image, name: str) -> np.ndarray:
     """8-bit grey pixels, ndarray of shape (H, W), with any transparency composited onto white,
     or onto black if what is opaque is mostly light (white strokes on a clear canvas)."""
     alpha = None
     if img.mode in _WIDE_GREY_MODES:
         wide = np.clip(np.asarray(img), 0, 65535).astype(np.uint32)
-        # 8-bit v is stored as v * 257 in 16 bits, so dividing by 257 (rounded) undoes it exactly.
-        grey = Image.fromarray(((wide + 128) // 257).astype(np.uint8))
+        grey = Image.fromarray(_eight_bit(wide))
         key = img.info.get("transparency")
         if isinstance(key, int):
             alpha = Image.fromarray(np.where(wide == key, 0, 255).astype(np.uint8))
+    elif img.mode == _FLOAT_GREY_MODE:
+        grey = Image.fromarray(_float_levels(np.asarray(img), name))
     elif img.mode in _ALPHA_MODES or "transparency" in img.info:
         la = img.convert("LA")  # Pillow maps P, L and RGB transparency keys to alpha here
         grey, alpha = la.getchannel("L"), la.getchannel("A")
@@ -185,6 +190,32 @@ def _grey(img: Image.Image) -> np.ndarray:
         ground.paste(grey, (0, 0), alpha)
         grey = ground
     return np.asarray(grey)
+
+
+def _eight_bit(wide: np.ndarray) -> np.ndarray:
+    """16-bit grey levels (uint32, 0-65535) as 8-bit ones. 8-bit v is stored as v * 257 in 16
+    bits, so dividing by 257 (rounded) undoes it exactly. Levels that all fit in 0-255 are
+    8-bit levels in a wide container (an integer array saved as it is) and are kept: as 16-bit
+    levels they would be black to within 0.4%, which no scan or drawing is."""
+    if int(wide.max(initial=0)) <= 255:
+        return wide.astype(np.uint8)
+    return ((wide + 128) // 257).astype(np.uint8)
+
+
+def _float_levels(values: np.ndarray, name: str) -> np.ndarray:
+    """Float grey pixels (a TIFF of mode F) as 8-bit levels: read as 0-1 (an array of
+    intensities saved as it is), 0-255 or 0-65535, the smallest range their largest value fits
+    in. Values that are not numbers, or that fit none of them (normalised pixels, with negative
+    ones), are refused with ImageError naming ``name``: guessing their scale would answer for
+    an image nobody drew."""
+    if not np.isfinite(values).all():
+        raise ImageError(f"{name}: float pixels that are not numbers (NaN or infinite)")
+    low, high = float(values.min(initial=0)), float(values.max(initial=0))
+    top = next((t for t in (1.0, 255.0, 65535.0) if high <= t), None)
+    if top is None or low < -_FLOAT_SLACK * top:
+        raise ImageError(f"{name}: float pixels from {low:g} to {high:g}; expected grey levels "
+                         "0-1, 0-255 or 0-65535")
+    return np.rint(np.clip(values, 0, top) * (255 / top)).astype(np.uint8)
 
 
 def _in_dataset_format(grey: np.ndarray) -> bool:
