@@ -11,7 +11,7 @@ import pytest
 from conftest import constant_model
 from PIL import Image, ImageDraw
 
-from mnistnp import ink, stroke
+from mnistnp import ink, plain, stroke
 from mnistnp.cli import main
 from mnistnp.errors import ImageError
 from mnistnp.images import load_digit, prepare_digit
@@ -151,3 +151,77 @@ def test_predict_fits_a_28x28_image_only_for_a_model_of_framed_digits(
     seen = np.asarray(Image.open(tmp_path / "seen" / "seven.png"))
     assert np.array_equal(seen, prepare_digit(Image.fromarray(image), refit=refit))
     assert np.array_equal(seen, image) != refit
+
+
+def boxed(page: np.ndarray, gap: int, width: int, margin: int) -> np.ndarray:
+    """``page`` (dark ink on white) with a black box ``width`` px wide drawn ``gap`` px around
+    its ink, and ``margin`` px of white outside the box: a digit written in a form's box."""
+    rows, cols = np.flatnonzero((page < 128).any(axis=1)), np.flatnonzero((page < 128).any(axis=0))
+    ink = page[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    side = gap + width + margin
+    out = np.full((ink.shape[0] + 2 * side, ink.shape[1] + 2 * side), 255, np.uint8)
+    out[side:side + ink.shape[0], side:side + ink.shape[1]] = ink
+    if width:
+        inner = out[margin:out.shape[0] - margin, margin:out.shape[1] - margin]
+        inner[:width] = inner[-width:] = 0
+        inner[:, :width] = inner[:, -width:] = 0
+    return out
+
+
+@pytest.mark.parametrize("label", [0, 1, 7, 8])
+@pytest.mark.parametrize(("gap", "width", "margin"),
+                         [(10, 1, 6), (14, 2, 0), (8, 4, 12), (20, 6, 3)])
+def test_a_box_drawn_around_the_digit_is_left_out(
+        label: int, gap: int, width: int, margin: int,
+        digits: tuple[np.ndarray, np.ndarray]) -> None:
+    # A digit written in a form's box: the box is no stroke of it. What the model sees is
+    # the digit as it is seen without the box (the threshold may move by a level or two).
+    page = drawing(first(digits, label), 160, 10)
+    alone = prepare_digit(Image.fromarray(boxed(page, gap, 0, gap + margin)))
+    seen = prepare_digit(Image.fromarray(boxed(page, gap, width, margin)))
+    assert ink_box(seen > 64) == ink_box(alone > 64)
+    assert np.abs(seen.astype(int) - alone).mean() < 2
+
+
+def test_a_square_0_is_no_box(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    # A 0 drawn as a square, empty or with a speck in it, is the digit itself: nothing the size
+    # of a digit stands inside it.
+    for speck in (False, True):
+        page = np.full((120, 120), 255, np.uint8)
+        page[20:100, 25:95] = 0
+        page[26:94, 31:89] = 255
+        if speck:
+            page[58:62, 58:62] = 0
+        seen = prepare_digit(Image.fromarray(page))
+        assert max(ink_box(seen > 128)) == 20
+        assert (seen[4:24, 4:24] > 128).mean() < 0.6  # a ring, not a blob or a speck
+
+
+def test_the_lines_of_a_box_along_the_edges_are_cut_off(
+        digits: tuple[np.ndarray, np.ndarray]) -> None:
+    page = drawing(first(digits, 7), 120, 8)
+    cell = boxed(page, 10, 3, 0)  # a cell cropped along its box's lines
+    assert np.array_equal(plain.inside_box(cell), cell[3:-3, 3:-3])
+    # Lines on some sides only (a row or a column of boxes cut apart): those are cut off.
+    no_top = cell.copy()
+    no_top[:3] = 255
+    assert np.array_equal(plain.inside_box(no_top), no_top[:-3, 3:-3])
+    sides_only = cell.copy()
+    sides_only[:3] = sides_only[-3:] = 255
+    assert np.array_equal(plain.inside_box(sides_only), sides_only[:, 3:-3])
+
+
+def test_what_is_no_box_is_left_as_it_is(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    # The bar of a 7 cropped to its ink runs on into its stem; a light digit lies on a dark
+    # ground; a square 0 cropped to its ink has nothing inside it.
+    seven = np.full((60, 50), 255, np.uint8)
+    seven[:6] = 0
+    for row in range(6, 60):
+        col = 49 - (row - 6) * 40 // 54
+        seven[row, max(0, col - 5):col + 1] = 0
+    square_0 = np.full((80, 60), 255, np.uint8)
+    square_0[:6] = square_0[-6:] = 0
+    square_0[:, :6] = square_0[:, -6:] = 0
+    light_on_dark = 255 - drawing(first(digits, 4), 120, 8)
+    for grey in (seven, square_0, light_on_dark):
+        assert plain.inside_box(grey) is grey

@@ -145,7 +145,7 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
         raise ImageError(f"{name}: cannot decode image ({e})") from None
     if _in_dataset_format(grey) and (not refit or _framed(grey)):
         return grey.copy()
-    grey = enlarged.smoothed(grey)
+    grey = enlarged.smoothed(plain.inside_box(grey))
     found = plain.find_ink(shrink(grey, ink.WORK / max(grey.shape)), name)
     crop = stroke.normalised(found if found is not None else ink.find_ink(grey, name))
     return stroke.filled_out(_centre(crop))

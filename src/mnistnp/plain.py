@@ -13,6 +13,52 @@ MARKS = 256  # the marks are told apart on a copy at most this many pixels on it
 CELLS = 8  # the paper's evenness is judged on a grid of at most 8x8 cells
 UNEVEN = 0.2  # paper varying by more than this share of the ink's contrast is lit unevenly
 NOISY = 0.08  # noise (sigma) above this share of the contrast could pass for ink
+FRAME_BAND = 8  # a box around the digit: its ink within 1/8 of its shorter side of its edges,
+FRAME_SIDE = 0.8  # along at least this share of each side
+EDGE_LINE = 0.9  # a row or column at least this share dark is a line of a box along the edge
+EDGE_RIM = 2  # the line's rim: at most this many rows or columns between it and the paper
+
+
+def inside_box(grey: np.ndarray) -> np.ndarray:
+    """``grey`` (uint8, (H, W)) without the lines of a box along its edges, as a form's cell
+    cropped along its box's lines.
+
+    On each side, a line is the rows or columns from the edge in that are dark (below Otsu's
+    threshold) along at least EDGE_LINE of their length, with at most EDGE_RIM more at least
+    half dark after them (the line's blurred rim; a vignette's darkness fades over more), all
+    within an eighth of the shorter side. With lines on all four sides they are cut off; with
+    lines on fewer, only those with a row or column of bare paper after them, away from its
+    ends (a digit's stroke along the edge, as the bar of a 7 cropped to its ink, runs on into
+    the digit). Nothing is cut unless the inside is mostly light and holds ink: a light digit
+    on a dark ground and a square 0 cropped to its ink come back as they are. Left on, a dark
+    border would make the box the ground and the paper inside it the ink."""
+    limit = min(grey.shape) // 8
+    if limit < 2:
+        return grey
+    a = grey.astype(np.float32)
+    dark = a <= otsu(a)
+    sides = (dark, dark[::-1], dark.T, dark.T[::-1])  # from the top, bottom, left, right
+    lines, after = [], []  # each side's line (rows or columns, 0: none), the first one after
+    for side in sides:
+        share = side[:limit + 1].mean(axis=1)
+        solid, light = np.flatnonzero(share < EDGE_LINE), np.flatnonzero(share < 0.5)
+        if not len(light) or light[0] - solid[0] > EDGE_RIM:
+            return grey  # a dark ground, or darkness fading inwards (a vignette)
+        lines.append(int(light[0]) if solid[0] else 0)
+        after.append(int(light[0]))
+    top, bottom, left, right = lines
+    if not all(lines):  # keep the lines with bare paper after them, the other sides' aside
+        ends = ((left, right), (left, right), (top, bottom), (top, bottom))
+        lines = [cut if cut and not side[row, first:len(side[row]) - last].any() else 0
+                 for side, cut, row, (first, last) in zip(sides, lines, after, ends)]
+        top, bottom, left, right = lines
+    if not any(lines):
+        return grey
+    rows, cols = slice(top, grey.shape[0] - bottom), slice(left, grey.shape[1] - right)
+    inside = grey[rows, cols]
+    if dark[rows, cols].mean() >= 0.5 or int(inside.max()) - int(inside.min()) < INK_LEVEL:
+        return grey  # a dark ground; or nothing inside the box: the box is the drawing
+    return inside
 
 
 def find_ink(work: np.ndarray, name: str) -> np.ndarray | None:
@@ -107,9 +153,14 @@ def _block_any(mask: np.ndarray, scale: int) -> np.ndarray:
 def _one_digit(mask: np.ndarray) -> np.ndarray | None:
     """The pieces of ``mask`` that make the digit: the largest, with the pieces near it at
     least 1/25 its size (a broken stroke); specks and far smaller marks are left out. None if
-    another piece the size of a digit stands beside it, or the ink fills the picture."""
+    another piece the size of a digit stands beside it, or the ink fills the picture. A box
+    drawn around the digit (a form's) is left out first."""
     pieces = components(mask)
     labels, areas = np.unique(pieces[pieces > 0], return_counts=True)
+    for label in labels[areas * 25 >= areas.max()]:
+        piece = pieces == label
+        if _frames(piece, mask & ~piece):
+            return _one_digit(mask & ~piece)
     best = int(np.argmax(areas))
     main = pieces == labels[best]
     if any(beside(pieces == label, main)
@@ -123,3 +174,30 @@ def _one_digit(mask: np.ndarray) -> np.ndarray | None:
     if touches and digit.mean() > 0.6 and max(height, width) < 1.6 * min(height, width):
         return None  # a blob filling the frame, not a stroke cut by a tight crop
     return digit
+
+
+def _frames(piece: np.ndarray, rest: np.ndarray) -> bool:
+    """Whether ``piece`` is a box drawn around the rest of the ink, as a form's box around the
+    digit written in it: its ink lies along the four sides of its own box (within an eighth of
+    the box's shorter side of them, FRAME_BAND), drawn along at least FRAME_SIDE of each side,
+    and inside it stands ink at least a quarter of the box's height or width. A 0 is not one:
+    its ink leaves the corners of its box, and nothing that size stands inside it."""
+    top, bottom, left, right = box(piece)
+    height, width = bottom - top, right - left
+    band = max(1, min(height, width) // FRAME_BAND)
+    if min(height, width) < 4 * band + 4:
+        return False
+    own = piece[top:bottom, left:right]
+    inner = np.zeros(own.shape, bool)
+    inner[band:-band, band:-band] = True
+    if own[inner].any():
+        return False
+    sides = (own[:band].any(axis=0), own[-band:].any(axis=0),
+             own[:, :band].any(axis=1), own[:, -band:].any(axis=1))
+    if min(float(side.mean()) for side in sides) < FRAME_SIDE:
+        return False
+    inside = rest[top:bottom, left:right] & inner
+    if not inside.any():
+        return False
+    in_top, in_bottom, in_left, in_right = box(inside)
+    return 4 * max(in_bottom - in_top, in_right - in_left) >= min(height, width)

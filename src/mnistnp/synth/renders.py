@@ -3,9 +3,9 @@
 
 Each condition turns one MNIST digit (28x28, light on black) into the bytes of a PNG or JPEG
 file, drawn from a seeded generator: clean renders, drawings with a round brush, 28x28 images
-off-centre or scaled, degraded scans and photos (``photos``). ``benchmarks/render_bench.py``
-reads them all with both preparations and both models; ``tests/synth/test_renders.py``
-reads a few of each.
+off-centre or scaled, degraded scans, digits written in a form's box, and photos
+(``photos``). ``benchmarks/render_bench.py`` reads them all with both preparations and both
+models; ``tests/synth/test_renders.py`` reads a few of each.
 """
 
 from __future__ import annotations
@@ -304,6 +304,44 @@ def scan(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     return png(transparent(np.clip((paper - big) / (paper - ink), 0, 1), (0, 0, 0), rng))
 
 
+# --- forms ------------------------------------------------------------------------------------
+
+def in_box(digit: np.ndarray, rng: np.random.Generator, sides: tuple[int, ...],
+           margin: int) -> bytes:
+    """Dark on white at 2-4x, written in a form's box: lines 1-4 px wide and black to light grey
+    (level 0-170) on ``sides`` (0-3: top, bottom, left, right), 2-16 px from the ink, with
+    ``margin`` px of paper outside them."""
+    side = 28 * int(rng.integers(2, 5))
+    cover = resized(coverage_of(digit), (side, side), BILINEAR)
+    top, bottom, left, right = ink_box(cover, 0.02)
+    ink = cover[top:bottom, left:right]
+    gap, width = int(rng.integers(2, 17)), int(rng.integers(1, 5))
+    strength = 1 - rng.uniform(0, 170) / 255
+    inset = margin + gap + width
+    page = np.zeros((ink.shape[0] + 2 * inset, ink.shape[1] + 2 * inset))
+    page[inset:inset + ink.shape[0], inset:inset + ink.shape[1]] = ink
+    box = page[margin:page.shape[0] - margin, margin:page.shape[1] - margin]
+    lines = (box[:width], box[-width:], box[:, :width], box[:, -width:])
+    for s in sides:
+        np.maximum(lines[s], strength, out=lines[s])
+    return png(on_paper(page))
+
+
+def form_box(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    """In a box with 1-12 px of paper around it."""
+    return in_box(digit, rng, (0, 1, 2, 3), int(rng.integers(1, 13)))
+
+
+# The sides of a cell cut out of a form along its box's lines: all four, those of a row of
+# boxes or a column of them, or three.
+CELL_SIDES = ((0, 1, 2, 3), (0, 1), (2, 3), (0, 1, 2), (1, 2, 3))
+
+
+def form_cell(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    """Cut out of a form along its box's lines: lines along two to four of the edges."""
+    return in_box(digit, rng, CELL_SIDES[int(rng.integers(len(CELL_SIDES)))], 0)
+
+
 # --- photos -----------------------------------------------------------------------------------
 
 def photo(condition: str) -> Render:
@@ -342,6 +380,9 @@ CONDITIONS: dict[str, tuple[str, Render, tuple[int, ...] | None]] = {
     "jpeg-5-25": ("degraded", low_quality_jpeg, None),
     "scan": ("degraded", scan, None),
     **{f"photo-{name}": ("photo", photo(name), None) for name in PHOTO_CONDITIONS},
+    # last, so that the conditions before them draw the same renders as before they came
+    "form-box": ("form", form_box, None),
+    "form-cell": ("form", form_cell, None),
 }
 CLEAN_GROUPS = ("clean", "28x28")  # within 0.5 points of the model on the originals
 

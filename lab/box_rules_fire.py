@@ -1,0 +1,74 @@
+"""Where the two rules for a form's box fire on the benchmarks' own inputs: ``plain.inside_box``
+(lines along the edges cut off) and ``plain._frames`` (a box with paper around it left out).
+
+    python lab/box_rules_fire.py [--n 1000] [--fonts DIR ...]
+
+For every condition of the render benchmark (``--n`` digits each), the seven of the real scans
+(all 1,797 each) and the four of the typed digits (matplotlib's faces and any ``--fonts``),
+prints how many inputs either rule changed. Where neither fires, ``predict``'s preparation is
+the same bytes as without them: a count of 0 says the condition reads exactly as before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+from collections.abc import Callable
+from multiprocessing import Pool
+from typing import Any
+
+import numpy as np
+from bench_inputs import Job, inputs, jobs
+from PIL import Image
+
+from mnistnp import plain
+from mnistnp.errors import ImageError
+from mnistnp.images import prepare_digit
+
+FIRED: list[str] = []
+
+
+def _watch(name: str, fired: Callable[[Any, Any], bool]) -> None:
+    """Count in FIRED each call of ``plain.<name>`` for which ``fired(result, first arg)``."""
+    rule = getattr(plain, name)
+
+    def watched(*args: Any) -> Any:
+        out = rule(*args)
+        if fired(out, args[0]):
+            FIRED.append(name)
+        return out
+    setattr(plain, name, watched)
+
+
+def count(job: Job) -> tuple[str, str, int, int]:
+    files, _ = inputs(job)
+    changed = 0
+    for data in files:
+        before = len(FIRED)
+        try:
+            prepare_digit(Image.open(io.BytesIO(data)), "render")
+        except ImageError:
+            pass
+        changed += len(FIRED) > before
+    return job[0], job[1], len(files), changed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="renders per condition")
+    parser.add_argument("--fonts", nargs="*", default=[], help="folders of more font files")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    _watch("inside_box", lambda out, grey: out is not grey)
+    _watch("_frames", lambda out, _: bool(out))
+    total = np.zeros(2, int)
+    with Pool(args.workers) as pool:  # the workers start with the rules watched
+        for kind, name, n, changed in pool.imap(count, jobs(args.n, args.fonts)):
+            print(f"{kind:6s} {name:16s} {n:5d} inputs, changed by a box rule: {changed}",
+                  flush=True)
+            total += (n, changed)
+    print(f"all    {total[0]} inputs, changed: {total[1]}")
+
+
+if __name__ == "__main__":
+    main()
