@@ -13,6 +13,7 @@ MARKS = 256  # the marks are told apart on a copy at most this many pixels on it
 CELLS = 8  # the paper's evenness is judged on a grid of at most 8x8 cells
 UNEVEN = 0.2  # paper varying by more than this share of the ink's contrast is lit unevenly
 NOISY = 0.08  # noise (sigma) above this share of the contrast could pass for ink
+SMALL = 32  # images this small: the paper's noise is judged away from the strokes' rim
 FRAME_BAND = 8  # a box around the digit: its ink within 1/8 of its shorter side of its edges,
 FRAME_SIDE = 0.8  # along at least this share of each side
 EDGE_LINE = 0.9  # a row or column at least this share dark is a line of a box along the edge
@@ -112,14 +113,28 @@ def _paper_is_light(ink: np.ndarray) -> bool:
 def _noise(a: np.ndarray, ink: np.ndarray) -> float:
     """The paper's noise (sigma), from the median absolute difference of neighbouring paper
     pixels (neither beyond the threshold), across and down, whichever is less: noise is the same
-    both ways, while the blur beside a stroke runs one way. Zero for a clean render."""
+    both ways, while the blur beside a stroke runs one way. Zero for a clean render.
+
+    In an image at most SMALL pixels a side, the pixels next to the ink are left out when at
+    least 16 pairs remain: there the blur beside the strokes, within a pixel of them, is most
+    of the paper (a digit of 16 px filling its frame), where noise is everywhere."""
+    paper, enough = ~ink, 64
+    if max(a.shape) <= SMALL:
+        far = ~dilate(ink, 1)
+        if min(_pairs(far, axis).sum() for axis in (0, 1)) >= 16:
+            paper, enough = far, 16
     sigmas = []
     for axis in (0, 1):
-        both = ~ink & (np.diff(ink, axis=axis, prepend=True) == 0)  # and the one before it
-        if both.sum() >= 64:
+        both = _pairs(paper, axis)
+        if both.sum() >= enough:
             steps = np.abs(np.diff(a, axis=axis, prepend=a.take([0], axis=axis)))
             sigmas.append(1.4826 * float(np.median(steps[both])) / np.sqrt(2))
     return min(sigmas, default=0.0)
+
+
+def _pairs(paper: np.ndarray, axis: int) -> np.ndarray:
+    """Paper pixels whose neighbour before them along ``axis`` is paper too."""
+    return paper & (np.diff(paper, axis=axis, prepend=True) == 0)
 
 
 def _uneven(a: np.ndarray, ink: np.ndarray) -> float:
