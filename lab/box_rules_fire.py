@@ -1,11 +1,12 @@
-"""Where the two rules for a form's box fire on the benchmarks' own inputs: ``plain.inside_box``
-(lines along the edges cut off) and ``plain._frames`` (a box with paper around it left out).
+"""Where the rules for a form's box fire on the benchmarks' own inputs: ``plain.inside_box``
+(lines along the edges cut off), ``plain._frames`` (a box with paper around it left out) and
+``plain._box_lines`` (the lines of such a box that the digit touches left out).
 
     python lab/box_rules_fire.py [--n 1000] [--fonts DIR ...]
 
 For every condition of the render benchmark (``--n`` digits each), the seven of the real scans
 (all 1,797 each) and the four of the typed digits (matplotlib's faces and any ``--fonts``),
-prints how many inputs either rule changed. Where neither fires, ``predict``'s preparation is
+prints how many inputs any rule changed. Where none fires, ``predict``'s preparation is
 the same bytes as without them: a count of 0 says the condition reads exactly as before.
 """
 
@@ -61,6 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     _watch("inside_box", lambda out, grey: out is not grey)
     _watch("_frames", lambda out, _: bool(out))
+    _watch("_box_lines", lambda out, _: out is not None)
     total = np.zeros(2, int)
     with Pool(args.workers) as pool:  # the workers start with the rules watched
         for kind, name, n, changed in pool.imap(count, jobs(args.n, args.fonts)):

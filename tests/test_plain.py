@@ -237,3 +237,23 @@ def test_a_small_digit_filling_its_frame_is_read(digits: tuple[np.ndarray, np.nd
         small = 255 - np.asarray(ink.resize((16, 16), Image.Resampling.BILINEAR))
         seen = prepare_digit(Image.fromarray(small))
         assert max(ink_box(seen > 0)) >= 19
+
+
+@pytest.mark.parametrize("label", [0, 1, 7, 8])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_a_box_the_digit_is_written_across_is_left_out(
+        label: int, axis: int, digits: tuple[np.ndarray, np.ndarray]) -> None:
+    # The digit crosses the box's top (or left) line into the paper beyond it: the box is one
+    # piece with it, and its lines are left out all the same (the digit loses the few pixels
+    # under the line it crosses).
+    page = drawing(first(digits, label), 160, 10)
+    alone = boxed(page, 12, 0, 11)  # where the ink is in its box, 12 px from a 3-px line
+    lines = np.where(boxed(page, 12, 3, 8) < alone, 0, 255).astype(np.uint8)
+    moved = np.roll(alone, -16, axis=axis)
+    if axis == 0:
+        moved[-16:] = 255
+    else:
+        moved[:, -16:] = 255
+    seen = prepare_digit(Image.fromarray(np.minimum(moved, lines)))
+    assert max(ink_box(seen > 64)) == 20
+    assert np.abs(seen.astype(int) - prepare_digit(Image.fromarray(alone))).mean() < 20

@@ -84,12 +84,14 @@ def find_ink(work: np.ndarray, name: str) -> np.ndarray | None:
     if not light and sheet_of(shrink(work, 160 / max(work.shape)).astype(np.float32)) is not None:
         return None  # a sheet of paper on a dark table: the sheet is no stroke
     scale = -(-max(a.shape) // MARKS)
-    digit = _one_digit(_block_any(ink, scale))
+    marks = _block_any(ink, scale)
+    boxes = np.zeros(marks.shape, bool)  # the lines of a box around the digit, left out
+    digit = _one_digit(marks, boxes)
     if digit is None:
         return None
     # The digit's faint edges: what stands out from the paper's noise and touches its strokes
     # (hysteresis, as ``ink`` does it), so no anti-aliased pixel is lost.
-    faint = _block_any(a - paper > max(5 * noise, (threshold - paper) / 8), scale)
+    faint = _block_any(a - paper > max(5 * noise, (threshold - paper) / 8), scale) & ~boxes
     pieces = components(faint | digit)
     zone = dilate(np.isin(pieces, np.unique(pieces[digit])), 1)
     inside = np.kron(zone, np.ones((scale, scale), bool))[:a.shape[0], :a.shape[1]]
@@ -165,17 +167,19 @@ def _block_any(mask: np.ndarray, scale: int) -> np.ndarray:
     return np.asarray(padded.reshape(height, scale, width, scale).any(axis=(1, 3)))
 
 
-def _one_digit(mask: np.ndarray) -> np.ndarray | None:
+def _one_digit(mask: np.ndarray, boxes: np.ndarray) -> np.ndarray | None:
     """The pieces of ``mask`` that make the digit: the largest, with the pieces near it at
     least 1/25 its size (a broken stroke); specks and far smaller marks are left out. None if
     another piece the size of a digit stands beside it, or the ink fills the picture. A box
-    drawn around the digit (a form's) is left out first."""
+    drawn around the digit (a form's) is left out first, and added to ``boxes``."""
     pieces = components(mask)
     labels, areas = np.unique(pieces[pieces > 0], return_counts=True)
     for label in labels[areas * 25 >= areas.max()]:
         piece = pieces == label
-        if _frames(piece, mask & ~piece):
-            return _one_digit(mask & ~piece)
+        lines = piece if _frames(piece, mask & ~piece) else _box_lines(piece)
+        if lines is not None:
+            boxes |= lines
+            return _one_digit(mask & ~lines, boxes)
     best = int(np.argmax(areas))
     main = pieces == labels[best]
     if any(beside(pieces == label, main)
@@ -216,3 +220,41 @@ def _frames(piece: np.ndarray, rest: np.ndarray) -> bool:
         return False
     in_top, in_bottom, in_left, in_right = box(inside)
     return 4 * max(in_bottom - in_top, in_right - in_left) >= min(height, width)
+
+
+def _box_lines(piece: np.ndarray) -> np.ndarray | None:
+    """The lines of a box drawn around the digit that the digit touches (a piece of both): on
+    each of the four sides of the piece's box, within an eighth of its shorter side, rows or
+    columns drawn along at least EDGE_LINE of the box, each followed by one drawn along less
+    than half (a thin line, not the edge of a blob), and inside them a mark at least a quarter
+    of the box's height or width. None for anything else."""
+    top, bottom, left, right = box(piece)
+    height, width = bottom - top, right - left
+    band = max(1, min(height, width) // FRAME_BAND)
+    if min(height, width) < 4 * band + 4:
+        return None
+    own = piece[top:bottom, left:right]
+    lines = np.zeros(own.shape, bool)
+    inner = [0, own.shape[0], 0, own.shape[1]]  # the box inside the lines
+    for k, cover in enumerate((own.mean(axis=1), own[::-1].mean(axis=1),
+                               own.mean(axis=0), own[:, ::-1].mean(axis=0))):
+        drawn = np.flatnonzero(cover[:band] >= EDGE_LINE)
+        if not len(drawn) or cover[drawn[-1] + 1] >= 0.5:
+            return None
+        at = np.arange(drawn[-1] + 1) if k % 2 == 0 else own.shape[k // 2] - 1 - np.arange(
+            drawn[-1] + 1)
+        if k < 2:
+            lines[at] = True
+        else:
+            lines[:, at] = True
+        inner[k] = drawn[-1] + 1 if k % 2 == 0 else own.shape[k // 2] - drawn[-1] - 1
+    rest = own & ~lines
+    inside = rest[inner[0]:inner[1], inner[2]:inner[3]]
+    if not inside.any():
+        return None
+    in_top, in_bottom, in_left, in_right = box(inside)
+    if 4 * max(in_bottom - in_top, in_right - in_left) < min(height, width):
+        return None
+    out = np.zeros(piece.shape, bool)
+    out[top:bottom, left:right] = lines & own
+    return out

@@ -307,10 +307,11 @@ def scan(digit: np.ndarray, rng: np.random.Generator) -> bytes:
 # --- forms ------------------------------------------------------------------------------------
 
 def in_box(digit: np.ndarray, rng: np.random.Generator, sides: tuple[int, ...],
-           margin: int) -> bytes:
+           margin: int, touch: bool = False) -> bytes:
     """Dark on white at 2-4x, written in a form's box: lines 1-4 px wide and black to light grey
     (level 0-170) on ``sides`` (0-3: top, bottom, left, right), 2-16 px from the ink, with
-    ``margin`` px of paper outside them."""
+    ``margin`` px of paper outside them; with ``touch``, the digit moved across one side's
+    line, into the paper beyond it by a pixel or more."""
     side = 28 * int(rng.integers(2, 5))
     cover = resized(coverage_of(digit), (side, side), BILINEAR)
     top, bottom, left, right = ink_box(cover, 0.02)
@@ -320,6 +321,9 @@ def in_box(digit: np.ndarray, rng: np.random.Generator, sides: tuple[int, ...],
     inset = margin + gap + width
     page = np.zeros((ink.shape[0] + 2 * inset, ink.shape[1] + 2 * inset))
     page[inset:inset + ink.shape[0], inset:inset + ink.shape[1]] = ink
+    if touch:
+        side = int(rng.integers(4))
+        page = np.roll(page, (gap + width + 1) * (1 if side % 2 else -1), axis=side // 2)
     box = page[margin:page.shape[0] - margin, margin:page.shape[1] - margin]
     lines = (box[:width], box[-width:], box[:, :width], box[:, -width:])
     for s in sides:
@@ -330,6 +334,11 @@ def in_box(digit: np.ndarray, rng: np.random.Generator, sides: tuple[int, ...],
 def form_box(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     """In a box with 1-12 px of paper around it."""
     return in_box(digit, rng, (0, 1, 2, 3), int(rng.integers(1, 13)))
+
+
+def form_touch(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    """In a box with 2-12 px of paper around it, the digit written across one of its lines."""
+    return in_box(digit, rng, (0, 1, 2, 3), int(rng.integers(2, 13)), touch=True)
 
 
 # The sides of a cell cut out of a form along its box's lines: all four, those of a row of
@@ -383,6 +392,7 @@ CONDITIONS: dict[str, tuple[str, Render, tuple[int, ...] | None]] = {
     # last, so that the conditions before them draw the same renders as before they came
     "form-box": ("form", form_box, None),
     "form-cell": ("form", form_cell, None),
+    "form-touch": ("form", form_touch, None),
 }
 CLEAN_GROUPS = ("clean", "28x28")  # within 0.5 points of the model on the originals
 
