@@ -201,12 +201,10 @@ def _frames(piece: np.ndarray, rest: np.ndarray) -> bool:
     the box's shorter side of them, FRAME_BAND), drawn along at least FRAME_SIDE of each side,
     and inside it stands ink at least a quarter of the box's height or width. A 0 is not one:
     its ink leaves the corners of its box, and nothing that size stands inside it."""
-    top, bottom, left, right = box(piece)
-    height, width = bottom - top, right - left
-    band = max(1, min(height, width) // FRAME_BAND)
-    if min(height, width) < 4 * band + 4:
+    framed = _boxed(piece)
+    if framed is None:
         return False
-    own = piece[top:bottom, left:right]
+    (top, bottom, left, right), own, band = framed
     inner = np.zeros(own.shape, bool)
     inner[band:-band, band:-band] = True
     if own[inner].any():
@@ -215,11 +213,27 @@ def _frames(piece: np.ndarray, rest: np.ndarray) -> bool:
              own[:, :band].any(axis=1), own[:, -band:].any(axis=1))
     if min(float(side.mean()) for side in sides) < FRAME_SIDE:
         return False
-    inside = rest[top:bottom, left:right] & inner
+    return _holds_a_digit(rest[top:bottom, left:right] & inner, own.shape)
+
+
+def _boxed(piece: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray, int] | None:
+    """The box of ``piece``, the piece within it and the band along its sides where a drawn
+    box's lines lie (an eighth of its shorter side); None when the box is too small to hold
+    lines and something inside them."""
+    top, bottom, left, right = box(piece)
+    band = max(1, min(bottom - top, right - left) // FRAME_BAND)
+    if min(bottom - top, right - left) < 4 * band + 4:
+        return None
+    return (top, bottom, left, right), piece[top:bottom, left:right], band
+
+
+def _holds_a_digit(inside: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Whether the ink ``inside`` a box of ``shape`` is a mark at least a quarter of its height
+    or width: a digit written in it, not a speck."""
     if not inside.any():
         return False
-    in_top, in_bottom, in_left, in_right = box(inside)
-    return 4 * max(in_bottom - in_top, in_right - in_left) >= min(height, width)
+    top, bottom, left, right = box(inside)
+    return 4 * max(bottom - top, right - left) >= min(shape)
 
 
 def _box_lines(piece: np.ndarray) -> np.ndarray | None:
@@ -228,12 +242,10 @@ def _box_lines(piece: np.ndarray) -> np.ndarray | None:
     columns drawn along at least EDGE_LINE of the box, each followed by one drawn along less
     than half (a thin line, not the edge of a blob), and inside them a mark at least a quarter
     of the box's height or width. None for anything else."""
-    top, bottom, left, right = box(piece)
-    height, width = bottom - top, right - left
-    band = max(1, min(height, width) // FRAME_BAND)
-    if min(height, width) < 4 * band + 4:
+    framed = _boxed(piece)
+    if framed is None:
         return None
-    own = piece[top:bottom, left:right]
+    (top, bottom, left, right), own, band = framed
     lines = np.zeros(own.shape, bool)
     inner = [0, own.shape[0], 0, own.shape[1]]  # the box inside the lines
     for k, cover in enumerate((own.mean(axis=1), own[::-1].mean(axis=1),
@@ -248,12 +260,7 @@ def _box_lines(piece: np.ndarray) -> np.ndarray | None:
         else:
             lines[:, at] = True
         inner[k] = drawn[-1] + 1 if k % 2 == 0 else own.shape[k // 2] - drawn[-1] - 1
-    rest = own & ~lines
-    inside = rest[inner[0]:inner[1], inner[2]:inner[3]]
-    if not inside.any():
-        return None
-    in_top, in_bottom, in_left, in_right = box(inside)
-    if 4 * max(in_bottom - in_top, in_right - in_left) < min(height, width):
+    if not _holds_a_digit((own & ~lines)[inner[0]:inner[1], inner[2]:inner[3]], own.shape):
         return None
     out = np.zeros(piece.shape, bool)
     out[top:bottom, left:right] = lines & own
