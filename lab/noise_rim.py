@@ -1,7 +1,7 @@
 """Whether the plain path's noise measure should leave out the paper beside the ink: on every
-input of the render benchmark, the real scans and the typed digits (as ``box_rules_fire.py``
-takes them), ``predict``'s preparation with ``plain._noise`` as it is and with the measure
-of before (neighbouring paper pixels, the one-pixel rim beside the strokes included).
+input of the render benchmark, the real scans and the typed digits (``bench_inputs``),
+``predict``'s preparation with ``plain._noise`` as it is and with the measure of before
+(neighbouring paper pixels, the one-pixel rim beside the strokes included).
 
     python lab/noise_rim.py mlp.npz cnn.npz [--n 1000] [--fonts DIR ...]
 

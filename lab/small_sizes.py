@@ -27,15 +27,13 @@ import mnistnp
 from mnistnp import load_model
 from mnistnp.errors import ImageError
 from mnistnp.images import prepare_digit
-from mnistnp.synth import baseline
+from mnistnp.synth import baseline, files
 
 Bilinear = Image.Resampling.BILINEAR
 
 
 def png(a: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(a).save(buffer, "PNG")
-    return buffer.getvalue()
+    return files.png(Image.fromarray(a))
 
 
 def fitted(digit: np.ndarray, side: int, keep_aspect: bool) -> np.ndarray:

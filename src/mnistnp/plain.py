@@ -246,21 +246,18 @@ def _box_lines(piece: np.ndarray) -> np.ndarray | None:
     if framed is None:
         return None
     (top, bottom, left, right), own, band = framed
-    lines = np.zeros(own.shape, bool)
-    inner = [0, own.shape[0], 0, own.shape[1]]  # the box inside the lines
-    for k, cover in enumerate((own.mean(axis=1), own[::-1].mean(axis=1),
-                               own.mean(axis=0), own[:, ::-1].mean(axis=0))):
+    depths = []  # on each side, the rows or columns its line takes from the edge in
+    for cover in (own.mean(axis=1), own[::-1].mean(axis=1),
+                  own.mean(axis=0), own[:, ::-1].mean(axis=0)):
         drawn = np.flatnonzero(cover[:band] >= EDGE_LINE)
         if not len(drawn) or cover[drawn[-1] + 1] >= 0.5:
             return None
-        at = np.arange(drawn[-1] + 1) if k % 2 == 0 else own.shape[k // 2] - 1 - np.arange(
-            drawn[-1] + 1)
-        if k < 2:
-            lines[at] = True
-        else:
-            lines[:, at] = True
-        inner[k] = drawn[-1] + 1 if k % 2 == 0 else own.shape[k // 2] - drawn[-1] - 1
-    if not _holds_a_digit((own & ~lines)[inner[0]:inner[1], inner[2]:inner[3]], own.shape):
+        depths.append(int(drawn[-1]) + 1)
+    height, width = own.shape
+    inner = (slice(depths[0], height - depths[1]), slice(depths[2], width - depths[3]))
+    lines = np.ones(own.shape, bool)
+    lines[inner] = False
+    if not _holds_a_digit(own[inner], own.shape):
         return None
     out = np.zeros(piece.shape, bool)
     out[top:bottom, left:right] = lines & own

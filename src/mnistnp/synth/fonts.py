@@ -18,7 +18,7 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .renders import png
+from .files import png
 
 # matplotlib's text faces that hold the ten digits (its "Display" faces and the symbol and
 # size faces do not).

@@ -10,79 +10,29 @@ models; ``tests/synth/test_renders.py`` reads a few of each.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from .files import (
+    BILINEAR,
+    NEAREST,
+    coverage_of,
+    grey,
+    ink_box,
+    jpeg,
+    on_paper,
+    placed,
+    png,
+    resized,
+    transparent,
+)
+from .forms import form_box, form_cell, form_touch
 from .photos import CONDITIONS as PHOTO_CONDITIONS
 from .photos import make_photo
 
 Render = Callable[[np.ndarray, np.random.Generator], bytes]
-NEAREST, BILINEAR = Image.Resampling.NEAREST, Image.Resampling.BILINEAR
-
-
-# --- files ------------------------------------------------------------------------------------
-
-def png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def jpeg(image: Image.Image, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-def grey(a: np.ndarray) -> Image.Image:
-    return Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8))
-
-
-def on_paper(coverage: np.ndarray, paper: float = 255.0, ink: float = 0.0) -> Image.Image:
-    """Ink ``coverage`` (0..1) on paper, as a grey image."""
-    return grey(paper + coverage * (ink - paper))
-
-
-def transparent(coverage: np.ndarray, colour: tuple[int, int, int],
-                rng: np.random.Generator) -> Image.Image:
-    """Ink of ``colour`` whose opacity is ``coverage`` on a transparent canvas; the colour under
-    the transparent pixels is black or white (apps store either)."""
-    hidden = 255 * int(rng.integers(0, 2))
-    rgba = np.empty((*coverage.shape, 4), np.uint8)
-    solid = coverage > 0
-    for channel in range(3):
-        rgba[..., channel] = np.where(solid, colour[channel], hidden)
-    rgba[..., 3] = np.clip(np.round(255 * coverage), 0, 255)
-    return Image.fromarray(rgba, "RGBA")
-
-
-def coverage_of(digit: np.ndarray) -> np.ndarray:
-    return digit.astype(np.float64) / 255
-
-
-def resized(a: np.ndarray, size: tuple[int, int], method: Image.Resampling) -> np.ndarray:
-    """Float array ``a`` (0..1) resized to ``size`` = (width, height)."""
-    return np.asarray(Image.fromarray(a.astype(np.float32), "F").resize(size, method),
-                      np.float64).clip(0, 1)
-
-
-def ink_box(a: np.ndarray, level: float = 0.0) -> tuple[int, int, int, int]:
-    rows, cols = np.flatnonzero((a > level).any(axis=1)), np.flatnonzero((a > level).any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-
-def placed(ink: np.ndarray, shape: tuple[int, int], rng: np.random.Generator,
-           margin: int = 0) -> np.ndarray:
-    """``ink`` at a random place on a blank canvas of ``shape``, at least ``margin`` inside."""
-    canvas = np.zeros(shape)
-    h, w = ink.shape
-    top = int(rng.integers(margin, shape[0] - h - margin + 1))
-    left = int(rng.integers(margin, shape[1] - w - margin + 1))
-    canvas[top:top + h, left:left + w] = ink
-    return canvas
 
 
 # --- clean ------------------------------------------------------------------------------------
@@ -302,53 +252,6 @@ def scan(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     if kind == 2:
         return png(grey(big).convert("RGB"))
     return png(transparent(np.clip((paper - big) / (paper - ink), 0, 1), (0, 0, 0), rng))
-
-
-# --- forms ------------------------------------------------------------------------------------
-
-def in_box(digit: np.ndarray, rng: np.random.Generator, sides: tuple[int, ...],
-           margin: int, touch: bool = False) -> bytes:
-    """Dark on white at 2-4x, written in a form's box: lines 1-4 px wide and black to light grey
-    (level 0-170) on ``sides`` (0-3: top, bottom, left, right), 2-16 px from the ink, with
-    ``margin`` px of paper outside them; with ``touch``, the digit moved across one side's
-    line, into the paper beyond it by a pixel or more."""
-    side = 28 * int(rng.integers(2, 5))
-    cover = resized(coverage_of(digit), (side, side), BILINEAR)
-    top, bottom, left, right = ink_box(cover, 0.02)
-    ink = cover[top:bottom, left:right]
-    gap, width = int(rng.integers(2, 17)), int(rng.integers(1, 5))
-    strength = 1 - rng.uniform(0, 170) / 255
-    inset = margin + gap + width
-    page = np.zeros((ink.shape[0] + 2 * inset, ink.shape[1] + 2 * inset))
-    page[inset:inset + ink.shape[0], inset:inset + ink.shape[1]] = ink
-    if touch:
-        side = int(rng.integers(4))
-        page = np.roll(page, (gap + width + 1) * (1 if side % 2 else -1), axis=side // 2)
-    box = page[margin:page.shape[0] - margin, margin:page.shape[1] - margin]
-    lines = (box[:width], box[-width:], box[:, :width], box[:, -width:])
-    for s in sides:
-        np.maximum(lines[s], strength, out=lines[s])
-    return png(on_paper(page))
-
-
-def form_box(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    """In a box with 1-12 px of paper around it."""
-    return in_box(digit, rng, (0, 1, 2, 3), int(rng.integers(1, 13)))
-
-
-def form_touch(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    """In a box with 2-12 px of paper around it, the digit written across one of its lines."""
-    return in_box(digit, rng, (0, 1, 2, 3), int(rng.integers(2, 13)), touch=True)
-
-
-# The sides of a cell cut out of a form along its box's lines: all four, those of a row of
-# boxes or a column of them, or three.
-CELL_SIDES = ((0, 1, 2, 3), (0, 1), (2, 3), (0, 1, 2), (1, 2, 3))
-
-
-def form_cell(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    """Cut out of a form along its box's lines: lines along two to four of the edges."""
-    return in_box(digit, rng, CELL_SIDES[int(rng.integers(len(CELL_SIDES)))], 0)
 
 
 # --- photos -----------------------------------------------------------------------------------

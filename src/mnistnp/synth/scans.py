@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from .renders import BILINEAR, NEAREST, grey, on_paper, png, resized, transparent
+from .files import BILINEAR, NEAREST, grey, on_paper, png, resized, transparent
 
 Render = Callable[[np.ndarray, np.random.Generator], bytes]
 
