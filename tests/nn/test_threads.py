@@ -137,10 +137,11 @@ def test_cnn_training_step_bit_identical(split_everything: None, owned: bool) ->
 
 def test_owned_and_not_agree_to_rounding(split_everything: None) -> None:
     """Inside ``owned`` the dense layers sum their weight gradients block by block: another
-    order of the same sums."""
+    order of the same sums. The first conv's bias feeds a batch norm, so its gradient is zero
+    but for rounding: the absolute tolerance is scaled to the largest entry, not fixed."""
     free, owned = cnn_step(False)(), cnn_step(True)()
     for a, b in zip(free, owned):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * np.abs(b).max())
 
 
 def test_owned_holds_blas_at_one_thread_and_gives_the_pool_the_cpus() -> None:
