@@ -7,25 +7,22 @@ one thread (median of 21 calls).
 
 from __future__ import annotations
 
-import statistics
-import time
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from mnistnp.nn import columns, threads
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from harness import median_call_us  # noqa: E402
+
 CASES = [(32, 3, 14, 32), (64, 3, 14, 32), (32, 5, 14, 32), (64, 3, 14, 8), (64, 3, 14, 4)]
 
 
-def median_ms(fn: Callable[[], object], repeats: int = 21) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+def median_ms(fn: Callable[[], object]) -> float:
+    return median_call_us(fn, calls=21, warmup=1) / 1e3
 
 
 def main() -> None:
