@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from mnistnp import images
-from mnistnp.errors import ImageError
+from mnistnp.errors import ImageError, MnistnpWarning
 from mnistnp.images import MAX_PIXELS, load_digit, prepare_digit
 
 MNIST_TEST_IMAGES = Path(__file__).parents[1] / "src/mnistnp/data/mnist/t10k-images-idx3-ubyte.gz"
@@ -337,6 +337,27 @@ def test_webp_bmp_gif_and_tiff_are_read_as_png_is(tmp_path: Path, suffix: str) -
         assert similar(again, expected)
     else:
         np.testing.assert_array_equal(again, expected)
+
+
+@pytest.mark.parametrize(("suffix", "options"), [
+    ("gif", {}), ("tif", {}), ("webp", {"lossless": True})])
+def test_several_frames_read_the_first_and_say_so(tmp_path: Path, suffix: str,
+                                                  options: dict[str, Any]) -> None:
+    """An animated GIF or WebP, or a TIFF of several pages: the first frame is the digit read,
+    with a warning naming the file (the second frame here, another digit, is not read)."""
+    first = Image.fromarray(255 - np.kron(DIGIT, np.ones((3, 3), np.uint8)))
+    second = Image.fromarray(255 - np.kron(mnist_digits(2)[1], np.ones((3, 3), np.uint8)))
+    expected = load_digit(save(first, tmp_path / f"one.{suffix}", **options))
+    path = save(first, tmp_path / f"two.{suffix}", save_all=True, append_images=[second],
+                **options)
+    with pytest.warns(MnistnpWarning, match=rf"two\.{suffix}: holds several frames or pages; "
+                      "only the first is read"):
+        np.testing.assert_array_equal(load_digit(path), expected)
+
+
+def test_one_frame_gives_no_warning(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
+    load_digit(save(Image.fromarray(255 - DIGIT), tmp_path / "one.gif"))
+    assert not [w for w in recwarn if issubclass(w.category, MnistnpWarning)]
 
 
 def test_a_format_not_taken_says_which_are(tmp_path: Path) -> None:

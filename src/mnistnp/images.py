@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from . import enlarged, ink, plain, stroke
-from .errors import ImageError, os_problem
+from .errors import ImageError, MnistnpWarning, os_problem
 from .morphology import shrink
 
 SIZE = 28  # MNIST canvas side
@@ -23,7 +23,8 @@ BOX = 20  # the ink's longer side after resizing, as in MNIST
 MAX_PIXELS = 50_000_000  # refused from the header, before any decoding
 # The formats read: those a digit is drawn, scanned or photographed in. Pillow's other readers
 # (PSD, EPS, ICNS, ...) stay closed, so an untrusted file reaches less of its code. Only the
-# first frame of an animated GIF or WebP, or of a TIFF of several pages, is read.
+# first frame of an animated GIF or WebP, or of a TIFF of several pages, is read, with a
+# warning (the others may hold what was meant).
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 FORMAT_NAMES = "PNG, JPEG, WebP, BMP, GIF or TIFF"
 SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -130,6 +131,11 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
     ------
     ImageError
         Naming ``name``, if the image is too large, cannot be decoded or holds no single digit.
+
+    Warns
+    -----
+    MnistnpWarning
+        Naming ``name``, if the image holds several frames or pages: only the first is read.
     """
     width, height = img.size
     if width * height > MAX_PIXELS:
@@ -138,6 +144,9 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
         )
     try:
         img.load()
+        if getattr(img, "is_animated", False):
+            warnings.warn(f"{name}: holds several frames or pages; only the first is read",
+                          MnistnpWarning, stacklevel=2)
         if img.getexif().get(_ORIENTATION, 1) != 1:
             img = ImageOps.exif_transpose(img)
         grey = _grey(img, name)
