@@ -399,22 +399,6 @@ def test_predict(trained_model: Path, digit_pngs: list[Path],
         assert (int(match.group(1)), match.group(2)) == expected_prediction(trained_model, path)
 
 
-def test_predict_says_when_only_the_first_frame_is_read(
-        trained_model: Path, digit_pngs: list[Path], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """A GIF of two digits: the first is answered, as its own PNG is, and one warning line
-    names the file."""
-    first, second = (Image.open(path) for path in digit_pngs[:2])
-    gif = tmp_path / "two.gif"
-    first.save(gif, save_all=True, append_images=[second])
-    assert cli("predict", "--model", trained_model, gif, digit_pngs[0]) == 0
-    captured = capsys.readouterr()
-    answers = [line.split(": ", 1)[1] for line in captured.out.splitlines()]
-    assert answers[0] == answers[1]
-    assert captured.err == (f"mnistnp: warning: {gif}: holds several frames or pages; only the "
-                            "first is read\n")
-
-
 @pytest.mark.parametrize("kind", ["missing", "not-an-image", "directory"])
 def test_predict_reports_a_bad_image_and_goes_on(trained_model: Path, digit_pngs: list[Path],
                                                  tmp_path: Path, kind: str,

@@ -1,5 +1,5 @@
-"""``mnistnp predict`` beyond one line per image: blank images, --top-k, --json, --show, folders,
-paths on standard input, and class names from the model's dataset."""
+"""``mnistnp predict`` beyond one line per image: blank images, several frames, --top-k, --json,
+--show, folders, paths on standard input, and class names from the model's dataset."""
 
 from __future__ import annotations
 
@@ -64,6 +64,21 @@ def test_a_blank_image_is_said_so_and_the_others_are_classified(
     assert error_lines(captured.err) == [f"mnistnp: error: {white}: no ink found (a blank image)"]
     assert [parse(line)[0] for line in captured.out.splitlines()] == [
         str(digits[0]), str(digits[1])]
+
+
+def test_of_several_frames_the_first_is_read_and_a_warning_says_so(
+        trained_model: Path, digits: list[Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A GIF of two images: answered as its first frame's own file is, and one warning line
+    names the file."""
+    first, second = (Image.open(path) for path in digits[:2])
+    gif = tmp_path / "two.gif"
+    first.save(gif, save_all=True, append_images=[second])
+    assert cli("predict", "--model", trained_model, gif, digits[0]) == 0
+    captured = capsys.readouterr()
+    assert parse(captured.out.splitlines()[0])[1] == parse(captured.out.splitlines()[1])[1]
+    assert captured.err == (f"mnistnp: warning: {gif}: holds several frames or pages; only the "
+                            "first is read\n")
 
 
 def test_top_k_prints_the_k_likeliest_in_order_and_show_saves_what_was_scored(
