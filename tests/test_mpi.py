@@ -7,7 +7,9 @@ import itertools
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -144,7 +146,28 @@ def test_a_failed_mpi_call_is_said_as_a_peers_death_not_this_ranks_fault(
     assert said == ("mnistnp: error: rank 0 of 2 stopped: MPI failed (Other MPI error), as it "
                     "does when another rank dies; ending all ranks\n")
     assert comm.status == 1
+    monkeypatch.setattr(faults, "SAID_GRACE", 0.0)
     faults.abort(comm, RuntimeError("a fault on purpose"), 3)
     assert capfd.readouterr().err == ("mnistnp: error: rank 0 of 2 failed: RuntimeError: a "
                                        "fault on purpose; ending all ranks\n")
     assert comm.status == 3
+
+
+def test_a_failing_rank_has_said_why_a_moment_before_it_ends_the_job(
+        capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """MPI_Abort ends mpiexec's forwarding of the ranks' output: the line must be out (flushed)
+    and given SAID_GRACE to be forwarded before it."""
+    from mnistnp.mpi import faults
+
+    monkeypatch.setattr(faults, "SAID_GRACE", 0.05)
+    seen: dict[str, Any] = {}
+
+    class Watching(_Comm):
+        def Abort(self, status: int) -> None:
+            seen["said"], seen["at"] = capfd.readouterr().err, time.monotonic()
+
+    start = time.monotonic()
+    faults.abort(Watching(), MemoryError())
+    assert seen["said"] == ("mnistnp: error: rank 0 of 2 failed: out of memory (MemoryError); "
+                            "ending all ranks\n")
+    assert seen["at"] - start >= 0.05

@@ -16,6 +16,10 @@ from ..errors import MnistnpError
 # Seconds a rank whose MPI call failed waits before ending the job, so that the supervisor of
 # a rank that died says which one (it does within milliseconds).
 PEER_GRACE = 0.5
+# Seconds a failing rank waits between saying why and ending the job: MPI_Abort tears down
+# mpiexec's forwarding of the ranks' output, and a line still in the pipe is lost with it (seen
+# in test runs under load: the job ended with nothing said at all).
+SAID_GRACE = 0.2
 
 
 def why(error: BaseException) -> str:
@@ -65,6 +69,7 @@ def abort(comm: Any, error: BaseException, status: int = 1) -> None:
     else:
         stream.write(f"mnistnp: error: {rank} failed: {why(error)}; ending all ranks\n")
         stream.flush()
+        time.sleep(SAID_GRACE)
     comm.Abort(status)
 
 
