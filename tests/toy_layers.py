@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mnistnp.nn.base import LAYERS, SHORTHANDS, Layer, Shape
+from mnistnp.nn.base import Layer, Shape
+from mnistnp.nn.registry import LAYERS, SHORTHANDS
 from mnistnp.nn.shorthand import Arg, Shorthand, whole
 
 

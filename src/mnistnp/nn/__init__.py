@@ -13,7 +13,7 @@
 
 from .arch import LayerStringError, mlp, mlp_layers, network, parse_layers
 from .augment import RandomAffine, RandomShift, RandomStroke
-from .base import LAYERS, SHORTHANDS, Layer
+from .base import Layer
 from .conv import Conv2D
 from .init import INITIALIZERS
 from .layers import AddChannel, Dense, Dropout, Flatten, ReLU, Rescale
@@ -22,6 +22,7 @@ from .model import Sequential
 from .norm import BatchNorm
 from .pool import GlobalAvgPool, MaxPool2D
 from .random_layer import RandomLayer
+from .registry import LAYERS, SHORTHANDS
 from .spec import layer_from_spec
 
 __all__ = ["INITIALIZERS", "LAYERS", "SHORTHANDS", "AddChannel", "BatchNorm", "Conv2D", "Dense",

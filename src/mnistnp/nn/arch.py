@@ -24,11 +24,12 @@ import numpy as np
 
 from ..errors import ShapeError
 from .augment import RandomAffine, RandomShift, RandomStroke
-from .base import SHORTHANDS, Layer, Shape
+from .base import Layer, Shape
 from .layers import Flatten, ReLU, Rescale
 from .model import Sequential
 from .norm import BatchNorm
 from .pool import MaxPool2D
+from .registry import SHORTHANDS
 
 
 class LayerStringError(ValueError):

@@ -1,5 +1,5 @@
-"""The layer protocol, and the registries every layer class joins by being defined: its kind
-(rebuilding it from a model file) and its names in a layer string (``dense:256``)."""
+"""The layer protocol. Every layer class joins the registries (``registry``) by being defined:
+its kind (rebuilding it from a model file) and its names in a layer string (``dense:256``)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,10 @@ import numpy as np
 
 from ..errors import ExportError
 from .graph import GraphBuilder
+from .registry import register
 from .shorthand import Shorthand
 
 Shape = tuple[int, ...]  # one sample's shape, without the batch axis
-
-# kind -> class: how a model file's layer spec finds the class that rebuilds it.
-LAYERS: dict[str, type[Layer]] = {}
-# name in a layer string -> (class, how it is written).
-SHORTHANDS: dict[str, tuple[type[Layer], Shorthand]] = {}
 
 
 class Layer:
@@ -71,17 +67,7 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # Only a class that sets its own kind is a new kind; a subclass that does not is a
-        # variant of its parent (a test's spy, say) and rebuilds as the parent.
-        shorthands = cls.__dict__.get("shorthands", {})
-        entries: list[tuple[dict[str, Any], str, Any]] = [
-            (SHORTHANDS, name, (cls, shorthand)) for name, shorthand in shorthands.items()]
-        if "kind" in cls.__dict__:
-            entries.append((LAYERS, cls.kind, cls))
-        for table, key, _ in entries:  # all checked before any is taken
-            _check_free(table, key, cls)
-        for table, key, value in entries:
-            table[key] = value
+        register(cls)
 
     def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Take views into the model's flat parameter and gradient buffers.
@@ -410,13 +396,3 @@ def _json_ready(value: Any) -> Any:
     """``value`` with its tuples as lists, as JSON gives them back."""
     return [_json_ready(v) for v in value] if isinstance(value, (tuple, list)) else value
 
-
-def _check_free(table: dict[str, Any], key: str, cls: type) -> None:
-    """TypeError if ``key`` is taken in a registry by another class (a programming error);
-    the same class defined again (a module reloaded) may take its place."""
-    held = table.get(key)
-    owner = held[0] if isinstance(held, tuple) else held
-    if owner is not None and (owner.__module__, owner.__qualname__) != (cls.__module__,
-                                                                        cls.__qualname__):
-        raise TypeError(f"layer name {key!r} of {cls.__qualname__} is taken by "
-                        f"{owner.__module__}.{owner.__qualname__}")

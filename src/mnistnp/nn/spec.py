@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import LAYERS, Layer, Shape
+from .base import Layer, Shape
+from .registry import LAYERS
 
 
 def layer_from_spec(spec: dict[str, Any], dtype: np.dtype | str = "float32") -> Layer:
