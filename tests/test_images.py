@@ -4,6 +4,7 @@ same 28x28 digit, and every kind of bad file raises ImageError naming the path."
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import struct
 import zlib
@@ -16,7 +17,7 @@ from PIL import Image
 
 from mnistnp import images
 from mnistnp.errors import ImageError, MnistnpWarning
-from mnistnp.images import MAX_PIXELS, load_digit, prepare_digit
+from mnistnp.images import MAX_PIXELS, load_digit, prepare_digit, read_digit
 
 MNIST_TEST_IMAGES = Path(__file__).parents[1] / "src/mnistnp/data/mnist/t10k-images-idx3-ubyte.gz"
 
@@ -353,6 +354,26 @@ def test_several_frames_read_the_first_and_say_so(tmp_path: Path, suffix: str,
     with pytest.warns(MnistnpWarning, match=rf"two\.{suffix}: holds several frames or pages; "
                       "only the first is read"):
         np.testing.assert_array_equal(load_digit(path), expected)
+
+
+def test_notes_take_the_several_frames_line_instead_of_a_warning(
+        tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
+    """What serve passes, so that the answer to one request says it, not the server's log."""
+    frames = [Image.fromarray(255 - np.kron(d, np.ones((3, 3), np.uint8)))
+              for d in mnist_digits(2)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    notes: list[str] = []
+    with_notes = read_digit(buffer.getvalue(), "upload", notes=notes)
+    assert notes == ["upload: holds several frames or pages; only the first is read"]
+    assert not [w for w in recwarn if issubclass(w.category, MnistnpWarning)]
+    with pytest.warns(MnistnpWarning):
+        np.testing.assert_array_equal(read_digit(buffer.getvalue(), "upload"), with_notes)
+    one: list[str] = []
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF")
+    read_digit(buffer.getvalue(), "one", notes=one)
+    assert one == []
 
 
 def test_one_frame_gives_no_warning(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:

@@ -9,6 +9,7 @@ import socket
 import struct
 import urllib.error
 import urllib.request
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from PIL import Image
 
 import mnistnp
 from mnistnp.describe import describe
+from mnistnp.errors import MnistnpWarning
 from mnistnp.images import load_digit, read_digit
 from mnistnp.nn import Dense, Sequential
 from mnistnp.serve import MAX_BODY, App, ServedModel, running
@@ -120,6 +122,27 @@ def test_a_drawing_gets_predicts_answer_and_the_image_the_model_saw(
     line = json.loads(capsys.readouterr().out)
     assert line["prediction"] == answer["class"]
     assert line["probability"] == pytest.approx(max(answer["probabilities"]), abs=1e-5)
+
+
+def test_an_image_of_several_frames_is_answered_with_the_warning_in_the_answer(
+        url: str, mnist: Mnist) -> None:
+    """The first frame is read, as predict reads it, and the answer to this request says so;
+    nothing is warned in the server's process, where other requests' answers cannot say it."""
+    (_, _), (x_test, _) = mnist
+    frames = [Image.fromarray(255 - x_test[i]) for i in (0, 1)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    first = io.BytesIO()
+    frames[0].save(first, "GIF")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status, answer, _ = request(url + "api/predict", buffer.getvalue(), "image/gif")
+        _, alone, _ = request(url + "api/predict", first.getvalue(), "image/gif")
+    assert status == 200
+    assert answer["warnings"] == [
+        "request body: holds several frames or pages; only the first is read"]
+    assert answer["image"] == alone["image"] and alone["warnings"] == []
+    assert not [w for w in caught if issubclass(w.category, MnistnpWarning)]
 
 
 def test_a_json_array_is_prepared_as_the_same_pixels_in_a_file(url: str, mnist: Mnist) -> None:

@@ -53,6 +53,8 @@ def load_digit(path: str | os.PathLike[str], refit: bool = True) -> np.ndarray:
         photo of one.
     refit : bool, default True
         As for ``prepare_digit``.
+    notes : list of str, optional
+        As for ``prepare_digit``.
 
     Returns
     -------
@@ -77,7 +79,8 @@ def load_digit(path: str | os.PathLike[str], refit: bool = True) -> np.ndarray:
         raise ImageError(f"{name}: {os_problem(e, 'an image')}") from None
 
 
-def read_digit(data: bytes, name: str = "<image>", refit: bool = True) -> np.ndarray:
+def read_digit(data: bytes, name: str = "<image>", refit: bool = True,
+               notes: list[str] | None = None) -> np.ndarray:
     """Image bytes (an upload) as an MNIST digit, read as ``load_digit`` reads a file.
 
     Parameters
@@ -88,6 +91,8 @@ def read_digit(data: bytes, name: str = "<image>", refit: bool = True) -> np.nda
         Starts every ImageError message.
     refit : bool, default True
         As for ``prepare_digit``.
+    notes : list of str, optional
+        As for ``prepare_digit``.
 
     Returns
     -------
@@ -97,10 +102,11 @@ def read_digit(data: bytes, name: str = "<image>", refit: bool = True) -> np.nda
     if not data:
         raise ImageError(f"{name}: empty")
     with _open(io.BytesIO(data), name) as img:
-        return prepare_digit(img, name, refit)
+        return prepare_digit(img, name, refit, notes)
 
 
-def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -> np.ndarray:
+def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True,
+                  notes: list[str] | None = None) -> np.ndarray:
     """An open Pillow image as an MNIST digit: ndarray of shape (28, 28), dtype uint8.
 
     ``name`` starts every ImageError message (a file name or an upload's name). Call this on a
@@ -121,6 +127,10 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
     refit : bool, default True
         Fit and centre an image already in the datasets' 28x28 format unless it is framed as
         MNIST frames its digits; False takes such an image as it is.
+    notes : list of str, optional
+        Where to append what would be warned, instead of warning: for a caller that answers
+        several requests at once (``serve``), which a process-wide warning filter cannot
+        tell apart.
 
     Returns
     -------
@@ -135,7 +145,8 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
     Warns
     -----
     MnistnpWarning
-        Naming ``name``, if the image holds several frames or pages: only the first is read.
+        Naming ``name``, if the image holds several frames or pages: only the first is read
+        (appended to ``notes`` instead, when given).
     """
     width, height = img.size
     if width * height > MAX_PIXELS:
@@ -145,8 +156,11 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True) -
     try:
         img.load()
         if getattr(img, "is_animated", False):
-            warnings.warn(f"{name}: holds several frames or pages; only the first is read",
-                          MnistnpWarning, stacklevel=2)
+            note = f"{name}: holds several frames or pages; only the first is read"
+            if notes is None:
+                warnings.warn(note, MnistnpWarning, stacklevel=2)
+            else:
+                notes.append(note)
         if img.getexif().get(_ORIENTATION, 1) != 1:
             img = ImageOps.exif_transpose(img)
         grey = _grey(img, name)

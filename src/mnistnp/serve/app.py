@@ -105,17 +105,21 @@ class App:
         -------
         dict
             ``ServedModel.answer``'s fields, with ``image`` (the 28x28 model input as rows of
-            0-255) and ``ms`` (the time to prepare and run it, in milliseconds).
+            0-255), ``warnings`` (what ``predict`` would warn of, such as an image of several
+            frames, of which only the first is read; usually empty) and ``ms`` (the time to
+            prepare and run it, in milliseconds).
         """
         start = time.perf_counter()
         served = self._model(environ)
         body = _read_body(environ)
+        notes: list[str] = []
         try:
-            image = digit_from_body(body, environ.get("CONTENT_TYPE", ""), served.refit)
+            image = digit_from_body(body, environ.get("CONTENT_TYPE", ""), served.refit, notes)
         except ImageError as e:
             raise BadRequest(400, str(e)) from None
         answer = served.answer(image)
         answer["image"] = image.tolist()
+        answer["warnings"] = notes
         answer["ms"] = round((time.perf_counter() - start) * 1000, 3)
         return answer
 

@@ -31,7 +31,8 @@ class BadRequest(Exception):
         self.status = status
 
 
-def digit_from_body(body: bytes, content_type: str, refit: bool) -> np.ndarray:
+def digit_from_body(body: bytes, content_type: str, refit: bool,
+                    notes: list[str] | None = None) -> np.ndarray:
     """The digit a request's body holds, prepared as ``predict`` prepares an image file.
 
     Parameters
@@ -42,6 +43,9 @@ def digit_from_body(body: bytes, content_type: str, refit: bool) -> np.ndarray:
         Its Content-Type header: ``application/json`` for an array, else image bytes.
     refit : bool
         As ``images.prepare_digit`` takes it (``sources.refits`` of the model).
+    notes : list of str, optional
+        Where what ``predict`` would warn of is appended (an image of several frames), so
+        that the answer to this request can say it; without it, a warning is raised.
 
     Returns
     -------
@@ -56,10 +60,10 @@ def digit_from_body(body: bytes, content_type: str, refit: bool) -> np.ndarray:
         With status 400, for JSON that is not an object holding a 28x28 ``image`` of 0-255.
     """
     if content_type.split(";", 1)[0].strip().lower() != "application/json":
-        return read_digit(body, NAME, refit)
+        return read_digit(body, NAME, refit, notes)
     pixels = pixels_from_json(body)
     # Through Pillow, as a decoded file would come, so the array takes predict's one path.
-    return prepare_digit(Image.fromarray(pixels, "L"), NAME, refit)
+    return prepare_digit(Image.fromarray(pixels, "L"), NAME, refit, notes)
 
 
 def pixels_from_json(body: bytes) -> np.ndarray:
