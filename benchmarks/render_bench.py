@@ -4,14 +4,15 @@ MNIST preparation, with each model given.
     mnistnp train --out mlp.npz && mnistnp train --recipe cnn --out cnn.npz
     python benchmarks/render_bench.py --model mlp.npz --model cnn.npz [--n 1000]
 
-For every condition of ``mnistnp.synth.renders`` (clean, drawn, 28x28, degraded, photo) and
-every model: the accuracy of ``predict``'s preparation (``mnistnp.images.prepare_digit``, on
-the file's bytes as ``predict`` opens them) and of the plain one (``baseline.plain_prepare``),
-each with its refusals (a refusal counts as not read right), beside the model's accuracy on
-the same digits as MNIST stores them. Then each target: refusals <= 0.2%, never more than
-0.5 points below the plain preparation, and on the clean conditions within 0.5 points of the
-originals. ``--src`` reads the renders with another tree's ``mnistnp`` (its ``src`` folder),
-to measure a change; ``--markdown FILE`` also writes the table.
+For every condition of ``mnistnp.synth.renders`` (clean, drawn, 28x28, degraded, photo, form,
+paper) and every model: the accuracy of ``predict``'s preparation
+(``mnistnp.images.prepare_digit``, on the file's bytes as ``predict`` opens them) and of the
+plain one (``baseline.plain_prepare``), each with its refusals (a refusal counts as not read
+right), beside the model's accuracy on the same digits as MNIST stores them. Then each target:
+refusals <= 0.2%, never more than 0.5 points below the plain preparation, and on the clean
+conditions within 0.5 points of the originals. ``--src`` reads the renders with another tree's
+``mnistnp`` (its ``src`` folder), to measure a change; ``--markdown FILE`` also writes the
+table.
 """
 
 from __future__ import annotations

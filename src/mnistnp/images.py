@@ -14,7 +14,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
-from . import enlarged, ink, plain, stroke
+from . import enlarged, ink, plain, ruled, stroke
 from .errors import ImageError, MnistnpWarning, os_problem
 from .morphology import shrink
 
@@ -114,7 +114,9 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True,
     stored as the datasets store theirs (28x28, light on a black edge) is used as it is when it
     is framed as MNIST frames its digits, or whatever its framing if ``refit`` is False (for a
     model of Fashion-MNIST, whose clothes fill the frame); otherwise it is fitted and centred,
-    a pen far bolder than MNIST's thinned first and one far finer grown after (``stroke``). An
+    a pen far bolder than MNIST's thinned first and one far finer grown after (``stroke``). The
+    lines of a form's box along the edges (``plain.inside_box``) and the printed lines of ruled
+    or squared paper (``ruled``) are taken out before the digit is looked for. An
     image enlarged in blocks from 20 pixels or less a side is first enlarged smoothly
     (``enlarged``).
 
@@ -168,7 +170,7 @@ def prepare_digit(img: Image.Image, name: str = "<image>", refit: bool = True,
         raise ImageError(f"{name}: cannot decode image ({e})") from None
     if _in_dataset_format(grey) and (not refit or _framed(grey)):
         return grey.copy()
-    grey = enlarged.smoothed(plain.inside_box(grey))
+    grey = enlarged.smoothed(ruled.unruled(plain.inside_box(grey)))
     found = plain.find_ink(shrink(grey, ink.WORK / max(grey.shape)), name)
     crop = stroke.normalised(found if found is not None else ink.find_ink(grey, name))
     return stroke.filled_out(_centre(crop))

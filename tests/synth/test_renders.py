@@ -1,8 +1,8 @@
 """The render benchmark's fast subset: the first digits of every condition of
-mnistnp.synth.renders (clean, drawn, 28x28, degraded, photo) read by ``predict``'s preparation
-and by the plain MNIST preparation, with a small model. No single digit is refused; ours never
-reads fewer right than the plain one, and on clean renders as many as the originals (a digit
-of slack each: the full benchmark, 1,000 a condition, holds the 0.5-point targets)."""
+mnistnp.synth.renders (clean, drawn, 28x28, degraded, photo, form, paper) read by ``predict``'s
+preparation and by the plain MNIST preparation, with a small model. No single digit is refused;
+ours never reads fewer right than the plain one, and on clean renders as many as the originals
+(a digit of slack each: the full benchmark, 1,000 a condition, holds the 0.5-point targets)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_each_render_is_read_as_well_as_plainly(condition: str, model: Sequentia
     group = renders.CONDITIONS[condition][0]
     if group in renders.CLEAN_GROUPS and condition not in STROKES_CHANGED:
         assert right >= right_originals - 1, (right, right_originals)
-    if group == "form":  # the box left out, the digit as it is without one
+    if group in ("form", "paper"):  # the box or the paper's lines left out, the digit as it is
         assert right >= right_originals - 2, (right, right_originals)
 
 

@@ -3,9 +3,9 @@
 
 Each condition turns one MNIST digit (28x28, light on black) into the bytes of a PNG or JPEG
 file, drawn from a seeded generator: clean renders, drawings with a round brush, 28x28 images
-off-centre or scaled, degraded scans, digits written in a form's box, and photos
-(``photos``). ``benchmarks/render_bench.py`` reads them all with both preparations and both
-models; ``tests/synth/test_renders.py`` reads a few of each.
+off-centre or scaled, degraded scans, digits written in a form's box or on ruled or squared
+paper, and photos (``photos``). ``benchmarks/render_bench.py`` reads them all with both
+preparations and both models; ``tests/synth/test_renders.py`` reads a few of each.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .files import (
     transparent,
 )
 from .forms import form_box, form_cell, form_touch
+from .paper import ruled, squared
 from .photos import CONDITIONS as PHOTO_CONDITIONS
 from .photos import make_photo
 
@@ -296,6 +297,8 @@ CONDITIONS: dict[str, tuple[str, Render, tuple[int, ...] | None]] = {
     "form-box": ("form", form_box, None),
     "form-cell": ("form", form_cell, None),
     "form-touch": ("form", form_touch, None),
+    "ruled": ("paper", ruled, None),
+    "squared": ("paper", squared, None),
 }
 CLEAN_GROUPS = ("clean", "28x28")  # within 0.5 points of the model on the originals
 
