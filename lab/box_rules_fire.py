@@ -3,7 +3,8 @@
 ``plain._box_lines`` (the lines of such a box that the digit touches left out); with
 ``--rules ruled``, where ``ruled.unruled`` (the lines of ruled or squared paper taken out) does.
 
-    python lab/box_rules_fire.py [--rules box|ruled] [--n 1000] [--fonts DIR ...]
+    python lab/box_rules_fire.py [--rules box|ruled] [--only render|scan|typed] [--n 1000]
+        [--fonts DIR ...]
 
 For every condition of the render benchmark (``--n`` digits each), the seven of the real scans
 (all 1,797 each) and the four of the typed digits (matplotlib's faces and any ``--fonts``),
@@ -61,6 +62,8 @@ def main() -> None:
     parser.add_argument("--fonts", nargs="*", default=[], help="folders of more font files")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rules", choices=["box", "ruled"], default="box")
+    parser.add_argument("--only", choices=["render", "scan", "typed"],
+                        help="only the inputs of this kind")
     args = parser.parse_args()
     if args.rules == "box":
         _watch(plain, "inside_box", lambda out, grey: out is not grey)
@@ -70,7 +73,8 @@ def main() -> None:
         _watch(ruled, "unruled", lambda out, grey: out is not grey)
     total = np.zeros(2, int)
     with Pool(args.workers) as pool:  # the workers start with the rules watched
-        for kind, name, n, changed in pool.imap(count, jobs(args.n, args.fonts)):
+        chosen = [job for job in jobs(args.n, args.fonts) if args.only in (None, job[0])]
+        for kind, name, n, changed in pool.imap(count, chosen):
             print(f"{kind:6s} {name:16s} {n:5d} inputs, changed by a {args.rules} rule: {changed}",
                   flush=True)
             total += (n, changed)

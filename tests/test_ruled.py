@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import Mnist
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from mnistnp.images import prepare_digit
 from mnistnp.nn import Sequential
@@ -57,6 +57,21 @@ def test_squared_paper_loses_both_ways_lines(mnist: Mnist, level: int) -> None:
     page = on_white(x_test[1])
     out = unruled(with_lines(page, level, 20, width=1, across=True))
     assert np.all(out[page == 255] == 255)
+
+
+def test_blurred_lines_come_out_too(mnist: Mnist) -> None:
+    """A photo of the page, or a soft scan: a 3-px line blurred spreads over 4-5 rows."""
+    _, (x_test, _) = mnist
+    page = on_white(x_test[4], scale=3)
+
+    def blurred(a: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(a).filter(ImageFilter.GaussianBlur(1.2)))
+
+    soft = blurred(with_lines(page, 160, 20, width=3))
+    out = unruled(soft)
+    assert out is not soft
+    paper = blurred(page) == 255  # away from the ink: where only the lines were
+    assert soft[paper].min() < 200 and out[paper].min() >= 220  # faint tails at most
 
 
 def test_the_digit_is_read_as_on_plain_paper(mnist: Mnist, model: Sequential) -> None:

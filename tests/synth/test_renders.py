@@ -36,8 +36,11 @@ def test_each_render_is_read_as_well_as_plainly(condition: str, model: Sequentia
     group = renders.CONDITIONS[condition][0]
     if group in renders.CLEAN_GROUPS and condition not in STROKES_CHANGED:
         assert right >= right_originals - 1, (right, right_originals)
-    if group in ("form", "paper"):  # the box or the paper's lines left out, the digit as it is
+    if group == "form":  # the box left out, the digit as it is without one
         assert right >= right_originals - 2, (right, right_originals)
+    if group == "paper":  # the lines left out, and the strokes' rim where they cross (the
+        # full benchmark: 1.6-2.8 points below the originals, against 22-34 before)
+        assert right >= right_originals - 3, (right, right_originals)
 
 
 def test_the_plain_preparation_is_what_it_says() -> None:

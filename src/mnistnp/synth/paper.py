@@ -5,6 +5,7 @@ whole height) of the image, behind and across the digit (conditions of ``renders
 from __future__ import annotations
 
 import numpy as np
+from PIL import ImageFilter
 
 from .files import BILINEAR, coverage_of, ink_box, on_paper, png, resized
 
@@ -13,7 +14,8 @@ def lined(digit: np.ndarray, rng: np.random.Generator, spacing: tuple[float, flo
           squared: bool) -> bytes:
     """Dark on white at 2-4x, with 6-40 px of paper around the ink, on paper ruled with lines
     1-3 px wide at level 110-220, every ``spacing`` (a range, in digit heights) apart from a
-    random start; across as well as along, if ``squared``."""
+    random start; across as well as along, if ``squared``. Half of them blurred (a Gaussian of
+    sigma 0.5-1.2 px), as a photo of the page or a soft scan comes."""
     size = 28 * int(rng.integers(2, 5))
     cover = resized(coverage_of(digit), (size, size), BILINEAR)
     top, bottom, left, right = ink_box(cover, 0.02)
@@ -31,7 +33,10 @@ def lined(digit: np.ndarray, rng: np.random.Generator, spacing: tuple[float, flo
                 lines[start:start + width] = strength
             else:
                 lines[:, start:start + width] = strength
-    return png(on_paper(np.maximum(page, lines)))
+    image = on_paper(np.maximum(page, lines))
+    if rng.random() < 0.5:  # a photo of the page, or a soft scan: the lines a few pixels wide
+        image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.5, 1.2))))
+    return png(image)
 
 
 def ruled(digit: np.ndarray, rng: np.random.Generator) -> bytes:
