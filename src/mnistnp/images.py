@@ -53,8 +53,6 @@ def load_digit(path: str | os.PathLike[str], refit: bool = True) -> np.ndarray:
         photo of one.
     refit : bool, default True
         As for ``prepare_digit``.
-    notes : list of str, optional
-        As for ``prepare_digit``.
 
     Returns
     -------

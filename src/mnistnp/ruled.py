@@ -74,11 +74,11 @@ def _bands(a: np.ndarray, marked: np.ndarray, paper: float,
         level = float(np.median(a[start:stop]))
         if stop - start > thickest or level - ink < LIGHTER * (paper - ink):
             continue
-        # Beside the line, where no stroke crosses it: bare paper (a stroke along the line,
-        # as the foot of a 2 written on it, is no reason to keep it).
         if not (marked[start:stop, 0].any() and marked[start:stop, -1].any()):
             continue  # a printed line runs off the page; a box's, drawn with paper around it,
             # stops short of the image's edges (and is the box finder's)
+        # Beside the line, where no stroke crosses it: bare paper (a stroke along the line,
+        # as the foot of a 2 written on it, is no reason to keep it).
         bare = (a[start:stop] > (level + ink) / 2).all(axis=0)
         beside = np.concatenate([marked[max(0, start - 2):start], marked[stop:stop + 2]])
         if not len(beside) or bare.mean() < BARE or beside[:, bare].mean(axis=1).max() >= BARE:
